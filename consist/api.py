@@ -1,0 +1,94 @@
+"""Module-level convenience functions: each finds the current tracker and delegates.
+
+They hold no logic of their own; see :class:`consist.Tracker` for the behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from consist.context import current_run, current_tracker
+from consist.errors import ArtifactNotFoundError, ConfigError
+from consist.formats import drivers
+from consist.models import Artifact, RunResult
+
+
+def run(fn: Any = None, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:
+    """Run ``fn`` as a cached step on the current tracker (see :meth:`Tracker.run`).
+
+    Examples
+    --------
+    >>> with consist.use_tracker(tracker):                      # doctest: +SKIP
+    ...     result = consist.run(fn=clean_data, inputs={"raw": Path("raw.csv")},
+    ...                          config={"threshold": 0.5}, outputs=["cleaned"])
+    """
+    return (tracker or current_tracker()).run(fn, name, **kwargs)
+
+
+def log_dataframe(df: Any, key: str, **meta: Any) -> Artifact:
+    """Log a frame as a Parquet output of the step executing now."""
+    return current_run().log_dataframe(df, key, **meta)
+
+
+def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:
+    """Log a file or folder as an output of the step executing now.
+
+    Parameters
+    ----------
+    path
+        The file or folder.
+    key
+        Output key (defaults to the file's stem).
+    content_hash
+        A blake3 hash you already have (e.g. after a copy): the file is not re-read.
+    force_hash_override
+        Accept ``content_hash`` even when it contradicts a hash already known for the
+        unchanged file.
+    validate_content_hash
+        Re-hash the file and fail if it does not match ``content_hash``.
+    **meta
+        Stored as the artifact's metadata.
+    """
+    return current_run().log_artifact(path, key, **kwargs)
+
+
+def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, str | None]:
+    if isinstance(artifact, Artifact):
+        path = artifact.path
+        if not path.exists():
+            producer = f"run {artifact.run_id!r}" if artifact.run_id else "no tracked run (a raw input)"
+            raise ArtifactNotFoundError(
+                f"artifact {artifact.key!r} is missing at {path}; it was produced by {producer} with "
+                f"hash {artifact.hash[:16]}.... Recover it with tracker.recover(artifact), or re-run that step."
+            )
+        return path, artifact.driver, artifact.frame_kind
+    if isinstance(artifact, (str, os.PathLike)):
+        path = Path(artifact)
+        if not path.exists():
+            raise ArtifactNotFoundError(f"{path} does not exist.")
+        return path, drivers.driver_for(path), None
+    raise ConfigError(f"expected an Artifact or a path; got a {type(artifact).__name__}.")
+
+
+def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None) -> Any:
+    """Load an artifact's data: as the kind it was logged (pandas in, pandas out).
+
+    Parameters
+    ----------
+    artifact
+        An :class:`Artifact` or a path.
+    as_
+        ``"polars"``, ``"lazy"``, ``"pandas"``, ``"arrow"`` or ``"duckdb"`` to choose
+        the kind; ``"path"`` for the path. A raw tabular file nobody logged as a frame
+        loads as a Polars DataFrame; a zarr store opens lazily; other files give their path.
+    """
+    path, driver, kind = _resolve(artifact)
+    return drivers.load(path, driver, as_, kind)
+
+
+def scan(artifact: Artifact | str | os.PathLike[str]) -> Any:
+    """A Polars LazyFrame over a tabular artifact (nothing is read until collected)."""
+    path, driver, _ = _resolve(artifact)
+    return drivers.scan(path, driver)

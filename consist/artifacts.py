@@ -1,0 +1,125 @@
+"""Making :class:`Artifact` values from files and frames.
+
+Owns the rules for logging bytes: where a frame is written inside a run folder, how a
+file's hash is obtained (computed, memoised, or supplied and checked), and key safety.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
+from consist.formats.drivers import driver_for
+from consist.formats.frames import frame_kind, write_parquet
+from consist.hashing import Hasher, stat_fingerprint
+from consist.identity import digest
+from consist.models import Artifact
+
+_FORBIDDEN = ("/", "\\", "\x00")
+
+
+def check_key(key: Any, what: str = "output key") -> str:
+    """Return ``key`` if it is safe to use as a file name inside a run folder."""
+    if not isinstance(key, str) or not key.strip():
+        raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
+    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN) or len(key) > 200:
+        raise UnsafeKeyError(
+            f"{what} {key!r} cannot be used: keys become file names inside the run folder, "
+            "so they may not contain '/', '\\' or NUL, start with '.', or exceed 200 characters. "
+            "Choose a plain name such as 'persons_2030'."
+        )
+    return key
+
+
+def artifact_id(run_id: str | None, key: str, content: str) -> str:
+    """A stable id: produced artifacts by (run, key), raw files by (path, hash)."""
+    return digest("consist.artifact/1", run_id, key, content)[:32]
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(os.path.getsize(os.path.join(r, f)) for r, _, files in os.walk(path) for f in files)
+    return path.stat().st_size
+
+
+def file_artifact(
+    path: Path,
+    key: str,
+    *,
+    run_id: str | None,
+    hasher: Hasher,
+    meta: dict[str, Any] | None = None,
+    content_hash: str | None = None,
+    force_hash_override: bool = False,
+    validate_content_hash: bool = False,
+    kind: str | None = None,
+) -> Artifact:
+    """An artifact for an existing file or folder.
+
+    ``content_hash`` reuses a hash you already have (after a copy or move) instead of
+    reading the bytes. It must not contradict a hash consist already knows for the
+    unchanged file unless ``force_hash_override``; ``validate_content_hash`` checks it
+    against the bytes on disk.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
+    path = path.resolve()
+    if content_hash is None:
+        value = hasher.hash_path(path)
+    else:
+        value = _checked_hash(path, key, hasher, content_hash, force_hash_override, validate_content_hash)
+    return Artifact(
+        id=artifact_id(run_id, key, value if run_id is None else ""),
+        key=key,
+        uri=str(path),
+        hash=value,
+        size=_size(path),
+        driver=driver_for(path),
+        run_id=run_id,
+        frame_kind=kind,
+        meta=dict(meta or {}),
+        stat=stat_fingerprint(path),
+        created_at=time.time(),
+    )
+
+
+def _checked_hash(
+    path: Path, key: str, hasher: Hasher, supplied: str, force: bool, validate: bool
+) -> str:
+    if validate:
+        actual = hasher.hash_path(path)
+        if actual != supplied:
+            raise ConfigError(
+                f"content_hash for {key!r} does not match {path}: supplied {supplied[:16]}..., "
+                f"file hashes to {actual[:16]}.... Drop content_hash= to hash the file."
+            )
+        return supplied
+    known = hasher.known_hash(path)
+    if known is not None and known != supplied and not force:
+        raise ConfigError(
+            f"content_hash for {key!r} differs from the hash already recorded for {path} "
+            f"({known[:16]}...). Pass force_hash_override=True to replace it, or "
+            "validate_content_hash=True to check it against the file."
+        )
+    if path.is_file():
+        hasher.remember(path, supplied)
+    return supplied
+
+
+def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None) -> Artifact:
+    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact."""
+    kind = frame_kind(obj)
+    if kind is None:
+        raise ConfigError(
+            f"{key!r} is a {type(obj).__name__}, not a frame; log_dataframe takes a pandas or "
+            "Polars DataFrame, a Polars LazyFrame or a pyarrow Table."
+        )
+    check_key(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.parquet"
+    write_parquet(obj, kind, target)
+    return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)

@@ -1,0 +1,184 @@
+"""Binding a step's inputs, config and runtime values to its function's parameters.
+
+Rules, in order of precedence (later wins):
+
+1. loaded inputs go to the parameter of the same name, loaded as the parameter's
+   annotation asks (``pd.DataFrame``, ``pl.DataFrame``, ``pl.LazyFrame``, ``pa.Table``,
+   ``Path``), else as they were logged;
+2. config keys go to parameters of the same name; a parameter named ``config``
+   receives the whole config;
+3. ``runtime_kwargs`` (never hashed);
+4. ``_consist_ctx`` when ``inject_context=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from pathlib import Path, PurePath
+from typing import Any
+
+import msgspec
+
+from consist.errors import ConfigError
+
+CTX_PARAM = "_consist_ctx"
+
+_ANNOTATION_KINDS = {
+    ("pandas", "DataFrame"): "pandas",
+    ("polars", "DataFrame"): "polars",
+    ("polars", "LazyFrame"): "lazy",
+    ("pyarrow", "Table"): "arrow",
+    ("duckdb", "DuckDBPyRelation"): "duckdb",
+}
+_STRING_KINDS = {
+    "pd.DataFrame": "pandas",
+    "pandas.DataFrame": "pandas",
+    "pl.DataFrame": "polars",
+    "polars.DataFrame": "polars",
+    "pl.LazyFrame": "lazy",
+    "polars.LazyFrame": "lazy",
+    "LazyFrame": "lazy",
+    "pa.Table": "arrow",
+    "pyarrow.Table": "arrow",
+    "Path": "path",
+    "pathlib.Path": "path",
+}
+
+
+class FnShape:
+    """What binding needs to know about a callable, computed once per callable."""
+
+    __slots__ = ("params", "required", "var_kw", "load_as", "name")
+
+    def __init__(self, fn: Any) -> None:
+        self.name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            sig = None
+        self.params: set[str] = set()
+        self.required: list[str] = []
+        self.var_kw = sig is None
+        self.load_as: dict[str, str | None] = {}
+        if sig is None:
+            return
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:
+            hints = {}
+        for p in sig.parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                self.var_kw = True
+                continue
+            if p.kind is p.VAR_POSITIONAL or p.kind is p.POSITIONAL_ONLY:
+                continue
+            self.params.add(p.name)
+            if p.default is p.empty:
+                self.required.append(p.name)
+            self.load_as[p.name] = _kind_of(hints.get(p.name, p.annotation))
+
+    def accepts(self, name: str) -> bool:
+        return name in self.params or self.var_kw
+
+
+_shapes: dict[Any, FnShape] = {}
+
+
+def shape_of(fn: Any) -> FnShape:
+    """The memoised :class:`FnShape` of ``fn``."""
+    try:
+        shape = _shapes.get(fn)
+    except TypeError:
+        return FnShape(fn)
+    if shape is None:
+        shape = _shapes[fn] = FnShape(fn)
+    return shape
+
+
+def _kind_of(annotation: Any) -> str | None:
+    if annotation is inspect.Parameter.empty or annotation is None:
+        return None
+    if isinstance(annotation, str):
+        text = annotation.replace(" ", "")
+        for part in text.split("|"):
+            kind = _STRING_KINDS.get(part.removeprefix("Optional[").removesuffix("]"))
+            if kind:
+                return kind
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return "path"
+    args = typing.get_args(annotation)
+    if args and typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in args:
+            kind = _kind_of(arg)
+            if kind:
+                return kind
+        return None
+    module = (getattr(annotation, "__module__", "") or "").split(".")[0]
+    return _ANNOTATION_KINDS.get((module, getattr(annotation, "__name__", "")))
+
+
+def config_values(config: Any) -> dict[str, Any]:
+    """The top-level fields of a config (dict, pydantic model, Struct or dataclass)."""
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return config
+    if isinstance(config, msgspec.Struct):
+        return {f: getattr(config, f) for f in config.__struct_fields__}
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    fields = getattr(type(config), "model_fields", None)
+    if fields is not None:
+        return {name: getattr(config, name) for name in fields}
+    return {}
+
+
+def check_context_param(shape: FnShape, inject_context: bool) -> None:
+    """``inject_context=True`` needs a ``_consist_ctx`` parameter (or ``**kwargs``)."""
+    if inject_context and not shape.accepts(CTX_PARAM):
+        raise ConfigError(
+            f"inject_context=True but {shape.name}() has no '{CTX_PARAM}' parameter. "
+            f"Add `{CTX_PARAM}` to its signature, or drop inject_context=True."
+        )
+
+
+def bind(
+    shape: FnShape,
+    *,
+    loaded: dict[str, Any],
+    config: Any,
+    runtime_kwargs: dict[str, Any] | None,
+    ctx: Any | None,
+) -> dict[str, Any]:
+    """The keyword arguments to call the step with."""
+    kwargs = {name: value for name, value in loaded.items() if shape.accepts(name)}
+    if config is not None:
+        for name, value in config_values(config).items():
+            if name in shape.params and name not in kwargs:
+                kwargs[name] = value
+        if "config" in shape.params and "config" not in loaded:
+            kwargs["config"] = config
+    if runtime_kwargs:
+        kwargs.update(runtime_kwargs)
+    if ctx is not None:
+        kwargs[CTX_PARAM] = ctx
+    missing = [name for name in shape.required if name not in kwargs]
+    if missing:
+        raise ConfigError(
+            f"{shape.name}() needs {', '.join(repr(m) for m in missing)}, which no input, config key "
+            "or runtime_kwargs entry supplies. Add it to inputs= (with load_inputs=True), to config=, "
+            "or to runtime_kwargs=."
+        )
+    return kwargs
+
+
+def load_kind(shape: FnShape, name: str) -> str | None:
+    """How to load the input bound to parameter ``name`` (None: as it was logged)."""
+    return shape.load_as.get(name)
+
+
+def is_path_like(value: Any) -> bool:
+    return isinstance(value, (str, Path, PurePath))

@@ -1,0 +1,155 @@
+"""Code identity: what version of a step's code ran.
+
+Recipes (``code_identity=``):
+
+``"callable_source"`` (default)
+    The callable's own source text. Editing the function is a miss; editing a helper it
+    calls is not (use ``"callable_module"`` or ``"repo_git"`` for that).
+``"callable_module"``
+    The source of the whole module file that defines the callable.
+``"repo_git"``
+    The git commit of the repository holding the callable, plus a digest of its
+    uncommitted changes (``git diff HEAD``) when the tree is dirty.
+``code_version="..."``
+    An explicit version string you bump yourself; nothing is inspected.
+
+When source is not available (functions made by ``exec``, typed into a REPL, built-ins)
+the code object is hashed instead (bytecode, constants, names, recursively): a callable
+always has an identity. Results are memoised per callable and recipe.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+from consist.errors import ConfigError
+from consist.hashing import hash_bytes
+from consist.identity import canonical, code_hash
+from consist.models import CodeInfo
+
+RECIPES = ("callable_source", "callable_module", "repo_git")
+
+_memo: dict[tuple[Any, str], tuple[CodeInfo, str | None]] = {}
+_git_memo: dict[str, tuple[str, str]] = {}
+
+
+def identify(fn: Any, recipe: str = "callable_source", version: str | None = None) -> tuple[CodeInfo, str | None]:
+    """The :class:`CodeInfo` of ``fn`` under ``recipe``, and the source text behind it."""
+    if version is not None:
+        return CodeInfo(kind="version", hash=code_hash("version", str(version)), version=str(version)), None
+    if recipe not in RECIPES:
+        raise ConfigError(
+            f"code_identity={recipe!r} is not a recipe; expected one of {', '.join(RECIPES)}, "
+            "or pass code_version='...' for an explicit version."
+        )
+    target, extra = _unwrap(fn)
+    memo_key = (getattr(target, "__code__", target), recipe)
+    try:
+        cached = _memo.get(memo_key)
+    except TypeError:
+        cached, memo_key = None, None
+    if cached is None:
+        cached = _compute(target, recipe)
+        if memo_key is not None:
+            _memo[memo_key] = cached
+    info, source = cached
+    if extra is not None:
+        info = CodeInfo(
+            kind=info.kind,
+            hash=code_hash("partial", [info.hash, extra]),
+            module=info.module,
+            qualname=info.qualname,
+            file=info.file,
+            line=info.line,
+        )
+    return info, source
+
+
+def _unwrap(fn: Any) -> tuple[Any, Any]:
+    """The function whose code identifies ``fn``, and bound arguments that also count."""
+    extra = None
+    if isinstance(fn, functools.partial):
+        extra = canonical({"args": list(fn.args), "kwargs": fn.keywords}, "partial arguments")
+        fn = fn.func
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, (types.FunctionType, type)) and callable(fn) and hasattr(type(fn), "__call__"):
+        call = type(fn).__call__
+        if isinstance(call, types.FunctionType):
+            fn = call
+    return fn, extra
+
+
+def _location(fn: Any) -> dict[str, Any]:
+    code = getattr(fn, "__code__", None)
+    return {
+        "module": getattr(fn, "__module__", None),
+        "qualname": getattr(fn, "__qualname__", None),
+        "file": code.co_filename if code is not None else None,
+        "line": code.co_firstlineno if code is not None else None,
+    }
+
+
+def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
+    where = _location(fn)
+    if recipe == "repo_git":
+        commit, dirty = _git_state(where["file"])
+        if commit:
+            return CodeInfo(kind="repo_git", hash=code_hash("repo_git", [commit, dirty]), version=commit, **where), None
+        recipe = "callable_module"
+    if recipe == "callable_module":
+        module = sys.modules.get(where["module"] or "")
+        path = getattr(module, "__file__", None)
+        if path and Path(path).is_file():
+            source = Path(path).read_text(encoding="utf-8", errors="replace")
+            return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
+        recipe = "callable_source"
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            token = f"{where['module']}.{where['qualname'] or getattr(fn, '__name__', repr(fn))}"
+            return CodeInfo(kind="name", hash=code_hash("name", token), **where), None
+        return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), None
+    return CodeInfo(kind="callable_source", hash=code_hash("source", source), **where), source
+
+
+def _code_payload(code: types.CodeType) -> list[Any]:
+    consts = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            consts.append(_code_payload(const))
+        elif isinstance(const, (str, int, float, bool, bytes, type(None))):
+            consts.append(const.hex() if isinstance(const, bytes) else const)
+        else:
+            consts.append(repr(const))
+    return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
+
+
+def _git_state(file: str | None) -> tuple[str, str]:
+    if not file or not Path(file).exists():
+        return "", ""
+    folder = str(Path(file).resolve().parent)
+    if folder in _git_memo:
+        return _git_memo[folder]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "diff", "HEAD"], cwd=folder, capture_output=True, timeout=30
+        ).stdout if commit else b""
+    except (OSError, subprocess.SubprocessError):
+        commit, diff = "", b""
+    state = (commit, hash_bytes(diff) if diff else "")
+    _git_memo[folder] = state
+    return state

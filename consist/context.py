@@ -1,0 +1,189 @@
+"""Which tracker and which run are active, and the run context steps receive.
+
+``use_tracker`` sets the tracker that module-level functions use; it is context-local
+(threads and asyncio tasks each see their own) and nests. While a step executes, its
+:class:`RunContext` is the active run: ``consist.log_dataframe`` and
+``consist.log_artifact`` log into it, and ``inject_context=True`` passes it to the step
+as ``_consist_ctx``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import fnmatch
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from consist.artifacts import check_key, file_artifact, frame_artifact
+from consist.errors import ConfigError, NoActiveTrackerError
+
+if TYPE_CHECKING:
+    from consist.hashing import Hasher
+    from consist.models import Artifact
+
+_tracker: contextvars.ContextVar[Any] = contextvars.ContextVar("consist_tracker", default=None)
+_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("consist_run", default=None)
+
+
+@contextmanager
+def use_tracker(tracker: Any) -> Iterator[Any]:
+    """Make ``tracker`` the one module-level functions use inside the block.
+
+    Examples
+    --------
+    >>> with consist.use_tracker(tracker):          # doctest: +SKIP
+    ...     consist.run(fn=clean, inputs={"raw": Path("raw.csv")}, outputs=["cleaned"])
+    """
+    token = _tracker.set(tracker)
+    try:
+        yield tracker
+    finally:
+        _tracker.reset(token)
+
+
+def current_tracker(required: bool = True) -> Any:
+    """The tracker set by the innermost ``use_tracker`` (or the default one)."""
+    tracker = _tracker.get()
+    if tracker is None and required:
+        raise NoActiveTrackerError(
+            "No tracker is in use. Create one and wrap the call: "
+            "`with consist.use_tracker(Tracker(run_dir='./runs', db_path='./provenance.duckdb')): ...`, "
+            "or pass tracker= explicitly."
+        )
+    return tracker
+
+
+def current_run(required: bool = True) -> RunContext | None:
+    """The run whose step is executing now."""
+    ctx = _run.get()
+    if ctx is None and required:
+        raise NoActiveTrackerError(
+            "No run is active: log_dataframe/log_artifact log into the step that is executing. "
+            "Call them inside a function run by consist.run(...) or inside a `with sc.trace(...)` block."
+        )
+    return ctx
+
+
+@contextmanager
+def activate(ctx: RunContext) -> Iterator[RunContext]:
+    """Make ``ctx`` the active run inside the block."""
+    token = _run.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _run.reset(token)
+
+
+class RunContext:
+    """What a running step can see and log into (passed as ``_consist_ctx``).
+
+    Attributes
+    ----------
+    run_id
+        The id this execution is recorded under.
+    run_dir
+        A folder of this run's own, created before the step starts; write outputs here.
+    config
+        The step's config as given.
+    inputs
+        Input artifacts by key.
+    """
+
+    def __init__(
+        self, *, run_id: str, name: str, run_dir: Path, hasher: Hasher, config: Any, inputs: dict[str, Artifact]
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.run_dir = run_dir
+        self.config = config
+        self.inputs = inputs
+        self.outputs: dict[str, Artifact] = {}
+        self._hasher = hasher
+
+    def log_artifact(
+        self,
+        path: str | os.PathLike[str],
+        key: str | None = None,
+        *,
+        content_hash: str | None = None,
+        force_hash_override: bool = False,
+        validate_content_hash: bool = False,
+        **meta: Any,
+    ) -> Artifact:
+        """Record the file or folder at ``path`` as an output of this run under ``key``.
+
+        ``key`` defaults to the file name's stem. Extra keyword arguments are stored as
+        the artifact's metadata.
+        """
+        path = Path(path)
+        key = check_key(key if key is not None else path.name.split(".")[0] or path.name)
+        artifact = file_artifact(
+            path,
+            key,
+            run_id=self.run_id,
+            hasher=self._hasher,
+            meta=meta,
+            content_hash=content_hash,
+            force_hash_override=force_hash_override,
+            validate_content_hash=validate_content_hash,
+        )
+        self.outputs[key] = artifact
+        return artifact
+
+    def log_output(self, path: str | os.PathLike[str], key: str | None = None, **meta: Any) -> Artifact:
+        """Record ``path`` as an output of this run (alias of :meth:`log_artifact`)."""
+        return self.log_artifact(path, key, **meta)
+
+    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
+        """Write a frame into the run folder as Parquet and record it under ``key``."""
+        artifact = frame_artifact(df, check_key(key), self.run_dir, run_id=self.run_id, hasher=self._hasher, meta=meta)
+        self.outputs[key] = artifact
+        return artifact
+
+    @contextmanager
+    def capture_outputs(self, directory: str | os.PathLike[str], pattern: str = "*") -> Iterator[list[Artifact]]:
+        """Record files that appear or change in ``directory`` during the block.
+
+        Files are matched against ``pattern`` (recursively) and keyed by their stem
+        (``results.csv`` -> ``results``).
+        """
+        directory = Path(directory)
+        before = snapshot_files(directory, pattern)
+        captured: list[Artifact] = []
+        yield captured
+        captured.extend(self.capture_changed(directory, pattern, before))
+
+    def capture_changed(self, directory: Path, pattern: str, before: dict[Path, tuple[int, int]]) -> list[Artifact]:
+        """Log files under ``directory`` that are new or changed since ``before``."""
+        logged = []
+        for path, token in sorted(snapshot_files(directory, pattern).items()):
+            if before.get(path) != token:
+                logged.append(self.log_artifact(path, _stem_key(path, directory)))
+        return logged
+
+
+def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]:
+    """(size, mtime_ns) of every file under ``directory`` whose name matches ``pattern``."""
+    if not directory.exists():
+        return {}
+    if not directory.is_dir():
+        raise ConfigError(f"capture directory {directory} is a file; give the folder the tool writes into.")
+    out = {}
+    for root, _, files in os.walk(directory):
+        for name in files:
+            if fnmatch.fnmatch(name, pattern):
+                path = Path(root, name)
+                st = path.stat()
+                out[path] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _stem_key(path: Path, directory: Path) -> str:
+    stem = path.name.split(".")[0] or path.name
+    rel_parent = path.parent.relative_to(directory)
+    if rel_parent.parts:
+        return "__".join([*rel_parent.parts, stem])
+    return stem

@@ -1,0 +1,378 @@
+"""One step: resolve inputs -> signature -> cache lookup -> execute -> record.
+
+The lifecycle is split so that function steps (:func:`run_step`) and inline blocks
+(``sc.trace``) share it: :func:`prepare` computes identity, :func:`lookup` consults
+the cache index (one small file read, no catalog query), :func:`serve_hit` records a
+reuse, :func:`begin`/:func:`finish`/:func:`fail` bracket an execution. A run record is
+written for every execution; a cache entry only after a successful one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from consist import binding, outputs
+from consist.artifacts import artifact_id, check_key
+from consist.code_identity import identify
+from consist.context import RunContext, activate, snapshot_files
+from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
+from consist.formats.drivers import driver_for, load
+from consist.hashing import stat_fingerprint
+from consist.identity import config_hash, config_snapshot, flatten, inputs_hash, step_signature
+from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
+from consist.reasons import StepComponents, miss_reason
+
+if TYPE_CHECKING:
+    from consist.tracker import Tracker
+
+CACHE_MODES = ("reuse", "overwrite", "readonly")
+_HOST = socket.gethostname()
+_FACET_STR_MAX = 256
+
+
+@dataclass(slots=True)
+class StepSpec:
+    """Everything a caller said about one step."""
+
+    name: str
+    fn: Any = None
+    inputs: Mapping[str, Any] | Sequence[Any] | None = None
+    config: Any = None
+    outputs: Sequence[str] = ()
+    load_inputs: bool | None = None
+    runtime_kwargs: dict[str, Any] | None = None
+    inject_context: bool = False
+    depends_on: Sequence[Any] = ()
+    capture_dir: Path | None = None
+    capture_pattern: str = "*"
+    year: int | None = None
+    iteration: int | None = None
+    tags: Sequence[str] = ()
+    run_id: str | None = None
+    parent_id: str | None = None
+    model: str | None = None
+    cache_mode: str = "reuse"
+    facets: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+    code_identity: str | None = None
+    kind: str = "step"
+    code_target: Any = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A step's identity, computed before any lookup."""
+
+    inputs: dict[str, Artifact]
+    snapshot: dict[str, Any]
+    code: CodeInfo
+    source: str | None
+    config_hash: str
+    inputs_hash: str
+    signature: str
+    started_at: float
+
+    def components(self, run_id: str, epoch: int) -> StepComponents:
+        return StepComponents(
+            run_id=run_id,
+            signature=self.signature,
+            code=self.code,
+            config=self.snapshot,
+            inputs={k: a.hash for k, a in self.inputs.items()},
+            epoch=epoch,
+        )
+
+
+def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
+    """Validate ``spec`` and compute its signature (no execution, no catalog query)."""
+    started = time.time()
+    if spec.cache_mode not in CACHE_MODES:
+        raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
+    for key in spec.outputs:
+        check_key(key)
+    if spec.fn is not None:
+        binding.check_context_param(binding.shape_of(spec.fn), spec.inject_context)
+    resolved = resolve_inputs(tracker, spec.inputs)
+    for i, dep in enumerate(spec.depends_on or ()):
+        path = Path(dep)
+        name = f"depends_on:{path.name}"
+        if name in resolved:
+            name = f"{name}#{i}"
+        resolved[name] = raw_artifact(tracker, path, name)
+    snapshot = config_snapshot(spec.config)
+    code, source = identify(
+        spec.code_target if spec.code_target is not None else spec.fn,
+        spec.code_identity or tracker.code_identity,
+        spec.code_version,
+    )
+    chash = config_hash(snapshot)
+    ihash = inputs_hash({k: a.hash for k, a in resolved.items()})
+    signature = step_signature(code.hash, chash, ihash, tracker.cache_epoch)
+    return Prepared(resolved, snapshot, code, source, chash, ihash, signature, started)
+
+
+def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] | None) -> dict[str, Artifact]:
+    """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
+    if not inputs:
+        return {}
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if isinstance(inputs, Mapping):
+        items = list(inputs.items())
+    else:
+        items = []
+        for value in inputs:
+            if isinstance(value, Artifact):
+                items.append((value.key, value))
+            elif isinstance(value, (str, os.PathLike)):
+                items.append((Path(value).name.split(".")[0] or Path(value).name, value))
+            else:
+                items.append((repr(value), value))
+    resolved: dict[str, Artifact] = {}
+    for name, value in items:
+        if not isinstance(name, str):
+            raise ConfigError(f"input names must be strings; got {name!r}.")
+        if isinstance(value, Artifact):
+            resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
+        elif isinstance(value, (str, os.PathLike)):
+            resolved[name] = raw_artifact(tracker, Path(value), name)
+        else:
+            kind = type(value).__name__
+            if isinstance(value, (list, tuple)) and value:
+                kind = f"{kind}[{type(value[0]).__name__}]"
+            raise InputError(
+                f"Input {name!r} is a {kind}; expected a path or an artifact. "
+                "Pass one path (or consist Artifact) per input name."
+            )
+    return resolved
+
+
+def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
+    """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
+    try:
+        value = tracker.hasher.hash_path(path)
+    except FileNotFoundError:
+        raise InputNotFoundError(
+            f"Input {name!r} points to {path}, which does not exist "
+            f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
+        ) from None
+    return Artifact(
+        id=artifact_id(None, str(path.resolve()), value),
+        key=name,
+        uri=str(path.resolve()),
+        hash=value,
+        size=0,
+        driver=driver_for(path),
+    )
+
+
+def lookup(tracker: Tracker, spec: StepSpec, prep: Prepared) -> tuple[CacheEntry | None, str | None]:
+    """The usable cache entry for ``prep``, or None with the reason it is unusable."""
+    if spec.cache_mode == "overwrite":
+        return None, "cache_mode='overwrite'"
+    entry = tracker.index.get(prep.signature)
+    if entry is None:
+        return None, None
+    cached = {a.key for a in entry.outputs}
+    missing = [k for k in spec.outputs if k not in cached]
+    if missing:
+        return None, f"the cached run {entry.run_id} has no output {missing[0]!r}"
+    for artifact in entry.outputs:
+        problem = output_problem(tracker, artifact)
+        if problem:
+            return None, f"{problem} (run {entry.run_id})"
+    return entry, None
+
+
+def output_problem(tracker: Tracker, artifact: Artifact) -> str | None:
+    """Why a cached output cannot be served (missing or modified), or None."""
+    path = artifact.path
+    try:
+        token = stat_fingerprint(path)
+    except FileNotFoundError:
+        return f"output {artifact.key!r} is missing at {path}"
+    if token == artifact.stat or tracker.verify_outputs == "exists":
+        return None
+    if tracker.hasher.hash_path(path) != artifact.hash:
+        return f"output {artifact.key!r} at {path} was modified after it was recorded"
+    return None
+
+
+def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
+    """A fresh run id: the caller's (suffixed if already used) or a generated one."""
+    if spec.run_id is not None:
+        wanted = check_key(str(spec.run_id), "run_id")
+        if tracker.records.claim_id(wanted):
+            return wanted
+        while True:
+            candidate = f"{wanted}~{secrets.token_hex(3)}"
+            if tracker.records.claim_id(candidate):
+                return candidate
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)[:60].lstrip(".") or "step"
+    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+
+
+def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    facets = {}
+    for key, value in flatten(snapshot).items():
+        if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= _FACET_STR_MAX):
+            facets[key] = value
+    for key, value in spec.meta.items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            facets[key] = value
+    if spec.year is not None:
+        facets["year"] = spec.year
+    if spec.iteration is not None:
+        facets["iteration"] = spec.iteration
+    facets.update(spec.facets)
+    return facets
+
+
+def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fields: Any) -> Run:
+    run = Run(
+        id=run_id,
+        name=spec.name,
+        model=spec.model or spec.name,
+        signature=prep.signature,
+        code_hash=prep.code.hash,
+        config_hash=prep.config_hash,
+        inputs_hash=prep.inputs_hash,
+        parent_id=spec.parent_id,
+        year=spec.year,
+        iteration=spec.iteration,
+        tags=list(spec.tags),
+        config=prep.snapshot,
+        facets=_facets(spec, prep.snapshot),
+        meta={k: v for k, v in spec.meta.items()},
+        inputs=list(prep.inputs.values()),
+        code=prep.code,
+        cache_mode=spec.cache_mode,
+        cache_epoch=tracker.cache_epoch,
+        started_at=prep.started_at,
+        ended_at=time.time(),
+        host=_HOST,
+        pid=os.getpid(),
+        kind=spec.kind,
+        **fields,
+    )
+    tracker.records.append(run)
+    return run
+
+
+def serve_hit(tracker: Tracker, spec: StepSpec, prep: Prepared, entry: CacheEntry) -> RunResult:
+    """Record a reuse of ``entry`` and return its outputs without executing."""
+    run = _record(
+        tracker,
+        spec,
+        prep,
+        new_run_id(tracker, spec),
+        status="completed",
+        outputs=entry.outputs,
+        cache_hit=True,
+        reused_run_id=entry.run_id,
+    )
+    return RunResult({a.key: a for a in entry.outputs}, run, True)
+
+
+def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
+    """Create the run folder and the context an execution logs into."""
+    run_id = new_run_id(tracker, spec)
+    folder = tracker.run_dir / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunContext(
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs
+    )
+
+
+def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, reason: str | None) -> RunResult:
+    """Record a successful execution and (unless read-only) its cache entry."""
+    outputs.check_declared(spec.outputs, ctx.outputs, spec.name)
+    produced = list(ctx.outputs.values())
+    previous = tracker.index.last(spec.name)
+    components = prep.components(ctx.run_id, tracker.cache_epoch)
+    why = reason or miss_reason(spec.name, previous, components)
+    run = _record(tracker, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why)
+    if spec.cache_mode != "readonly":
+        tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    tracker.index.put_last(spec.name, components)
+    if prep.source is not None:
+        tracker.remember_source(prep.code.hash, prep.source)
+    return RunResult(dict(ctx.outputs), run, False)
+
+
+def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run:
+    """Record a failed execution; no cache entry is written."""
+    error = f"{type(exc).__name__}: {exc}"
+    return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+
+
+def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
+    """Inputs loaded as the function's parameters ask (see :mod:`consist.binding`)."""
+    auto = spec.load_inputs if spec.load_inputs is not None else isinstance(spec.inputs, Mapping)
+    if not auto:
+        return {}
+    loaded = {}
+    for name, artifact in prep.inputs.items():
+        if name.startswith("depends_on:") or not shape.accepts(name):
+            continue
+        if not artifact.path.exists():
+            raise InputNotFoundError(
+                f"Input {name!r} was produced by run {artifact.run_id} at {artifact.path}, which no longer "
+                "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
+            )
+        kind = binding.load_kind(shape, name)
+        loaded[name] = load(artifact.path, artifact.driver, kind, artifact.frame_kind)
+    return loaded
+
+
+def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
+    """Run a function step: serve a cache hit, or execute and record it."""
+    with error_context(step=spec.name):
+        prep = prepare(tracker, spec)
+        entry, invalid = lookup(tracker, spec, prep)
+        if entry is not None:
+            return serve_hit(tracker, spec, prep, entry)
+        shape = binding.shape_of(spec.fn)
+        loaded = load_inputs(spec, prep, shape)
+        ctx = begin(tracker, spec, prep)
+        try:
+            kwargs = binding.bind(
+                shape,
+                loaded=loaded,
+                config=spec.config,
+                runtime_kwargs=spec.runtime_kwargs,
+                ctx=ctx if spec.inject_context else None,
+            )
+        except ConfigError:
+            _remove_if_empty(ctx.run_dir)
+            raise
+        capture_before = None
+        if spec.capture_dir is not None:
+            capture_before = snapshot_files(Path(spec.capture_dir), spec.capture_pattern)
+        try:
+            with activate(ctx):
+                returned = spec.fn(**kwargs)
+                outputs.collect(returned, spec.outputs, spec.name, ctx)
+                if capture_before is not None:
+                    ctx.capture_changed(Path(spec.capture_dir), spec.capture_pattern, capture_before)
+                return finish(tracker, spec, prep, ctx, invalid)
+        except BaseException as exc:
+            fail(tracker, spec, prep, ctx, exc)
+            raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""Per-format drivers: writing frames, loading and scanning files."""

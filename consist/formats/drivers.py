@@ -1,0 +1,167 @@
+"""Format drivers: how each kind of file is loaded and scanned.
+
+A driver is chosen from the path (extension, or a ``.zarr`` folder). Each driver offers
+``load(path, as_)`` and ``scan(path)``; the ``file`` and ``dir`` drivers only know
+paths. Drivers are plain functions in a registry, each testable alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from consist.errors import ConfigError
+from consist.formats.frames import LOAD_KINDS, from_arrow, from_polars
+
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".feather": "arrow",
+    ".arrow": "arrow",
+    ".ipc": "arrow",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".zarr": "zarr",
+}
+
+TABULAR = frozenset({"parquet", "csv", "arrow", "json"})
+
+
+def driver_for(path: Path) -> str:
+    """The driver name for ``path``: by extension, ``dir`` or ``file`` otherwise."""
+    suffixes = path.suffixes
+    ext = suffixes[-1].lower() if suffixes else ""
+    if ext in (".gz", ".zst", ".bz2") and len(suffixes) > 1:
+        ext = suffixes[-2].lower()
+    name = _EXTENSIONS.get(ext)
+    if name == "zarr" or (name is None and path.is_dir() and (path / "zarr.json").exists()):
+        return "zarr"
+    if name is not None:
+        return name
+    return "dir" if path.is_dir() else "file"
+
+
+def _sep(path: Path) -> str:
+    return "\t" if ".tsv" in path.suffixes else ","
+
+
+def _load_parquet(path: Path, as_: str) -> Any:
+    if as_ == "pandas":
+        import pyarrow.parquet as pq
+
+        # Through Arrow so that a pandas index logged with the frame comes back.
+        return pq.read_table(path).to_pandas()
+    if as_ == "arrow":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    if as_ == "duckdb":
+        import duckdb
+
+        return duckdb.read_parquet(str(path))
+    import polars as pl
+
+    return pl.scan_parquet(path) if as_ == "lazy" else pl.read_parquet(path)
+
+
+def _load_csv(path: Path, as_: str) -> Any:
+    if as_ == "pandas":
+        import pandas as pd
+
+        return pd.read_csv(path, sep=_sep(path))
+    if as_ == "duckdb":
+        import duckdb
+
+        return duckdb.read_csv(str(path))
+    import polars as pl
+
+    if as_ == "lazy":
+        return pl.scan_csv(path, separator=_sep(path))
+    return from_polars(pl.read_csv(path, separator=_sep(path)), as_)
+
+
+def _load_arrow(path: Path, as_: str) -> Any:
+    import polars as pl
+
+    if as_ == "lazy":
+        return pl.scan_ipc(path)
+    if as_ in ("arrow", "pandas"):
+        import pyarrow.feather as feather
+
+        return from_arrow(feather.read_table(path), as_)
+    return from_polars(pl.read_ipc(path), as_)
+
+
+def _load_json(path: Path, as_: str | None) -> Any:
+    if as_ is None:
+        import msgspec
+
+        return msgspec.json.decode(path.read_bytes())
+    import polars as pl
+
+    lines = path.suffix.lower() in (".jsonl", ".ndjson")
+    if as_ == "lazy" and lines:
+        return pl.scan_ndjson(path)
+    df = pl.read_ndjson(path) if lines else pl.read_json(path)
+    return from_polars(df, as_)
+
+
+def _load_zarr(path: Path, as_: str | None) -> Any:
+    import zarr
+
+    return zarr.open(str(path), mode="r")
+
+
+_LOADERS: dict[str, Callable[[Path, Any], Any]] = {
+    "parquet": _load_parquet,
+    "csv": _load_csv,
+    "arrow": _load_arrow,
+    "json": _load_json,
+    "zarr": _load_zarr,
+}
+
+
+def load(path: Path, driver: str, as_: str | None = None, frame_kind: str | None = None) -> Any:
+    """Load ``path`` with ``driver``.
+
+    Tabular files load as the frame kind they were logged as (``frame_kind``), else as
+    a Polars DataFrame; ``as_`` overrides. JSON nobody logged as a frame loads as the
+    Python value it holds; zarr stores open lazily; other files load as their Path.
+    """
+    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":
+        raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")
+    if as_ == "path":
+        return path
+    loader = _LOADERS.get(driver)
+    if loader is None:
+        if as_ is not None:
+            raise ConfigError(
+                f"{path.name} has driver {driver!r}, which cannot load as {as_!r}; "
+                "load it without as_= to get its path."
+            )
+        return path
+    if driver in TABULAR and as_ is None and not (driver == "json" and frame_kind is None):
+        as_ = frame_kind or "polars"
+    return loader(path, as_)
+
+
+def scan(path: Path, driver: str) -> Any:
+    """A Polars LazyFrame over a tabular file."""
+    import polars as pl
+
+    if driver == "parquet":
+        return pl.scan_parquet(path)
+    if driver == "csv":
+        return pl.scan_csv(path, separator=_sep(path))
+    if driver == "arrow":
+        return pl.scan_ipc(path)
+    if driver == "json":
+        return _load_json(path, "lazy")
+    raise ConfigError(
+        f"{path.name} has driver {driver!r}, which is not tabular; consist.scan needs "
+        "a parquet, csv, arrow or json artifact. Use consist.load for other kinds."
+    )

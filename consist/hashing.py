@@ -1,0 +1,165 @@
+"""Content hashes of files and directories, with a stat memo.
+
+Owns reading bytes for hashing. A file's hash is ``blake3(content)``; a directory's is
+:func:`consist.identity.directory_hash` over its files. Re-hashing an unchanged large
+file is avoided by a memo keyed on (path, size, mtime_ns, inode), kept in memory and,
+when a memo folder is given, on disk so that a new process benefits too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import msgspec
+from blake3 import blake3
+
+from consist.identity import directory_hash
+
+# Below this size a plain read beats mapping the file and starting threads.
+_MMAP_THRESHOLD = 4 * 1024 * 1024
+# A file modified this recently may change again within the same mtime tick, so its
+# hash is not memoised (the "racy git" problem).
+_RACY_SECONDS = 2.0
+
+
+class _Memo(msgspec.Struct, array_like=True):
+    size: int
+    mtime_ns: int
+    ino: int
+    hash: str
+
+
+_memo_encoder = msgspec.msgpack.Encoder()
+_memo_decoder = msgspec.msgpack.Decoder(_Memo)
+
+
+def hash_bytes(data: bytes) -> str:
+    """Blake3 hex digest of ``data``."""
+    return blake3(data).hexdigest()
+
+
+def hash_file_uncached(path: Path, size: int | None = None) -> str:
+    """Blake3 hex digest of a file's content, read now."""
+    if size is None:
+        size = path.stat().st_size
+    if size >= _MMAP_THRESHOLD:
+        hasher = blake3(max_threads=blake3.AUTO)
+        hasher.update_mmap(path)
+        return hasher.hexdigest()
+    with open(path, "rb") as fh:
+        return blake3(fh.read()).hexdigest()
+
+
+def stat_fingerprint(path: Path) -> str:
+    """A cheap token that changes when a file or any file under a directory changes."""
+    st = path.stat()
+    if not path.is_dir():
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    parts = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            fst = os.stat(os.path.join(root, name))
+            parts.append(f"{name}:{fst.st_size}:{fst.st_mtime_ns}")
+    return hash_bytes("\n".join(parts).encode())
+
+
+class Hasher:
+    """Hashes files and directories, memoising by stat.
+
+    Parameters
+    ----------
+    memo_dir
+        Folder for the on-disk memo (shared between processes); ``None`` keeps the
+        memo in memory only.
+    strict
+        When true, every call re-reads the bytes (no memo is consulted).
+    """
+
+    def __init__(self, memo_dir: Path | None = None, *, strict: bool = False) -> None:
+        self.memo_dir = memo_dir
+        self.strict = strict
+        self._memo: dict[str, _Memo] = {}
+
+    def hash_path(self, path: Path) -> str:
+        """Content hash of a file or directory (directories: sorted file hashes)."""
+        if path.is_dir():
+            entries = []
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in files:
+                    full = Path(root, name)
+                    entries.append((full.relative_to(path).as_posix(), self.hash_file(full)))
+            return directory_hash(entries)
+        return self.hash_file(path)
+
+    def hash_file(self, path: Path) -> str:
+        """Content hash of one file, served from the memo when its stat is unchanged."""
+        st = os.stat(path)
+        if self.strict:
+            return hash_file_uncached(path, st.st_size)
+        key = os.path.abspath(path)
+        memo = self._memo.get(key) or self._read_disk(key)
+        if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+        ):
+            self._memo[key] = memo
+            return memo.hash
+        value = hash_file_uncached(path, st.st_size)
+        if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
+            memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
+            self._memo[key] = memo
+            self._write_disk(key, memo)
+        return value
+
+    def known_hash(self, path: Path) -> str | None:
+        """The memoised hash of an unchanged file, without reading it; else None."""
+        if not path.is_file():
+            return None
+        st = os.stat(path)
+        key = os.path.abspath(path)
+        memo = self._memo.get(key) or self._read_disk(key)
+        if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return memo.hash
+        return None
+
+    def remember(self, path: Path, value: str) -> None:
+        """Record a hash computed elsewhere (e.g. while writing the file)."""
+        st = os.stat(path)
+        if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
+            memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
+            key = os.path.abspath(path)
+            self._memo[key] = memo
+            self._write_disk(key, memo)
+
+    def _memo_path(self, key: str) -> Path | None:
+        if self.memo_dir is None:
+            return None
+        name = hash_bytes(key.encode())[:32]
+        return self.memo_dir / name[:2] / name
+
+    def _read_disk(self, key: str) -> _Memo | None:
+        target = self._memo_path(key)
+        if target is None:
+            return None
+        try:
+            return _memo_decoder.decode(target.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return None
+
+    def _write_disk(self, key: str, memo: _Memo) -> None:
+        target = self._memo_path(key)
+        if target is None:
+            return
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(_memo_encoder.encode(memo))
+            os.replace(tmp, target)
+        except OSError:
+            # The memo is an optimisation: a read-only cache folder must not fail a run.
+            pass

@@ -1,0 +1,97 @@
+"""Turning what a step returned into output artifacts.
+
+- a frame (pandas, Polars eager or lazy, pyarrow) becomes ``<key>.parquet``;
+- a :class:`~pathlib.Path` is logged as a file (or folder) artifact where it lies;
+- an :class:`Artifact` is kept (re-keyed when needed);
+- plain JSON values (numbers, strings, lists, dicts of them) become ``<key>.json``;
+- a dict maps its keys to outputs; a tuple maps onto the declared ``outputs`` in order;
+- ``None`` means the step logged its outputs itself (through the run context).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from consist.artifacts import check_key
+from consist.atomic import write_bytes
+from consist.context import RunContext
+from consist.errors import ConfigError, OutputMissingError
+from consist.formats.frames import frame_kind
+from consist.models import Artifact
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def collect(returned: Any, declared: Sequence[str], default_key: str, ctx: RunContext) -> None:
+    """Log ``returned`` into ``ctx.outputs`` following the module rules."""
+    if returned is None:
+        return
+    if isinstance(returned, tuple) and frame_kind(returned) is None and not hasattr(returned, "_fields"):
+        if len(declared) != len(returned):
+            raise ConfigError(
+                f"step returned a tuple of {len(returned)} values but declares outputs={list(declared)}; "
+                "declare one output key per returned value."
+            )
+        for key, value in zip(declared, returned):
+            _log_one(value, key, ctx)
+        return
+    if isinstance(returned, Mapping) and not _is_json_leaf_dict(returned, declared):
+        for key, value in returned.items():
+            _log_one(value, check_key(key), ctx)
+        return
+    key = declared[0] if declared else default_key
+    _log_one(returned, key, ctx)
+
+
+def _is_json_leaf_dict(value: Mapping[Any, Any], declared: Sequence[str]) -> bool:
+    # A dict whose keys are not declared outputs, returned for a single declared
+    # output, is that output's JSON value (e.g. a summary of metrics).
+    return len(declared) == 1 and not any(k in declared for k in value)
+
+
+def _log_one(value: Any, key: str, ctx: RunContext) -> Artifact:
+    check_key(key)
+    if isinstance(value, Artifact):
+        if value.key == key and ctx.outputs.get(key) is value:
+            return value
+        artifact = msgspec.structs.replace(value, key=key)
+        ctx.outputs[key] = artifact
+        return artifact
+    if frame_kind(value) is not None:
+        return ctx.log_dataframe(value, key)
+    if isinstance(value, Path):
+        return ctx.log_artifact(value, key)
+    if _jsonable(value):
+        target = ctx.run_dir / f"{key}.json"
+        write_bytes(target, msgspec.json.encode(value))
+        return ctx.log_artifact(target, key)
+    raise ConfigError(
+        f"output {key!r} is a {type(value).__module__}.{type(value).__qualname__}; a step may return "
+        "a frame, a Path, an Artifact, plain JSON values, a dict or tuple of those, or None "
+        "(after logging files with _consist_ctx.log_output)."
+    )
+
+
+def _jsonable(value: Any) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
+    return False
+
+
+def check_declared(declared: Sequence[str], produced: Mapping[str, Artifact], step: str) -> None:
+    """Every declared output key must have been produced."""
+    missing = [key for key in declared if key not in produced]
+    if missing:
+        got = ", ".join(sorted(produced)) or "nothing"
+        raise OutputMissingError(
+            f"step {step!r} declared outputs {missing} but did not produce them (it produced: {got}). "
+            "Return them, log them with _consist_ctx.log_output(path, key=...), or remove them from outputs=."
+        )

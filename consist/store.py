@@ -1,0 +1,48 @@
+"""The on-disk layout of a tracker's metadata folder (``<run_dir>/.consist``).
+
+::
+
+    .consist/
+      records/fresh/<run_id>.json   one immutable record per run (the catalog's source of truth)
+      records/segments/*.parquet    compacted records (see consist.catalog)
+      index/<sig[:2]>/<sig>         cache index: signature -> producing run and outputs
+      ids/<id[:2]>/<id>             claims on user-chosen run ids
+      hashmemo/                     stat memo of content hashes
+      code/<code_hash>.txt          source text behind code identities
+
+Owns names only: it reads and writes nothing itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consist.hashing import hash_bytes
+
+
+class Layout:
+    """Paths of one metadata folder."""
+
+    __slots__ = ("root", "fresh", "segments", "index", "ids", "hashmemo", "code")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fresh = root / "records" / "fresh"
+        self.segments = root / "records" / "segments"
+        self.index = root / "index"
+        self.ids = root / "ids"
+        self.hashmemo = root / "hashmemo"
+        self.code = root / "code"
+
+    def record_path(self, run_id: str) -> Path:
+        return self.fresh / f"{run_id}.json"
+
+    def index_path(self, signature: str) -> Path:
+        return self.index / signature[:2] / signature
+
+    def id_claim_path(self, run_id: str) -> Path:
+        shard = hash_bytes(run_id.encode())[:2]
+        return self.ids / shard / run_id
+
+    def code_path(self, code_hash: str) -> Path:
+        return self.code / f"{code_hash}.txt"

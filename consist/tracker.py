@@ -1,0 +1,225 @@
+"""The Tracker: one run folder, one catalog, and the methods users call on them.
+
+A Tracker owns where outputs go (``run_dir``), where the catalog's metadata lives
+(``run_dir/.consist``) and the DuckDB file (``db_path``). Its methods are thin: each
+delegates to the module that owns the concept (engine, scenario, catalog queries...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from consist.atomic import write_bytes
+from consist.catalog import RecordStore
+from consist.code_identity import RECIPES
+from consist.errors import ConfigError
+from consist.hashing import Hasher
+from consist.index import CacheIndex
+from consist.models import Artifact, RunResult
+from consist.store import Layout
+
+VERIFY_MODES = ("stat", "exists", "hash")
+
+
+class Tracker:
+    """Records runs under ``run_dir`` and serves cache hits.
+
+    Parameters
+    ----------
+    run_dir
+        Folder for run outputs; ``<run_dir>/<run_id>/`` is each run's own folder and
+        ``<run_dir>/.consist/`` holds the run records and the cache index.
+    db_path
+        The DuckDB catalog file (views over the records); defaults to
+        ``<run_dir>/provenance.duckdb``. It can be deleted and is rebuilt on demand.
+    schemas
+        SQLModel classes whose artifacts get cross-run views (``tracker.views``).
+    cache_epoch
+        Part of every signature: bump it to invalidate every earlier cache entry.
+    code_identity
+        Default code identity recipe: ``"callable_source"`` (default),
+        ``"callable_module"`` or ``"repo_git"``.
+    hash_mode
+        ``"fast"`` memoises input hashes by (path, size, mtime, inode); ``"strict"``
+        re-reads every input on every call.
+    verify_outputs
+        How a cache hit checks its outputs: ``"stat"`` (re-hash only when size or
+        mtime changed; default), ``"hash"`` (always re-hash) or ``"exists"`` (only check
+        they exist: opt out of detecting modified outputs).
+
+    Examples
+    --------
+    >>> tracker = Tracker(run_dir="./runs", db_path="./provenance.duckdb")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str] = "./runs",
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        schemas: Sequence[type] | None = None,
+        cache_epoch: int = 0,
+        code_identity: str = "callable_source",
+        hash_mode: str = "fast",
+        verify_outputs: str = "stat",
+    ) -> None:
+        if code_identity not in RECIPES:
+            raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
+        if hash_mode not in ("fast", "strict"):
+            raise ConfigError(f"hash_mode={hash_mode!r}; expected 'fast' or 'strict'.")
+        if verify_outputs not in VERIFY_MODES:
+            raise ConfigError(f"verify_outputs={verify_outputs!r}; expected one of {', '.join(VERIFY_MODES)}.")
+        if not isinstance(cache_epoch, int):
+            raise ConfigError(f"cache_epoch must be an int; got {cache_epoch!r}.")
+        self.run_dir = Path(run_dir).expanduser().resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = Path(db_path).expanduser().resolve() if db_path else self.run_dir / "provenance.duckdb"
+        self.layout = Layout(self.run_dir / ".consist")
+        self.records = RecordStore(self.layout)
+        self.index = CacheIndex(self.layout)
+        self.hasher = Hasher(self.layout.hashmemo, strict=hash_mode == "strict")
+        self.schemas = list(schemas or [])
+        self.cache_epoch = cache_epoch
+        self.code_identity = code_identity
+        self.verify_outputs = verify_outputs
+        self._sources_seen: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"Tracker(run_dir={str(self.run_dir)!r}, db_path={str(self.db_path)!r})"
+
+    # -- running steps ---------------------------------------------------------------
+
+    def run(
+        self,
+        fn: Any = None,
+        name: str | None = None,
+        *,
+        inputs: Mapping[str, Any] | Sequence[Any] | None = None,
+        config: Any = None,
+        outputs: Sequence[str] | None = None,
+        load_inputs: bool | None = None,
+        runtime_kwargs: dict[str, Any] | None = None,
+        inject_context: bool = False,
+        depends_on: Sequence[str | os.PathLike[str]] | None = None,
+        capture_dir: str | os.PathLike[str] | None = None,
+        capture_pattern: str = "*",
+        year: int | None = None,
+        iteration: int | None = None,
+        tags: Sequence[str] | None = None,
+        run_id: str | None = None,
+        cache_mode: str = "reuse",
+        facet: Mapping[str, Any] | None = None,
+        code_version: str | None = None,
+        code_identity: str | None = None,
+        parent_id: str | None = None,
+        model: str | None = None,
+    ) -> RunResult:
+        """Run ``fn`` as a tracked, cached step.
+
+        On a cache hit (same code, config and input content as a completed run whose
+        outputs are intact) ``fn`` is not called and the earlier outputs are returned.
+
+        Parameters
+        ----------
+        fn
+            The step function. ``tracker.run("name", fn=...)`` (name first) also works.
+        name
+            Step name (defaults to the function's name); runs of one step are compared
+            to explain misses.
+        inputs
+            ``{parameter: path or Artifact}`` (auto-loaded into those parameters), or a
+            list of paths/Artifacts (hashed; loaded only with ``load_inputs=True``).
+        config
+            A dict, pydantic model, msgspec Struct or dataclass; part of the cache key.
+            Keys reach same-named parameters; a ``config`` parameter gets all of it.
+        outputs
+            Output keys; a returned frame goes to the first, a dict/tuple to several.
+        load_inputs
+            Load inputs into parameters (default: True for a mapping, False for a list).
+        runtime_kwargs
+            Extra arguments passed to ``fn``; never hashed, and they win over config.
+        inject_context
+            Pass the :class:`~consist.context.RunContext` as ``_consist_ctx``.
+        depends_on
+            More files or folders whose content is part of the cache key.
+        capture_dir, capture_pattern
+            Log files that appear or change in this folder while ``fn`` runs.
+        year, iteration, tags, facet, parent_id, model
+            Recorded on the run and queryable.
+        run_id
+            Id to record this execution under (suffixed when already used).
+        cache_mode
+            ``"reuse"`` (default), ``"overwrite"`` (always execute and replace the
+            entry) or ``"readonly"`` (serve hits; a miss executes without caching).
+        code_version, code_identity
+            Override how the code's identity is taken (see :mod:`consist.code_identity`).
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        InputNotFoundError
+            An input path does not exist (raised before ``fn`` runs).
+        OutputMissingError
+            A declared output was not produced (the run is recorded as failed).
+        """
+        from consist.engine import StepSpec, run_step
+
+        if isinstance(fn, str) and name is None:
+            fn, name = None, fn
+        if fn is None or not callable(fn):
+            raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
+        spec = StepSpec(
+            name=name or getattr(fn, "__name__", None) or type(fn).__name__,
+            fn=fn,
+            inputs=inputs,
+            config=config,
+            outputs=list(outputs or ()),
+            load_inputs=load_inputs,
+            runtime_kwargs=runtime_kwargs,
+            inject_context=inject_context,
+            depends_on=list(depends_on or ()),
+            capture_dir=Path(capture_dir) if capture_dir is not None else None,
+            capture_pattern=capture_pattern,
+            year=year,
+            iteration=iteration,
+            tags=list(tags or ()),
+            run_id=run_id,
+            parent_id=parent_id,
+            model=model,
+            cache_mode=cache_mode,
+            facets=dict(facet or {}),
+            code_version=code_version,
+            code_identity=code_identity,
+        )
+        return run_step(self, spec)
+
+    # -- logging inside a running step -------------------------------------------------
+
+    def log_artifact(self, path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:
+        """Log a file as an output of the step executing now (see :meth:`RunContext.log_artifact`)."""
+        from consist.context import current_run
+
+        return current_run().log_artifact(path, key, **kwargs)
+
+    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
+        """Log a frame as Parquet output of the step executing now."""
+        from consist.context import current_run
+
+        return current_run().log_dataframe(df, key, **meta)
+
+    # -- internals shared by the engine ------------------------------------------------
+
+    def remember_source(self, code_hash: str, source: str) -> None:
+        """Keep the source text behind a code identity once, so misses can show diffs."""
+        if code_hash in self._sources_seen:
+            return
+        self._sources_seen.add(code_hash)
+        target = self.layout.code_path(code_hash)
+        if not target.exists():
+            write_bytes(target, source.encode())
