@@ -15,7 +15,7 @@ from consist.formats import drivers
 from consist.models import Artifact, RunResult
 
 
-def run(fn: Any = None, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:
+def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:
     """Run ``fn`` as a cached step on the current tracker (see :meth:`Tracker.run`).
 
     Examples
@@ -24,7 +24,7 @@ def run(fn: Any = None, name: str | None = None, *, tracker: Any = None, **kwarg
     ...     result = consist.run(fn=clean_data, inputs={"raw": Path("raw.csv")},
     ...                          config={"threshold": 0.5}, outputs=["cleaned"])
     """
-    return (tracker or current_tracker()).run(fn, name, **kwargs)
+    return (tracker or current_tracker()).run(step, name, **kwargs)
 
 
 def log_dataframe(df: Any, key: str, **meta: Any) -> Artifact:

@@ -94,9 +94,11 @@ class Tracker:
 
     def run(
         self,
-        fn: Any = None,
+        step: Any = None,
+        /,
         name: str | None = None,
         *,
+        fn: Any = None,
         inputs: Mapping[str, Any] | Sequence[Any] | None = None,
         config: Any = None,
         outputs: Sequence[str] | None = None,
@@ -124,8 +126,9 @@ class Tracker:
 
         Parameters
         ----------
-        fn
-            The step function. ``tracker.run("name", fn=...)`` (name first) also works.
+        step, fn
+            The step function, positionally or as ``fn=``. ``tracker.run("name", fn=...)``
+            (the name first) also works.
         name
             Step name (defaults to the function's name); runs of one step are compared
             to explain misses.
@@ -170,8 +173,14 @@ class Tracker:
         """
         from consist.engine import StepSpec, run_step
 
-        if isinstance(fn, str) and name is None:
-            fn, name = None, fn
+        if isinstance(step, str):
+            if name is not None:
+                raise ConfigError(f"run() got the name twice: {step!r} and name={name!r}.")
+            name = step
+        elif step is not None:
+            if fn is not None:
+                raise ConfigError("run() got the function twice: positionally and as fn=.")
+            fn = step
         if fn is None or not callable(fn):
             raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
         spec = StepSpec(

@@ -18,6 +18,8 @@ T0=$(date +%s.%N)
 say() { echo "start-docker: $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 engine_up() { timeout 10 docker info >/dev/null 2>&1; }
+# Live dockerd pids (zombies of a killed daemon do not count).
+dockerd_pids() { ps -C dockerd -o pid=,stat= 2>/dev/null | awk '$2 !~ /^Z/ {print $1}' | tr '\n' ' '; }
 
 CLEANUP=()
 trap 'rm -rf "${CLEANUP[@]}"' EXIT
@@ -47,7 +49,17 @@ install_packages() {
   fi
 }
 
+drop_stale_pidfile() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(tr -dc '0-9' <"$file" 2>/dev/null || true)
+  if [ -z "$pid" ] || ! ps -p "$pid" -o stat= 2>/dev/null | grep -qv '^Z'; then
+    "${SUDO[@]}" rm -f "$file"
+  fi
+}
+
 start_engine() {
+  [ "${SUDO[0]:-}" != false ] || die "not root and no sudo: cannot install or start dockerd"
   if [ -z "${NEED_CLIENT:-}" ] && command -v dockerd >/dev/null 2>&1 && [ -x /bin/busybox ]; then
     :  # everything already installed
   else
@@ -55,9 +67,14 @@ start_engine() {
   fi
   command -v dockerd >/dev/null 2>&1 || die "dockerd not found after installing docker.io"
 
-  if pgrep -x dockerd >/dev/null 2>&1; then
-    say "a dockerd process is already running (pid $(pgrep -x dockerd | tr '\n' ' ')); waiting for it"
+  if [ -n "$(dockerd_pids)" ]; then
+    say "a dockerd process is already running (pid $(dockerd_pids)); waiting for it"
   else
+    # A daemon killed hard leaves pid files behind, and may linger as a zombie whose
+    # pid dockerd takes for a live process ("pid file found", "timeout waiting for
+    # containerd"): drop pid files that name no live process.
+    drop_stale_pidfile /var/run/docker.pid
+    drop_stale_pidfile /var/run/docker/containerd/containerd.pid
     say "starting dockerd (log: $LOG)"
     # setsid + nohup: the daemon outlives this script and its terminal.
     "${SUDO[@]}" setsid nohup dockerd --storage-driver=vfs --iptables=false --bridge=none \
@@ -68,9 +85,9 @@ start_engine() {
   until engine_up; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
       say "last lines of $LOG:"; tail -n 25 "$LOG" >&2 2>/dev/null || true
-      die "Docker engine did not answer within ${WAIT_S}s"
+      die "Docker engine did not answer within ${WAIT_S}s (DOCKER_HOST=${DOCKER_HOST:-unset})"
     fi
-    if ! pgrep -x dockerd >/dev/null 2>&1; then
+    if [ -z "$(dockerd_pids)" ]; then
       say "last lines of $LOG:"; tail -n 25 "$LOG" >&2 2>/dev/null || true
       die "dockerd exited during startup"
     fi
@@ -92,13 +109,13 @@ import_busybox_image() {
   local applet
   # --list-full gives paths like bin/sh, usr/bin/env; link each to /bin/busybox.
   while read -r applet; do
-    [ -n "$applet" ] && [ "$applet" != "bin/busybox" ] || continue
+    if [ -z "$applet" ] || [ "$applet" = "bin/busybox" ]; then continue; fi
     mkdir -p "$root/$(dirname "$applet")"
     ln -sf /bin/busybox "$root/$applet"
   done < <(/bin/busybox --list-full)
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-  [ -n "$variant" ] && printf '%s\n' "$variant" >"$root/etc/consist-variant"
+  if [ -n "$variant" ]; then printf '%s\n' "$variant" >"$root/etc/consist-variant"; fi
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
       -C "$root" -cf "$work/rootfs.tar" .
   docker import \
