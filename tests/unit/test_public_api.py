@@ -1,0 +1,29 @@
+"""The public surface: `__all__` is sorted and lists exactly the public names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import consist
+
+
+def test_all_is_sorted_and_complete():
+    """Every public name in the package namespace is in __all__, sorted, and nothing else is."""
+    public = {
+        name
+        for name, value in vars(consist).items()
+        if not name.startswith("_") and not isinstance(value, type(sys)) and name not in {"annotations"}
+    }
+    assert consist.__all__ == sorted(consist.__all__)
+    assert set(consist.__all__) == public
+
+
+def test_import_does_not_load_heavy_dependencies():
+    """A plain `import consist` loads neither docker, zarr, duckdb, pandas nor polars."""
+    code = (
+        "import sys, consist; "
+        "print(sorted(m for m in ('docker', 'zarr', 'duckdb', 'pandas', 'polars', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
