@@ -39,7 +39,8 @@ def artifact_id(run_id: str | None, key: str, content: str) -> str:
     return digest("consist.artifact/1", run_id, key, content)[:32]
 
 
-def _size(path: Path) -> int:
+def content_size(path: Path) -> int:
+    """Bytes of a file, or of all files under a folder."""
     if path.is_dir():
         return sum(os.path.getsize(os.path.join(r, f)) for r, _, files in os.walk(path) for f in files)
     return path.stat().st_size
@@ -77,7 +78,7 @@ def file_artifact(
         key=key,
         uri=str(path),
         hash=value,
-        size=_size(path),
+        size=content_size(path),
         driver=driver_for(path),
         run_id=run_id,
         frame_kind=kind,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist import binding, outputs
-from consist.artifacts import artifact_id, check_key
+from consist.artifacts import artifact_id, check_key, content_size
 from consist.code_identity import identify
 from consist.context import RunContext, activate, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
@@ -171,7 +171,7 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
         key=name,
         uri=str(path.resolve()),
         hash=value,
-        size=0,
+        size=content_size(path),
         driver=driver_for(path),
     )
 

@@ -11,6 +11,9 @@ The tree::
     │   └── InputNotFoundError(FileNotFoundError)  an input path that does not exist
     ├── OutputError
     │   └── OutputMissingError           a declared output the step did not produce
+    │       └── ScenarioOutputsMissingError  a scenario ended without a required coupler output
+    ├── CouplerKeyError(KeyError)        a coupler key nobody set (lists the keys and close matches)
+    │   └── CouplerAttributeError(AttributeError)  the same, through a typed coupler schema
     ├── StoreError
     │   └── ArtifactNotFoundError(LookupError)  an artifact's bytes are gone
     ├── RunNotFoundError(LookupError)    no run matches an id or query
@@ -64,6 +67,22 @@ class OutputError(ConsistError):
 
 class OutputMissingError(OutputError):
     """A declared output was not produced."""
+
+
+class ScenarioOutputsMissingError(OutputMissingError):
+    """A scenario ended without setting a coupler output it declared required."""
+
+
+class CouplerKeyError(ConsistError, KeyError):
+    """A coupler key that no step produced and nobody set."""
+
+    def __str__(self) -> str:
+        # KeyError would show the repr of the message; show the message itself.
+        return str(self.args[0]) if self.args else ""
+
+
+class CouplerAttributeError(CouplerKeyError, AttributeError):
+    """A typed coupler schema attribute whose key is not set yet."""
 
 
 class StoreError(ConsistError):
