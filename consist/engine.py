@@ -269,13 +269,19 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fie
     return run
 
 
-def serve_hit(tracker: Tracker, spec: StepSpec, prep: Prepared, entry: CacheEntry) -> RunResult:
-    """Record a reuse of ``entry`` and return its outputs without executing."""
+def serve_hit(
+    tracker: Tracker, spec: StepSpec, prep: Prepared, entry: CacheEntry, run_id: str | None = None
+) -> RunResult:
+    """Record a reuse of ``entry`` and return its outputs without executing.
+
+    ``run_id`` records the reuse under an id already claimed (a traced block that
+    executed under :func:`begin` and turned out to match the cache).
+    """
     run = _record(
         tracker,
         spec,
         prep,
-        new_run_id(tracker, spec),
+        run_id or new_run_id(tracker, spec),
         status="completed",
         outputs=entry.outputs,
         cache_hit=True,

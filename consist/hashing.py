@@ -19,6 +19,9 @@ from consist.identity import directory_hash
 
 # Below this size a plain read beats mapping the file and starting threads.
 _MMAP_THRESHOLD = 4 * 1024 * 1024
+# Files at least this large show a progress bar while hashed (when progress is on).
+_PROGRESS_THRESHOLD = 256 * 1024 * 1024
+_PROGRESS_CHUNK = 128 * 1024 * 1024
 # A file modified this recently may change again within the same mtime tick, so its
 # hash is not memoised (the "racy git" problem).
 _RACY_SECONDS = 2.0
@@ -52,6 +55,26 @@ def hash_file_uncached(path: Path, size: int | None = None) -> str:
         return blake3(fh.read()).hexdigest()
 
 
+def hash_file_with_progress(path: Path, size: int) -> str:
+    """Like :func:`hash_file_uncached`, hashing in large slices to report progress."""
+    import mmap
+
+    from consist.progress import Progress
+
+    hasher = blake3(max_threads=blake3.AUTO)
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            with Progress(f"hashing {path.name}", size) as bar:
+                for start in range(0, size, _PROGRESS_CHUNK):
+                    with view[start : start + _PROGRESS_CHUNK] as chunk:
+                        hasher.update(chunk)
+                        bar.advance(len(chunk))
+        finally:
+            view.release()
+    return hasher.hexdigest()
+
+
 def stat_fingerprint(path: Path) -> str:
     """A cheap token that changes when a file or any file under a directory changes."""
     st = path.stat()
@@ -76,11 +99,15 @@ class Hasher:
         memo in memory only.
     strict
         When true, every call re-reads the bytes (no memo is consulted).
+    progress
+        Show a progress bar while hashing files of 256 MiB or more: True, False, or
+        None to decide by interactivity (see :mod:`consist.progress`).
     """
 
-    def __init__(self, memo_dir: Path | None = None, *, strict: bool = False) -> None:
+    def __init__(self, memo_dir: Path | None = None, *, strict: bool = False, progress: bool | None = False) -> None:
         self.memo_dir = memo_dir
         self.strict = strict
+        self.progress = progress
         self._memo: dict[str, _Memo] = {}
 
     def hash_path(self, path: Path) -> str:
@@ -99,7 +126,7 @@ class Hasher:
         """Content hash of one file, served from the memo when its stat is unchanged."""
         st = os.stat(path)
         if self.strict:
-            return hash_file_uncached(path, st.st_size)
+            return self._read_hash(path, st.st_size)
         key = os.path.abspath(path)
         memo = self._memo.get(key) or self._read_disk(key)
         if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (
@@ -109,12 +136,20 @@ class Hasher:
         ):
             self._memo[key] = memo
             return memo.hash
-        value = hash_file_uncached(path, st.st_size)
+        value = self._read_hash(path, st.st_size)
         if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
             memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
             self._memo[key] = memo
             self._write_disk(key, memo)
         return value
+
+    def _read_hash(self, path: Path, size: int) -> str:
+        if size >= _PROGRESS_THRESHOLD and self.progress is not False:
+            from consist.progress import wanted
+
+            if wanted(self.progress):
+                return hash_file_with_progress(path, size)
+        return hash_file_uncached(path, size)
 
     def known_hash(self, path: Path) -> str | None:
         """The memoised hash of an unchanged file, without reading it; else None."""

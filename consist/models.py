@@ -67,6 +67,11 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def __fspath__(self) -> str:
         return self.uri
 
+    def _repr_html_(self) -> str:
+        from consist.display import artifact_html
+
+        return artifact_html(self)
+
 
 class CodeInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Where a step's code identity came from, so a miss can say what changed."""
@@ -134,6 +139,11 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         """Inputs by key."""
         return {a.key: a for a in self.inputs}
 
+    def _repr_html_(self) -> str:
+        from consist.display import run_html
+
+        return run_html(self)
+
 
 class CacheEntry(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """What the cache index keeps per signature: the run that made it and its outputs."""
@@ -182,6 +192,11 @@ class RunResult:
 
     def __getitem__(self, key: str) -> Artifact:
         return self.outputs[key]
+
+    def _repr_html_(self) -> str:
+        from consist.display import result_html
+
+        return result_html(self)
 
     def __repr__(self) -> str:
         hit = "hit" if self.cache_hit else "executed"

@@ -49,6 +49,9 @@ class Tracker:
         How a cache hit checks its outputs: ``"stat"`` (re-hash only when size or
         mtime changed; default), ``"hash"`` (always re-hash) or ``"exists"`` (only check
         they exist: opt out of detecting modified outputs).
+    progress
+        Progress bars for long work (hashing large inputs, long scenarios): True,
+        False, or None (default) to show them only in terminals and notebooks.
 
     Examples
     --------
@@ -65,6 +68,7 @@ class Tracker:
         code_identity: str = "callable_source",
         hash_mode: str = "fast",
         verify_outputs: str = "stat",
+        progress: bool | None = None,
     ) -> None:
         if code_identity not in RECIPES:
             raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
@@ -80,7 +84,8 @@ class Tracker:
         self.layout = Layout(self.run_dir / ".consist")
         self.records = RecordStore(self.layout)
         self.index = CacheIndex(self.layout)
-        self.hasher = Hasher(self.layout.hashmemo, strict=hash_mode == "strict")
+        self.hasher = Hasher(self.layout.hashmemo, strict=hash_mode == "strict", progress=progress)
+        self.progress = progress
         self.schemas = list(schemas or [])
         self.cache_epoch = cache_epoch
         self.code_identity = code_identity

@@ -1,0 +1,233 @@
+"""Compaction: fold fresh record files into Parquet segments, and merge segments.
+
+Readers see fresh files and segments alike (see :mod:`consist.database`), so a query
+opens a few Parquet files instead of one JSON file per run. Compaction never loses or
+duplicates a record, whenever it is killed:
+
+1. fresh records are written into a new segment (a temporary file, then one rename);
+2. only then are the folded fresh files deleted. Killed in between, a run is briefly in
+   both places; readers skip fresh records whose id a live segment holds, and the next
+   compaction deletes those leftovers instead of folding them again;
+3. a merge writes one segment that names the segments it replaces; readers ignore
+   replaced segments at once, and their files are deleted by a later compaction once
+   the replacement is older than :data:`GRACE_S` (so a query that listed them just
+   before keeps working).
+
+Only one process compacts a folder at a time (an ``flock`` on ``records/.compact.lock``,
+taken without waiting by automatic compaction). Appending never takes the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pyarrow.parquet as pq
+
+from consist import segments
+from consist.models import Run
+from consist.store import Layout
+
+log = logging.getLogger("consist.catalog")
+
+DEFAULT_THRESHOLD = 256
+FANOUT = 8
+GRACE_S = 60.0
+_decoder = msgspec.json.Decoder(Run)
+_lock_warned = False
+
+
+@dataclass
+class CompactionReport:
+    """What one compaction did."""
+
+    folded: int = 0
+    merged: int = 0
+    deleted_segments: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+@contextmanager
+def compaction_lock(layout: Layout, blocking: bool) -> Iterator[bool]:
+    """Hold the folder's compaction lock; yields False when another process holds it."""
+    global _lock_warned
+    path = layout.root / "records" / ".compact.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        except OSError as exc:
+            # A file system without working locks: never compact blind, just read slower.
+            if not _lock_warned:
+                _lock_warned = True
+                log.warning("catalog compaction disabled: cannot lock %s (%s)", path, exc)
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def fresh_names(layout: Layout) -> list[str]:
+    """Names of the fresh record files (temporary and hidden files excluded)."""
+    try:
+        names = os.listdir(layout.fresh)
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
+
+
+def compact(
+    layout: Layout, *, threshold: int = DEFAULT_THRESHOLD, blocking: bool = True, merge: bool = True
+) -> CompactionReport:
+    """Fold every fresh record into a segment and merge small segments.
+
+    Parameters
+    ----------
+    layout
+        The metadata folder.
+    threshold
+        Fresh records per automatic compaction; also the size unit of merge levels.
+    blocking
+        Wait for another process's compaction to finish (True) or return at once.
+    merge
+        Also merge segments of one size level once there are :data:`FANOUT` of them.
+    """
+    report = CompactionReport()
+    with compaction_lock(layout, blocking) as held:
+        if not held:
+            report.skipped = True
+            return report
+        catalog = segments.SegmentCatalog(layout.segments)
+        catalog.refresh()
+        report.deleted_segments = _collect_garbage(layout, catalog)
+        _fold_fresh(layout, catalog, report)
+        if merge:
+            report.merged = _merge(layout, catalog, threshold)
+    return report
+
+
+def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport) -> None:
+    rows, folded = [], []
+    for name in fresh_names(layout):
+        path = layout.fresh / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        try:
+            run = _decoder.decode(data)
+        except msgspec.DecodeError:
+            report.quarantined.append(str(_quarantine(layout, path)))
+            continue
+        if catalog.holder(run.id) is not None:
+            # Left over by a compaction killed after publishing its segment.
+            _unlink(path)
+            continue
+        rows.append(segments.run_row(run, data))
+        folded.append(path)
+    if not rows:
+        return
+    segments.write_segment(layout.segments, segments.rows_to_table(rows))
+    for path in folded:
+        _unlink(path)
+    report.folded = len(rows)
+    catalog.refresh()
+
+
+def _quarantine(layout: Layout, path: Path) -> Path:
+    target = layout.root / "records" / "corrupt" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    log.warning("corrupt run record %s cannot be decoded; moved it to %s", path, target)
+    return target
+
+
+def level(rows: int, threshold: int) -> int:
+    """The merge level of a segment of ``rows`` runs: 0 below threshold*FANOUT, and so on."""
+    unit = max(1, threshold) * FANOUT
+    if rows < unit:
+        return 0
+    return 1 + int(math.log(rows / unit, FANOUT) + 1e-9)
+
+
+def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> int:
+    merged = 0
+    while True:
+        by_level: dict[int, list[str]] = {}
+        for name in catalog.live:
+            by_level.setdefault(level(len(catalog.infos[name].ids), threshold), []).append(name)
+        group = next((names for _, names in sorted(by_level.items()) if len(names) >= FANOUT), None)
+        if group is None:
+            return merged
+        # Name every still-present file the inputs replaced too, so deleting an input
+        # later can never bring its own leftovers back to life.
+        replaces = set(group)
+        for name in group:
+            replaces |= {n for n in catalog.infos[name].replaces if n in catalog.infos}
+        _write_merged(layout, [layout.segments / n for n in group], replaces)
+        merged += len(group)
+        catalog.refresh()
+
+
+def _write_merged(layout: Layout, inputs: list[Path], replaces: set[str]) -> Path:
+    """Stream the row groups of ``inputs`` into one new segment (bounded memory)."""
+    target = layout.segments / segments.segment_name()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    meta = {
+        b"consist.segment_version": str(segments.SEGMENT_VERSION).encode(),
+        b"consist.replaces": msgspec.json.encode(sorted(replaces)),
+    }
+    schema = segments.SCHEMA.with_metadata(meta)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for path in inputs:
+                pf = pq.ParquetFile(path)
+                for i in range(pf.num_row_groups):
+                    writer.write_table(pf.read_row_group(i).cast(segments.SCHEMA).replace_schema_metadata(meta))
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return target
+
+
+def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
+    """Delete replaced segments whose replacement is old enough, and dead temp files."""
+    deleted = 0
+    now = time.time()
+    for old, newer in catalog.replaced().items():
+        if now - catalog.infos[newer].mtime >= GRACE_S:
+            _unlink(layout.segments / old)
+            deleted += 1
+    # Under the lock, any temporary file here was left by a killed compaction.
+    try:
+        names = os.listdir(layout.segments)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if name.startswith(".seg-") and name.endswith(".tmp"):
+            _unlink(layout.segments / name)
+    if deleted:
+        catalog.refresh()
+    return deleted
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

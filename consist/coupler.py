@@ -1,0 +1,337 @@
+"""The coupler: named artifacts handed from one step of a scenario to the next.
+
+A :class:`Coupler` maps a key (``"population"``) to the latest :class:`Artifact`
+under that key. Every step of a scenario syncs its outputs into it; a later step names
+what it reads (``inputs=["population"]``) and the coupler resolves the name to the
+artifact, whose content hash becomes part of that step's identity.
+
+It also keeps the scenario's output declarations (which keys must be set before the
+scenario ends, what each means) and offers typed attribute access through
+:func:`coupler_schema` classes. It holds artifacts only: it never logs, loads or hashes
+anything, and knows nothing of runs beyond the ids it is told.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+from consist.artifacts import check_key
+from consist.errors import ConfigError, CouplerAttributeError, CouplerKeyError
+from consist.models import Artifact
+
+T = TypeVar("T")
+
+_SCHEMA_KEYS = "__consist_coupler_keys__"
+
+
+class CouplerWarning(UserWarning):
+    """A coupler key set without being documented, or silently replaced by another step."""
+
+
+class Coupler:
+    """Named artifacts shared between the steps of one scenario.
+
+    Examples
+    --------
+    >>> with consist.scenario("baseline") as sc:                      # doctest: +SKIP
+    ...     sc.run(name="prepare", fn=prepare, outputs=["population"])
+    ...     df = consist.load(sc.coupler.require("population"))
+    """
+
+    def __init__(self) -> None:
+        self._artifacts: dict[str, Artifact] = {}
+        # key -> (run id, step name) of the last step that wrote it; (None, None) when set by hand.
+        self._writers: dict[str, tuple[str | None, str | None]] = {}
+        self._required: dict[str, bool] = {}
+        self._descriptions: dict[str, str] = {}
+        self._warn_undocumented = False
+        self._warned: set[str] = set()
+        self.replaced: dict[str, list[str]] = {}
+
+    # -- reading ---------------------------------------------------------------------
+
+    def require(self, key: str) -> Artifact:
+        """The artifact under ``key``.
+
+        Raises
+        ------
+        CouplerKeyError
+            When no step produced ``key``; the message lists the available keys and
+            the closest match.
+        """
+        artifact = self._artifacts.get(key)
+        if artifact is None:
+            raise CouplerKeyError(self.unknown_key_message(key))
+        return artifact
+
+    def get(self, key: str, default: Any = None) -> Artifact | Any:
+        """The artifact under ``key``, or ``default`` when it is not set."""
+        return self._artifacts.get(key, default)
+
+    def keys(self) -> list[str]:
+        """The keys set so far, in the order they were first set."""
+        return list(self._artifacts)
+
+    def items(self) -> list[tuple[str, Artifact]]:
+        """(key, artifact) pairs."""
+        return list(self._artifacts.items())
+
+    def values(self) -> list[Artifact]:
+        """The artifacts."""
+        return list(self._artifacts.values())
+
+    def writer(self, key: str) -> str | None:
+        """The id of the run that last set ``key`` (None when set by hand or unset)."""
+        return self._writers.get(key, (None, None))[0]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._artifacts
+
+    def __getitem__(self, key: str) -> Artifact:
+        return self.require(key)
+
+    def __setitem__(self, key: str, artifact: Artifact) -> None:
+        self.set(key, artifact)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._artifacts))
+
+    def __len__(self) -> int:
+        return len(self._artifacts)
+
+    def __repr__(self) -> str:
+        return f"Coupler(keys={self.keys()})"
+
+    def unknown_key_message(self, key: str) -> str:
+        """The message for a missing ``key``: available keys and the closest match."""
+        available = sorted(self._artifacts)
+        listing = ", ".join(repr(k) for k in available) if available else "none yet"
+        message = f"coupler has no key {key!r}; available keys: {listing}."
+        close = closest(key, available)
+        if close:
+            message += f" Did you mean {close!r}?"
+        return (
+            message + " Produce it in an earlier step (outputs=[...] or consist.log_dataframe(..., key=...)) "
+            "or set it with coupler.set(key, artifact)."
+        )
+
+    # -- writing ---------------------------------------------------------------------
+
+    def set(self, key: str, artifact: Artifact) -> Artifact:
+        """Put ``artifact`` under ``key`` on purpose (replacing any earlier one silently)."""
+        self._put(check_key(key, "coupler key"), _checked(key, artifact), None, None)
+        return artifact
+
+    def update(self, mapping: Mapping[str, Artifact] | Any = None, /, **artifacts: Artifact) -> None:
+        """Set several keys at once: a mapping such as ``result.outputs``, or keywords.
+
+        A :class:`~consist.models.RunResult` is accepted too (its outputs are used).
+        """
+        if mapping is not None and not isinstance(mapping, Mapping):
+            mapping = getattr(mapping, "outputs", mapping)
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise ConfigError(
+                f"coupler.update() takes a mapping of key -> Artifact (such as result.outputs); "
+                f"got a {type(mapping).__name__}."
+            )
+        for key, artifact in {**dict(mapping or {}), **artifacts}.items():
+            self.set(key, artifact)
+
+    def sync(self, outputs: Mapping[str, Artifact], *, run_id: str, step: str, declared: frozenset[str] | set[str]) -> None:
+        """Take a step's outputs (called for every step, hit or miss).
+
+        A key last written by a *different* step that this step did not name in its
+        ``outputs=`` is replaced with a :class:`CouplerWarning` naming both runs: the
+        later artifact wins and both runs keep their records.
+        """
+        for key, artifact in outputs.items():
+            previous = self._writers.get(key)
+            if previous is not None and previous[1] not in (None, step) and key not in declared:
+                self.replaced.setdefault(key, [previous[0] or "?"]).append(run_id)
+                warnings.warn(
+                    f"coupler key {key!r} was produced by run {previous[0]!r} (step {previous[1]!r}) and is "
+                    f"now replaced by run {run_id!r} (step {step!r}); later steps read run {run_id!r}'s. "
+                    f"If that is intended, name {key!r} in this step's outputs=[...]; otherwise use another key.",
+                    CouplerWarning,
+                    stacklevel=_user_stacklevel(),
+                )
+            self._put(key, artifact, run_id, step)
+
+    def _put(self, key: str, artifact: Artifact, run_id: str | None, step: str | None) -> None:
+        if self._warn_undocumented and key not in self._required and key not in self._warned:
+            self._warned.add(key)
+            hint = closest(key, list(self._required))
+            warnings.warn(
+                f"Setting undocumented coupler key {key!r}"
+                + (f" (did you mean {hint!r}?)" if hint else "")
+                + f"; documented keys: {sorted(self._required)}. Add it to require_outputs/declare_outputs "
+                "if it is intended.",
+                CouplerWarning,
+                stacklevel=_user_stacklevel(),
+            )
+        self._artifacts[key] = artifact
+        self._writers[key] = (run_id, step)
+
+    # -- declarations ----------------------------------------------------------------
+
+    def declare_outputs(
+        self,
+        *keys: str,
+        required: bool | Mapping[str, bool] = False,
+        description: Mapping[str, str] | None = None,
+        warn_undocumented: bool = False,
+    ) -> None:
+        """Document keys this scenario produces, and which of them must be set by its end.
+
+        ``required`` is one flag for all ``keys`` or a per-key mapping (keys it does not
+        name are optional). Once required, a key stays required.
+        """
+        flags = required if isinstance(required, Mapping) else {}
+        unknown = sorted(set(flags) - set(keys))
+        if unknown:
+            raise ConfigError(
+                f"required= names {unknown}, which are not among the declared keys {list(keys)}; "
+                "declare them too, or fix the spelling."
+            )
+        for key in keys:
+            check_key(key, "coupler key")
+            flag = bool(flags.get(key, False)) if isinstance(required, Mapping) else bool(required)
+            self._required[key] = self._required.get(key, False) or flag
+        for key, text in (description or {}).items():
+            self._descriptions[check_key(key, "coupler key")] = str(text)
+            self._required.setdefault(key, False)
+        if warn_undocumented:
+            self._warn_undocumented = True
+
+    def missing_declared_outputs(self) -> list[str]:
+        """Required declared keys that are not set yet, sorted."""
+        return sorted(k for k, req in self._required.items() if req and k not in self._artifacts)
+
+    @property
+    def declared_outputs(self) -> dict[str, bool]:
+        """Declared keys and whether each is required."""
+        return dict(self._required)
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """What each documented key holds, as declared."""
+        return dict(self._descriptions)
+
+    def typed(self, schema: type[T]) -> T:
+        """A view of this coupler with one attribute per key of ``schema`` (see :func:`coupler_schema`)."""
+        keys = schema_keys(schema)
+        self.declare_outputs(*keys)
+        return typing.cast(T, TypedCoupler(self, schema, keys))
+
+
+def closest(key: str, candidates: list[str]) -> str | None:
+    """The candidate nearest to ``key`` (by spelling, or one containing the other), if any."""
+    found = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+    if found:
+        return found[0]
+    inside = [c for c in candidates if c in key or key in c]
+    return inside[0] if inside else None
+
+
+def _checked(key: str, artifact: Any) -> Artifact:
+    if not isinstance(artifact, Artifact):
+        raise ConfigError(
+            f"coupler key {key!r} must hold an Artifact; got a {type(artifact).__name__}. "
+            "Log the data in a step (or with sc.log_artifacts({key: path})) and store what that returns."
+        )
+    return artifact
+
+
+def _user_stacklevel() -> int:
+    # Point warnings at the first frame outside consist, so users see their own line.
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_globals.get("__name__") or "").startswith("consist."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+# -- typed schemas ------------------------------------------------------------------------
+
+
+def coupler_schema(cls: type[T]) -> type[T]:
+    """Mark ``cls`` as a coupler schema: its annotated attributes are coupler keys.
+
+    ``sc.coupler_schema(cls)`` then returns a view where ``view.key`` is
+    ``sc.coupler.require("key")`` (with IDE completion), and assigning sets the key.
+
+    Examples
+    --------
+    >>> @coupler_schema                                               # doctest: +SKIP
+    ... class WorkflowCoupler:
+    ...     zarr_skims: Artifact
+    ...     synthetic_population: Artifact
+    >>> typed = sc.coupler_schema(WorkflowCoupler)                    # doctest: +SKIP
+    >>> typed.zarr_skims                                              # doctest: +SKIP
+    Artifact(...)
+    """
+    if not isinstance(cls, type):
+        raise ConfigError(f"@coupler_schema decorates a class; got {cls!r}.")
+    keys: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name in getattr(klass, "__annotations__", {}):
+            if not name.startswith("_") and name not in keys:
+                keys.append(check_key(name, "coupler key"))
+    if not keys:
+        raise ConfigError(
+            f"{cls.__qualname__} has no annotated attributes; declare one per coupler key, "
+            "e.g. `zarr_skims: Artifact`."
+        )
+    setattr(cls, _SCHEMA_KEYS, tuple(keys))
+    return cls
+
+
+def schema_keys(schema: type) -> tuple[str, ...]:
+    """The coupler keys of a schema class (decorated or not)."""
+    keys = schema.__dict__.get(_SCHEMA_KEYS)
+    if keys is None:
+        keys = getattr(coupler_schema(schema), _SCHEMA_KEYS)
+    return keys
+
+
+class TypedCoupler:
+    """Attribute access to a coupler through a schema class."""
+
+    __slots__ = ("_coupler", "_schema", "_keys")
+
+    def __init__(self, coupler: Coupler, schema: type, keys: tuple[str, ...]) -> None:
+        object.__setattr__(self, "_coupler", coupler)
+        object.__setattr__(self, "_schema", schema)
+        object.__setattr__(self, "_keys", keys)
+
+    def __getattr__(self, name: str) -> Artifact:
+        if name not in self._keys:
+            raise AttributeError(
+                f"{self._schema.__qualname__} has no key {name!r}; its keys are {list(self._keys)}."
+            )
+        artifact = self._coupler.get(name)
+        if artifact is None:
+            raise CouplerAttributeError(
+                f"{self._schema.__qualname__}.{name} is not set yet: no step has produced {name!r}. "
+                + self._coupler.unknown_key_message(name)
+            )
+        return artifact
+
+    def __setattr__(self, name: str, value: Artifact) -> None:
+        if name not in self._keys:
+            raise AttributeError(
+                f"{self._schema.__qualname__} has no key {name!r}; its keys are {list(self._keys)}."
+            )
+        self._coupler.set(name, value)
+
+    def __dir__(self) -> list[str]:
+        return list(self._keys)
+
+    def __repr__(self) -> str:
+        shown = {k: ("set" if k in self._coupler else "unset") for k in self._keys}
+        return f"{self._schema.__qualname__}({shown})"
