@@ -3,26 +3,50 @@
 The front door only re-exports names; see each module for the behaviour.
 """
 
-from consist.api import load, log_artifact, log_dataframe, run, scan
+from consist.api import (
+    find_run,
+    find_runs,
+    load,
+    log_artifact,
+    log_dataframe,
+    pivot_facets,
+    run,
+    run_query,
+    scan,
+    scenario,
+    trace,
+)
 from consist.context import RunContext, current_tracker, use_tracker
+from consist.coupler import Coupler, coupler_schema
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
     ConfigError,
     ConsistError,
+    ContainerError,
+    ContainerExitError,
+    CouplerAttributeError,
+    CouplerKeyError,
+    EngineUnavailableError,
+    HydrationConflictError,
     IdentityError,
+    ImageNotFoundError,
     InputError,
     InputNotFoundError,
     NoActiveTrackerError,
     OutputError,
     OutputMissingError,
+    RecoveryError,
     RunNotFoundError,
+    ScenarioOutputsMissingError,
     SchemaVersionError,
     StoreError,
     UnhashableInputError,
     UnsafeKeyError,
 )
+from consist.explain import Explanation
 from consist.models import Artifact, Run, RunResult
+from consist.scenario import Scenario
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"
@@ -33,26 +57,45 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "ConsistError",
+    "ContainerError",
+    "ContainerExitError",
+    "Coupler",
+    "CouplerAttributeError",
+    "CouplerKeyError",
+    "EngineUnavailableError",
+    "Explanation",
+    "HydrationConflictError",
     "IdentityError",
+    "ImageNotFoundError",
     "InputError",
     "InputNotFoundError",
     "NoActiveTrackerError",
     "OutputError",
     "OutputMissingError",
+    "RecoveryError",
     "Run",
     "RunContext",
     "RunNotFoundError",
     "RunResult",
+    "Scenario",
+    "ScenarioOutputsMissingError",
     "SchemaVersionError",
     "StoreError",
     "Tracker",
     "UnhashableInputError",
     "UnsafeKeyError",
+    "coupler_schema",
     "current_tracker",
+    "find_run",
+    "find_runs",
     "load",
     "log_artifact",
     "log_dataframe",
+    "pivot_facets",
     "run",
+    "run_query",
     "scan",
+    "scenario",
+    "trace",
     "use_tracker",
 ]

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consist.context import current_run, current_tracker
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
-from consist.models import Artifact, RunResult
+from consist.models import Artifact, Run, RunResult
+# Imported here, before `scenario` below is bound in the package: loading the submodule
+# consist.scenario after that would rebind `consist.scenario` to the module.
+from consist.scenario import Scenario
+
+if TYPE_CHECKING:
+    from consist.tracing import TraceBlock
 
 
 def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:
@@ -25,6 +31,23 @@ def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **
     ...                          config={"threshold": 0.5}, outputs=["cleaned"])
     """
     return (tracker or current_tracker()).run(step, name, **kwargs)
+
+
+def scenario(name: str, *, tracker: Any = None, **meta: Any) -> Scenario:
+    """Open a scenario on the current tracker (see :meth:`Tracker.scenario`).
+
+    Examples
+    --------
+    >>> with consist.use_tracker(tracker):                      # doctest: +SKIP
+    ...     with consist.scenario("baseline", model="travel_demand") as sc:
+    ...         sc.run(name="prepare", fn=prepare, outputs=["population"])
+    """
+    return (tracker or current_tracker()).scenario(name, **meta)
+
+
+def trace(name: str, *, tracker: Any = None, **options: Any) -> TraceBlock:
+    """Record an inline ``with`` block as a step of the open scenario (see :meth:`Tracker.trace`)."""
+    return (tracker or current_tracker()).trace(name, **options)
 
 
 def log_dataframe(df: Any, key: str, **meta: Any) -> Artifact:
@@ -92,3 +115,40 @@ def scan(artifact: Artifact | str | os.PathLike[str]) -> Any:
     """A Polars LazyFrame over a tabular artifact (nothing is read until collected)."""
     path, driver, _ = _resolve(artifact)
     return drivers.scan(path, driver)
+
+
+def find_run(*, tracker: Any = None, **filters: Any) -> Run:
+    """The latest run matching ``filters`` (see :meth:`Tracker.find_run`).
+
+    Examples
+    --------
+    >>> run = consist.find_run(tracker=tracker, parent_id="baseline",  # doctest: +SKIP
+    ...                        year=2030, model="simulate")
+    """
+    return (tracker or current_tracker()).find_run(**filters)
+
+
+def find_runs(*, tracker: Any = None, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
+    """Runs matching ``filters``, or a dict keyed by ``index_by`` (see :meth:`Tracker.find_runs`)."""
+    return (tracker or current_tracker()).find_runs(index_by=index_by, **filters)
+
+
+def run_query(query: Any, *, tracker: Any = None, params: Any = None) -> Any:
+    """Run a SQL string or SQLAlchemy ``select`` on the catalog; returns a Polars DataFrame."""
+    return (tracker or current_tracker()).run_query(query, params)
+
+
+def pivot_facets(
+    namespace: str | None = None,
+    keys: Any = (),
+    value_columns: dict[str, str] | None = None,
+    tracker: Any = None,
+) -> Any:
+    """Facets of a step's runs as a SQLAlchemy subquery, one column per key.
+
+    Building the subquery needs no tracker (``tracker`` is accepted for symmetry); run
+    it with :func:`run_query`. See :func:`consist.queries.pivot_facets`.
+    """
+    from consist.queries import pivot_facets as build
+
+    return build(namespace, keys, value_columns)

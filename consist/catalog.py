@@ -1,8 +1,11 @@
 """The catalog: append-only run records.
 
-Each finished run is one JSON file written atomically under ``records/fresh``. Record
-files are the source of truth; the DuckDB database is a set of views over them and can
-be rebuilt at any time. This module never builds an artifact path.
+Each finished run is one JSON file written atomically under ``records/fresh``; past a
+threshold, compaction folds them into Parquet segments (:mod:`consist.compaction`).
+Record files and segments are the source of truth; the DuckDB database is a set of
+views over them and can be rebuilt at any time. Appending takes no lock and never
+fsyncs: a lost record loses history, not a cache entry (the index is durable). This
+module never builds an artifact path.
 """
 
 from __future__ import annotations
@@ -13,14 +16,31 @@ from collections.abc import Iterator
 
 import msgspec
 
+from typing import TYPE_CHECKING
+
 from consist.atomic import create_exclusive, write_bytes
 from consist.models import Run
 from consist.store import Layout
 
+if TYPE_CHECKING:
+    # Imported lazily below: they load pyarrow, which `import consist` must not.
+    from consist.compaction import CompactionReport
+    from consist.segments import SegmentCatalog
+
 log = logging.getLogger("consist.catalog")
 
+DEFAULT_COMPACT_THRESHOLD = 256
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Run)
+
+
+def fresh_names(layout: Layout) -> list[str]:
+    """Names of the fresh record files (temporary and hidden files excluded)."""
+    try:
+        names = os.listdir(layout.fresh)
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
 
 
 def encode_run(run: Run) -> bytes:
@@ -34,14 +54,59 @@ def decode_run(data: bytes) -> Run:
 
 
 class RecordStore:
-    """Writes and reads the per-run record files of one metadata folder."""
+    """Writes and reads the run records of one metadata folder.
 
-    def __init__(self, layout: Layout) -> None:
+    Attributes
+    ----------
+    compact_threshold
+        Fresh record files at which an append compacts them into a segment (checked
+        every few appends, by whichever process gets the compaction lock).
+    auto_compact
+        Set to False to compact only when asked (:meth:`compact`).
+    """
+
+    def __init__(self, layout: Layout, compact_threshold: int = DEFAULT_COMPACT_THRESHOLD) -> None:
         self.layout = layout
+        self.compact_threshold = compact_threshold
+        self.auto_compact = True
+        self._since_check = 0
+        self._segments: SegmentCatalog | None = None
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
         write_bytes(self.layout.record_path(run.id), encode_run(run))
+        if self.auto_compact:
+            self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        # Counting fresh files costs a listdir, so look only every few appends.
+        self._since_check += 1
+        if self._since_check < max(1, min(32, self.compact_threshold // 8)):
+            return
+        self._since_check = 0
+        if len(fresh_names(self.layout)) < self.compact_threshold:
+            return
+        from consist import compaction
+
+        try:
+            compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
+        except Exception:  # the run is recorded either way; a failed compaction loses nothing
+            log.exception("automatic catalog compaction of %s failed", self.layout.root)
+
+    def compact(self, *, blocking: bool = True) -> CompactionReport:
+        """Fold all fresh records into a segment now and merge small segments."""
+        from consist import compaction
+
+        return compaction.compact(self.layout, threshold=self.compact_threshold, blocking=blocking)
+
+    @property
+    def segments(self) -> SegmentCatalog:
+        """The (cached) live segments of this folder."""
+        if self._segments is None:
+            from consist.segments import SegmentCatalog
+
+            self._segments = SegmentCatalog(self.layout.segments)
+        return self._segments
 
     def claim_id(self, run_id: str) -> bool:
         """Reserve a user-chosen run id; False when a run already used it."""
@@ -50,16 +115,39 @@ class RecordStore:
         return create_exclusive(self.layout.id_claim_path(run_id))
 
     def get(self, run_id: str) -> Run | None:
-        """The fresh record of ``run_id``, or None."""
+        """The record of ``run_id`` (its fresh file, else its segment), or None.
+
+        A fresh file is one ``open``; a compacted run is a set lookup in the cached
+        segment ids plus one pruned Parquet read.
+        """
+        path = self.layout.record_path(run_id)
         try:
-            data = self.layout.record_path(run_id).read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
+            if not os.path.isdir(self.layout.segments):
+                return None
+            data = self._segment_record(run_id)
+            if data is None:
+                return None
+        except OSError:  # e.g. a run id too long for a file name: it was never recorded
             return None
         try:
             return decode_run(data)
         except msgspec.DecodeError:
-            log.warning("skipping corrupt run record %s", self.layout.record_path(run_id))
+            log.warning("skipping corrupt run record %s", path)
             return None
+
+    def _segment_record(self, run_id: str) -> bytes | None:
+        seg = self.segments
+        if seg.holder(run_id) is None:
+            seg.refresh()
+        # A segment being merged away may vanish between listing and reading.
+        for _ in range(3):
+            try:
+                return seg.read_record(run_id)
+            except FileNotFoundError:
+                seg.refresh()
+        return None
 
     def iter_fresh(self) -> Iterator[Run]:
         """Every readable fresh record; corrupt files are reported by name and skipped."""

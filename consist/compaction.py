@@ -30,16 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist import segments
+from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
 from consist.store import Layout
 
 log = logging.getLogger("consist.catalog")
 
-DEFAULT_THRESHOLD = 256
-FANOUT = 8
+DEFAULT_THRESHOLD = DEFAULT_COMPACT_THRESHOLD
+FANOUT = 4
 GRACE_S = 60.0
 _decoder = msgspec.json.Decoder(Run)
 _lock_warned = False
@@ -81,15 +83,6 @@ def compaction_lock(layout: Layout, blocking: bool) -> Iterator[bool]:
         os.close(fd)
 
 
-def fresh_names(layout: Layout) -> list[str]:
-    """Names of the fresh record files (temporary and hidden files excluded)."""
-    try:
-        names = os.listdir(layout.fresh)
-    except FileNotFoundError:
-        return []
-    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
-
-
 def compact(
     layout: Layout, *, threshold: int = DEFAULT_THRESHOLD, blocking: bool = True, merge: bool = True
 ) -> CompactionReport:
@@ -121,7 +114,7 @@ def compact(
 
 
 def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport) -> None:
-    rows, folded = [], []
+    pairs, folded = [], []
     for name in fresh_names(layout):
         path = layout.fresh / name
         try:
@@ -137,14 +130,14 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
             # Left over by a compaction killed after publishing its segment.
             _unlink(path)
             continue
-        rows.append(segments.run_row(run, data))
+        pairs.append((run, data))
         folded.append(path)
-    if not rows:
+    if not pairs:
         return
-    segments.write_segment(layout.segments, segments.rows_to_table(rows))
+    segments.write_segment(layout.segments, pairs)
     for path in folded:
         _unlink(path)
-    report.folded = len(rows)
+    report.folded = len(pairs)
     catalog.refresh()
 
 
@@ -184,24 +177,34 @@ def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> 
 
 
 def _write_merged(layout: Layout, inputs: list[Path], replaces: set[str]) -> Path:
-    """Stream the row groups of ``inputs`` into one new segment (bounded memory)."""
+    """Stream ``inputs`` into one new segment, in order (bounded memory)."""
     target = layout.segments / segments.segment_name()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    meta = {
-        b"consist.segment_version": str(segments.SEGMENT_VERSION).encode(),
-        b"consist.replaces": msgspec.json.encode(sorted(replaces)),
-    }
+    meta = segments.segment_meta(replaces)
     schema = segments.SCHEMA.with_metadata(meta)
-    try:
+    with segments.publishing(target) as (tmp_records, tmp):
+        with pa.ipc.new_file(tmp_records, segments.RECORDS_SCHEMA) as writer:
+            for path in inputs:
+                with pa.memory_map(str(segments.records_path(path))) as source:
+                    reader = pa.ipc.open_file(source)
+                    for i in range(reader.num_record_batches):
+                        writer.write_batch(reader.get_batch(i))
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            # Coalesce small input groups into full ones: scans pay per row group.
+            pending: list[pa.Table] = []
+            rows = 0
             for path in inputs:
                 pf = pq.ParquetFile(path)
                 for i in range(pf.num_row_groups):
-                    writer.write_table(pf.read_row_group(i).cast(segments.SCHEMA).replace_schema_metadata(meta))
-        os.replace(tmp, target)
-    except BaseException:
-        _unlink(tmp)
-        raise
+                    part = pf.read_row_group(i).cast(segments.SCHEMA)
+                    pending.append(part)
+                    rows += part.num_rows
+                    if rows >= segments.ROW_GROUP:
+                        table = pa.concat_tables(pending).combine_chunks().replace_schema_metadata(meta)
+                        full = (rows // segments.ROW_GROUP) * segments.ROW_GROUP
+                        writer.write_table(table.slice(0, full), row_group_size=segments.ROW_GROUP)
+                        pending, rows = [table.slice(full)], rows - full
+            if rows:
+                writer.write_table(pa.concat_tables(pending).replace_schema_metadata(meta))
     return target
 
 
@@ -211,16 +214,22 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
     now = time.time()
     for old, newer in catalog.replaced().items():
         if now - catalog.infos[newer].mtime >= GRACE_S:
+            # The Parquet file first: without it the segment no longer exists.
             _unlink(layout.segments / old)
+            _unlink(segments.records_path(layout.segments / old))
             deleted += 1
-    # Under the lock, any temporary file here was left by a killed compaction.
+    # Under the lock, a temporary file or a records file without its Parquet file can
+    # only be left over from a killed compaction.
     try:
-        names = os.listdir(layout.segments)
+        names = set(os.listdir(layout.segments))
     except FileNotFoundError:
-        names = []
+        names = set()
     for name in names:
         if name.startswith(".seg-") and name.endswith(".tmp"):
             _unlink(layout.segments / name)
+        elif name.endswith(segments.RECORDS_SUFFIX):
+            if name[: -len(segments.RECORDS_SUFFIX)] + ".parquet" not in names:
+                _unlink(layout.segments / name)
     if deleted:
         catalog.refresh()
     return deleted

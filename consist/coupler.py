@@ -14,9 +14,11 @@ anything, and knows nothing of runs beyond the ids it is told.
 from __future__ import annotations
 
 import difflib
+import os
 import typing
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from consist.artifacts import check_key
@@ -141,7 +143,9 @@ class Coupler:
         for key, artifact in {**dict(mapping or {}), **artifacts}.items():
             self.set(key, artifact)
 
-    def sync(self, outputs: Mapping[str, Artifact], *, run_id: str, step: str, declared: frozenset[str] | set[str]) -> None:
+    def sync(
+        self, outputs: Mapping[str, Artifact], *, run_id: str, step: str, declared: frozenset[str] | set[str]
+    ) -> None:
         """Take a step's outputs (called for every step, hit or miss).
 
         A key last written by a *different* step that this step did not name in its
@@ -175,6 +179,54 @@ class Coupler:
             )
         self._artifacts[key] = artifact
         self._writers[key] = (run_id, step)
+
+    def resolve(self, inputs: Mapping[str, Any] | Sequence[Any] | str | None) -> Any:
+        """A step's ``inputs`` with coupler keys replaced by their artifacts.
+
+        A mapping is returned as it is. A list becomes a name -> value mapping: a key set
+        in the coupler gives its artifact; another string naming an existing path, a
+        ``Path`` or an ``Artifact`` is kept (named like the engine names list inputs).
+
+        Raises
+        ------
+        CouplerKeyError
+            A string that is neither a coupler key nor an existing path.
+        """
+        if inputs is None or isinstance(inputs, Mapping):
+            return inputs
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
+        resolved: dict[str, Any] = {}
+        for item in inputs:
+            if isinstance(item, str) and item in self._artifacts:
+                resolved[item] = self._artifacts[item]
+            elif isinstance(item, Artifact):
+                resolved[item.key] = item
+            elif isinstance(item, os.PathLike) or (isinstance(item, str) and os.path.exists(item)):
+                path = Path(item)
+                resolved[path.name.split(".")[0] or path.name] = path
+            elif isinstance(item, str):
+                raise CouplerKeyError(f"input {item!r}: " + self.unknown_key_message(item))
+            else:
+                raise ConfigError(
+                    f"inputs entry {item!r} is a {type(item).__name__}; expected a coupler key, a path or an Artifact."
+                )
+        return resolved
+
+    def collect_by_keys(self, outputs: Mapping[str, Artifact] | Any, *keys: str) -> dict[str, Artifact]:
+        """Set the named entries of ``outputs`` (``result.outputs`` or a result); all of them if none are named."""
+        mapping = getattr(outputs, "outputs", outputs)
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"collect_by_keys() takes result.outputs (a mapping); got a {type(mapping).__name__}.")
+        missing = [k for k in keys if k not in mapping]
+        if missing:
+            raise ConfigError(
+                f"collect_by_keys(): {missing} not among the outputs {sorted(mapping)}; "
+                "check the key names or the step's outputs=."
+            )
+        picked = {k: mapping[k] for k in (keys or tuple(mapping))}
+        self.update(picked)
+        return picked
 
     # -- declarations ----------------------------------------------------------------
 
@@ -302,7 +354,7 @@ def schema_keys(schema: type) -> tuple[str, ...]:
 class TypedCoupler:
     """Attribute access to a coupler through a schema class."""
 
-    __slots__ = ("_coupler", "_schema", "_keys")
+    __slots__ = ("_coupler", "_keys", "_schema")
 
     def __init__(self, coupler: Coupler, schema: type, keys: tuple[str, ...]) -> None:
         object.__setattr__(self, "_coupler", coupler)

@@ -14,13 +14,14 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, outputs
+from consist import binding, hydration, outputs, replay
 from consist.artifacts import artifact_id, check_key, content_size
 from consist.code_identity import identify
 from consist.context import RunContext, activate, snapshot_files
@@ -29,7 +30,7 @@ from consist.formats.drivers import driver_for, load
 from consist.hashing import stat_fingerprint
 from consist.identity import config_hash, config_snapshot, flatten, inputs_hash, step_signature
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
-from consist.reasons import StepComponents, miss_reason
+from consist.reasons import StepComponents, closest, full_reason
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -67,6 +68,11 @@ class StepSpec:
     code_identity: str | None = None
     kind: str = "step"
     code_target: Any = None
+    # Cache hydration (see consist.hydration): what to copy on a hit, or restore on a miss.
+    cache_hydration: str = "metadata"
+    hydrate_to: Mapping[str, Any] | None = None
+    hydrate_dir: Any = None
+    hydrate_overwrite: bool = False
 
 
 @dataclass(slots=True)
@@ -82,7 +88,7 @@ class Prepared:
     signature: str
     started_at: float
 
-    def components(self, run_id: str, epoch: int) -> StepComponents:
+    def components(self, run_id: str, epoch: int, cached: bool = True) -> StepComponents:
         return StepComponents(
             run_id=run_id,
             signature=self.signature,
@@ -90,6 +96,9 @@ class Prepared:
             config=self.snapshot,
             inputs={k: a.hash for k, a in self.inputs.items()},
             epoch=epoch,
+            paths={k: a.uri for k, a in self.inputs.items()},
+            producers={k: a.run_id for k, a in self.inputs.items() if a.run_id},
+            cached=cached,
         )
 
 
@@ -98,6 +107,8 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
     started = time.time()
     if spec.cache_mode not in CACHE_MODES:
         raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
+    if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
+        hydration.check_spec(spec)
     for key in spec.outputs:
         check_key(key)
     if spec.fn is not None:
@@ -176,8 +187,15 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
     )
 
 
-def lookup(tracker: Tracker, spec: StepSpec, prep: Prepared) -> tuple[CacheEntry | None, str | None]:
-    """The usable cache entry for ``prep``, or None with the reason it is unusable."""
+def lookup(
+    tracker: Tracker, spec: StepSpec, prep: Prepared, *, hydrate: bool = True
+) -> tuple[CacheEntry | None, str | None]:
+    """The usable cache entry for ``prep``, or None with the reason it is unusable.
+
+    With ``cache_hydration`` "outputs-requested"/"outputs-all" (and ``hydrate``), a hit
+    first copies the outputs asked for; the entry returned points at the copies, and a
+    failed copy makes it a miss (:mod:`consist.hydration`).
+    """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
     entry = tracker.index.get(prep.signature)
@@ -191,6 +209,8 @@ def lookup(tracker: Tracker, spec: StepSpec, prep: Prepared) -> tuple[CacheEntry
         problem = output_problem(tracker, artifact)
         if problem:
             return None, f"{problem} (run {entry.run_id})"
+    if hydrate and spec.cache_hydration in hydration.ON_HIT:
+        return hydration.hydrate_hit(tracker, spec, entry)
     return entry, None
 
 
@@ -291,7 +311,12 @@ def serve_hit(
 
 
 def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
-    """Create the run folder and the context an execution logs into."""
+    """Create the run folder and the context an execution logs into.
+
+    Every execution (function step or traced block) passes here before user code runs,
+    so absent inputs are restored here too (:func:`restore_inputs`).
+    """
+    restore_inputs(tracker, spec, prep)
     run_id = new_run_id(tracker, spec)
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -300,17 +325,28 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
     )
 
 
+def restore_inputs(tracker: Tracker, spec: StepSpec, prep: Prepared) -> None:
+    """With ``cache_hydration="inputs-missing"``, restore produced inputs whose files are absent."""
+    if spec.cache_hydration == "inputs-missing":
+        from consist import recover  # recovery re-enters the engine
+
+        recover.restore_inputs(tracker, prep.inputs)
+
+
 def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, reason: str | None) -> RunResult:
     """Record a successful execution and (unless read-only) its cache entry."""
     outputs.check_declared(spec.outputs, ctx.outputs, spec.name)
     produced = list(ctx.outputs.values())
-    previous = tracker.index.last(spec.name)
-    components = prep.components(ctx.run_id, tracker.cache_epoch)
-    why = reason or miss_reason(spec.name, previous, components)
-    run = _record(tracker, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why)
+    recent = tracker.index.recent(spec.name)
+    components = prep.components(ctx.run_id, tracker.cache_epoch, cached=spec.cache_mode != "readonly")
+    why = reason or full_reason(spec.name, closest(recent, components), components, tracker.records.get)
+    run = _record(
+        tracker, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why,
+        replay=replay.recipe(spec, tracker.code_identity, prep.snapshot),
+    )
     if spec.cache_mode != "readonly":
         tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
-    tracker.index.put_last(spec.name, components)
+    tracker.index.put_last(spec.name, components, recent)
     if prep.source is not None:
         tracker.remember_source(prep.code.hash, prep.source)
     return RunResult(dict(ctx.outputs), run, False)
@@ -341,14 +377,34 @@ def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[
     return loaded
 
 
+class StepCaptured(BaseException):
+    """Raised by :func:`run_step` while :data:`capturing` is set: carries the step it was given.
+
+    ``tracker.explain(...)`` calls ``tracker.run(...)`` with the same arguments under
+    :data:`capturing`, so it explains exactly the step ``run`` would run (same defaults,
+    same scenario parent) without a second copy of ``run``'s argument handling. A
+    BaseException, so that no ``except Exception`` between here and there swallows it.
+    """
+
+    def __init__(self, spec: StepSpec) -> None:
+        super().__init__(spec.name)
+        self.spec = spec
+
+
+capturing: ContextVar[bool] = ContextVar("consist_capture_step", default=False)
+
+
 def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
     """Run a function step: serve a cache hit, or execute and record it."""
+    if capturing.get():
+        raise StepCaptured(spec)
     with error_context(step=spec.name):
         prep = prepare(tracker, spec)
         entry, invalid = lookup(tracker, spec, prep)
         if entry is not None:
             return serve_hit(tracker, spec, prep, entry)
         shape = binding.shape_of(spec.fn)
+        restore_inputs(tracker, spec, prep)  # before loading them (begin finds them present)
         loaded = load_inputs(spec, prep, shape)
         ctx = begin(tracker, spec, prep)
         try:

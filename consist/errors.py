@@ -15,10 +15,16 @@ The tree::
     ├── CouplerKeyError(KeyError)        a coupler key nobody set (lists the keys and close matches)
     │   └── CouplerAttributeError(AttributeError)  the same, through a typed coupler schema
     ├── StoreError
-    │   └── ArtifactNotFoundError(LookupError)  an artifact's bytes are gone
+    │   ├── ArtifactNotFoundError(LookupError)  an artifact's bytes are gone
+    │   ├── HydrationConflictError(FileExistsError)  a hydration destination holds different bytes
+    │   └── RecoveryError               a missing artifact cannot be regenerated or restored
     ├── RunNotFoundError(LookupError)    no run matches an id or query
     ├── CatalogError
     │   └── SchemaVersionError           records written by a newer consist
+    ├── ContainerError                   a container step could not run, or failed
+    │   ├── EngineUnavailableError(RuntimeError)  no Docker engine answered (says how to start one)
+    │   ├── ImageNotFoundError(LookupError)  the engine has no image of that name
+    │   └── ContainerExitError           the container exited non-zero (its last log lines)
     └── NoActiveTrackerError(RuntimeError)  a module-level call with no tracker in use
 
 Errors from the user's own step functions are never wrapped: they propagate unchanged.
@@ -93,6 +99,14 @@ class ArtifactNotFoundError(StoreError, LookupError):
     """An artifact's file is missing."""
 
 
+class HydrationConflictError(StoreError, FileExistsError):
+    """A cache-hydration destination already holds different bytes (and overwrite was not asked)."""
+
+
+class RecoveryError(StoreError):
+    """A missing artifact can be neither copied from a verified source nor regenerated."""
+
+
 class RunNotFoundError(ConsistError, LookupError):
     """No run matches the id or query."""
 
@@ -103,6 +117,24 @@ class CatalogError(ConsistError):
 
 class SchemaVersionError(CatalogError):
     """A record was written by a newer version of consist."""
+
+
+class ContainerError(ConsistError):
+    """A container step could not run, or its container failed."""
+
+
+class EngineUnavailableError(ContainerError, RuntimeError):
+    """No Docker engine answered."""
+
+
+class ImageNotFoundError(ContainerError, LookupError):
+    """The engine has no image of that name."""
+
+
+class ContainerExitError(ContainerError):
+    """A step's container exited with a non-zero code (no cache entry was written)."""
+
+    exit_code: int | None = None
 
 
 class NoActiveTrackerError(ConsistError, RuntimeError):

@@ -20,6 +20,9 @@ from consist.store import Layout
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
 _last_decoder = msgspec.msgpack.Decoder(StepComponents)
+_recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])
+# Executed runs remembered per step name, newest first, to explain later misses.
+RECENT_RUNS = 16
 
 
 class CacheIndex:
@@ -53,14 +56,37 @@ class CacheIndex:
 
     def last(self, name: str) -> StepComponents | None:
         """The components of the latest executed run of step ``name``, if any."""
-        try:
-            return _last_decoder.decode(self._last_path(name).read_bytes())
-        except (FileNotFoundError, msgspec.DecodeError):
-            return None
+        recent = self.recent(name)
+        return recent[0] if recent else None
 
-    def put_last(self, name: str, components: StepComponents) -> None:
-        """Remember ``components`` as the latest executed run of step ``name``."""
-        write_bytes(self._last_path(name), _encoder.encode(components))
+    def recent(self, name: str) -> list[StepComponents]:
+        """Components of the latest executed runs of step ``name``, newest first."""
+        try:
+            data = self._last_path(name).read_bytes()
+        except FileNotFoundError:
+            return []
+        try:
+            return _recent_decoder.decode(data)
+        except msgspec.DecodeError:
+            pass
+        try:  # the one-run format written before recent runs were kept
+            return [_last_decoder.decode(data)]
+        except msgspec.DecodeError:
+            return []
+
+    def put_last(
+        self, name: str, components: StepComponents, recent: list[StepComponents] | None = None
+    ) -> None:
+        """Remember ``components`` as the latest executed run of step ``name``.
+
+        ``recent`` is what :meth:`recent` returned (saves a read). Two processes finishing
+        the same step at once may each drop the other's entry: the list only chooses what
+        a later miss is compared with, so no lock is worth taking.
+        """
+        if recent is None:
+            recent = self.recent(name)
+        kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
+        write_bytes(self._last_path(name), _encoder.encode([components, *kept]))
 
     def _last_path(self, name: str):
         return self.layout.root / "last" / hash_bytes(name.encode())[:32]

@@ -1,9 +1,14 @@
-"""Record segments: many run records folded into one immutable Parquet file.
+"""Record segments: many run records folded into immutable files.
 
-A segment holds one row per run, with the run's input/output artifact links and its
-facets as nested list columns, and the full JSON record in ``record`` (so a run read
-back from a segment is byte-for-byte the record that was appended). One file per
-segment means one atomic rename publishes it.
+A segment is two files written once:
+
+- ``seg-<time>-<token>.parquet``: one row per run, with the run's fields as columns
+  and its input/output artifact links and facets as nested list columns. This is what
+  SQL scans; the file's rename publishes the segment.
+- ``seg-<time>-<token>.records.arrow``: the run records as appended (JSON bytes), in
+  the same row order, in an uncompressed Arrow IPC file. Written before the Parquet
+  file, memory-mapped by readers, so a run is read back in microseconds from its row
+  number without decompressing anything, and byte for byte as it was appended.
 
 A merged segment names the segments it replaces in its Parquet key/value metadata
 (``consist.replaces``); readers ignore replaced segments even while their files still
@@ -17,16 +22,19 @@ to compact (see :mod:`consist.compaction`).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from consist.atomic import temp_name
@@ -38,7 +46,9 @@ SEGMENT_VERSION = 1
 PLACEHOLDER = ".empty.parquet"
 _REPLACES = b"consist.replaces"
 _VERSION = b"consist.segment_version"
-_ROW_GROUP = 4096
+# Rows per Parquet row group (and per Arrow batch of records): scans pay per group,
+# and a merge holds about one group of rows in memory at a time.
+ROW_GROUP = 2048
 
 _json = msgspec.json.Encoder()
 
@@ -102,9 +112,10 @@ SCHEMA = pa.schema(
         ("code", pa.string()),
         ("artifacts", pa.list_(ARTIFACT_TYPE)),
         ("facets", pa.list_(FACET_TYPE)),
-        ("record", pa.string()),
     ]
 )
+RECORDS_SCHEMA = pa.schema([("record", pa.binary())])
+RECORDS_SUFFIX = ".records.arrow"
 
 
 def facet_row(key: str, value: Any) -> dict[str, Any]:
@@ -151,8 +162,8 @@ def _artifact_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def run_row(run: Run, record: bytes) -> dict[str, Any]:
-    """The segment row of ``run``; ``record`` is its encoded JSON record."""
+def run_row(run: Run) -> dict[str, Any]:
+    """The segment row of ``run``."""
     row = {name: getattr(run, name) for name, _ in RUN_COLUMNS}
     row["tags"] = list(run.tags)
     row["config"] = _json_text(run.config)
@@ -160,16 +171,12 @@ def run_row(run: Run, record: bytes) -> dict[str, Any]:
     row["code"] = _json_text(run.code) if run.code is not None else None
     row["artifacts"] = _artifact_rows(run)
     row["facets"] = [facet_row(str(k), v) for k, v in run.facets.items()]
-    row["record"] = record.decode()
     return row
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """A table in the segment schema (sorted by run id, so lookups can prune row groups)."""
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    if table.num_rows > 1:
-        table = table.sort_by("id")
-    return table
+    """A table in the segment schema."""
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
 def segment_name() -> str:
@@ -177,23 +184,44 @@ def segment_name() -> str:
     return f"seg-{time.time_ns():020d}-{secrets.token_hex(4)}.parquet"
 
 
-def write_segment(folder: Path, table: pa.Table, replaces: Iterable[str] = ()) -> Path:
-    """Write ``table`` as a new segment, published by one atomic rename."""
+def records_path(segment: Path) -> Path:
+    """The records file that goes with the segment at ``segment``."""
+    return segment.with_name(segment.name[: -len(".parquet")] + RECORDS_SUFFIX)
+
+
+def segment_meta(replaces: Iterable[str] = ()) -> dict[bytes, bytes]:
+    """Parquet key/value metadata of a new segment."""
+    return {_VERSION: str(SEGMENT_VERSION).encode(), _REPLACES: _json.encode(sorted(set(replaces)))}
+
+
+def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterable[str] = ()) -> Path:
+    """Write ``(run, record bytes)`` pairs as a new segment, published by one rename."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / segment_name()
-    meta = {_VERSION: str(SEGMENT_VERSION).encode(), _REPLACES: _json.encode(sorted(set(replaces)))}
-    table = table.replace_schema_metadata(meta)
-    tmp = temp_name(target)
-    try:
-        pq.write_table(table, tmp, row_group_size=_ROW_GROUP, compression="zstd")
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    table = rows_to_table([run_row(run) for run, _ in runs]).replace_schema_metadata(segment_meta(replaces))
+    records = pa.table({"record": pa.array([data for _, data in runs], pa.binary())})
+    with publishing(target) as (tmp_records, tmp):
+        with pa.ipc.new_file(tmp_records, RECORDS_SCHEMA) as writer:
+            writer.write_table(records, max_chunksize=ROW_GROUP)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
     return target
+
+
+@contextmanager
+def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
+    """Temporary names for a segment's two files; renamed into place, records first."""
+    tmp_records, tmp = temp_name(records_path(target)), temp_name(target)
+    try:
+        yield tmp_records, tmp
+        os.replace(tmp_records, records_path(target))
+        os.replace(tmp, target)  # the commit: readers see the segment from here on
+    except BaseException:
+        for path in (tmp_records, tmp):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        raise
 
 
 def ensure_placeholder(folder: Path) -> None:
@@ -211,18 +239,20 @@ class SegmentInfo(msgspec.Struct, frozen=True):
     """What a reader keeps about one segment file (immutable, so cached by name)."""
 
     name: str
-    ids: frozenset[str]
+    ids: dict[str, int]  # run id -> row number
     replaces: frozenset[str]
     mtime: float
+    version: int
 
 
 def read_info(path: Path) -> SegmentInfo:
-    """Ids and replaced segments of the segment at ``path``."""
+    """Ids (with their row numbers), row groups and replaced segments of a segment."""
     pf = pq.ParquetFile(path)
     meta = pf.schema_arrow.metadata or {}
     replaces = frozenset(msgspec.json.decode(meta.get(_REPLACES, b"[]"), type=list[str]))
-    ids = frozenset(pf.read(columns=["id"]).column("id").to_pylist())
-    return SegmentInfo(path.name, ids, replaces, os.stat(path).st_mtime)
+    ids = {run_id: i for i, run_id in enumerate(pf.read(columns=["id"]).column("id").to_pylist())}
+    version = int(meta.get(_VERSION, b"0"))
+    return SegmentInfo(path.name, ids, replaces, os.stat(path).st_mtime, version)
 
 
 def list_segment_names(folder: Path) -> list[str]:
@@ -246,6 +276,7 @@ class SegmentCatalog:
         self.infos: dict[str, SegmentInfo] = {}
         self.live: list[str] = []
         self._live_key: tuple[str, ...] = ()
+        self._records: dict[str, tuple[list[pa.Array], list[int]]] = {}
 
     def refresh(self) -> bool:
         """Re-list the folder; True when the set of live segments changed."""
@@ -262,6 +293,7 @@ class SegmentCatalog:
         present = [n for n in names if n in self.infos]
         for gone in set(self.infos) - set(present):
             del self.infos[gone]
+            self._records.pop(gone, None)
         replaced = set().union(*(self.infos[n].replaces for n in present)) if present else set()
         live = tuple(n for n in present if n not in replaced)
         if live == self._live_key:
@@ -286,16 +318,47 @@ class SegmentCatalog:
                     out[old] = name
         return out
 
+    def uniform(self) -> bool:
+        """Whether every live segment has the current layout (no schema union needed)."""
+        return all(self.infos[n].version == SEGMENT_VERSION for n in self.live)
+
     def paths(self) -> list[str]:
         """Absolute paths of the live segments."""
         return [str(self.folder / n) for n in self.live]
 
     def read_record(self, run_id: str) -> bytes | None:
         """The JSON record of ``run_id`` from the live segment holding it, or None."""
-        name = self.holder(run_id)
-        if name is None:
-            return None
-        table = pq.read_table(self.folder / name, columns=["record"], filters=[("id", "=", run_id)])
-        if table.num_rows == 0:
-            return None
-        return table.column("record")[0].as_py().encode()
+        return self.read_records([run_id]).get(run_id)
+
+    def read_records(self, run_ids: Iterable[str]) -> dict[str, bytes]:
+        """The JSON records of those of ``run_ids`` that live segments hold."""
+        wanted: dict[str, list[tuple[str, int]]] = {}
+        for run_id in run_ids:
+            name = self.holder(run_id)
+            if name is not None:
+                wanted.setdefault(name, []).append((run_id, self.infos[name].ids[run_id]))
+        out: dict[str, bytes] = {}
+        for name, items in wanted.items():
+            chunks, starts = self._record_chunks(name)
+            by_chunk: dict[int, list[tuple[str, int]]] = {}
+            for run_id, row in items:
+                index = bisect.bisect_right(starts, row) - 1
+                by_chunk.setdefault(index, []).append((run_id, row - starts[index]))
+            for index, rows in by_chunk.items():
+                values = chunks[index].take([offset for _, offset in rows]).to_pylist()
+                out.update(zip((run_id for run_id, _ in rows), values))
+        return out
+
+    def _record_chunks(self, name: str) -> tuple[list[pa.Array], list[int]]:
+        # Memory-mapped and kept: zero-copy, read once, and the mapping keeps working
+        # even if a later merge deletes the file.
+        cached = self._records.get(name)
+        if cached is None:
+            source = pa.memory_map(str(records_path(self.folder / name)))
+            chunks = pa.ipc.open_file(source).read_all().column("record").chunks
+            starts, total = [], 0
+            for chunk in chunks:
+                starts.append(total)
+                total += len(chunk)
+            cached = self._records[name] = (chunks, starts)
+        return cached

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist.engine import StepSpec, begin, fail, finish, lookup, prepare, serve_hit
 from consist.context import activate
+from consist.engine import StepSpec, begin, fail, finish, lookup, prepare, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
 from consist.identity import config_snapshot
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from consist.tracker import Tracker
 
 _SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(StepSpec))
+# Engine options a traced block passes through as they are (cache hydration's, when present).
+_PASS_THROUGH = frozenset(f for f in _SPEC_FIELDS if f == "cache_hydration" or f.startswith("hydrate"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ def open_trace(
         inputs = scenario.resolve_inputs(inputs)
         if cache_hydration is None:
             cache_hydration = scenario.step_cache_hydration
-    extra: dict[str, Any] = {}
+    extra = {key: metadata.pop(key) for key in list(metadata) if key in _PASS_THROUGH}
     if cache_hydration is not None and "cache_hydration" in _SPEC_FIELDS:
         extra["cache_hydration"] = cache_hydration
     code = None
@@ -119,7 +121,9 @@ def open_trace(
     return TraceBlock(tracker, spec, scenario, code)
 
 
-def _identity_config(config: Any, metadata: Mapping[str, Any], year: int | None, iteration: int | None) -> dict[str, Any]:
+def _identity_config(
+    config: Any, metadata: Mapping[str, Any], year: int | None, iteration: int | None
+) -> dict[str, Any]:
     # The block can read every one of these values, so each is part of its identity.
     snapshot = config_snapshot(config)
     clash = sorted(set(snapshot) & set(metadata))
@@ -212,7 +216,7 @@ class TraceBlock:
         if exc is not None:
             fail(self.tracker, self.spec, self._prep, self._ctx, exc)
             if self.scenario is not None:
-                self.scenario.step_failed(self.name, self._ctx.run_id, exc)
+                self.scenario.step_failed(self.name, exc)
             return False
         try:
             with error_context(run_id=self._ctx.run_id, step=self.name):
@@ -220,7 +224,7 @@ class TraceBlock:
         except BaseException as error:
             fail(self.tracker, self.spec, self._prep, self._ctx, error)
             if self.scenario is not None:
-                self.scenario.step_failed(self.name, self._ctx.run_id, error)
+                self.scenario.step_failed(self.name, error)
             raise
         self.result = result
         if self.scenario is not None:

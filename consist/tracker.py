@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consist.atomic import write_bytes
 from consist.catalog import RecordStore
@@ -20,6 +20,18 @@ from consist.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
 from consist.store import Layout
+
+if TYPE_CHECKING:
+    from consist.compaction import CompactionReport
+    from consist.engine import StepSpec
+    from consist.explain import Explanation
+    from consist.models import Run
+    from consist.queries import Lineage, RunArtifacts
+    from consist.reader import LiveCatalog
+    from consist.recover import Recovery
+    from consist.scenario import Scenario
+    from consist.tracing import TraceBlock
+    from consist.verify import OutputProblem
 
 VERIFY_MODES = ("stat", "exists", "hash")
 
@@ -91,6 +103,12 @@ class Tracker:
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
         self._sources_seen: set[str] = set()
+        self._catalog: LiveCatalog | None = None
+        if not self.db_path.exists():
+            # The catalog file is views only: (re)built whenever it is missing.
+            from consist.database import build_if_missing
+
+            build_if_missing(self.db_path, self.layout)
 
     def __repr__(self) -> str:
         return f"Tracker(run_dir={str(self.run_dir)!r}, db_path={str(self.db_path)!r})"
@@ -123,6 +141,13 @@ class Tracker:
         code_identity: str | None = None,
         parent_id: str | None = None,
         model: str | None = None,
+        executor: str = "python",
+        container: Mapping[str, Any] | None = None,
+        output_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+        cache_hydration: str = "metadata",
+        hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
+        hydrate_dir: str | os.PathLike[str] | None = None,
+        hydrate_overwrite: bool = False,
     ) -> RunResult:
         """Run ``fn`` as a tracked, cached step.
 
@@ -164,6 +189,25 @@ class Tracker:
             entry) or ``"readonly"`` (serve hits; a miss executes without caching).
         code_version, code_identity
             Override how the code's identity is taken (see :mod:`consist.code_identity`).
+        executor, container, output_paths
+            ``executor="container"`` runs ``container={"image", "command", "volumes",
+            "environment", "working_dir"}`` instead of ``fn`` and logs
+            ``output_paths={key: host path}`` (see
+            :func:`consist.integrations.containers.run_container`).
+        cache_hydration
+            What a cache hit copies (see :mod:`consist.hydration`): ``"metadata"``
+            (default: nothing; artifacts point at the producing run's files),
+            ``"outputs-requested"`` (the outputs named in ``hydrate_to``),
+            ``"outputs-all"`` (every output, into ``hydrate_dir``), or
+            ``"inputs-missing"`` (on a miss, restore absent inputs before executing).
+        hydrate_to
+            ``{output_key: destination path}`` for ``"outputs-requested"``. All or
+            nothing: if one cannot be copied the call is a miss and nothing is left there.
+        hydrate_dir
+            The folder ``"outputs-all"`` copies into.
+        hydrate_overwrite
+            Replace a destination that holds different bytes (otherwise refused with
+            :class:`~consist.errors.HydrationConflictError`).
 
         Returns
         -------
@@ -186,8 +230,26 @@ class Tracker:
             if fn is not None:
                 raise ConfigError("run() got the function twice: positionally and as fn=.")
             fn = step
+        if executor != "python" or container is not None or output_paths is not None:
+            from consist.integrations.containers import run_executor
+
+            return run_executor(
+                self, executor, container=container, output_paths=output_paths, fn=fn, outputs=outputs,
+                name=name, inputs=inputs, config=config, depends_on=depends_on, year=year, iteration=iteration,
+                tags=tags, run_id=run_id, cache_mode=cache_mode, facet=facet, parent_id=parent_id, model=model,
+                cache_hydration=cache_hydration, hydrate_to=hydrate_to, hydrate_dir=hydrate_dir,
+                hydrate_overwrite=hydrate_overwrite,
+                unsupported={"load_inputs": load_inputs, "runtime_kwargs": runtime_kwargs, "capture_dir": capture_dir,
+                             "inject_context": inject_context, "code_version": code_version,
+                             "code_identity": code_identity},
+            )
         if fn is None or not callable(fn):
             raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
+        if parent_id is None:
+            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
+            from consist.scenario import active_scenario_id
+
+            parent_id = active_scenario_id(self)
         spec = StepSpec(
             name=name or getattr(fn, "__name__", None) or type(fn).__name__,
             fn=fn,
@@ -210,8 +272,114 @@ class Tracker:
             facets=dict(facet or {}),
             code_version=code_version,
             code_identity=code_identity,
+            cache_hydration=cache_hydration,
+            hydrate_to=hydrate_to,
+            hydrate_dir=hydrate_dir,
+            hydrate_overwrite=hydrate_overwrite,
         )
         return run_step(self, spec)
+
+    # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
+
+    def explain(self, *args: Any, **kwargs: Any) -> Explanation:
+        """Whether :meth:`run` with these arguments would hit the cache, and exactly why not.
+
+        Takes the same arguments as :meth:`run`; nothing executes and nothing is copied.
+        On a miss the call is compared with the closest earlier run of the step: the
+        code that changed, config leaves (old -> new), inputs (path, old -> new hash), or
+        that no earlier run exists; changed inputs are followed upstream to why their
+        producers ran.
+
+        Returns
+        -------
+        Explanation
+            ``.would_hit``, ``.reason`` and per-component fields; ``str()`` reads well.
+
+        Examples
+        --------
+        >>> print(tracker.explain(fn=clean_data, inputs={"raw": Path("raw.csv")},  # doctest: +SKIP
+        ...                       config={"threshold": 0.7}, outputs=["cleaned"]))
+        step 'clean_data' would MISS (execute): config threshold differs from run clean_data-... (the closest ...)
+          - config threshold: 0.5 -> 0.7
+        """
+        from consist.explain import explain
+
+        return explain(self, self._captured_step(args, kwargs))
+
+    def would_hit(self, *args: Any, **kwargs: Any) -> bool:
+        """True when :meth:`run` with these arguments would be served from the cache."""
+        from consist.explain import would_hit
+
+        return would_hit(self, self._captured_step(args, kwargs))
+
+    def verify(self, run_ids: str | Sequence[str] | None = None) -> list[OutputProblem]:
+        """Re-hash the outputs of ``run_ids`` (all runs when None) and list what is wrong.
+
+        Each problem names the path, the output key and the run that produced it:
+        ``"missing"``, or ``"modified"`` (bytes no longer match the recorded hash).
+        """
+        from consist.verify import verify
+
+        return verify(self, run_ids)
+
+    def recover(
+        self,
+        artifact: Artifact,
+        *,
+        runtime_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        overwrite: bool = False,
+    ) -> Recovery:
+        """Bring back a missing artifact's bytes at its recorded path.
+
+        Copies them from another recorded file with the same content, or re-executes
+        the producing chain (only the steps whose outputs are missing, upstream first)
+        when its functions are importable in this process, and checks the regenerated
+        bytes against the recorded hash before putting them in place.
+
+        Parameters
+        ----------
+        artifact
+            The artifact to recover (e.g. from ``result.outputs``, the catalog, or the
+            ``ArtifactNotFoundError`` raised by ``consist.load``).
+        runtime_kwargs
+            ``{step name: {argument: value}}`` for steps that were called with
+            ``runtime_kwargs`` (their values are not recorded, except plain paths).
+        overwrite
+            Replace a file at the path that holds different bytes.
+
+        Raises
+        ------
+        RecoveryError
+            The bytes can be neither copied nor regenerated; the message says why.
+        """
+        from consist.recover import recover
+
+        return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
+
+    def _captured_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
+        from consist.engine import StepCaptured, capturing
+
+        token = capturing.set(True)
+        try:
+            self.run(*args, **kwargs)
+        except StepCaptured as captured:
+            return captured.spec
+        finally:
+            capturing.reset(token)
+        raise ConfigError("explain() could not find the step run() would execute (a container step?).")
+
+    def scenario(self, name: str, **meta: Any) -> Scenario:
+        """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.scenario.Scenario`)."""
+        from consist.scenario import Scenario
+
+        return Scenario(self, name, **meta)
+
+    def trace(self, name: str, **options: Any) -> TraceBlock:
+        """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.tracing`)."""
+        from consist.scenario import active_scenario
+        from consist.tracing import open_trace
+
+        return open_trace(self, active_scenario(self), name, **options)
 
     # -- logging inside a running step -------------------------------------------------
 
@@ -226,6 +394,78 @@ class Tracker:
         from consist.context import current_run
 
         return current_run().log_dataframe(df, key, **meta)
+
+    # -- querying the catalog (see consist.queries) -------------------------------------
+
+    @property
+    def catalog(self) -> LiveCatalog:
+        """This process's query connection to the catalog (created on first use)."""
+        if self._catalog is None:
+            from consist.database import ensure_database
+            from consist.reader import LiveCatalog
+
+            ensure_database(self.db_path, self.layout)
+            self._catalog = LiveCatalog(self.layout)
+        return self._catalog
+
+    def find_run(self, **filters: Any) -> Run:
+        """The latest run matching ``filters`` (see :func:`consist.queries.find_run`)."""
+        from consist.queries import find_run
+
+        return find_run(self, **filters)
+
+    def find_runs(self, *, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
+        """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.queries.find_runs`)."""
+        from consist.queries import find_runs
+
+        return find_runs(self, index_by=index_by, **filters)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run recorded under ``run_id``; raises RunNotFoundError."""
+        from consist.queries import get_run
+
+        return get_run(self, run_id)
+
+    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
+        """A run's artifacts: ``.inputs`` and ``.outputs`` by key."""
+        from consist.queries import get_artifacts_for_run
+
+        return get_artifacts_for_run(self, run_id)
+
+    def lineage(self, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
+        """Which run made ``artifact``, from which inputs, recursively."""
+        from consist.queries import lineage
+
+        return lineage(self, artifact, max_depth=max_depth)
+
+    def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
+        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`)."""
+        from consist.queries import pivot_facets
+
+        return pivot_facets(namespace, keys, value_columns)
+
+    def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
+        """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame."""
+        from consist.queries import run_query
+
+        return run_query(self, query, params)
+
+    def compact(self) -> CompactionReport:
+        """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""
+        return self.records.compact()
+
+    def rebuild_catalog(self) -> None:
+        """Rebuild the DuckDB file at ``db_path`` from the records (nothing is lost)."""
+        from consist.database import build_database
+
+        build_database(self.db_path, self.layout)
+
+    def connect_adbc(self, *, read_only: bool = True) -> Any:
+        """An ADBC DB-API connection to ``db_path`` (``pl.read_database(sql, conn)``)."""
+        from consist.database import connect_adbc, ensure_database
+
+        ensure_database(self.db_path, self.layout)
+        return connect_adbc(self.db_path, read_only=read_only)
 
     # -- internals shared by the engine ------------------------------------------------
 

@@ -13,18 +13,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consist.errors import ConsistError
+# Defined in consist.errors (public: consist.EngineUnavailableError...), re-exported here.
+from consist.errors import EngineUnavailableError, ImageNotFoundError
+
+__all__ = [
+    "ContainerOutcome",
+    "EngineUnavailableError",
+    "ImageNotFoundError",
+    "client",
+    "image_digest",
+    "reset_client",
+    "run",
+    "tail",
+]
 
 _lock = threading.Lock()
 _client: Any = None
-
-
-class EngineUnavailableError(ConsistError, RuntimeError):
-    """No Docker engine answered."""
-
-
-class ImageNotFoundError(ConsistError, LookupError):
-    """The engine has no image of that name."""
 
 
 @dataclass(frozen=True)

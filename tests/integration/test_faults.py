@@ -182,7 +182,8 @@ def test_killed_process_leaves_no_cache_entry_and_no_partial_record(tmp_path):
     proc.wait()
     tracker = Tracker(run_dir=tmp_path / "runs")
     assert _entries(tracker) == []
-    assert list(tracker.layout.fresh.glob("*")) == [] if tracker.layout.fresh.exists() else True
+    assert list(tracker.records.iter_fresh()) == []
+    assert list(tracker.layout.root.rglob("*.tmp")) == []
     out = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "RAN"
     out = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, check=True)

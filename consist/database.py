@@ -1,0 +1,307 @@
+"""The DuckDB file at ``db_path``: views over the record files, for any DuckDB client.
+
+The file holds no data of its own, only views with absolute globs over
+``<run_dir>/.consist/records`` (Parquet segments and fresh JSON records) and a
+``consist_schema`` table naming the schema version and the records folder. Deleting it
+loses nothing: :func:`ensure_database` rebuilds it. It is opened read-write only for
+the moment it is (re)built, and a new file is built under a temporary name and renamed
+into place, so other processes never meet a lock on it.
+
+The public views (``runs``, ``artifacts``, ``run_artifacts``, ``facets``) are defined
+once here over a relation named ``_consist_records`` in the segment schema; the file
+defines that relation over globs, while consist's own in-process reader
+(:mod:`consist.reader`) defines it over the exact live segment files plus the fresh
+records it has decoded, which is faster and reports corrupt records by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from consist import segments
+from consist.atomic import temp_name, write_bytes
+from consist.errors import CatalogError
+from consist.models import Artifact, Run
+from consist.store import Layout
+
+log = logging.getLogger("consist.catalog")
+
+CATALOG_SCHEMA_VERSION = 1
+FRESH_PLACEHOLDER = ".empty.json"
+
+PUBLIC_VIEWS: dict[str, str] = {
+    "runs": """
+        SELECT id, name, model, status, kind, parent_id, parent_id AS scenario_id, year, iteration,
+               tags, signature, code_hash, config_hash, inputs_hash, cache_hit, reused_run_id,
+               cache_mode, cache_epoch, miss_reason, error, started_at, ended_at,
+               greatest(ended_at - started_at, 0) AS duration_s, host, pid, schema_version,
+               CAST(config AS JSON) AS config, CAST(meta AS JSON) AS meta, CAST(code AS JSON) AS code
+        FROM _consist_records""",
+    "run_artifacts": """
+        SELECT run_id, a.id AS artifact_id, a.key AS key, a.direction AS direction
+        FROM (SELECT id AS run_id, unnest(artifacts) AS a FROM _consist_records)""",
+    "artifacts": """
+        SELECT a.id AS id, a.key AS key, a.uri AS uri, a.hash AS hash, a.size AS size, a.driver AS driver,
+               a.run_id AS run_id, a.frame_kind AS frame_kind, CAST(a.meta AS JSON) AS meta,
+               a.created_at AS created_at
+        FROM (SELECT unnest(artifacts) AS a FROM _consist_records)
+        QUALIFY row_number() OVER (PARTITION BY a.id ORDER BY (a.direction = 'out') DESC, a.run_id) = 1""",
+    "facets": """
+        SELECT run_id, f.key AS key, f.value_str AS value_str, f.value_num AS value_num,
+               f.value_bool AS value_bool, CAST(f.value_json AS JSON) AS value_json
+        FROM (SELECT id AS run_id, unnest(facets) AS f FROM _consist_records)""",
+}
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (quotes doubled): for paths in view definitions."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_public_views(con: Any) -> None:
+    """(Re)define ``runs``, ``artifacts``, ``run_artifacts`` and ``facets`` on ``con``."""
+    for name, body in PUBLIC_VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+
+
+# -- the file's definition of _consist_records (globs) -------------------------------
+
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}
+
+
+def _defaults(struct: type) -> dict[str, Any]:
+    out = {}
+    for f in msgspec.structs.fields(struct):
+        if f.default is not msgspec.NODEFAULT:
+            out[f.name] = f.default
+    return out
+
+
+def _literal(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return sql_literal(str(value))
+
+
+def _field(source: str, name: str, sql_type: str, default: Any) -> str:
+    expr = f"CAST({source}->>{sql_literal(name)} AS {sql_type})"
+    literal = _literal(default)
+    return f"COALESCE({expr}, {literal})" if literal is not None else expr
+
+
+def _fresh_select(fresh_glob: str) -> str:
+    """Fresh JSON records in the segment schema (records omit fields at their default)."""
+    run_defaults = _defaults(Run)
+    cols = [
+        f"{_field('json', name, _SQL_TYPES[str(t)], run_defaults.get(name))} AS {name}"
+        for name, t in segments.RUN_COLUMNS
+    ]
+    art_defaults = _defaults(Artifact)
+    art_fields = []
+    for f in segments.ARTIFACT_TYPE:
+        if f.name == "direction":
+            continue
+        value = f"CAST(x->>{sql_literal(f.name)} AS {_SQL_TYPES[str(f.type)]})"
+        if f.name == "meta":
+            value = "CAST(x->'meta' AS VARCHAR)"
+        elif _literal(art_defaults.get(f.name)) is not None:
+            value = f"COALESCE({value}, {_literal(art_defaults[f.name])})"
+        art_fields.append(f"{f.name} := {value}")
+
+    def artifacts(key: str, direction: str) -> str:
+        return (
+            f"COALESCE((SELECT list(struct_pack(direction := '{direction}', {', '.join(art_fields)})) "
+            f"FROM (SELECT unnest(CAST(json->'{key}' AS JSON[])) AS x)), [])"
+        )
+
+    facet = (
+        "struct_pack(key := j.key, "
+        "value_str := CASE WHEN j.type = 'VARCHAR' THEN j.value->>'$' END, "
+        "value_num := CASE WHEN j.type IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN CAST(j.value AS DOUBLE) END, "
+        "value_bool := CASE WHEN j.type = 'BOOLEAN' THEN CAST(j.value AS BOOLEAN) END, "
+        "value_json := CASE WHEN j.type NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE', 'BOOLEAN') "
+        "THEN CAST(j.value AS VARCHAR) END)"
+    )
+    cols += [
+        "COALESCE(CAST(json->'tags' AS VARCHAR[]), []) AS tags",
+        "CAST(COALESCE(json->'config', '{}') AS VARCHAR) AS config",
+        "CAST(COALESCE(json->'meta', '{}') AS VARCHAR) AS meta",
+        "CAST(json->'code' AS VARCHAR) AS code",
+        f"list_concat({artifacts('inputs', 'in')}, {artifacts('outputs', 'out')}) AS artifacts",
+        f"COALESCE((SELECT list({facet}) FROM json_each(json->'facets') AS j), []) AS facets",
+    ]
+    return (
+        f"SELECT {', '.join(cols)} FROM read_json_objects({sql_literal(fresh_glob)}, "
+        "format = 'newline_delimited', ignore_errors = true) WHERE json->>'id' IS NOT NULL"
+    )
+
+
+def file_records_sql(layout: Layout) -> str:
+    """``_consist_records`` for the file: live segments plus fresh records not yet in one."""
+    seg_glob = sql_literal(str(layout.segments.resolve() / "*.parquet"))
+    fresh_glob = str(layout.fresh.resolve() / "*.json")
+    live = (
+        f"SELECT * EXCLUDE (filename) FROM read_parquet({seg_glob}, union_by_name = true, filename = true) "
+        f"WHERE parse_filename(filename) NOT IN (SELECT unnest(from_json(decode(value), '[\"VARCHAR\"]')) "
+        f"FROM parquet_kv_metadata({seg_glob}) WHERE decode(key) = 'consist.replaces')"
+    )
+    return (
+        f"WITH live AS ({live}) SELECT * FROM live UNION ALL BY NAME "
+        f"SELECT * FROM ({_fresh_select(fresh_glob)}) AS fresh WHERE fresh.id NOT IN (SELECT id FROM live)"
+    )
+
+
+def ensure_placeholders(layout: Layout) -> None:
+    """Empty files that let the globs match even before the first run (never records)."""
+    segments.ensure_placeholder(layout.segments)
+    placeholder = layout.fresh / FRESH_PLACEHOLDER
+    if not placeholder.exists():
+        write_bytes(placeholder, b"")
+
+
+def install(con: Any, layout: Layout) -> None:
+    """Define every catalog object of the file on ``con`` and record the schema version."""
+    con.execute(f"CREATE OR REPLACE VIEW _consist_records AS {file_records_sql(layout)}")
+    create_public_views(con)
+    con.execute("CREATE OR REPLACE TABLE consist_schema (version INTEGER, records_root VARCHAR, built_at TIMESTAMP)")
+    con.execute(
+        "INSERT INTO consist_schema VALUES (?, ?, now())", [CATALOG_SCHEMA_VERSION, str(layout.root.resolve())]
+    )
+
+
+def build_database(db_path: Path, layout: Layout) -> None:
+    """Build the file afresh under a temporary name, then rename it over ``db_path``."""
+    import duckdb
+
+    ensure_placeholders(layout)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(db_path)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            install(con, layout)
+        finally:
+            con.close()
+        os.replace(tmp, db_path)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
+def build_if_missing(db_path: Path, layout: Layout) -> None:
+    """Build the file when it does not exist; a failure is logged, never raised.
+
+    consist's own queries do not need the file, so a read-only location or a broken
+    DuckDB install must not stop a tracker from running steps.
+    """
+    if db_path.exists():
+        return
+    try:
+        build_database(db_path, layout)
+    except Exception as exc:  # noqa: BLE001 - reported, and retried by the next tracker
+        log.warning("could not build the catalog file %s: %s", db_path, exc)
+
+
+def read_stamp(db_path: Path) -> tuple[int, str] | None:
+    """(schema version, records folder) recorded in the file, or None if unreadable."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute("SELECT version, records_root FROM consist_schema").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def ensure_database(db_path: Path, layout: Layout, *, check: bool = True) -> None:
+    """Make ``db_path`` a current catalog file: build it if missing, upgrade it if old.
+
+    Upgrading redefines only consist's own objects in place (anything else a user put
+    in the file stays). A file written by a newer consist is left alone.
+
+    Raises
+    ------
+    CatalogError
+        ``db_path`` exists but is not a DuckDB database.
+    """
+    if not db_path.exists():
+        build_database(db_path, layout)
+        return
+    if not check:
+        return
+    stamp = read_stamp(db_path)
+    root = str(layout.root.resolve())
+    if stamp is not None and stamp[0] == CATALOG_SCHEMA_VERSION and stamp[1] == root:
+        ensure_placeholders(layout)
+        return
+    if stamp is not None and stamp[0] > CATALOG_SCHEMA_VERSION:
+        log.warning("catalog %s has schema version %s, newer than this consist; left as is", db_path, stamp[0])
+        return
+    upgrade_database(db_path, layout)
+
+
+def upgrade_database(db_path: Path, layout: Layout) -> None:
+    """Redefine consist's views in an existing file (ordered steps: v1 is the first)."""
+    import duckdb
+
+    ensure_placeholders(layout)
+    try:
+        con = duckdb.connect(str(db_path))
+    except duckdb.IOException as exc:
+        # Someone holds it open read-write (a shell, say): our own queries do not need it.
+        log.warning("could not upgrade catalog file %s (it is open elsewhere): %s", db_path, exc)
+        return
+    except duckdb.Error as exc:
+        raise CatalogError(
+            f"{db_path} exists but is not a DuckDB catalog ({exc}). Move it away or delete it: "
+            "consist rebuilds the catalog from the run records."
+        ) from None
+    try:
+        install(con, layout)
+    finally:
+        con.close()
+
+
+def connect_adbc(db_path: Path, *, read_only: bool = True) -> Any:
+    """An ADBC (DB-API 2.0, Arrow-native) connection to the catalog file.
+
+    Examples
+    --------
+    >>> import polars as pl                                             # doctest: +SKIP
+    >>> with tracker.connect_adbc() as conn:
+    ...     df = pl.read_database("SELECT model, count(*) AS n FROM runs GROUP BY model", conn)
+    """
+    import adbc_driver_duckdb
+    import adbc_driver_manager
+    import adbc_driver_manager.dbapi
+
+    options = {"path": str(db_path)}
+    if read_only:
+        options["access_mode"] = "READ_ONLY"
+    db = adbc_driver_manager.AdbcDatabase(
+        driver=adbc_driver_duckdb.driver_path(), entrypoint="duckdb_adbc_init", **options
+    )
+    try:
+        conn = adbc_driver_manager.AdbcConnection(db)
+    except Exception:
+        db.close()
+        raise
+    return adbc_driver_manager.dbapi.Connection(db, conn)

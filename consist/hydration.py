@@ -1,0 +1,326 @@
+"""Cache hydration: materialising cached files when a step hits the cache.
+
+Modes (``cache_hydration=`` on a run, ``step_cache_hydration=`` on a scenario):
+
+``"metadata"`` (default)
+    Nothing is copied: the hit's artifacts point at the producing run's files.
+``"outputs-requested"``
+    Copy the cached outputs named in ``hydrate_to={key: path}`` to those paths.
+``"outputs-all"``
+    Copy every cached output into the folder ``hydrate_dir`` (keeping each file's path
+    relative to the producing run's folder, or its name when it lies elsewhere).
+``"inputs-missing"``
+    On a miss, restore absent input files before executing (see :mod:`consist.recover`).
+
+Copies are all or nothing: every file is first copied to a temporary sibling name, then
+all are renamed into place; on any failure (disk full, permission denied, a parent that
+is a file) everything placed is removed again and the hit becomes a miss. A destination
+that already holds different bytes is refused unless ``hydrate_overwrite=True``; one that
+holds the same bytes is left alone. A source is copied only if it still matches its
+recorded hash (checked as ``Tracker(verify_outputs=...)`` says: by stat then hash, or
+always by hash).
+
+This module owns copying and its checks; it decides nothing about hits and misses.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from consist.artifacts import artifact_id, check_key
+from consist.atomic import temp_name
+from consist.errors import ConfigError, HydrationConflictError
+from consist.hashing import stat_fingerprint
+from consist.models import Artifact, CacheEntry
+
+if TYPE_CHECKING:
+    from consist.engine import StepSpec
+    from consist.tracker import Tracker
+
+MODES = ("metadata", "outputs-requested", "outputs-all", "inputs-missing")
+# Modes that copy files when a step hits the cache.
+ON_HIT = ("outputs-requested", "outputs-all")
+
+
+def check_spec(spec: StepSpec) -> None:
+    """Validate the hydration options of ``spec`` (mode and destinations)."""
+    mode = spec.cache_hydration
+    if mode not in MODES:
+        raise ConfigError(f"cache_hydration={mode!r} is not a mode; expected one of {', '.join(map(repr, MODES))}.")
+    if spec.hydrate_to is not None and mode != "outputs-requested":
+        raise ConfigError(
+            f"hydrate_to= is used only with cache_hydration='outputs-requested' (got {mode!r}); "
+            "set that mode or drop hydrate_to=."
+        )
+    if spec.hydrate_dir is not None and mode != "outputs-all":
+        raise ConfigError(
+            f"hydrate_dir= is used only with cache_hydration='outputs-all' (got {mode!r}); "
+            "set that mode or drop hydrate_dir=."
+        )
+    if mode == "outputs-requested":
+        if not isinstance(spec.hydrate_to, Mapping) or not spec.hydrate_to:
+            raise ConfigError(
+                "cache_hydration='outputs-requested' needs hydrate_to={output_key: destination_path}, "
+                f"naming the cached outputs to copy and where; got hydrate_to={spec.hydrate_to!r}."
+            )
+        seen: dict[Path, str] = {}
+        for key, dest in spec.hydrate_to.items():
+            check_key(key, "hydrate_to key")
+            if not isinstance(dest, (str, os.PathLike)):
+                raise ConfigError(f"hydrate_to[{key!r}] is a {type(dest).__name__}; expected a path.")
+            target = destination(dest)
+            if target in seen:
+                raise ConfigError(f"hydrate_to sends both {seen[target]!r} and {key!r} to {target}; give each its own path.")
+            seen[target] = key
+    if mode == "outputs-all" and not isinstance(spec.hydrate_dir, (str, os.PathLike)):
+        raise ConfigError(
+            "cache_hydration='outputs-all' needs hydrate_dir=, the folder to copy every cached output into; "
+            f"got hydrate_dir={spec.hydrate_dir!r}."
+        )
+
+
+def destination(path: str | os.PathLike[str]) -> Path:
+    """An absolute destination path (relative ones are taken from the working directory)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Artifact, Path, bool]] | str:
+    """(cached artifact, destination, needs a copy) for each output to hydrate, or why the hit is unusable.
+
+    A destination that already holds the cached bytes needs no copy.
+
+    Raises
+    ------
+    HydrationConflictError
+        A destination holds different bytes and ``hydrate_overwrite`` is not set.
+    """
+    by_key = {a.key: a for a in entry.outputs}
+    if spec.cache_hydration == "outputs-requested":
+        pairs = []
+        for key, dest in spec.hydrate_to.items():
+            if key not in by_key:
+                have = ", ".join(sorted(by_key)) or "none"
+                return f"the cached run {entry.run_id} has no output {key!r} to hydrate (it has: {have})"
+            pairs.append((by_key[key], destination(dest)))
+    else:
+        folder = destination(spec.hydrate_dir)
+        producer_dir = tracker.run_dir / entry.run_id
+        pairs, taken = [], {}
+        for artifact in entry.outputs:
+            source = artifact.path
+            rel = source.relative_to(producer_dir) if producer_dir in source.parents else Path(source.name)
+            dest = folder / rel
+            if dest in taken:
+                raise ConfigError(
+                    f"outputs {taken[dest]!r} and {artifact.key!r} of run {entry.run_id} would both be copied "
+                    f"to {dest}; hydrate them with cache_hydration='outputs-requested' and hydrate_to= instead."
+                )
+            taken[dest] = artifact.key
+            pairs.append((artifact, dest))
+    for artifact, _ in pairs:
+        problem = source_problem(tracker, artifact)
+        if problem:
+            return f"{problem} (run {entry.run_id}); it was not copied"
+    planned = []
+    for artifact, dest in pairs:
+        state = destination_state(tracker, artifact, dest)
+        if state == "differs" and not spec.hydrate_overwrite:
+            raise HydrationConflictError(
+                f"cannot hydrate output {artifact.key!r} to {dest}: a different "
+                f"{'folder' if dest.is_dir() else 'file'} is already there (the cached bytes hash to "
+                f"{artifact.hash[:16]}...). Pass hydrate_overwrite=True to replace it, or choose another path."
+            )
+        planned.append((artifact, dest, state != "same"))
+    return planned
+
+
+def source_problem(tracker: Tracker, artifact: Artifact) -> str | None:
+    """Why a cached output must not be copied (missing, or no longer its recorded bytes)."""
+    path = artifact.path
+    try:
+        token = stat_fingerprint(path)
+    except FileNotFoundError:
+        return f"cached output {artifact.key!r} is missing at {path}"
+    if tracker.verify_outputs == "hash":
+        return None  # the lookup has just re-hashed it
+    # Under "stat" this repeats the lookup's check (a stat); under "exists" it is the only one.
+    if token != artifact.stat and tracker.hasher.hash_path(path) != artifact.hash:
+        return f"cached output {artifact.key!r} at {path} no longer matches its recorded hash"
+    return None
+
+
+def destination_state(tracker: Tracker, artifact: Artifact, dest: Path) -> str:
+    """``"absent"``, ``"same"`` (already holds the cached bytes) or ``"differs"``."""
+    if not dest.exists() and not dest.is_symlink():
+        return "absent"
+    if dest == artifact.path:
+        return "same"
+    if dest.is_dir() != artifact.path.is_dir() or (dest.is_file() and dest.stat().st_size != artifact.size):
+        return "differs"
+    try:
+        return "same" if tracker.hasher.hash_path(dest) == artifact.hash else "differs"
+    except OSError:
+        return "differs"
+
+
+def preflight(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> str | None:
+    """Why hydrating ``entry`` would fail, without copying anything (None: it would work)."""
+    try:
+        planned = plan(tracker, spec, entry)
+    except (HydrationConflictError, ConfigError) as exc:
+        return f"hydration would be refused: {exc}"
+    return planned if isinstance(planned, str) else None
+
+
+def hydrate_hit(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> tuple[CacheEntry | None, str | None]:
+    """Copy what ``spec`` asks for out of ``entry``; the entry to serve, or None and why not.
+
+    The served entry's artifacts point at the copies (same hash and producing run, a new
+    id and location). A failed copy leaves nothing behind and makes the hit a miss.
+    """
+    planned = plan(tracker, spec, entry)
+    if isinstance(planned, str):
+        return None, planned
+    pending = [(a, d) for a, d, needed in planned if needed]
+    try:
+        place([(a.path, d) for a, d in pending])
+    except PlacementError as exc:
+        return None, f"could not hydrate to {exc.target}: {exc.cause}; nothing was left at the destinations"
+    for artifact, dest in pending:
+        if dest.is_file():
+            tracker.hasher.remember(dest, artifact.hash)
+    copies = {a.key: copied(a, d) for a, d, _ in planned}
+    return msgspec.structs.replace(entry, outputs=[copies.get(a.key, a) for a in entry.outputs]), None
+
+
+def copied(artifact: Artifact, dest: Path) -> Artifact:
+    """The artifact for a verified copy of ``artifact`` at ``dest`` (same bytes and producer)."""
+    if dest == artifact.path:
+        return artifact
+    return msgspec.structs.replace(
+        artifact, id=artifact_id(artifact.run_id, artifact.key, str(dest)), uri=str(dest), stat=stat_fingerprint(dest)
+    )
+
+
+# -- all-or-nothing placement ------------------------------------------------------------
+
+
+class PlacementError(OSError):
+    """Copying to ``target`` failed; everything placed so far was removed again."""
+
+    def __init__(self, target: Path, cause: BaseException) -> None:
+        super().__init__(f"could not place {target}: {cause}")
+        self.target = target
+        self.cause = cause
+
+
+def copy_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy one file at kernel speed (``shutil.copyfile``), keeping its modification time.
+
+    Keeping the mtime keeps the copy's stat fingerprint equal to the original's and lets
+    its hash be memoised at once (a file just written is "racy" and would be re-read).
+    """
+    shutil.copyfile(source, target)
+    st = os.stat(source)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=copy_file)
+    else:
+        copy_file(source, target)
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _make_parents(folder: Path, created: list[Path]) -> None:
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue  # made by someone else meanwhile: not ours to remove
+        created.append(path)
+
+
+def place(pairs: Sequence[tuple[Path, Path]]) -> None:
+    """Copy each ``(source, target)`` so that either every target is in place or none changed.
+
+    Targets that exist are replaced (callers decide whether that is allowed); their old
+    content is restored if a later step fails.
+
+    Raises
+    ------
+    PlacementError
+        A copy or rename failed; no target changed and no temporary file remains.
+    """
+    created: list[Path] = []
+    temps: list[Path] = []
+    backups: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    current: Path | None = None
+    try:
+        for source, target in pairs:
+            current = target
+            _make_parents(target.parent, created)
+            temp = temp_name(target)
+            temps.append(temp)
+            _copy(source, temp)
+        for (_, target), temp in zip(pairs, temps):
+            current = target
+            if target.exists() or target.is_symlink():
+                backup = temp_name(target)
+                os.replace(target, backup)
+                backups.append((target, backup))
+            os.replace(temp, target)
+            placed.append(target)
+    except BaseException as exc:
+        for target in placed:
+            _remove(target)
+        for target, backup in backups:
+            try:
+                os.replace(backup, target)
+            except OSError:
+                pass
+        for temp in temps:
+            _remove(temp)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise PlacementError(current or Path(), exc) from exc
+        raise
+    for _, backup in backups:
+        _remove(backup)
+
+
+def describe(spec: StepSpec) -> str:
+    """How ``spec`` hydrates, in one line (for explanations)."""
+    mode = spec.cache_hydration
+    if mode == "outputs-requested" and spec.hydrate_to:
+        return f"{mode} -> " + ", ".join(f"{k}: {destination(v)}" for k, v in spec.hydrate_to.items())
+    if mode == "outputs-all" and spec.hydrate_dir is not None:
+        return f"{mode} -> {destination(spec.hydrate_dir)}"
+    return mode

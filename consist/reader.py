@@ -1,0 +1,237 @@
+"""consist's own view of the catalog: an in-process DuckDB connection per tracker.
+
+The connection is in-memory: it never holds a lock on ``db_path``, so any number of
+processes can query while others write. ``_consist_records`` is defined over the exact
+live segment files plus the fresh records this process has decoded (registered as an
+Arrow table), and the public views of :mod:`consist.database` sit on top, so SQL
+written against the file works here unchanged.
+
+Every query first refreshes: one ``listdir`` of the fresh folder (only new files are
+read; records are immutable) and one of the segments folder. Fresh files are read
+before segments are listed, and a fresh record whose id a live segment holds is
+skipped, so a compaction running meanwhile can never hide or double a run: each query
+sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from consist import database, segments
+from consist.catalog import decode_run, fresh_names
+from consist.models import Run
+from consist.store import Layout
+
+log = logging.getLogger("consist.catalog")
+
+_RETRIES = 3
+# Run columns kept in memory for finding runs (a few MB per 100,000 runs): a filter on
+# these never opens a segment file. Anything else (hashes, facets) scans the segments.
+INDEX_COLUMNS = (
+    "id", "name", "model", "status", "kind", "parent_id", "year", "iteration", "cache_hit",
+    "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
+)  # fmt: skip
+_INDEX_SELECT = ", ".join(INDEX_COLUMNS)
+
+
+class LiveCatalog:
+    """The query side of one tracker's catalog (thread-safe; re-created after fork).
+
+    Parameters
+    ----------
+    layout
+        The tracker's metadata folder.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.segments = segments.SegmentCatalog(layout.segments)
+        self._lock = threading.RLock()
+        self._con: Any = None
+        self._pid = -1
+        # name -> (run, segment row), or None for a file that would not decode.
+        self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._state: tuple[Any, ...] | None = None
+        self._indexed: set[str] = set()
+
+    # -- connection and refresh --------------------------------------------------------
+
+    def connection(self) -> Any:
+        """The refreshed DuckDB connection (hold :attr:`lock` while using it)."""
+        with self._lock:
+            self._connect()
+            self.refresh()
+            return self._con
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Serialises use of the connection between threads."""
+        return self._lock
+
+    def _connect(self) -> None:
+        if self._con is not None and self._pid == os.getpid():
+            return
+        import duckdb
+
+        # After a fork the parent's connection must not be touched: start over.
+        self._con = duckdb.connect(":memory:")
+        # Segment files never change once written (new content gets a new name).
+        self._con.execute("SET parquet_metadata_cache = true")
+        self._pid = os.getpid()
+        self._state = None
+        self._indexed = set()
+        self._con.register("_consist_fresh", segments.SCHEMA.empty_table())
+        self._con.execute("CREATE OR REPLACE VIEW _consist_records AS SELECT * FROM _consist_fresh")
+        self._con.execute(
+            f"CREATE OR REPLACE TABLE _consist_index AS SELECT {_INDEX_SELECT}, '' AS _segment "
+            "FROM _consist_fresh LIMIT 0"
+        )
+        self._con.execute(
+            f"CREATE OR REPLACE VIEW _consist_found AS SELECT {_INDEX_SELECT} FROM _consist_index "
+            f"UNION ALL SELECT {_INDEX_SELECT} FROM _consist_fresh"
+        )
+        database.create_public_views(self._con)
+
+    def refresh(self) -> None:
+        """Bring the views up to date with the files (cheap when nothing changed)."""
+        with self._lock:
+            self._connect()
+            names = self._read_fresh()
+            self.segments.refresh()
+            live = tuple(self.segments.live)
+            state = (live, frozenset(names))
+            if state == self._state:
+                return
+            rows = []
+            for name in names:
+                entry = self._fresh.get(name)
+                if entry is not None and self.segments.holder(entry[0].id) is None:
+                    rows.append(entry[1])
+            self._con.register("_consist_fresh", segments.rows_to_table(rows))
+            if live:
+                files = ", ".join(database.sql_literal(p) for p in self.segments.paths())
+                union = "" if self.segments.uniform() else ", union_by_name = true"
+                body = (
+                    f"SELECT * FROM read_parquet([{files}]{union}) "
+                    "UNION ALL BY NAME SELECT * FROM _consist_fresh"
+                )
+            else:
+                body = "SELECT * FROM _consist_fresh"
+            self._con.execute(f"CREATE OR REPLACE VIEW _consist_records AS {body}")
+            self._sync_index(set(live))
+            self._state = state
+
+    def _sync_index(self, live: set[str]) -> None:
+        # Incremental: segments never change, so only new ones are read (and a merge
+        # swaps its inputs' rows for the same rows from the merged file).
+        gone = sorted(self._indexed - live)
+        if gone:
+            marks = ", ".join("?" for _ in gone)
+            self._con.execute(f"DELETE FROM _consist_index WHERE _segment IN ({marks})", gone)
+        for name in sorted(live - self._indexed):
+            path = database.sql_literal(str(self.segments.folder / name))
+            self._con.execute(
+                f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path})", [name]
+            )
+        self._indexed = set(live)
+
+    def _read_fresh(self) -> list[str]:
+        names = fresh_names(self.layout)
+        present = set(names)
+        for gone in [n for n in self._fresh if n not in present]:
+            del self._fresh[gone]
+        kept = []
+        for name in names:
+            if name not in self._fresh:
+                path = self.layout.fresh / name
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # compacted meanwhile: the segment listed next holds it
+                try:
+                    run = decode_run(data)
+                    self._fresh[name] = (run, segments.run_row(run))
+                except msgspec.DecodeError as exc:
+                    log.warning("skipping corrupt run record %s: %s", path, exc)
+                    self._fresh[name] = None
+            kept.append(name)
+        return kept
+
+    # -- queries ---------------------------------------------------------------------
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run ``sql`` (with bound ``params``) on fresh views and return an Arrow table."""
+        import duckdb
+
+        with self._lock:
+            for attempt in range(_RETRIES):
+                con = self.connection()
+                try:
+                    relation = con.sql(sql, params=list(params) if params else None)
+                    return relation.to_arrow_table() if relation is not None else pa.table({})
+                except duckdb.IOException:
+                    # A segment merged away between listing and reading: list again.
+                    if attempt == _RETRIES - 1:
+                        raise
+                    self._state = None
+        raise AssertionError("unreachable")
+
+    def runs(
+        self, where: str = "", params: Sequence[Any] | None = None, order: str = "", *, indexed: bool = False
+    ) -> list[Run]:
+        """Runs whose rows match ``where`` (SQL over ``runs`` columns, bound ``params``).
+
+        SQL picks the ids: from the in-memory index when ``indexed`` (``where`` uses only
+        :data:`INDEX_COLUMNS`), else by scanning the segments. The records come from
+        this process's fresh-record cache or the segments' memory-mapped record files.
+        """
+        sql = "SELECT id FROM " + ("_consist_found" if indexed else "_consist_records")
+        if where:
+            sql += f" WHERE {where}"
+        if order:
+            sql += f" ORDER BY {order}"
+        with self._lock:
+            for _ in range(_RETRIES):
+                found = self.arrow(sql, params).column("id").to_pylist()
+                try:
+                    return self._records(found)
+                except FileNotFoundError:  # a segment merged away meanwhile
+                    self._state = None
+            return self._records(self.arrow(sql, params).column("id").to_pylist())
+
+    def _records(self, run_ids: list[str]) -> list[Run]:
+        fresh = {}
+        for run_id in run_ids:
+            entry = self._fresh.get(f"{run_id}.json")
+            if entry is not None:
+                fresh[run_id] = entry[0]
+        stored = self.segments.read_records(i for i in run_ids if i not in fresh)
+        out = []
+        for run_id in run_ids:
+            run = fresh.get(run_id)
+            if run is None and run_id in stored:
+                run = decode_run(stored[run_id])
+            if run is not None:
+                out.append(run)
+        return out
+
+    def run(self, run_id: str) -> Run | None:
+        """The record of ``run_id`` as of the last refresh, or None."""
+        with self._lock:
+            found = self._records([run_id])
+            return found[0] if found else None
+
+    def close(self) -> None:
+        """Close the connection (a later query opens a new one)."""
+        with self._lock:
+            if self._con is not None and self._pid == os.getpid():
+                self._con.close()
+            self._con = None
+            self._state = None

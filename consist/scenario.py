@@ -1,0 +1,407 @@
+"""Scenarios: a named group of steps that share a coupler, each step cached on its own.
+
+``with consist.scenario("baseline") as sc:`` opens a scenario. Inside it:
+
+- ``sc.run(...)`` runs a function step (executed only on a cache miss) and
+  ``sc.trace(...)`` records an inline block (always executed, see :mod:`consist.tracing`);
+  both record ``parent_id="baseline"`` (the scenario *name*, so every re-run of the
+  scenario is found by the same id) and sync their outputs into ``sc.coupler``;
+- ``inputs=["population"]`` names coupler keys: each resolves to the artifact a step
+  produced, and that artifact's content hash is part of the reading step's identity
+  (so a step whose upstream re-ran but wrote identical bytes is still a hit);
+- ``consist.run(...)`` caches independently and is *not* synced into the coupler (feed it
+  with ``sc.coupler.update(result.outputs)``), but records the scenario as its parent.
+
+The scenario itself is recorded as a run (``kind="scenario"``) when it ends: id = its
+name (suffixed ``~xxxxxx`` when that id was used before), status ``completed`` or
+``failed`` with the error, metadata as facets, the final coupler contents as outputs
+and the ids of its steps in ``meta["steps"]``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from consist.artifacts import check_key, file_artifact
+from consist.context import current_run, use_tracker
+from consist.coupler import Coupler
+from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
+from consist.models import Artifact, Run, RunResult
+
+if TYPE_CHECKING:
+    from consist.tracing import TraceBlock
+    from consist.tracker import Tracker
+
+T = TypeVar("T")
+
+_active: contextvars.ContextVar[Scenario | None] = contextvars.ContextVar("consist_scenario", default=None)
+
+
+def active_scenario(tracker: Any = None) -> Scenario | None:
+    """The innermost open scenario (of ``tracker``, when given), or None."""
+    scenario = _active.get()
+    if scenario is None or (tracker is not None and scenario.tracker is not tracker):
+        return None
+    return scenario
+
+
+def active_scenario_id(tracker: Any) -> str | None:
+    """The name of the open scenario of ``tracker``: the parent id of runs made inside it."""
+    scenario = active_scenario(tracker)
+    return scenario.name if scenario is not None else None
+
+
+class Scenario:
+    """A named group of steps sharing a :class:`~consist.coupler.Coupler`.
+
+    Create it with :func:`consist.scenario` or :meth:`Tracker.scenario` and use it as a
+    context manager.
+
+    Parameters
+    ----------
+    tracker
+        Where the steps are recorded and cached.
+    name
+        The scenario name: the ``parent_id`` of every step and the id of the scenario's
+        own record.
+    model
+        Recorded as the scenario record's ``model`` (default ``"scenario"``).
+    step_cache_hydration
+        Default ``cache_hydration=`` for every step of the scenario.
+    tags
+        Recorded on the scenario record.
+    **meta
+        Recorded on the scenario record; scalar values are queryable as facets.
+
+    Attributes
+    ----------
+    coupler
+        The scenario's :class:`~consist.coupler.Coupler`.
+    run_id
+        The id of the scenario's own record (set on entering).
+    steps
+        Ids of the runs recorded by its steps, in order.
+
+    Examples
+    --------
+    >>> with consist.use_tracker(tracker):                                    # doctest: +SKIP
+    ...     with consist.scenario("my_analysis") as sc:
+    ...         sc.run(name="preprocess", fn=preprocess_data,
+    ...                inputs={"raw": Path("raw.csv")}, outputs=["preprocessed"])
+    ...         sc.run(name="analyze", fn=analyze_data, inputs=["preprocessed"],
+    ...                load_inputs=True, outputs=["analysis"])
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        name: str,
+        *,
+        model: str | None = None,
+        step_cache_hydration: str | None = None,
+        tags: Sequence[str] | None = None,
+        **meta: Any,
+    ) -> None:
+        self.tracker = tracker
+        self.name = check_key(name, "scenario name")
+        self.model = model or "scenario"
+        self.step_cache_hydration = step_cache_hydration
+        self.tags = list(tags or ())
+        self.meta = meta
+        self.coupler = Coupler()
+        self.run_id: str | None = None
+        self.parent_id: str | None = None
+        self.status = "pending"
+        self.steps: list[str] = []
+        self.failed_steps: list[str] = []
+        self._outputs: dict[str, Artifact] = {}
+        self._token: contextvars.Token[Any] | None = None
+        self._using: Any = None
+        self._started = 0.0
+
+    def __repr__(self) -> str:
+        return f"Scenario(name={self.name!r}, status={self.status!r}, steps={len(self.steps)})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def __enter__(self) -> Scenario:
+        if self.status != "pending":
+            raise ConfigError(f"scenario {self.name!r} was already entered; open a new consist.scenario(...).")
+        self.run_id = _claim(self.tracker, self.name)
+        self.parent_id = active_scenario_id(self.tracker)
+        self._started = time.time()
+        self.status = "running"
+        self._token = _active.set(self)
+        # Inside the block, consist.run/consist.trace use this scenario's tracker.
+        self._using = use_tracker(self.tracker)
+        self._using.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self._token is not None:
+            self._using.__exit__(None, None, None)
+            _active.reset(self._token)
+            self._token = None
+        error: BaseException | None = exc
+        if exc is None:
+            missing = self.coupler.missing_declared_outputs()
+            if missing:
+                error = ScenarioOutputsMissingError(
+                    f"scenario {self.name!r} ended without the required coupler outputs {missing} "
+                    f"(set: {self.coupler.keys() or 'nothing'}). Produce them in a step "
+                    "(outputs=[...]) or set them with sc.coupler.set(key, artifact), "
+                    "or declare them with required=False."
+                )
+        self.status = "failed" if error is not None else "completed"
+        self._record(error)
+        if error is not None and exc is None:
+            raise error
+        return False
+
+    def check_open(self) -> None:
+        """Raise unless the scenario is open (steps run only inside its ``with`` block)."""
+        if self.status != "running":
+            raise ConfigError(
+                f"scenario {self.name!r} is {self.status}; run steps inside "
+                f"`with consist.scenario({self.name!r}) as sc:`."
+            )
+
+    def _record(self, error: BaseException | None) -> None:
+        facets = {k: v for k, v in self.meta.items() if isinstance(v, (bool, int, float, str)) or v is None}
+        meta = dict(self.meta)
+        meta["steps"] = list(self.steps)
+        if self.failed_steps:
+            meta["failed_steps"] = list(self.failed_steps)
+        if self.step_cache_hydration is not None:
+            meta["step_cache_hydration"] = self.step_cache_hydration
+        if self.coupler.replaced:
+            meta["coupler_replaced"] = {k: list(v) for k, v in self.coupler.replaced.items()}
+        run = Run(
+            id=self.run_id or self.name,
+            name=self.name,
+            model=self.model,
+            status=self.status,
+            parent_id=self.parent_id,
+            year=meta.get("year") if isinstance(meta.get("year"), int) else None,
+            tags=self.tags,
+            facets=facets,
+            meta=_plain(meta),
+            outputs=self.coupler.values() + [a for a in self._outputs.values() if a not in self.coupler.values()],
+            started_at=self._started,
+            ended_at=time.time(),
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind="scenario",
+        )
+        self.tracker.records.append(run)
+
+    # -- steps -----------------------------------------------------------------------
+
+    def run(
+        self,
+        name: str | Any = None,
+        fn: Any = None,
+        *,
+        inputs: Mapping[str, Any] | Sequence[Any] | None = None,
+        outputs: Sequence[str] | None = None,
+        load_inputs: bool | None = None,
+        cache_hydration: str | None = None,
+        **options: Any,
+    ) -> RunResult:
+        """Run ``fn`` as a step of this scenario: executed only on a cache miss.
+
+        Takes every option of :meth:`Tracker.run` (``config``, ``runtime_kwargs``,
+        ``inject_context``, ``year``, ``run_id``, ``depends_on``, ``cache_mode`` ...).
+
+        Parameters
+        ----------
+        name
+            Step name; ``sc.run("compile", fn=...)`` and ``sc.run(fn)`` both work.
+        fn
+            The step function.
+        inputs
+            ``{parameter: path or Artifact}``, or a list of coupler keys (and paths or
+            Artifacts). A key resolves to the artifact a step produced; with
+            ``load_inputs=True`` it is loaded into the parameter of the same name.
+        outputs
+            Output keys; naming a key here also says that replacing another step's
+            artifact under that key in the coupler is intended.
+        load_inputs
+            Load inputs into parameters (default: True for a mapping, False for a list).
+        cache_hydration
+            This step's hydration policy (default: the scenario's ``step_cache_hydration``).
+
+        Returns
+        -------
+        RunResult
+            Its outputs are also synced into :attr:`coupler`.
+
+        Raises
+        ------
+        CouplerKeyError
+            An input key no step produced (nothing runs).
+        """
+        self.check_open()
+        if fn is None and callable(name) and not isinstance(name, str):
+            name, fn = None, name
+        from_keys = inputs is not None and not isinstance(inputs, Mapping)
+        resolved = self.resolve_inputs(inputs)
+        if from_keys and load_inputs is None:
+            load_inputs = False  # a list stays a list: hashed, loaded only when asked
+        if "parent_id" in options:
+            raise ConfigError("sc.run() sets parent_id to the scenario name; drop parent_id=.")
+        hydration = cache_hydration if cache_hydration is not None else self.step_cache_hydration
+        if hydration is not None:
+            options["cache_hydration"] = hydration
+        step = name or getattr(fn, "__name__", None) or type(fn).__name__
+        try:
+            result = self.tracker.run(
+                fn, name, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name, **options
+            )
+        except BaseException as exc:
+            self.step_failed(step, exc)
+            raise
+        self.step_finished(result, result.run.name, outputs or ())
+        return result
+
+    def trace(self, name: str, **options: Any) -> TraceBlock:
+        """Record an inline block as a step: ``with sc.trace(name="simulate", inputs=["population"]):``.
+
+        The block always executes; see :mod:`consist.tracing` for its identity and what
+        a cache hit means for it. Takes ``inputs``, ``outputs``, ``config``, ``run_id``,
+        ``year``, ``iteration``, ``tags``, ``depends_on``, ``cache_mode``,
+        ``code_version``, ``cache_hydration``; any other keyword (``threshold=0.3``) is
+        metadata: recorded, queryable as a facet, and part of the block's identity.
+        """
+        from consist.tracing import open_trace
+
+        self.check_open()
+        return open_trace(self.tracker, self, name, **options)
+
+    def resolve_inputs(self, inputs: Mapping[str, Any] | Sequence[Any] | None) -> Any:
+        """Coupler keys in a list of inputs replaced by their artifacts (see :meth:`Coupler.resolve`)."""
+        return self.coupler.resolve(inputs)
+
+    def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
+        """Note a step's run and sync its outputs into the coupler (hit or miss)."""
+        self.steps.append(result.run.id)
+        self.coupler.sync(result.outputs, run_id=result.run.id, step=step, declared=frozenset(declared))
+
+    def step_failed(self, step: str, exc: BaseException) -> None:
+        """Note a step that raised (its own record says failed; the error propagates)."""
+        self.failed_steps.append(step)
+
+    # -- coupler conveniences --------------------------------------------------------
+
+    def require_outputs(
+        self, *keys: str, warn_undocumented: bool = False, description: Mapping[str, str] | None = None
+    ) -> None:
+        """Declare coupler keys that must be set before the scenario ends.
+
+        Leaving the scenario without one fails it (recorded as failed) with
+        :class:`~consist.errors.ScenarioOutputsMissingError`. ``warn_undocumented=True``
+        warns whenever a key that was not declared is set (catching typos);
+        ``description`` documents what each key holds.
+        """
+        self.coupler.declare_outputs(*keys, required=True, description=description, warn_undocumented=warn_undocumented)
+
+    def declare_outputs(
+        self,
+        *keys: str,
+        required: bool | Mapping[str, bool] = False,
+        description: Mapping[str, str] | None = None,
+        warn_undocumented: bool = False,
+    ) -> None:
+        """Declare coupler keys, each required or optional (``required={"debug": False}``)."""
+        self.coupler.declare_outputs(
+            *keys, required=required, description=description, warn_undocumented=warn_undocumented
+        )
+
+    def coupler_schema(self, schema: type[T]) -> T:
+        """A typed view of the coupler: ``view.zarr_skims`` is the artifact under that key.
+
+        ``schema`` is a class whose annotated attributes are the keys (see
+        :func:`consist.coupler_schema`); they become documented outputs of the scenario.
+        Reading a key nobody set raises :class:`~consist.errors.CouplerAttributeError`.
+        """
+        return self.coupler.typed(schema)
+
+    def collect_by_keys(self, outputs: Mapping[str, Artifact] | RunResult, *keys: str) -> dict[str, Artifact]:
+        """Put the named entries of ``outputs`` (e.g. ``result.outputs``) into the coupler; returns them."""
+        return self.coupler.collect_by_keys(outputs, *keys)
+
+    def log_artifacts(
+        self,
+        paths: Mapping[str, str | os.PathLike[str]],
+        *,
+        metadata_by_key: Mapping[str, Mapping[str, Any]] | None = None,
+        **shared_metadata: Any,
+    ) -> dict[str, Artifact]:
+        """Log several existing files at once, each under its key, and set them in the coupler.
+
+        Every artifact gets ``shared_metadata``; ``metadata_by_key[key]`` adds to (and
+        overrides) it for one key. Inside a running step they are that step's outputs;
+        elsewhere they are outputs of the scenario's own record.
+
+        Raises
+        ------
+        ConfigError
+            ``metadata_by_key`` names a key that is not in ``paths``.
+        InputNotFoundError
+            A path does not exist (nothing is logged).
+        """
+        self.check_open()
+        if not isinstance(paths, Mapping):
+            raise ConfigError(f"log_artifacts() takes a mapping of key -> path; got a {type(paths).__name__}.")
+        per_key = dict(metadata_by_key or {})
+        unknown = sorted(set(per_key) - set(paths))
+        if unknown:
+            raise ConfigError(
+                f"metadata_by_key names {unknown}, which are not among the logged keys {sorted(paths)}; "
+                "fix the key or add its path."
+            )
+        for key, path in paths.items():
+            check_key(key)
+            if not Path(path).exists():
+                raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
+        ctx = current_run(required=False)
+        logged: dict[str, Artifact] = {}
+        for key, path in paths.items():
+            meta = {**shared_metadata, **dict(per_key.get(key, {}))}
+            if ctx is not None:
+                logged[key] = ctx.log_artifact(path, key, **meta)
+            else:
+                logged[key] = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
+                self._outputs[key] = logged[key]
+        self.coupler.update(logged)
+        return logged
+
+
+def _claim(tracker: Tracker, name: str) -> str:
+    # The scenario's record id: its name, suffixed when an earlier run already used it
+    # (the same rule as a step's run_id=).
+    from consist.engine import StepSpec, new_run_id
+
+    return new_run_id(tracker, StepSpec(name=name, run_id=name))
+
+
+def _plain(value: Any) -> Any:
+    # Scenario metadata goes into a JSON record: keep what encodes, show the rest as text.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return repr(value)
