@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import msgspec
-
-from typing import TYPE_CHECKING
 
 from consist.atomic import create_exclusive, write_bytes
 from consist.models import Run
@@ -71,6 +71,7 @@ class RecordStore:
         self.auto_compact = True
         self._since_check = 0
         self._segments: SegmentCatalog | None = None
+        self._lock = threading.Lock()
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
@@ -120,6 +121,8 @@ class RecordStore:
         A fresh file is one ``open``; a compacted run is a set lookup in the cached
         segment ids plus one pruned Parquet read.
         """
+        if not run_id or run_id.startswith(".") or any(c in run_id for c in "/\\\x00"):
+            return None  # never a recorded id (see check_key): and no path escapes fresh/
         path = self.layout.record_path(run_id)
         try:
             data = path.read_bytes()
@@ -138,16 +141,17 @@ class RecordStore:
             return None
 
     def _segment_record(self, run_id: str) -> bytes | None:
-        seg = self.segments
-        if seg.holder(run_id) is None:
-            seg.refresh()
-        # A segment being merged away may vanish between listing and reading.
-        for _ in range(3):
-            try:
-                return seg.read_record(run_id)
-            except FileNotFoundError:
+        with self._lock:
+            seg = self.segments
+            if seg.holder(run_id) is None:
                 seg.refresh()
-        return None
+            # A segment being merged away may vanish between listing and reading.
+            for _ in range(3):
+                try:
+                    return seg.read_record(run_id)
+                except FileNotFoundError:
+                    seg.refresh()
+            return None
 
     def iter_fresh(self) -> Iterator[Run]:
         """Every readable fresh record; corrupt files are reported by name and skipped."""

@@ -224,12 +224,12 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
         names = set(os.listdir(layout.segments))
     except FileNotFoundError:
         names = set()
+    suffix = segments.RECORDS_SUFFIX
     for name in names:
-        if name.startswith(".seg-") and name.endswith(".tmp"):
+        temporary = name.startswith(".seg-") and name.endswith(".tmp")
+        orphan = name.endswith(suffix) and name[: -len(suffix)] + ".parquet" not in names
+        if temporary or orphan:
             _unlink(layout.segments / name)
-        elif name.endswith(segments.RECORDS_SUFFIX):
-            if name[: -len(segments.RECORDS_SUFFIX)] + ".parquet" not in names:
-                _unlink(layout.segments / name)
     if deleted:
         catalog.refresh()
     return deleted

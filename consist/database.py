@@ -214,12 +214,23 @@ def build_if_missing(db_path: Path, layout: Layout) -> None:
         log.warning("could not build the catalog file %s: %s", db_path, exc)
 
 
+class _Busy(Exception):
+    """Another process holds the file open read-write."""
+
+
 def read_stamp(db_path: Path) -> tuple[int, str] | None:
-    """(schema version, records folder) recorded in the file, or None if unreadable."""
+    """(schema version, records folder) recorded in the file, or None if unreadable.
+
+    Raises ``_Busy`` when another process has the file open read-write.
+    """
     import duckdb
 
     try:
         con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise _Busy(str(exc)) from None
+        return None
     except duckdb.Error:
         return None
     try:
@@ -247,7 +258,13 @@ def ensure_database(db_path: Path, layout: Layout, *, check: bool = True) -> Non
         return
     if not check:
         return
-    stamp = read_stamp(db_path)
+    try:
+        stamp = read_stamp(db_path)
+    except _Busy as exc:
+        # Someone (a shell, say) has it open read-write: check it another time. consist's
+        # own queries never read this file.
+        log.debug("catalog file %s is open elsewhere; not checked: %s", db_path, exc)
+        return
     root = str(layout.root.resolve())
     if stamp is not None and stamp[0] == CATALOG_SCHEMA_VERSION and stamp[1] == root:
         ensure_placeholders(layout)

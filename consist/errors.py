@@ -21,6 +21,7 @@ The tree::
     ├── RunNotFoundError(LookupError)    no run matches an id or query
     ├── CatalogError
     │   └── SchemaVersionError           records written by a newer consist
+    ├── SchemaConflictError(TypeError)  files under one view/scan disagree on a column's type
     ├── ContainerError                   a container step could not run, or failed
     │   ├── EngineUnavailableError(RuntimeError)  no Docker engine answered (says how to start one)
     │   ├── ImageNotFoundError(LookupError)  the engine has no image of that name
@@ -117,6 +118,10 @@ class CatalogError(ConsistError):
 
 class SchemaVersionError(CatalogError):
     """A record was written by a newer version of consist."""
+
+
+class SchemaConflictError(ConsistError, TypeError):
+    """Files combined in one cross-run view or scan give a column incompatible types."""
 
 
 class ContainerError(ConsistError):

@@ -213,8 +213,13 @@ def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
     tmp_records, tmp = temp_name(records_path(target)), temp_name(target)
     try:
         yield tmp_records, tmp
+        # Durable before the rename: the caller deletes the folded fresh files next,
+        # and a crash must not leave their only copy in unflushed pages.
+        for path in (tmp_records, tmp):
+            _fsync(path)
         os.replace(tmp_records, records_path(target))
         os.replace(tmp, target)  # the commit: readers see the segment from here on
+        _fsync(target.parent)
     except BaseException:
         for path in (tmp_records, tmp):
             try:
@@ -222,6 +227,14 @@ def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
             except OSError:
                 pass
         raise
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ensure_placeholder(folder: Path) -> None:

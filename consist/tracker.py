@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from consist.compaction import CompactionReport
     from consist.engine import StepSpec
     from consist.explain import Explanation
+    from consist.lineage import Lineage
     from consist.models import Run
-    from consist.queries import Lineage, RunArtifacts
+    from consist.queries import RunArtifacts
     from consist.reader import LiveCatalog
     from consist.recover import Recovery
     from consist.scenario import Scenario
@@ -434,7 +435,7 @@ class Tracker:
 
     def lineage(self, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
         """Which run made ``artifact``, from which inputs, recursively."""
-        from consist.queries import lineage
+        from consist.lineage import lineage
 
         return lineage(self, artifact, max_depth=max_depth)
 

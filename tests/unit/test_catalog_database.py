@@ -124,3 +124,25 @@ def test_paths_with_quotes_are_quoted_in_view_definitions(tmp_path):
     tracker.records.append(make_run(1))
     assert plain(tracker, "SELECT id FROM runs") == [("run-1",)]
     assert tracker.find_runs()[0].id == "run-1"
+
+
+def test_file_held_open_elsewhere_does_not_disturb_queries(tracker, caplog):
+    """While another process holds db_path read-write, a new tracker's queries work without warnings."""
+    import logging
+    import subprocess
+    import sys
+
+    tracker.records.append(make_run(1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(tracker.db_path)!r}); print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with caplog.at_level(logging.WARNING, logger="consist.catalog"):
+            again = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
+            assert [r.id for r in again.find_runs()] == ["run-1"]
+        assert caplog.text == ""
+    finally:
+        holder.kill()
+        holder.wait()

@@ -179,3 +179,13 @@ def test_hostile_names_reach_sql_only_quoted(tracker):
     assert rows.columns == ["run_id", key, "ok"]
     assert rows.row(0) == (run.id, "v'; --", 1.0)
     assert tracker.run_query("SELECT count(*) AS n FROM runs")["n"][0] == 1
+
+
+def test_run_ids_never_reach_outside_the_records_folder(tracker):
+    """A run id with path separators or a leading dot finds nothing, even if a file sits there."""
+    with use_tracker(tracker):
+        real = consist.run(fn=lambda: None, name="step").run
+    (tracker.layout.root / "records" / "evil.json").write_bytes((tracker.layout.fresh / f"{real.id}.json").read_bytes())
+    for bad in ("../evil", ".hidden", "a/b"):
+        with pytest.raises(consist.RunNotFoundError):
+            tracker.get_run(bad)

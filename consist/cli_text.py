@@ -1,0 +1,150 @@
+"""Plain-text output for the ``consist`` command: aligned tables, sizes, times, durations.
+
+Pure functions over strings and numbers (no catalog access, no heavy imports), so the
+command stays fast to start and every rendering is easy to test.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from consist.display import human_size, when
+
+__all__ = ["cell", "human_size", "key_values", "parse_age", "seconds", "terminal_width", "text_table", "when"]
+
+_ELLIPSIS = "…"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def seconds(value: float | None) -> str:
+    """A duration for people: ``0.012 s``, ``4.2 s``, ``3m 05s``, ``2h 01m``."""
+    if value is None:
+        return ""
+    if value < 10:
+        return f"{value:.3f} s"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, secs = divmod(int(round(value)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def parse_age(text: str, now: float) -> float:
+    """The Unix time ``text`` points at: an age (``30d``, ``12h``, ``2w``, ``90m``, ``45s``)
+    before ``now``, or an ISO date/time (``2026-01-31``, ``2026-01-31T12:00``).
+
+    Raises
+    ------
+    ValueError
+        ``text`` is neither (the message says what is accepted).
+    """
+    match = _DURATION.match(text)
+    if match:
+        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    try:
+        return _dt.datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither an age (such as 30d, 12h, 2w, 90m) nor a date (such as 2026-01-31)"
+        ) from None
+
+
+def cell(value: Any) -> str:
+    """How one value shows in a table: None empty, floats short, lists comma-joined."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    text = str(value)
+    # One row per line: a newline inside a cell would break the alignment.
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _clip(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + _ELLIPSIS
+
+
+def _numeric(values: Iterable[Any]) -> bool:
+    seen = False
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        seen = True
+    return seen
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    width: int | None = None,
+    right: Sequence[bool] | None = None,
+) -> str:
+    """Rows as aligned columns under upper-case headers, fitted to ``width`` characters.
+
+    Numeric columns are right-aligned. When the table is wider than ``width`` (default:
+    the terminal's width, or unlimited when not a terminal) the widest columns are
+    clipped with an ellipsis, never below 8 characters.
+    """
+    texts = [[cell(v) for v in row] for row in rows]
+    if right is None:
+        right = [_numeric(row[i] for row in rows) for i in range(len(headers))]
+    widths = [len(h) for h in headers]
+    for row in texts:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    limit = width if width is not None else terminal_width()
+    if limit:
+        gap = 2 * (len(widths) - 1)
+        while sum(widths) + gap > limit:
+            widest = max(range(len(widths)), key=lambda i: widths[i])
+            if widths[widest] <= 8:
+                break
+            widths[widest] -= 1
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for i, text in enumerate(values):
+            text = _clip(text, widths[i])
+            parts.append(text.rjust(widths[i]) if right[i] else text.ljust(widths[i]))
+        return "  ".join(parts).rstrip()
+
+    out = [line([h.upper() for h in headers])]
+    out += [line(row) for row in texts]
+    return "\n".join(out)
+
+
+def key_values(pairs: Iterable[tuple[str, Any]], indent: int = 0) -> str:
+    """``key  value`` lines with the values aligned; pairs whose value is empty are left out."""
+    kept = [(k, cell(v)) for k, v in pairs if v not in (None, "", [], {})]
+    if not kept:
+        return ""
+    pad = max(len(k) for k, _ in kept)
+    return "\n".join(f"{' ' * indent}{k.ljust(pad)}  {v}" for k, v in kept)
+
+
+def terminal_width() -> int | None:
+    """Columns of the terminal on stdout, or None when stdout is not a terminal."""
+    import sys
+
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size((120, 24)).columns

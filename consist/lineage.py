@@ -1,0 +1,96 @@
+"""Lineage: which run made an artifact, from which inputs, recursively.
+
+Walks recorded runs by id (no DuckDB, except to resolve a bare artifact id), so it
+costs one record read per producing run upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from consist.errors import RunNotFoundError
+from consist.models import Artifact, Run
+from consist.queries import get_run
+
+if TYPE_CHECKING:
+    from consist.tracker import Tracker
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where an artifact came from: the run that wrote it and, recursively, its inputs.
+
+    Attributes
+    ----------
+    artifact
+        The artifact this node describes.
+    run
+        The run that produced it, or ``None`` for a raw input (or an unknown producer).
+    inputs
+        The lineage of each input of ``run``, by input key.
+    """
+
+    artifact: Artifact
+    run: Run | None = None
+    inputs: dict[str, Lineage] = field(default_factory=dict)
+
+    def walk(self) -> Iterator[Lineage]:
+        """This node and every node upstream of it, depth first."""
+        yield self
+        for child in self.inputs.values():
+            yield from child.walk()
+
+    def runs(self) -> list[Run]:
+        """Every producing run upstream (each once), nearest first."""
+        seen: dict[str, Run] = {}
+        for node in self.walk():
+            if node.run is not None:
+                seen.setdefault(node.run.id, node.run)
+        return list(seen.values())
+
+    def format(self, indent: int = 0) -> str:
+        """A readable tree, one artifact per line."""
+        producer = f"<- {self.run.name} ({self.run.id})" if self.run else "(raw input)"
+        lines = [f"{'  ' * indent}{self.artifact.key} [{self.artifact.hash[:12]}] {producer}"]
+        lines += [child.format(indent + 1) for child in self.inputs.values()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def lineage(tracker: Tracker, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
+    """The lineage of ``artifact`` (an :class:`Artifact` or an artifact id).
+
+    A run reached twice (a diamond in the graph) is expanded once; later mentions keep
+    their run but no inputs, so the tree is finite even for odd catalogs.
+    """
+    if isinstance(artifact, str):
+        artifact = _artifact_by_id(tracker, artifact)
+    return _lineage(tracker, artifact, max_depth, set())
+
+
+def _lineage(tracker: Tracker, artifact: Artifact, depth: int | None, seen: set[str]) -> Lineage:
+    if artifact.run_id is None:
+        return Lineage(artifact)
+    run = tracker.records.get(artifact.run_id)
+    if run is None or run.id in seen or depth == 0:
+        return Lineage(artifact, run)
+    seen.add(run.id)
+    nxt = None if depth is None else depth - 1
+    return Lineage(artifact, run, {k: _lineage(tracker, a, nxt, seen) for k, a in run.input_map.items()})
+
+
+def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
+    rows = tracker.catalog.arrow(
+        "SELECT run_id FROM run_artifacts WHERE artifact_id = ? ORDER BY direction = 'out' DESC LIMIT 1",
+        [artifact_id],
+    ).column("run_id")
+    if len(rows):
+        run = get_run(tracker, rows[0].as_py())
+        for a in [*run.outputs, *run.inputs]:
+            if a.id == artifact_id:
+                return a
+    raise RunNotFoundError(f"No recorded run read or wrote an artifact with id {artifact_id!r}.")

@@ -1,0 +1,266 @@
+"""What feeds a cross-run view or scan: the artifacts of a key, each with its provenance.
+
+A *source* is one artifact in one context: the output of a completed step run (scenario
+runs, which only collect their steps' outputs, are left out) with that run's scenario,
+year and iteration. A cache hit records the artifact it reused as its own output; it
+adds a source only when it puts that artifact in a new (scenario, year, iteration)
+context, so re-running a workflow never doubles rows while a scenario that reused
+another's result still shows it. Within a context the producing run is named, else the
+earliest run.
+
+Sources come from the catalog's public views (``runs``, ``run_artifacts``,
+``artifacts``), ordered by scenario, year, iteration and run, so that a filter on those
+columns selects a contiguous stretch of files. Filters on provenance columns are applied
+here, before any data file is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from consist import coltypes
+from consist.errors import ConfigError, SchemaConflictError
+
+if TYPE_CHECKING:
+    from consist.schema_capture import FileSchema, SchemaStore
+    from consist.tracker import Tracker
+
+log = logging.getLogger("consist.views")
+
+# The provenance columns every cross-run view and scan adds, with their DuckDB types.
+PROVENANCE: dict[str, str] = {
+    "consist_run_id": "VARCHAR",
+    "consist_scenario_id": "VARCHAR",
+    "consist_year": "BIGINT",
+    "consist_artifact_id": "VARCHAR",
+    "consist_iteration": "BIGINT",
+}
+# Keyword filters of tracker.scan(...) -> the source field they match.
+FILTERS = {
+    "run_id": "run_id",
+    "scenario": "scenario_id",
+    "scenario_id": "scenario_id",
+    "year": "year",
+    "iteration": "iteration",
+    "artifact_id": "artifact_id",
+}
+_FACET_COLUMN = {bool: "value_bool", int: "value_num", float: "value_num", str: "value_str"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One artifact in one run context (see the module docstring)."""
+
+    artifact_id: str
+    key: str
+    uri: str
+    hash: str
+    driver: str
+    run_id: str
+    scenario_id: str | None
+    year: int | None
+    iteration: int | None
+    meta_json: str | None = field(default=None, repr=False)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The artifact's metadata (decoded on demand)."""
+        if not self.meta_json:
+            return {}
+        try:
+            value = msgspec.json.decode(self.meta_json)
+        except msgspec.DecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def provenance(self) -> dict[str, Any]:
+        """The values of the provenance columns for this source."""
+        return {
+            "consist_run_id": self.run_id,
+            "consist_scenario_id": self.scenario_id,
+            "consist_year": self.year,
+            "consist_artifact_id": self.artifact_id,
+            "consist_iteration": self.iteration,
+        }
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def _in(column: str, values: list[Any], params: list[Any]) -> str:
+    if not values:
+        return "false"
+    params.extend(values)
+    return f"{column} IN ({', '.join('?' for _ in values)})"
+
+
+def list_sources(
+    tracker: Tracker,
+    keys: Sequence[str],
+    *,
+    ignore_case: bool = False,
+    filters: Mapping[str, Any] | None = None,
+    facets: Mapping[str, Any] | None = None,
+) -> list[Source]:
+    """The sources of ``keys``, ordered by scenario, year, iteration, run and artifact.
+
+    Parameters
+    ----------
+    keys
+        Artifact keys to collect.
+    ignore_case
+        Match keys case-insensitively (schema views do; scans by key do not).
+    filters
+        ``run_id``, ``scenario`` (or ``scenario_id``), ``year``, ``iteration`` or
+        ``artifact_id``: a value or a list of values each; ``None`` is no filter.
+    facets
+        ``{facet key: value}`` equalities on the run of each source.
+    """
+    params: list[Any] = []
+    key_column = "lower(l.key)" if ignore_case else "l.key"
+    wanted = [k.lower() for k in keys] if ignore_case else list(keys)
+    inner = f"""
+        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.hash AS hash, a.driver AS driver,
+               CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
+               r.year AS year, r.iteration AS iteration
+        FROM run_artifacts l JOIN runs r ON r.id = l.run_id JOIN artifacts a ON a.id = l.artifact_id
+        WHERE l.direction = 'out' AND r.kind <> 'scenario' AND r.status = 'completed'
+          AND {_in(key_column, wanted, params)}
+        QUALIFY row_number() OVER (PARTITION BY a.id, r.parent_id, r.year, r.iteration
+                                   ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1"""
+    where = []
+    for name, value in (filters or {}).items():
+        if name not in FILTERS:
+            raise ConfigError(
+                f"cannot filter a cross-run scan by {name!r}: provenance filters are "
+                f"{', '.join(sorted(FILTERS))}; anything else is a facet (pass it as a keyword) "
+                "or a column (filter the LazyFrame)."
+            )
+        if value is not None:
+            where.append(_in(FILTERS[name], _values(value), params))
+    for key, value in (facets or {}).items():
+        column = _FACET_COLUMN.get(type(value))
+        if column is None:
+            raise ConfigError(f"facet filter {key}={value!r}: expected a bool, number or string value.")
+        cast = "CAST(? AS DOUBLE)" if column == "value_num" else "?"
+        params.extend([str(key), value])
+        where.append(f"run_id IN (SELECT run_id FROM facets WHERE key = ? AND {column} = {cast})")
+    sql = f"SELECT * FROM ({inner}) AS s"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"
+    rows = tracker.catalog.arrow(sql, params).to_pylist()
+    return [Source(**{**row, "meta_json": row.pop("meta")}) for row in rows]
+
+
+def known_keys(tracker: Tracker) -> list[str]:
+    """Every output key in the catalog (for 'did you mean' hints)."""
+    table = tracker.catalog.arrow("SELECT DISTINCT key FROM run_artifacts WHERE direction = 'out' ORDER BY 1")
+    return table.column("key").to_pylist()
+
+
+# -- cold files: presence and schemas ------------------------------------------------
+
+
+def present(sources: Iterable[Source], what: str) -> list[Source]:
+    """The sources whose file exists; each missing one is skipped with a warning naming it."""
+    import os
+
+    out = []
+    for source in sources:
+        if os.path.exists(source.uri):
+            out.append(source)
+        else:
+            warnings.warn(
+                f"{what}: skipping artifact {source.key!r} of run {source.run_id!r}: its file "
+                f"{source.uri} is missing. Restore it with tracker.recover(artifact), or ingest "
+                "artifacts (consist.ingest) so their rows outlive their files.",
+                stacklevel=4,
+            )
+    return out
+
+
+def file_schemas(store: SchemaStore, sources: Iterable[Source], what: str) -> dict[str, FileSchema]:
+    """Artifact id -> captured schema; files that vanish meanwhile are skipped with a warning."""
+    out: dict[str, FileSchema] = {}
+    for source in sources:
+        if source.artifact_id in out:
+            continue
+        try:
+            out[source.artifact_id] = store.of(source.uri, source.driver, source.hash, source.meta)
+        except FileNotFoundError:
+            present([source], what)
+    return out
+
+
+def unify(
+    schemas: Mapping[str, dict[str, str]],
+    declared: Mapping[str, str | None] | None,
+    what: str,
+) -> dict[str, str | None]:
+    """The columns (name -> DuckDB type) of a view or scan over files of ``schemas``.
+
+    ``schemas`` maps a label (a file path, or an ingested table) to its columns. With
+    ``declared`` columns (a registered schema), those are the result, and each file's
+    column must fit its declared type (a declared type of None keeps the files' own).
+    Without, the result is the union of all columns in first-seen order, each of the
+    combined type of its files (see :mod:`consist.coltypes`).
+
+    Raises
+    ------
+    SchemaConflictError
+        Two files, or a file and the declaration, disagree on a column's type; the
+        message names both and the column.
+    """
+    if declared is not None:
+        for label, columns in schemas.items():
+            for name, want in declared.items():
+                have = columns.get(name)
+                if have is not None and want is not None and not coltypes.fits(have, want):
+                    raise SchemaConflictError(
+                        f"{what}: column {name!r} is {have} in {label}, but the schema declares it {want}. "
+                        "Fix the declaration (e.g. a str field for text), or rewrite that file with the declared type."
+                    )
+        out: dict[str, str | None] = dict(declared)
+        for name, want in declared.items():
+            if want is None:
+                out[name] = _combined(name, {lb: c[name] for lb, c in schemas.items() if name in c}, what)
+        return out
+    by_column: dict[str, dict[str, str]] = {}
+    for label, columns in schemas.items():
+        for name, sql_type in columns.items():
+            by_column.setdefault(name, {})[label] = sql_type
+    return {name: _combined(name, types, what) for name, types in by_column.items()}
+
+
+def _combined(name: str, types: dict[str, str], what: str) -> str | None:
+    if not types:
+        return None
+    clash = coltypes.conflict(types)
+    if clash is not None:
+        first, second = clash
+        raise SchemaConflictError(
+            f"{what}: column {name!r} is {types[first]} in {first} but {types[second]} in {second}; "
+            "these types do not combine (numbers widen, text does not become a number). Rewrite one "
+            "file with a matching type, or filter to runs that agree (e.g. run_id=...)."
+        )
+    return coltypes.combine(list(types.values()))
+
+
+def check_columns(columns: Iterable[str], what: str) -> None:
+    """Refuse data columns that would shadow a provenance column."""
+    clash = sorted(set(columns) & set(PROVENANCE))
+    if clash:
+        raise ConfigError(
+            f"{what}: data column(s) {', '.join(clash)} collide with consist's provenance columns; "
+            "rename them in the data or the schema."
+        )
