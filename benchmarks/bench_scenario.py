@@ -4,7 +4,7 @@ Run: ``python benchmarks/bench_scenario.py [--steps 1000] [--rows 100]``.
 
 Each step reads the previous step's ``rows``-row output (a coupler key, loaded into the
 function) and returns a new frame. Three chains advance in lockstep, one step of each
-per iteration, so that disk and machine noise hits them alike:
+per iteration, in rotating order, so that disk and machine noise hits them alike:
 
 - the bare work without consist (read the previous Parquet file, compute, write the next);
 - the scenario (``sc.run`` with ``inputs=["data"]``);
@@ -49,25 +49,35 @@ def chains(work: Path, steps: int, rows: int) -> dict[str, list[float]]:
     bare_dir.mkdir(exist_ok=True)
     previous_file = bare_dir / "0.parquet"
     seed(rows).write_parquet(previous_file)
-    hits = 0
     with scenario_tracker.scenario("chain") as sc:
         with sc.trace(name="seed"):
             consist.log_dataframe(seed(rows), key="data")
         previous = engine_tracker.run("seed", fn=lambda: seed(rows), outputs=["data"]).outputs["data"]
+        state = {"file": previous_file, "artifact": previous, "hits": 0}
         for i in range(steps):
-            t0 = time.perf_counter()
             target = bare_dir / f"{i + 1}.parquet"
-            step(pl.read_parquet(previous_file)).write_parquet(target)
-            t1 = time.perf_counter()
-            result = sc.run(name=f"step_{i:04d}", fn=step, inputs=["data"], outputs=["data"], load_inputs=True)
-            t2 = time.perf_counter()
-            plain = engine_tracker.run(f"step_{i:04d}", fn=step, inputs={"data": previous}, outputs=["data"])
-            t3 = time.perf_counter()
-            times["bare"].append(t1 - t0)
-            times["scenario"].append(t2 - t1)
-            times["engine"].append(t3 - t2)
-            previous_file, previous = target, plain.outputs["data"]
-            hits += result.cache_hit + plain.cache_hit
+
+            def bare() -> None:
+                step(pl.read_parquet(state["file"])).write_parquet(target)
+
+            def scenario_step() -> None:
+                name = f"step_{i:04d}"
+                result = sc.run(name=name, fn=step, inputs=["data"], outputs=["data"], load_inputs=True)
+                state["hits"] += result.cache_hit
+
+            def engine_step() -> None:
+                result = engine_tracker.run(f"step_{i:04d}", fn=step, inputs={"data": state["artifact"]}, outputs=["data"])
+                state["hits"] += result.cache_hit
+                state["artifact"] = result.outputs["data"]
+
+            # Rotate the order: whichever goes right after another's file writes pays for them.
+            order = [("bare", bare), ("scenario", scenario_step), ("engine", engine_step)]
+            for label, action in order[i % 3 :] + order[: i % 3]:
+                t0 = time.perf_counter()
+                action()
+                times[label].append(time.perf_counter() - t0)
+            state["file"] = target
+        hits = state["hits"]
     times["hits"] = [hits]
     return times
 

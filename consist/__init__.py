@@ -6,6 +6,7 @@ The front door only re-exports names; see each module for the behaviour.
 from consist.api import (
     find_run,
     find_runs,
+    ingest,
     load,
     log_artifact,
     log_dataframe,
@@ -39,12 +40,14 @@ from consist.errors import (
     RecoveryError,
     RunNotFoundError,
     ScenarioOutputsMissingError,
+    SchemaConflictError,
     SchemaVersionError,
     StoreError,
     UnhashableInputError,
     UnsafeKeyError,
 )
 from consist.explain import Explanation
+from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
 from consist.tracker import Tracker
@@ -69,6 +72,7 @@ __all__ = [
     "ImageNotFoundError",
     "InputError",
     "InputNotFoundError",
+    "LineageGraph",
     "NoActiveTrackerError",
     "OutputError",
     "OutputMissingError",
@@ -79,6 +83,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioOutputsMissingError",
+    "SchemaConflictError",
     "SchemaVersionError",
     "StoreError",
     "Tracker",
@@ -88,6 +93,8 @@ __all__ = [
     "current_tracker",
     "find_run",
     "find_runs",
+    "ingest",
+    "lineage_graph",
     "load",
     "log_artifact",
     "log_dataframe",

@@ -71,6 +71,11 @@ def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs:
         unchanged file.
     validate_content_hash
         Re-hash the file and fail if it does not match ``content_hash``.
+    profile_file_schema
+        Record the columns of a Parquet/CSV file (names, types, nullability, a few
+        statistics) in the artifact's metadata; they outlive the file.
+    file_schema_sample_rows
+        Compute the statistics over the first N rows only (default: all rows).
     **meta
         Stored as the artifact's metadata.
     """
@@ -107,14 +112,40 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None) ->
         the kind; ``"path"`` for the path. A raw tabular file nobody logged as a frame
         loads as a Polars DataFrame; a zarr store opens lazily; other files give their path.
     """
+    if isinstance(artifact, Artifact) and not artifact.path.exists():
+        from consist.ingestion import load_ghost
+
+        # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
+        ghost = load_ghost(artifact, as_)
+        if ghost is not None:
+            return ghost
     path, driver, kind = _resolve(artifact)
     return drivers.load(path, driver, as_, kind)
 
 
 def scan(artifact: Artifact | str | os.PathLike[str]) -> Any:
     """A Polars LazyFrame over a tabular artifact (nothing is read until collected)."""
+    if isinstance(artifact, Artifact) and not artifact.path.exists():
+        from consist.ingestion import load_ghost
+
+        ghost = load_ghost(artifact, lazy=True)
+        if ghost is not None:
+            return ghost
     path, driver, _ = _resolve(artifact)
     return drivers.scan(path, driver)
+
+
+def ingest(artifacts: Any, *, tracker: Any = None) -> Any:
+    """Copy artifacts' rows into the tracker's hot database (see :meth:`Tracker.ingest`).
+
+    Views then serve those rows from DuckDB, and the artifacts still load after their
+    files are deleted.
+
+    Examples
+    --------
+    >>> consist.ingest(result.outputs["persons"], tracker=tracker)   # doctest: +SKIP
+    """
+    return (tracker or current_tracker()).ingest(artifacts)
 
 
 def find_run(*, tracker: Any = None, **filters: Any) -> Run:

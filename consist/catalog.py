@@ -10,6 +10,7 @@ module never builds an artifact path.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
     from consist.segments import SegmentCatalog
 
 log = logging.getLogger("consist.catalog")
+
+# Automatic compactions run beside the steps, never on their path; at exit a running
+# one is given a moment to finish (a killed one loses nothing, see consist.compaction).
+_compactors: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_compactions() -> None:
+    for thread in list(_compactors):
+        thread.join(timeout=10)
 
 DEFAULT_COMPACT_THRESHOLD = 256
 _encoder = msgspec.json.Encoder()
@@ -72,6 +83,7 @@ class RecordStore:
         self._since_check = 0
         self._segments: SegmentCatalog | None = None
         self._lock = threading.Lock()
+        self._compactor: threading.Thread | None = None
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
@@ -85,14 +97,30 @@ class RecordStore:
         if self._since_check < max(1, min(32, self.compact_threshold // 8)):
             return
         self._since_check = 0
+        if self._compactor is not None and self._compactor.is_alive():
+            return
         if len(fresh_names(self.layout)) < self.compact_threshold:
             return
+        thread = threading.Thread(target=self._compact_in_background, name="consist-compaction", daemon=True)
+        self._compactor = thread
+        _compactors.add(thread)
+        thread.start()
+
+    def _compact_in_background(self) -> None:
         from consist import compaction
 
         try:
             compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
         except Exception:  # the run is recorded either way; a failed compaction loses nothing
             log.exception("automatic catalog compaction of %s failed", self.layout.root)
+        finally:
+            _compactors.discard(threading.current_thread())
+
+    def wait_for_compaction(self, timeout: float | None = None) -> None:
+        """Block until an automatic compaction started by this store has finished."""
+        thread = self._compactor
+        if thread is not None:
+            thread.join(timeout)
 
     def compact(self, *, blocking: bool = True) -> CompactionReport:
         """Fold all fresh records into a segment now and merge small segments."""

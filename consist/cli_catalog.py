@@ -15,22 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.errors import CatalogError, ConsistError, RunNotFoundError
+from consist.errors import CatalogError, RunDirNotFoundError, RunNotFoundError
 
 if TYPE_CHECKING:
     from consist.models import Run
     from consist.tracker import Tracker
 
+# consist.database.CATALOG_SCHEMA_VERSION, repeated so that opening the catalog does not
+# import pyarrow (through consist.segments) before the first row is printed; a unit test
+# keeps the two equal.
+CATALOG_SCHEMA_VERSION = 1
 ENV_RUN_DIR = "CONSIST_RUN_DIR"
 ENV_DB_PATH = "CONSIST_DB_PATH"
-
-
-class RunDirNotFoundError(ConsistError, FileNotFoundError):
-    """The folder given as ``--run-dir`` is missing or holds no consist catalog."""
-
-
-class QueryError(ConsistError, ValueError):
-    """SQL given to ``consist query`` (or built from its options) did not run."""
 
 
 def first_line(exc: BaseException) -> str:
@@ -84,38 +80,55 @@ class CliCatalog:
         if not db_path.exists():
             self._live = True  # could not be built here (read-only place): query in process
             return None
+        con = self._open(db_path)
+        if con is not None and not self._current(con):
+            con.close()
+            from consist.database import ensure_database
+
+            ensure_database(db_path, self.tracker.layout)
+            con = self._open(db_path)
+        self._con = con
+        self._live = con is None
+        return con
+
+    @staticmethod
+    def _open(db_path: Path) -> Any:
+        # None when a writer holds the file: the in-process catalog has the same views.
+        import duckdb
+
         try:
-            con = duckdb.connect(str(db_path), read_only=True)
+            return duckdb.connect(str(db_path), read_only=True)
         except duckdb.Error as exc:
             if "lock" in str(exc).lower():
-                self._live = True  # a writer holds it: the in-process catalog has the same views
                 return None
             raise CatalogError(
                 f"the catalog file {db_path} is unreadable ({first_line(exc)}); "
                 "rebuild it from the run records with `consist rebuild`."
             ) from None
-        if not self._current(con):
-            con.close()
-            from consist.database import ensure_database
-
-            ensure_database(db_path, self.tracker.layout)
-            con = duckdb.connect(str(db_path), read_only=True)
-        self._con = con
-        return con
 
     def _current(self, con: Any) -> bool:
         # The file names the records folder it was built for: a moved run folder or an
         # older consist means its views must be redefined first.
-        from consist.database import CATALOG_SCHEMA_VERSION
-
         try:
-            row = con.execute("SELECT version, records_root FROM consist_schema").fetchone()
+            rows = con.execute("SELECT version, records_root FROM consist_schema").fetchall()
         except Exception:  # noqa: BLE001 - no stamp table: treat as old and rebuild the views
             return False
-        if row is None:
+        if not rows:
             return False
+        row = rows[0]
         root = str(self.tracker.layout.root.resolve())
-        return int(row[0]) > CATALOG_SCHEMA_VERSION or (int(row[0]) == CATALOG_SCHEMA_VERSION and row[1] == root)
+        version = int(row[0])
+        return version > CATALOG_SCHEMA_VERSION or (version == CATALOG_SCHEMA_VERSION and row[1] == root)
+
+    def check(self) -> None:
+        """Open the catalog file now, so a damaged one is reported before any work starts.
+
+        Raises
+        ------
+        CatalogError
+            The file is not a readable DuckDB catalog (``consist rebuild`` replaces it).
+        """
+        self._connection()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Column names and rows of ``sql`` (bound ``params``) on the catalog."""
@@ -133,7 +146,7 @@ class CliCatalog:
         con = self._connection()
         if con is None:
             return self.tracker.catalog.arrow(sql, params)
-        return con.execute(sql, list(params) if params else None).to_arrow_table()
+        return con.sql(sql, params=list(params) if params else None).to_arrow_table()
 
     def close(self) -> None:
         """Close the file connection, if one was opened."""

@@ -20,16 +20,19 @@ always has an identity. Results are memoised per callable and recipe.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import subprocess
 import sys
 import textwrap
 import types
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from consist.errors import ConfigError
+import msgspec
+
+from consist.errors import ConfigError, UnhashableInputError
 from consist.hashing import hash_bytes
 from consist.identity import canonical, code_hash
 from consist.models import CodeInfo
@@ -60,23 +63,75 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
         if memo_key is not None:
             _memo[memo_key] = cached
     info, source = cached
-    if extra is not None:
-        info = CodeInfo(
-            kind=info.kind,
-            hash=code_hash("partial", [info.hash, extra]),
-            module=info.module,
-            qualname=info.qualname,
-            file=info.file,
-            line=info.line,
-        )
+    bound = _bound_values(target, {id(fn), id(target)})
+    if extra is not None or bound:
+        info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
     return info, source
+
+
+def _bound_values(fn: Any, seen: set[int]) -> list[Any]:
+    """Default arguments and closure values: they change what the code does.
+
+    ``lambda offset=offset: ...`` made in a loop shares one code object across
+    iterations; its defaults tell the iterations apart. Only immutable values count by
+    content (numbers, strings, None, paths, enums and tuples/frozensets of them);
+    mutable ones (a ``calls = []`` list a step appends to, a dict cache, a DataFrame)
+    count by their type, since their content changes as the program runs. Callables
+    count by their own code identity.
+    """
+    out: list[Any] = []
+    defaults = getattr(fn, "__defaults__", None)
+    if defaults:
+        out.append(["defaults", [_soft(v, seen) for v in defaults]])
+    kwdefaults = getattr(fn, "__kwdefaults__", None)
+    if kwdefaults:
+        out.append(["kwdefaults", {k: _soft(v, seen) for k, v in sorted(kwdefaults.items())}])
+    closure = getattr(fn, "__closure__", None)
+    if closure:
+        names = fn.__code__.co_freevars
+        cells = []
+        for name, cell in zip(names, closure):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell: the name is not bound yet
+                continue
+            cells.append([name, _soft(value, seen)])
+        if cells:
+            out.append(["closure", cells])
+    return out
+
+
+def _soft(value: Any, seen: set[int]) -> Any:
+    if isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+        if id(value) in seen:
+            return "<recursive>"
+        seen.add(id(value))
+        target, extra = _unwrap(value)
+        info = _compute(target, "callable_source")[0]
+        return ["callable", info.hash, extra, _bound_values(target, seen)]
+    if isinstance(value, (type, types.ModuleType)):
+        return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}>"
+    if _immutable(value):
+        try:
+            return canonical(value, "bound value")
+        except UnhashableInputError:
+            pass
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _immutable(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, PurePath, enum.Enum)):
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_immutable(v) for v in value)
+    return False
 
 
 def _unwrap(fn: Any) -> tuple[Any, Any]:
     """The function whose code identifies ``fn``, and bound arguments that also count."""
     extra = None
     if isinstance(fn, functools.partial):
-        extra = canonical({"args": list(fn.args), "kwargs": fn.keywords}, "partial arguments")
+        extra = {"args": [_soft(a, set()) for a in fn.args], "kwargs": {k: _soft(v, set()) for k, v in fn.keywords.items()}}
         fn = fn.func
     if isinstance(fn, types.MethodType):
         fn = fn.__func__

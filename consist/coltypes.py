@@ -21,6 +21,7 @@ Pure functions: no I/O, no imports of the heavy libraries until a map needs them
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -143,6 +144,7 @@ def sql_type_of(sa_type: Any) -> str | None:
 # -- Polars ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def polars_dtype(sql_type: str) -> Any:
     """The Polars dtype for a DuckDB type name, or None when there is no exact one."""
     import polars as pl

@@ -111,12 +111,16 @@ class RunContext:
         content_hash: str | None = None,
         force_hash_override: bool = False,
         validate_content_hash: bool = False,
+        profile_file_schema: bool = False,
+        file_schema_sample_rows: int | None = None,
         **meta: Any,
     ) -> Artifact:
         """Record the file or folder at ``path`` as an output of this run under ``key``.
 
         ``key`` defaults to the file name's stem. Extra keyword arguments are stored as
-        the artifact's metadata.
+        the artifact's metadata. ``profile_file_schema=True`` records a Parquet/CSV
+        file's columns and a few statistics (over the first ``file_schema_sample_rows``
+        rows, default all) in that metadata (see :mod:`consist.schema_capture`).
         """
         path = Path(path)
         key = check_key(key if key is not None else path.name.split(".")[0] or path.name)
@@ -130,6 +134,13 @@ class RunContext:
             force_hash_override=force_hash_override,
             validate_content_hash=validate_content_hash,
         )
+        if profile_file_schema:
+            import msgspec
+
+            from consist.schema_capture import profile_meta
+
+            profile = profile_meta(artifact, file_schema_sample_rows)
+            artifact = msgspec.structs.replace(artifact, meta={**artifact.meta, **profile})
         self.outputs[key] = artifact
         return artifact
 

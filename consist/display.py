@@ -109,3 +109,31 @@ def runs_html(runs: Sequence[Run], title: str = "Runs") -> str:
         for r in runs
     ]
     return table(("id", "step", "scenario", "year", "outcome", "started", "seconds"), rows, title=title)
+
+
+def scenario_html(scenario: Any) -> str:
+    """A scenario: its state, its steps (one row each) and the coupler's artifacts."""
+    fields = [
+        ("name", scenario.name),
+        ("status", scenario.status),
+        ("record id", scenario.run_id),
+        ("model", scenario.model if scenario.model != "scenario" else None),
+        ("parent scenario", scenario.parent_id),
+        ("steps", len(scenario.steps)),
+        ("failed steps", ", ".join(scenario.failed_steps)),
+    ]
+    parts = [table(("field", "value"), [f for f in fields if f[1] not in (None, "")], title=f"Scenario {scenario.name}")]
+    if scenario.steps:
+        rows = []
+        for run_id in scenario.steps:
+            run = scenario.tracker.records.get(run_id)
+            if run is None:
+                rows.append([run_id, "", "", "", ""])
+                continue
+            outcome = f"hit (reused {run.reused_run_id})" if run.cache_hit else run.status
+            rows.append([run.id, run.name, run.year, outcome, f"{run.duration_s:.3f}"])
+        parts.append(table(("run", "step", "year", "outcome", "seconds"), rows, title="Steps"))
+    artifacts = list(scenario.coupler.values())
+    if artifacts:
+        parts.append(table(ARTIFACT_HEADERS, artifact_rows(artifacts), title="Coupler"))
+    return "".join(parts)

@@ -19,6 +19,7 @@ The tree::
     │   ├── HydrationConflictError(FileExistsError)  a hydration destination holds different bytes
     │   └── RecoveryError               a missing artifact cannot be regenerated or restored
     ├── RunNotFoundError(LookupError)    no run matches an id or query
+    ├── RunDirNotFoundError(FileNotFoundError)  a folder that is not a tracker's run_dir (the CLI)
     ├── CatalogError
     │   └── SchemaVersionError           records written by a newer consist
     ├── SchemaConflictError(TypeError)  files under one view/scan disagree on a column's type
@@ -110,6 +111,10 @@ class RecoveryError(StoreError):
 
 class RunNotFoundError(ConsistError, LookupError):
     """No run matches the id or query."""
+
+
+class RunDirNotFoundError(ConsistError, FileNotFoundError):
+    """A folder given as a run folder is missing or holds no consist catalog."""
 
 
 class CatalogError(ConsistError):

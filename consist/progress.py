@@ -110,3 +110,52 @@ class Progress:
             return
         self.stream.write("\r" + line + ("\n" if final else ""))
         self.stream.flush()
+
+
+# A scenario's bar appears only once it has run this long: short scenarios (most
+# notebook cells) print nothing.
+SCENARIO_DELAY_S = 2.0
+
+
+class StepProgress:
+    """The step bar of a running scenario: steps done, of how many, and steps per second.
+
+    The total is a guess: the number of steps the scenario's first recorded run had
+    (none on a first run; dropped once exceeded). The bar shows only when progress is
+    wanted (see :func:`wanted`) and the scenario has run for ``delay`` seconds.
+    """
+
+    def __init__(self, tracker: Any, name: str, *, delay: float = SCENARIO_DELAY_S, stream: Any = None) -> None:
+        self.enabled = wanted(getattr(tracker, "progress", None))
+        self.delay = delay
+        self.started = time.perf_counter()
+        self._tracker, self._name = tracker, name
+        self.bar = Progress(f"scenario {name}", None, unit="steps", enabled=False, stream=stream)
+        self._default_stream = stream is None
+
+    @staticmethod
+    def _expected(tracker: Any, name: str) -> int | None:
+        try:
+            earlier = tracker.records.get(name)
+        except Exception:  # noqa: BLE001 - a guess must never break a scenario
+            return None
+        steps = earlier.meta.get("steps") if earlier is not None else None
+        return len(steps) if isinstance(steps, list) and steps else None
+
+    def step(self) -> None:
+        """Count one finished (or failed) step."""
+        bar = self.bar
+        if self.enabled and not bar.enabled and time.perf_counter() - self.started >= self.delay:
+            # Only a scenario long enough to show a bar pays for the guess of its total.
+            bar.total = self._expected(self._tracker, self._name)
+            bar.enabled = True
+            bar._notebook = self._default_stream and in_notebook()
+            bar._start = self.started  # the rate covers the whole scenario so far
+            bar._last = 0.0
+        if bar.total is not None and bar.done >= bar.total:
+            bar.total = None  # more steps than last time: count without a total
+        bar.advance(1)
+
+    def close(self) -> None:
+        """End the bar (a final line, if it was showing)."""
+        self.bar.close()

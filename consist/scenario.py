@@ -126,9 +126,15 @@ class Scenario:
         self._token: contextvars.Token[Any] | None = None
         self._using: Any = None
         self._started = 0.0
+        self._progress: Any = None
 
     def __repr__(self) -> str:
         return f"Scenario(name={self.name!r}, status={self.status!r}, steps={len(self.steps)})"
+
+    def _repr_html_(self) -> str:
+        from consist.display import scenario_html
+
+        return scenario_html(self)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -139,6 +145,9 @@ class Scenario:
         self.parent_id = active_scenario_id(self.tracker)
         self._started = time.time()
         self.status = "running"
+        from consist.progress import StepProgress
+
+        self._progress = StepProgress(self.tracker, self.name)
         self._token = _active.set(self)
         # Inside the block, consist.run/consist.trace use this scenario's tracker.
         self._using = use_tracker(self.tracker)
@@ -161,6 +170,8 @@ class Scenario:
                     "or declare them with required=False."
                 )
         self.status = "failed" if error is not None else "completed"
+        if self._progress is not None:
+            self._progress.close()
         self._record(error)
         if error is not None and exc is None:
             raise error
@@ -294,11 +305,15 @@ class Scenario:
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
+        if self._progress is not None:
+            self._progress.step()
         self.coupler.sync(result.outputs, run_id=result.run.id, step=step, declared=frozenset(declared))
 
     def step_failed(self, step: str, exc: BaseException) -> None:
         """Note a step that raised (its own record says failed; the error propagates)."""
         self.failed_steps.append(step)
+        if self._progress is not None:
+            self._progress.step()
 
     # -- coupler conveniences --------------------------------------------------------
 

@@ -103,15 +103,23 @@ def _in(column: str, values: list[Any], params: list[Any]) -> str:
     return f"{column} IN ({', '.join('?' for _ in values)})"
 
 
-def list_sources(
-    tracker: Tracker,
-    keys: Sequence[str],
-    *,
-    ignore_case: bool = False,
-    filters: Mapping[str, Any] | None = None,
-    facets: Mapping[str, Any] | None = None,
-) -> list[Source]:
+def catalog_token(tracker: Tracker) -> tuple[Any, ...]:
+    """A cheap version of the catalog (two ``listdir``): it changes whenever a run lands.
+
+    Take it *before* reading the catalog: what is read is then at least as new as the
+    token, so a cache keyed by it can only be conservative.
+    """
+    from consist.catalog import fresh_names
+    from consist.segments import list_segment_names
+
+    layout = tracker.layout
+    return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments))
+
+
+def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = False) -> list[Source]:
     """The sources of ``keys``, ordered by scenario, year, iteration, run and artifact.
+
+    Results are cached per tracker until the catalog changes (:func:`catalog_token`).
 
     Parameters
     ----------
@@ -119,25 +127,48 @@ def list_sources(
         Artifact keys to collect.
     ignore_case
         Match keys case-insensitively (schema views do; scans by key do not).
+    """
+    wanted = tuple(k.lower() for k in keys) if ignore_case else tuple(keys)
+    cache = tracker.__dict__.setdefault("_consist_sources", {})
+    token = catalog_token(tracker)
+    hit = cache.get((wanted, ignore_case))
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    params: list[Any] = []
+    key_column = "lower(l.key)" if ignore_case else "l.key"
+    sql = f"""
+        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.hash AS hash, a.driver AS driver,
+               CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
+               r.year AS year, r.iteration AS iteration
+        FROM run_artifacts l JOIN runs r ON r.id = l.run_id JOIN artifacts a ON a.id = l.artifact_id
+        WHERE l.direction = 'out' AND r.kind <> 'scenario' AND r.status = 'completed'
+          AND {_in(key_column, list(wanted), params)}
+        QUALIFY row_number() OVER (PARTITION BY a.id, r.parent_id, r.year, r.iteration
+                                   ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1
+        ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"""
+    rows = tracker.catalog.arrow(sql, params).to_pylist()
+    sources = [Source(meta_json=row.pop("meta"), **row) for row in rows]
+    cache[(wanted, ignore_case)] = (token, sources)
+    return sources
+
+
+def select_sources(
+    tracker: Tracker,
+    sources: list[Source],
+    filters: Mapping[str, Any] | None = None,
+    facets: Mapping[str, Any] | None = None,
+) -> list[Source]:
+    """The sources matching every provenance filter and facet (no file is touched).
+
+    Parameters
+    ----------
     filters
         ``run_id``, ``scenario`` (or ``scenario_id``), ``year``, ``iteration`` or
         ``artifact_id``: a value or a list of values each; ``None`` is no filter.
     facets
         ``{facet key: value}`` equalities on the run of each source.
     """
-    params: list[Any] = []
-    key_column = "lower(l.key)" if ignore_case else "l.key"
-    wanted = [k.lower() for k in keys] if ignore_case else list(keys)
-    inner = f"""
-        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.hash AS hash, a.driver AS driver,
-               CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
-               r.year AS year, r.iteration AS iteration
-        FROM run_artifacts l JOIN runs r ON r.id = l.run_id JOIN artifacts a ON a.id = l.artifact_id
-        WHERE l.direction = 'out' AND r.kind <> 'scenario' AND r.status = 'completed'
-          AND {_in(key_column, wanted, params)}
-        QUALIFY row_number() OVER (PARTITION BY a.id, r.parent_id, r.year, r.iteration
-                                   ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1"""
-    where = []
+    chosen = sources
     for name, value in (filters or {}).items():
         if name not in FILTERS:
             raise ConfigError(
@@ -145,21 +176,42 @@ def list_sources(
                 f"{', '.join(sorted(FILTERS))}; anything else is a facet (pass it as a keyword) "
                 "or a column (filter the LazyFrame)."
             )
-        if value is not None:
-            where.append(_in(FILTERS[name], _values(value), params))
-    for key, value in (facets or {}).items():
+        if value is None:
+            continue
+        allowed = set(_values(value))
+        field_name = FILTERS[name]
+        chosen = [s for s in chosen if getattr(s, field_name) in allowed]
+    if facets:
+        runs = _runs_with_facets(tracker, facets)
+        chosen = [s for s in chosen if s.run_id in runs]
+    return chosen
+
+
+def _runs_with_facets(tracker: Tracker, facets: Mapping[str, Any]) -> set[str]:
+    params: list[Any] = []
+    parts = []
+    for key, value in facets.items():
         column = _FACET_COLUMN.get(type(value))
         if column is None:
             raise ConfigError(f"facet filter {key}={value!r}: expected a bool, number or string value.")
         cast = "CAST(? AS DOUBLE)" if column == "value_num" else "?"
         params.extend([str(key), value])
-        where.append(f"run_id IN (SELECT run_id FROM facets WHERE key = ? AND {column} = {cast})")
-    sql = f"SELECT * FROM ({inner}) AS s"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"
-    rows = tracker.catalog.arrow(sql, params).to_pylist()
-    return [Source(**{**row, "meta_json": row.pop("meta")}) for row in rows]
+        parts.append(f"SELECT run_id FROM facets WHERE key = ? AND {column} = {cast}")
+    table = tracker.catalog.arrow(" INTERSECT ".join(parts), params)
+    found = set(table.column("run_id").to_pylist())
+    if not found:
+        known = tracker.catalog.arrow("SELECT DISTINCT key FROM facets ORDER BY 1").column("key").to_pylist()
+        unknown = [str(k) for k in facets if str(k) not in known]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], [*FILTERS, *known], n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"no run has a facet named {unknown[0]!r}.{hint} Provenance filters are "
+                f"{', '.join(sorted(FILTERS))}; other keywords match run facets."
+            )
+    return found
 
 
 def known_keys(tracker: Tracker) -> list[str]:
@@ -226,8 +278,10 @@ def unify(
             for name, want in declared.items():
                 have = columns.get(name)
                 if have is not None and want is not None and not coltypes.fits(have, want):
+                    agree = next((lb for lb, c in schemas.items() if name in c and coltypes.fits(c[name], want)), None)
+                    other = f" but {schemas[agree][name]} in {agree}" if agree else ""
                     raise SchemaConflictError(
-                        f"{what}: column {name!r} is {have} in {label}, but the schema declares it {want}. "
+                        f"{what}: column {name!r} is {have} in {label}{other}, and the schema declares it {want}. "
                         "Fix the declaration (e.g. a str field for text), or rewrite that file with the declared type."
                     )
         out: dict[str, str | None] = dict(declared)

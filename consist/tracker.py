@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from consist.scenario import Scenario
     from consist.tracing import TraceBlock
     from consist.verify import OutputProblem
+    from consist.views import Views
 
 VERIFY_MODES = ("stat", "exists", "hash")
 
@@ -446,10 +447,39 @@ class Tracker:
         return pivot_facets(namespace, keys, value_columns)
 
     def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
-        """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame."""
+        """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
+
+        Registered schemas' views (``tracker.views``) are brought up to date first.
+        """
         from consist.queries import run_query
 
-        return run_query(self, query, params)
+        return self.views.run(lambda: run_query(self, query, params))
+
+    # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
+
+    @property
+    def views(self) -> Views:
+        """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views`)."""
+        from consist.views import views_of
+
+        return views_of(self)
+
+    def scan(self, key: str | type, **filters: Any) -> Any:
+        """A Polars LazyFrame over every artifact of ``key`` across runs, with provenance columns.
+
+        ``scenario=``, ``year=``, ``run_id=``, ``iteration=``, ``artifact_id=`` (a value or
+        a list) and facets (``mode="bus"``) choose runs before any file is opened; see
+        :func:`consist.scans.scan_key`.
+        """
+        from consist.scans import scan_key
+
+        return scan_key(self, key, **filters)
+
+    def ingest(self, artifacts: Any) -> Any:
+        """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
+        from consist.ingestion import ingest
+
+        return ingest(self, artifacts)
 
     def compact(self) -> CompactionReport:
         """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""

@@ -56,3 +56,56 @@ def test_unknown_recipe_is_refused():
     """An unknown recipe names the valid ones."""
     with pytest.raises(ConfigError, match="callable_source"):
         identify(plain, "magic")
+
+
+def test_default_arguments_and_closures_count():
+    """Lambdas made in a loop differ by their defaults and captured values, not just their code."""
+    by_default = [identify(lambda offset=offset: offset)[0].hash for offset in (1, 2, 1)]
+    assert by_default[0] == by_default[2] != by_default[1]
+
+    def make(scale):
+        def step(x):
+            return x * scale
+
+        return step
+
+    assert identify(make(2))[0].hash != identify(make(3))[0].hash
+    assert identify(make(2))[0].hash == identify(make(2))[0].hash
+
+
+def test_uncanonical_closure_values_count_by_type():
+    """A captured object with no canonical form does not break identity."""
+
+    class Model:
+        pass
+
+    model = Model()
+
+    def step():
+        return model
+
+    assert identify(step)[0].hash == identify(step)[0].hash
+
+
+def test_recursive_closure_terminates():
+    """A nested function that refers to itself still gets an identity."""
+
+    def outer():
+        def fact(n):
+            return 1 if n <= 1 else n * fact(n - 1)
+
+        return fact
+
+    assert len(identify(outer())[0].hash) == 64
+
+
+def test_mutable_closure_values_do_not_change_identity():
+    """A list the step appends to (an execution counter) does not change its identity as it grows."""
+    calls = []
+
+    def step():
+        calls.append(1)
+
+    before = identify(step)[0].hash
+    calls.extend([1, 2, 3])
+    assert identify(step)[0].hash == before

@@ -1,0 +1,413 @@
+"""Ingestion: copying an artifact's rows into DuckDB ("hot" data) so they outlive the file.
+
+Where hot data lives, and why there
+    ``<run_dir>/.consist/hot/hot.duckdb``, one table per artifact key (quoted; the
+    provenance columns first, then the data columns; a later artifact with new columns
+    adds them, a wider type widens them, a conflicting type is refused). It is not the
+    catalog file at ``db_path``: that file is views only, rebuilt by rename whenever it
+    is missing or old, and must never hold the only copy of data. Next to the records,
+    hot data is part of the metadata folder that is the source of truth.
+
+How it is shared between processes
+    DuckDB lets one process write a database file, or any number read it, never both.
+    Writers take ``hot/.lock`` (an ``flock``) and open the file read-write only for one
+    ingestion; readers (view queries, ghost loads) attach it read-only only for the
+    duration of one query. Either side retries for a while when the other holds it.
+    Within a process one lock per file serialises all of this.
+
+What an ingestion records
+    After the rows are committed, ``hot/ingested/<artifact_id>.json`` names the table,
+    the artifact's own columns and its row count. Views read this manifest (one
+    ``listdir``) to serve an ingested artifact from its hot rows and never from its file
+    as well; an ingestion killed before writing it leaves rows that no view serves and
+    that the next ingestion of the artifact replaces.
+
+Ghost mode
+    When an ingested artifact's file is deleted, :func:`load_ghost` serves
+    ``consist.load``/``consist.scan`` from the hot rows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from consist import coltypes
+from consist.atomic import write_bytes
+from consist.errors import ArtifactNotFoundError, CatalogError, ConfigError, SchemaConflictError
+from consist.models import Artifact
+from consist.schema_capture import ColumnSchema, reader_sql
+from consist.sources import PROVENANCE, check_columns
+
+if TYPE_CHECKING:
+    from consist.store import Layout
+    from consist.tracker import Tracker
+
+HOT_ALIAS = "consist_hot"
+LOCK_TIMEOUT = 60.0
+_INGESTIBLE = ("parquet", "csv", "arrow", "json")
+
+
+class IngestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One ingested artifact: where its rows are and what its own columns were.
+
+    Attributes
+    ----------
+    artifact_id, key, hash, uri, run_id
+        The artifact ingested.
+    table
+        The hot table holding its rows (in ``.consist/hot/hot.duckdb``).
+    rows
+        Rows copied.
+    columns
+        The artifact's own columns (the table may have more, from other artifacts).
+    frame_kind
+        The kind of frame it was logged as, so a ghost load gives back the same kind.
+    """
+
+    artifact_id: str
+    key: str
+    table: str
+    rows: int
+    columns: list[ColumnSchema]
+    hash: str
+    uri: str
+    run_id: str | None = None
+    frame_kind: str | None = None
+    ingested_at: float = 0.0
+
+
+_decoder = msgspec.json.Decoder(IngestRecord)
+_encoder = msgspec.json.Encoder()
+_process_locks: dict[str, threading.RLock] = {}
+_stores: dict[str, HotStore] = {}
+_stores_lock = threading.Lock()
+
+
+def quote(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _retrying(open_once: Any, what: str, timeout: float) -> Any:
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return open_once()
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise CatalogError(
+                    f"{what}: another process has held it for {timeout:.0f} s ({exc}). "
+                    "Close the other connection (a DuckDB shell?) and try again."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+class HotStore:
+    """The hot database of one metadata folder (one instance per folder per process)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.root = layout.root / "hot"
+        self.db = self.root / "hot.duckdb"
+        self.manifests = self.root / "ingested"
+        key = str(self.db.resolve())
+        with _stores_lock:
+            self.lock = _process_locks.setdefault(key, threading.RLock())
+        self._records: dict[str, IngestRecord] = {}
+
+    # -- the manifest -------------------------------------------------------------------
+
+    def names(self) -> frozenset[str]:
+        """Names of the manifest files (a cheap version token)."""
+        try:
+            return frozenset(n for n in os.listdir(self.manifests) if n.endswith(".json") and not n.startswith("."))
+        except FileNotFoundError:
+            return frozenset()
+
+    def records(self) -> dict[str, IngestRecord]:
+        """Artifact id -> ingestion record, for every committed ingestion."""
+        names = self.names()
+        for name in names:
+            artifact_id = name[: -len(".json")]
+            if artifact_id not in self._records:
+                try:
+                    self._records[artifact_id] = _decoder.decode((self.manifests / name).read_bytes())
+                except (FileNotFoundError, msgspec.DecodeError):
+                    continue
+        return self._records
+
+    def record(self, artifact_id: str) -> IngestRecord | None:
+        """The ingestion record of ``artifact_id``, or None."""
+        if artifact_id in self._records:
+            return self._records[artifact_id]
+        try:
+            found = _decoder.decode((self.manifests / f"{artifact_id}.json").read_bytes())
+        except (FileNotFoundError, msgspec.DecodeError, OSError):
+            return None
+        self._records[artifact_id] = found
+        return found
+
+    # -- reading ------------------------------------------------------------------------
+
+    @contextmanager
+    def attached(self, con: Any, timeout: float = LOCK_TIMEOUT) -> Iterator[bool]:
+        """Attach the hot database read-only to ``con`` for the block (False when there is none)."""
+        with self.lock:
+            if not self.db.exists():
+                yield False
+                return
+            path = "'" + str(self.db).replace("'", "''") + "'"
+            _retrying(lambda: con.execute(f"ATTACH {path} AS {HOT_ALIAS} (READ_ONLY)"),
+                      f"reading ingested data in {self.db}", timeout)  # fmt: skip
+            try:
+                yield True
+            finally:
+                con.execute(f"DETACH {HOT_ALIAS}")
+
+    def read(self, record: IngestRecord) -> Any:
+        """The rows of one ingested artifact, in their original order, as an Arrow table."""
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            with self.attached(con):
+                cols = ", ".join(quote(c.name) for c in record.columns)
+                return con.sql(
+                    f"SELECT {cols} FROM {HOT_ALIAS}.main.{quote(record.table)} "
+                    "WHERE consist_artifact_id = ? ORDER BY rowid",
+                    params=[record.artifact_id],
+                ).to_arrow_table()
+        finally:
+            con.close()
+
+    # -- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, timeout: float = LOCK_TIMEOUT) -> Iterator[Any]:
+        """A read-write connection to the hot database, held only for the block."""
+        import duckdb
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.lock, open(self.root / ".lock", "a+b") as lock_file:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            con = _retrying(lambda: duckdb.connect(str(self.db)), f"writing ingested data to {self.db}", timeout)
+            try:
+                yield con
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+
+    def ingest(self, artifact: Artifact, provenance: dict[str, Any]) -> IngestRecord:
+        """Copy ``artifact``'s rows into its key's table (idempotent per artifact)."""
+        done = self.record(artifact.id)
+        if done is not None:
+            return done
+        path = artifact.path
+        if not path.exists():
+            raise ArtifactNotFoundError(
+                f"cannot ingest {artifact.key!r}: its file {path} is missing. Recover it with "
+                "tracker.recover(artifact) first."
+            )
+        table = artifact.key
+        with self.writer() as con:
+            source = _source_relation(con, artifact)
+            described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            own = [ColumnSchema(name=str(n), type=str(t)) for n, t, *_ in described]
+            check_columns((c.name for c in own), f"ingesting {artifact.key!r} ({path})")
+            _evolve(con, table, own, path)
+            marks = ", ".join(f"CAST(? AS {t}) AS {n}" for n, t in PROVENANCE.items())
+            values = [provenance[n] for n in PROVENANCE]
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(f"DELETE FROM {quote(table)} WHERE consist_artifact_id = ?", [artifact.id])
+                con.execute(f"INSERT INTO {quote(table)} BY NAME SELECT {marks}, * FROM {source}", values)
+                rows = con.execute(
+                    f"SELECT count(*) FROM {quote(table)} WHERE consist_artifact_id = ?", [artifact.id]
+                ).fetchone()[0]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        record = IngestRecord(
+            artifact_id=artifact.id, key=artifact.key, table=table, rows=int(rows), columns=own, hash=artifact.hash,
+            uri=artifact.uri, run_id=artifact.run_id, frame_kind=artifact.frame_kind, ingested_at=time.time(),
+        )  # fmt: skip
+        # Published only after the rows are committed: a view trusts the manifest.
+        write_bytes(self.manifests / f"{artifact.id}.json", _encoder.encode(record))
+        self._records[artifact.id] = record
+        return record
+
+
+def _source_relation(con: Any, artifact: Artifact) -> str:
+    """What to put after FROM to read ``artifact``'s rows on ``con``."""
+    if artifact.driver in ("parquet", "csv"):
+        return reader_sql(artifact.path, artifact.driver)
+    if artifact.driver in _INGESTIBLE:
+        from consist.formats import drivers
+
+        table = drivers.load(artifact.path, artifact.driver, "arrow")
+        con.register("_consist_source_arrow", table)
+        return "_consist_source_arrow"
+    raise ConfigError(
+        f"cannot ingest {artifact.key!r}: driver {artifact.driver!r} is not tabular "
+        f"(ingestible: {', '.join(_INGESTIBLE)})."
+    )
+
+
+def _evolve(con: Any, table: str, own: list[ColumnSchema], path: Path) -> None:
+    """Create ``table`` or grow it to take ``own``'s columns (widening types within a family)."""
+    existing = {
+        str(n): str(t)
+        for n, t in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ? "
+            "ORDER BY column_index",
+            [table],
+        ).fetchall()
+    }
+    if not existing:
+        cols = [f"{n} {t}" for n, t in PROVENANCE.items()] + [f"{quote(c.name)} {c.type}" for c in own]
+        con.execute(f"CREATE TABLE {quote(table)} ({', '.join(cols)})")
+        return
+    for col in own:
+        have = existing.get(col.name)
+        if have is None:
+            con.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col.name)} {col.type}")
+            continue
+        combined = coltypes.combine([have, col.type])
+        if combined is None:
+            raise SchemaConflictError(
+                f"cannot ingest {path}: column {col.name!r} is {col.type} there, but the hot table "
+                f"{table!r} holds it as {have} from earlier artifacts. Rewrite the file with a matching type."
+            )
+        if combined != have:
+            con.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(col.name)} TYPE {combined}")
+
+
+# -- the front door ---------------------------------------------------------------------
+
+
+def hot_store(tracker: Tracker) -> HotStore:
+    """The hot store of ``tracker``'s metadata folder (shared within the process)."""
+    return _store_for(tracker.layout)
+
+
+def _store_for(layout: Layout) -> HotStore:
+    key = str(layout.root.resolve())
+    with _stores_lock:
+        store = _stores.get(key)
+    if store is None:
+        store = HotStore(layout)
+        with _stores_lock:
+            store = _stores.setdefault(key, store)
+    return store
+
+
+def ingest(tracker: Tracker, artifacts: Artifact | Iterable[Artifact]) -> IngestRecord | list[IngestRecord]:
+    """Copy artifacts' rows into the hot database with their provenance columns.
+
+    Parameters
+    ----------
+    tracker
+        Whose catalog the artifacts belong to.
+    artifacts
+        An :class:`Artifact` (e.g. ``result.outputs["persons"]``), or several.
+
+    Returns
+    -------
+    IngestRecord or list of IngestRecord
+        One per artifact (ingesting an artifact again returns its first record).
+
+    Raises
+    ------
+    ArtifactNotFoundError
+        An artifact's file is missing.
+    SchemaConflictError
+        A column's type conflicts with the same column of earlier artifacts of the key.
+    """
+    single = isinstance(artifacts, Artifact)
+    items = [artifacts] if single else list(artifacts)
+    for item in items:
+        if not isinstance(item, Artifact):
+            raise ConfigError(f"ingest() takes Artifacts (e.g. result.outputs['persons']); got a {type(item).__name__}.")
+        if item.driver not in _INGESTIBLE:
+            raise ConfigError(
+                f"cannot ingest {item.key!r}: driver {item.driver!r} is not tabular (ingestible: {', '.join(_INGESTIBLE)})."
+            )
+    store = hot_store(tracker)
+    out = [store.ingest(item, _provenance(tracker, item)) for item in items]
+    return out[0] if single else out
+
+
+def _provenance(tracker: Tracker, artifact: Artifact) -> dict[str, Any]:
+    run = tracker.records.get(artifact.run_id) if artifact.run_id else None
+    return {
+        "consist_run_id": artifact.run_id,
+        "consist_scenario_id": run.parent_id if run else None,
+        "consist_year": run.year if run else None,
+        "consist_artifact_id": artifact.id,
+        "consist_iteration": run.iteration if run else None,
+    }
+
+
+def ghost_record(artifact: Artifact, tracker: Tracker | None = None) -> tuple[HotStore, IngestRecord] | None:
+    """The hot store holding ``artifact``'s rows, and its record, or None when never ingested.
+
+    Looks in ``tracker``'s store, the stores this process has used, and the metadata
+    folders next to the artifact's path (``<run_dir>/<run_id>/<file>``), so a ghost
+    loads in a fresh process too.
+    """
+    candidates: list[HotStore] = []
+    if tracker is not None:
+        candidates.append(hot_store(tracker))
+    with _stores_lock:
+        candidates.extend(_stores.values())
+    for store in candidates:
+        found = store.record(artifact.id)
+        if found is not None:
+            return store, found
+    from consist.store import Layout
+
+    for parent in list(artifact.path.parents)[:4]:
+        meta = parent / ".consist"
+        if (meta / "hot" / "ingested" / f"{artifact.id}.json").exists():
+            store = _store_for(Layout(meta))
+            found = store.record(artifact.id)
+            if found is not None:
+                return store, found
+    return None
+
+
+def load_ghost(artifact: Artifact, as_: str | None = None, *, lazy: bool = False) -> Any:
+    """An ingested artifact's rows (its file is gone) as the kind it was logged, or None.
+
+    ``as_`` chooses the kind like :func:`consist.load`; ``lazy`` gives a LazyFrame.
+    """
+    from consist.context import current_tracker
+    from consist.formats.frames import LOAD_KINDS, from_arrow
+
+    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":
+        raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")
+    found = ghost_record(artifact, current_tracker(required=False))
+    if found is None:
+        return None
+    store, record = found
+    if as_ == "path":
+        return None  # there is no file to point at: the caller reports it missing
+    table = store.read(record)
+    if lazy:
+        as_ = "lazy"
+    return from_arrow(table, as_ or record.frame_kind or artifact.frame_kind or "polars")

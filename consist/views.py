@@ -1,0 +1,451 @@
+"""Hybrid cross-run views: ``tracker.views.Person`` over every artifact logged under a schema.
+
+A registered schema (a SQLModel class) becomes a DuckDB view, in the tracker's query
+connection, whose columns are the schema's fields plus the provenance columns
+``consist_run_id``, ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id``
+and ``consist_iteration``. The view unions every source of the schema's keys (see
+:mod:`consist.sources`): ingested artifacts from their hot table, all others from their
+Parquet or CSV file, never both.
+
+Which artifacts a schema covers
+    ``__consist_key__`` (a key, or a list of keys) when the class sets it, matched
+    exactly; otherwise its ``__tablename__`` (SQLModel's default is the lowercased class
+    name) or that name plus ``s``, ignoring case: ``Person`` covers ``person``,
+    ``persons`` and ``Persons``. The view is named after ``__tablename__``.
+
+How it stays fast and fresh
+    Files are grouped by identical column layout; each group is one ``read_parquet`` /
+    ``read_csv`` over an explicit file list, joined on DuckDB's ``file_index`` to a small
+    provenance table (one row per source, ordered by scenario, year, iteration, run).
+    A filter on a provenance column filters that table, and DuckDB pushes the surviving
+    ``file_index`` values into the scan as a dynamic filter, so files of other runs are
+    not opened. Declared columns are cast to the declared types (integers to BIGINT);
+    columns a file lacks are NULL. Before every query (``tracker.run_query``) a version
+    token (a ``listdir`` of the fresh records, the segments and the ingestion manifest)
+    is compared with the one the views were built at; they are rebuilt only if it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from consist import coltypes
+from consist.errors import ConfigError
+from consist.schema_capture import SchemaStore, csv_delimiter
+from consist.sources import (
+    PROVENANCE,
+    Source,
+    catalog_token,
+    check_columns,
+    file_schemas,
+    list_sources,
+    present,
+    unify,
+)
+
+if TYPE_CHECKING:
+    from consist.ingestion import HotStore, IngestRecord
+    from consist.schema_capture import FileSchema
+    from consist.tracker import Tracker
+
+log = logging.getLogger("consist.views")
+T = TypeVar("T")
+RESERVED = {"runs", "artifacts", "run_artifacts", "facets", "consist_schema"}
+_COLD = ("parquet", "csv")
+
+
+def quote(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# -- schemas -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What a registered schema means for its view: name, keys and typed columns."""
+
+    model: type
+    name: str
+    keys: tuple[str, ...]
+    exact: bool
+    columns: tuple[tuple[str, str, Any], ...]  # (attribute, column name, SQLAlchemy type)
+
+    @property
+    def declared(self) -> dict[str, str | None]:
+        """Column name -> DuckDB type it is cast to (None: the files' own type)."""
+        return {name: coltypes.sql_type_of(sa_type) for _, name, sa_type in self.columns}
+
+
+def model_columns(model: type) -> list[tuple[str, str, Any]]:
+    """(attribute, column name, SQLAlchemy type) of each field of a SQLModel class."""
+    import sqlalchemy as sa
+
+    table = getattr(model, "__table__", None)
+    if isinstance(table, sa.Table):
+        mapper = sa.inspect(model)
+        return [(prop.key, prop.columns[0].name, prop.columns[0].type) for prop in mapper.column_attrs]
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict) or not fields:
+        raise ConfigError(
+            f"schemas= takes SQLModel classes with fields; {model!r} is not one "
+            "(class Person(SQLModel, table=True): person_id: int = Field(primary_key=True) ...)."
+        )
+    from sqlmodel.main import get_column_from_field
+
+    out = []
+    for attr, info in fields.items():
+        column = get_column_from_field(info)
+        out.append((attr, column.name or attr, column.type))
+    return out
+
+
+def view_spec(model: type) -> ViewSpec:
+    """Read a schema class into a :class:`ViewSpec` (see the module docstring for the rules).
+
+    Raises
+    ------
+    ConfigError
+        Not a SQLModel class, a field named like a provenance column, or a table name
+        that is one of the catalog's own views.
+    """
+    if not isinstance(model, type):
+        raise ConfigError(f"schemas= takes classes (SQLModel models); got {model!r}.")
+    columns = tuple(model_columns(model))
+    check_columns((name for _, name, _ in columns), f"schema {model.__name__}")
+    name = getattr(model, "__tablename__", None)
+    name = name if isinstance(name, str) and name else model.__name__.lower()
+    if name.lower() in RESERVED or name.lower().startswith("_consist"):
+        raise ConfigError(
+            f"schema {model.__name__} has table name {name!r}, which is one of the catalog's own views "
+            f"({', '.join(sorted(RESERVED))}). Set __tablename__ to another name (and __consist_key__ "
+            "to the artifact key it should cover)."
+        )
+    explicit = getattr(model, "__consist_key__", None)
+    if explicit is not None:
+        keys = (explicit,) if isinstance(explicit, str) else tuple(explicit)
+        if not keys or not all(isinstance(k, str) and k for k in keys):
+            raise ConfigError(f"{model.__name__}.__consist_key__ must be a key or a list of keys; got {explicit!r}.")
+        return ViewSpec(model, name, keys, True, columns)
+    return ViewSpec(model, name, (name, name + "s"), False, columns)
+
+
+class ViewTable:
+    """A registered schema's view as a SQLAlchemy table: ``VPerson.number_of_trips``...
+
+    Use it in ``select(...)`` like a SQLModel class (``select(VPerson)`` selects every
+    column) and run the statement with :func:`consist.run_query`.
+
+    Attributes
+    ----------
+    table
+        The underlying :class:`sqlalchemy.Table` (``.c`` has every column).
+    """
+
+    def __init__(self, spec: ViewSpec, table: Any) -> None:
+        self.spec = spec
+        self.table = table
+        self.name = spec.name
+        self.c = table.c
+        self.columns = table.c
+
+    def __clause_element__(self) -> Any:
+        return self.table
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only reached for names that are not attributes: the view's columns.
+        try:
+            return self.__dict__["table"].c[attr]
+        except KeyError:
+            cols = ", ".join(c.key for c in self.__dict__["table"].c)
+            raise AttributeError(f"view {self.__dict__['name']!r} has no column {attr!r}; columns: {cols}") from None
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(c.key for c in self.table.c)})
+
+    def __repr__(self) -> str:
+        return f"<consist view {self.name!r} of {self.spec.model.__name__}: {', '.join(c.key for c in self.table.c)}>"
+
+
+def _sa_table(spec: ViewSpec, metadata: Any) -> Any:
+    import sqlalchemy as sa
+
+    cols = [sa.Column(name, sa_type, key=attr) for attr, name, sa_type in spec.columns]
+    cols += [
+        sa.Column(name, sa.BigInteger if sql_type == "BIGINT" else sa.String) for name, sql_type in PROVENANCE.items()
+    ]
+    return sa.Table(spec.name, metadata, *cols)
+
+
+# -- building a view ---------------------------------------------------------------------
+
+
+def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
+    ident = quote(name)
+    if name not in have:
+        return f"CAST(NULL AS {want or 'VARCHAR'}) AS {ident}"
+    if want is None or have[name] == want:
+        return f"d.{ident} AS {ident}"
+    return f"CAST(d.{ident} AS {want}) AS {ident}"
+
+
+def _reader(driver: str, files: list[str], schema: FileSchema) -> str:
+    listed = "[" + ", ".join(literal(f) for f in files) + "]"
+    if driver == "parquet":
+        return f"read_parquet({listed})"
+    # Types as captured: the view never re-sniffs, so it agrees with the schema record.
+    columns = "{" + ", ".join(f"{literal(c.name)}: {literal(c.type)}" for c in schema.columns) + "}"
+    return f"read_csv({listed}, header = true, delim = {literal(csv_delimiter(files[0]))}, columns = {columns})"
+
+
+def build_view_sql(
+    spec: ViewSpec,
+    sources: list[Source],
+    hot: dict[str, IngestRecord],
+    schemas: dict[str, FileSchema],
+    prov_table: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The view's SQL and the rows of its provenance table, for these sources."""
+    what = f"view {spec.name!r}"
+    declared = spec.declared
+    hot_sources = [s for s in sources if s.artifact_id in hot]
+    cold_sources = [s for s in sources if s.artifact_id not in hot and s.artifact_id in schemas]
+    labels: dict[str, dict[str, str]] = {s.uri: schemas[s.artifact_id].types for s in cold_sources}
+    for s in hot_sources:
+        record = hot[s.artifact_id]
+        labels[f"ingested artifact {s.artifact_id} (hot table {record.table!r})"] = {c.name: c.type for c in record.columns}
+    types = unify(labels, declared, what)
+
+    prov: list[dict[str, Any]] = []
+    branches: list[str] = []
+    groups: dict[tuple[Any, ...], list[Source]] = {}
+    for s in cold_sources:
+        schema = schemas[s.artifact_id]
+        layout = tuple((c.name, c.type) for c in schema.columns)
+        groups.setdefault((s.driver, csv_delimiter(s.uri), layout), []).append(s)
+    prov_cols = ", ".join(f"p.{name}" for name in PROVENANCE)
+    for number, ((driver, _, _), members) in enumerate(groups.items()):
+        files: dict[str, int] = {}
+        for s in members:
+            index = files.setdefault(s.artifact_id + "\x00" + s.uri, len(files))
+            prov.append({"grp": number, "fi": index, **s.provenance()})
+        paths = [key.split("\x00", 1)[1] for key in files]
+        schema = schemas[members[0].artifact_id]
+        have = schema.types
+        cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
+        branches.append(
+            f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema)} AS d "
+            f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p ON p.fi = d.file_index"
+        )
+    by_table: dict[str, list[Source]] = {}
+    for s in hot_sources:
+        by_table.setdefault(hot[s.artifact_id].table, []).append(s)
+    for number, (table, members) in enumerate(by_table.items(), start=len(groups)):
+        for s in members:
+            prov.append({"grp": number, "fi": None, **s.provenance()})
+        have: dict[str, str] = {}
+        for s in members:
+            have.update({c.name: c.type for c in hot[s.artifact_id].columns})
+        cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
+        from consist.ingestion import HOT_ALIAS
+
+        branches.append(
+            f"SELECT {cols}, {prov_cols} FROM {HOT_ALIAS}.main.{quote(table)} AS d "
+            f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p "
+            "ON p.consist_artifact_id = d.consist_artifact_id"
+        )
+    if not branches:
+        cols = [f"CAST(NULL AS {types.get(n) or 'VARCHAR'}) AS {quote(n)}" for n in declared]
+        cols += [f"CAST(NULL AS {t}) AS {n}" for n, t in PROVENANCE.items()]
+        return f"SELECT {', '.join(cols)} WHERE false", prov
+    return " UNION ALL BY NAME ".join(branches), prov
+
+
+# -- the tracker.views namespace ----------------------------------------------------------
+
+
+class Views:
+    """``tracker.views``: one :class:`ViewTable` per registered schema, by class name.
+
+    ``tracker.views.Person`` is the view of schema ``Person``; ``register(Model)`` adds a
+    schema later. The DuckDB views are (re)built before each ``tracker.run_query`` when
+    the catalog changed since they were last built (see the module docstring).
+
+    Attributes
+    ----------
+    builds
+        How many times the views were (re)built in this process (for tests and tuning).
+    """
+
+    def __init__(self, tracker: Tracker) -> None:
+        self._tracker = tracker
+        self._metadata: Any = None  # created with the first schema: no schema, no SQLAlchemy import
+        self._tables: dict[str, ViewTable] = {}
+        self._lock = threading.RLock()
+        self._token: tuple[Any, ...] | None = None
+        self._stale = False
+        self._store = SchemaStore(tracker.layout)
+        self.builds = 0
+        for model in tracker.schemas:
+            self._add(model)
+
+    def _add(self, model: type) -> ViewTable:
+        spec = view_spec(model)
+        for existing in self._tables.values():
+            if existing.spec.model is model:
+                return existing
+            if existing.name.lower() == spec.name.lower():
+                raise ConfigError(
+                    f"schemas {existing.spec.model.__name__} and {model.__name__} both have table name "
+                    f"{spec.name!r}; give one a different __tablename__."
+                )
+        if self._metadata is None:
+            import sqlalchemy as sa
+
+            self._metadata = sa.MetaData()
+        view = ViewTable(spec, _sa_table(spec, self._metadata))
+        self._tables[model.__name__] = view
+        self._token = None
+        return view
+
+    def register(self, model: type) -> ViewTable:
+        """Add a schema (a SQLModel class) and return its view.
+
+        Examples
+        --------
+        >>> VPerson = tracker.views.register(Person)                # doctest: +SKIP
+        """
+        with self._lock:
+            view = self._add(model)
+            if model not in self._tracker.schemas:
+                self._tracker.schemas.append(model)
+            return view
+
+    def __getattr__(self, name: str) -> ViewTable:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> ViewTable:
+        tables = self.__dict__["_tables"]
+        found = tables.get(name) or next((v for v in tables.values() if v.name == name), None)
+        if found is None:
+            known = ", ".join(sorted(tables)) or "none"
+            raise AttributeError(
+                f"no view named {name!r}: registered schemas are {known}. Register one with "
+                f"Tracker(..., schemas=[{name}]) or tracker.views.register({name})."
+            )
+        return found
+
+    def __iter__(self) -> Iterator[ViewTable]:
+        return iter(list(self._tables.values()))
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._tables})
+
+    def __repr__(self) -> str:
+        return f"<consist views: {', '.join(sorted(self._tables)) or 'none registered'}>"
+
+    # -- freshness ------------------------------------------------------------------------
+
+    def _hot(self) -> HotStore:
+        from consist.ingestion import hot_store
+
+        return hot_store(self._tracker)
+
+    def token(self) -> tuple[Any, ...]:
+        """The catalog's version as the views see it: changes when a run or ingestion lands."""
+        return (*catalog_token(self._tracker), self._hot().names(), tuple(self._tables))
+
+    @contextmanager
+    def querying(self) -> Iterator[None]:
+        """Hold the query connection with the views current (and hot data attached) for a block."""
+        if not self._tables:
+            yield
+            return
+        catalog = self._tracker.catalog
+        hot = self._hot()
+        with catalog.lock, hot.lock:
+            token = self.token()  # taken before the catalog refreshes: never newer than the views
+            con = catalog.connection()
+            with hot.attached(con):
+                self.sync(con, token)
+                yield
+
+    def sync(self, con: Any, token: tuple[Any, ...]) -> None:
+        """Rebuild every view on ``con`` unless they were built at ``token`` (and still stand)."""
+        with self._lock:
+            state = (id(con), token)
+            if state == self._token and not self._stale:
+                return
+            hot = self._hot()
+            records = hot.records()
+            for view in self._tables.values():
+                self._build(con, view.spec, records)
+            self.builds += 1
+            self._token = state
+            self._stale = False
+
+    def _build(self, con: Any, spec: ViewSpec, records: dict[str, IngestRecord]) -> None:
+        import pyarrow as pa
+
+        what = f"view {spec.name!r}"
+        sources = list_sources(self._tracker, spec.keys, ignore_case=not spec.exact)
+        hot = {s.artifact_id: records[s.artifact_id] for s in sources if s.artifact_id in records}
+        cold = [s for s in sources if s.artifact_id not in hot]
+        unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
+        if unreadable:
+            log.warning("%s: skipping artifacts DuckDB views cannot read (ingest them): %s", what, ", ".join(unreadable))
+        cold = present([s for s in cold if s.driver in _COLD], what)
+        schemas = file_schemas(self._store, cold, what)
+        prov_table = f"_consist_prov_{spec.name}"
+        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table)
+        arrow_schema = pa.schema(
+            [("grp", pa.int32()), ("fi", pa.uint64())]
+            + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]
+        )
+        con.register("_consist_prov_rows", pa.Table.from_pylist(prov, schema=arrow_schema))
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {quote(prov_table)} AS SELECT * FROM _consist_prov_rows")
+        finally:
+            con.unregister("_consist_prov_rows")
+        con.execute(f"CREATE OR REPLACE VIEW {quote(spec.name)} AS {sql}")
+
+    def run(self, query: Callable[[], T]) -> T:
+        """Call ``query`` with the views current; on a file that vanished, rebuild once and retry."""
+        import duckdb
+
+        try:
+            with self.querying():
+                return query()
+        except duckdb.IOException:
+            if not self._tables:
+                raise
+            self._stale = True  # a cold file went missing since the views were built
+            with self.querying():
+                return query()
+
+
+def views_of(tracker: Tracker) -> Views:
+    """The (cached) ``tracker.views`` namespace of ``tracker``."""
+    found = tracker.__dict__.get("_consist_views")
+    if found is None:
+        found = tracker.__dict__["_consist_views"] = Views(tracker)
+    return found
+
+
+def declared_types(model: type) -> dict[str, str | None]:
+    """Column name -> DuckDB type of a schema class (for scans cast like its view)."""
+    return view_spec(model).declared
+
