@@ -63,29 +63,23 @@ def trip_generation(population: pl.DataFrame, trips_per_household: float) -> pl.
     )
 
 
-def pipeline(tracker: Tracker, raw: Path) -> list[consist.RunResult]:
+def pipeline(tracker: Tracker, raw: Path, growth: float) -> list[consist.RunResult]:
+    """One scenario: prepare zones once, then grow and generate trips year by year."""
     results = []
-    with use_tracker(tracker):
-        zones = consist.run(fn=prepare_zones, inputs={"zones": raw}, config={"min_households": 100}, outputs=["zones"])
-        results.append(zones)
+    with use_tracker(tracker), consist.scenario(f"growth_{growth}", model="land_use", growth=growth) as sc:
+        results.append(
+            sc.run(name="prepare_zones", fn=prepare_zones, inputs={"zones": raw},
+                   config={"min_households": 100}, outputs=["zones"])
+        )
         for year in (2020, 2030, 2040):
-            pop = consist.run(
-                fn=grow_population,
-                name="grow_population",
-                inputs={"zones": zones.outputs["zones"]},
-                config={"year": year, "growth": 0.012},
-                year=year,
-                outputs=["population"],
+            results.append(
+                sc.run(name="grow_population", fn=grow_population, inputs=["zones"], load_inputs=True,
+                       config={"year": year, "growth": growth}, year=year, outputs=["population"])
             )
-            trips = consist.run(
-                fn=trip_generation,
-                name="trip_generation",
-                inputs={"population": pop.outputs["population"]},
-                config={"trips_per_household": 2.4},
-                year=year,
-                outputs=["trips"],
+            results.append(
+                sc.run(name="trip_generation", fn=trip_generation, inputs=["population"], load_inputs=True,
+                       config={"trips_per_household": 2.4}, year=year, outputs=["trips"])
             )
-            results += [pop, trips]
     return results
 
 
@@ -105,14 +99,31 @@ def main() -> None:
     for attempt in ("first", "second"):
         EXECUTED.clear()
         t0 = time.perf_counter()
-        results = pipeline(tracker, raw)
+        results = [r for growth in (0.012, 0.02) for r in pipeline(tracker, raw, growth)]
         ms = (time.perf_counter() - t0) * 1e3
         hits = sum(r.cache_hit for r in results)
         print(f"{attempt} run: {len(results)} steps, {len(EXECUTED)} executed, {hits} cache hits, {ms:.1f} ms")
-    trips = [consist.load(r.outputs["trips"]) for r in results if "trips" in r.outputs]
-    summary = pl.concat(trips).group_by("year").agg(pl.col("productions").sum()).sort("year")
-    print(summary)
-    print(f"outputs under {tracker.run_dir}; catalog at {tracker.db_path}")
+
+    # Which run made the 2040 trips of the high-growth scenario, and from what config?
+    run = consist.find_run(tracker=tracker, parent_id="growth_0.02", year=2040, model="trip_generation")
+    print(f"2040 trips (growth 0.02) made by run {run.id}, config {run.config}")
+
+    # Across scenarios and years: total trip productions, straight from the output files.
+    rows = []
+    for scenario in ("growth_0.012", "growth_0.02"):
+        by_year = consist.find_runs(tracker=tracker, parent_id=scenario, model="trip_generation", index_by="year")
+        for year, trip_run in sorted(by_year.items()):
+            trips = consist.scan(tracker.get_artifacts_for_run(trip_run.id).outputs["trips"])
+            rows.append({"scenario": scenario, "year": year, "productions": trips.select(pl.col("productions").sum()).collect().item()})
+    print(pl.DataFrame(rows))
+
+    steps = consist.run_query(
+        "SELECT name, count(*) AS runs, count(*) FILTER (WHERE cache_hit) AS cache_hits "
+        "FROM runs WHERE kind = 'step' GROUP BY name ORDER BY name",
+        tracker=tracker,
+    )
+    print(steps)
+    print(f"outputs under {tracker.run_dir}; catalog at {tracker.db_path} (open it with any DuckDB client)")
 
 
 if __name__ == "__main__":

@@ -364,3 +364,19 @@ def test_schema_export_prints_or_writes_a_sqlmodel_class(folder, capsys, tmp_pat
     assert code == 0 and "SQLModel" in target.read_text() and str(target) in err
     code, _, err = cli(capsys, "--run-dir", folder["run_dir"], "schema", "export", "nothing-like-this")
     assert code == EXIT_NOT_FOUND and "no recorded artifact" in one_line_error(err)
+
+
+def test_runs_still_list_while_another_process_holds_the_catalog_file(folder, capsys):
+    """When a writer holds the catalog file open, the command reads the records in process instead."""
+    db = Path(folder["run_dir"]) / "provenance.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        code, out, _ = cli(capsys, "--run-dir", folder["run_dir"], "runs", "--kind", "scenario")
+        assert code == 0 and "baseline" in out
+    finally:
+        holder.communicate("")
