@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_catalog import generate  # noqa: E402
+from bench_catalog import generate
 
-from consist import Tracker  # noqa: E402
+from consist import Tracker
 
 
 def median_s(argv: list[str], repeats: int) -> float:

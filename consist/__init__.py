@@ -47,6 +47,7 @@ from consist.errors import (
     UnsafeKeyError,
 )
 from consist.explain import Explanation
+from consist.schema_export import export_sqlmodel_stub
 from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
@@ -91,6 +92,7 @@ __all__ = [
     "UnsafeKeyError",
     "coupler_schema",
     "current_tracker",
+    "export_sqlmodel_stub",
     "find_run",
     "find_runs",
     "ingest",

@@ -74,8 +74,6 @@ class CliCatalog:
     def _connection(self) -> Any:
         if self._con is not None or self._live:
             return self._con
-        import duckdb
-
         db_path = self.tracker.db_path
         if not db_path.exists():
             self._live = True  # could not be built here (read-only place): query in process

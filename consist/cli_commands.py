@@ -61,9 +61,9 @@ def _page(args: argparse.Namespace) -> tuple[int, int]:
 def _more_hint(command: str, shown: int, limit: int, page: int, more: bool) -> None:
     # On stderr: stdout stays a clean table (or CSV/JSON) for pipes.
     if more:
-        sys.stderr.write(f"(page {page}, {shown} rows; older ones: consist {command} --page {page + 1})\n")
-    elif shown == 0 and page == 1:
-        sys.stderr.write("(no matching rows)\n")
+        sys.stderr.write(f"(page {page}, {shown} rows; for older ones add --page {page + 1})\n")
+    elif shown == 0:
+        sys.stderr.write("(no matching rows)\n" if page == 1 else f"(no rows on page {page})\n")
 
 
 # -- runs ----------------------------------------------------------------------------
@@ -104,7 +104,9 @@ def cmd_runs(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
         columns = [c.strip() for c in RUN_COLUMNS.split(",")]
         write_rows(columns, rows, args.format)
         return 0
-    show_model = any(r[2] != r[1] for r in rows)
+    # A model column only when some step's model differs from its name (a scenario's
+    # record always has model "scenario" unless given one: that is no news).
+    show_model = any(r[2] != r[1] and (r[3] != "scenario" or r[2] != "scenario") for r in rows)
     table = []
     for rid, name, model, kind, parent, year, status, hit, started, ended, tags in rows:
         outcome = "hit" if hit else status

@@ -154,10 +154,14 @@ class LineageGraph:
             for i, node in enumerate(members):
                 where[node.id] = (x, top + i * (_NODE_H + _ROW_GAP))
         parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-            '<defs><marker id="consist-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-            'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>',
+            (
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'
+            ),
+            (
+                '<defs><marker id="consist-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+                'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>'
+            ),
         ]
         for src, dst in self.edges:
             (x1, y1), (x2, y2) = where[src], where[dst]

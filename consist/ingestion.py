@@ -10,10 +10,11 @@ Where hot data lives, and why there
 
 How it is shared between processes
     DuckDB lets one process write a database file, or any number read it, never both.
-    Writers take ``hot/.lock`` (an ``flock``) and open the file read-write only for one
-    ingestion; readers (view queries, ghost loads) attach it read-only only for the
-    duration of one query. Either side retries for a while when the other holds it.
-    Within a process one lock per file serialises all of this.
+    Writers take ``hot/.lock`` (an ``flock``), leave a ``hot/.writing`` notice, and open
+    the file read-write only for one ingestion; readers (view queries, ghost loads)
+    attach it read-only only for the duration of one query, and wait while a notice is
+    up, so a stream of queries cannot starve a writer. Either side retries for a while
+    when the other holds the file. Within a process one lock per file serialises all this.
 
 What an ingestion records
     After the rows are committed, ``hot/ingested/<artifact_id>.json`` names the table,
@@ -42,7 +43,12 @@ import msgspec
 
 from consist import coltypes
 from consist.atomic import write_bytes
-from consist.errors import ArtifactNotFoundError, CatalogError, ConfigError, SchemaConflictError
+from consist.errors import (
+    ArtifactNotFoundError,
+    CatalogError,
+    ConfigError,
+    SchemaConflictError,
+)
 from consist.models import Artifact
 from consist.schema_capture import ColumnSchema, reader_sql
 from consist.sources import PROVENANCE, check_columns
@@ -53,6 +59,8 @@ if TYPE_CHECKING:
 
 HOT_ALIAS = "consist_hot"
 LOCK_TIMEOUT = 60.0
+WRITER_NOTICE = ".writing"  # present while a writer wants or holds the file
+NOTICE_EXPIRES = 120.0  # seconds after which a notice is taken as left by a killed writer
 _INGESTIBLE = ("parquet", "csv", "arrow", "json")
 
 
@@ -163,6 +171,19 @@ class HotStore:
 
     # -- reading ------------------------------------------------------------------------
 
+    def _wait_for_writer(self, timeout: float) -> None:
+        # A writer announces itself before taking the file; readers step aside so that a
+        # stream of short queries cannot starve it. A stale notice (a killed writer) expires.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                age = time.time() - os.stat(self.root / WRITER_NOTICE).st_mtime
+            except FileNotFoundError:
+                return
+            if age > NOTICE_EXPIRES:
+                return
+            time.sleep(0.01)
+
     @contextmanager
     def attached(self, con: Any, timeout: float = LOCK_TIMEOUT) -> Iterator[bool]:
         """Attach the hot database read-only to ``con`` for the block (False when there is none)."""
@@ -170,6 +191,7 @@ class HotStore:
             if not self.db.exists():
                 yield False
                 return
+            self._wait_for_writer(timeout)
             path = "'" + str(self.db).replace("'", "''") + "'"
             _retrying(lambda: con.execute(f"ATTACH {path} AS {HOT_ALIAS} (READ_ONLY)"),
                       f"reading ingested data in {self.db}", timeout)  # fmt: skip
@@ -202,14 +224,19 @@ class HotStore:
         import duckdb
 
         self.root.mkdir(parents=True, exist_ok=True)
+        notice = self.root / WRITER_NOTICE
         with self.lock, open(self.root / ".lock", "a+b") as lock_file:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
-            con = _retrying(lambda: duckdb.connect(str(self.db)), f"writing ingested data to {self.db}", timeout)
+            notice.write_bytes(str(os.getpid()).encode())
             try:
-                yield con
-                con.execute("CHECKPOINT")
+                con = _retrying(lambda: duckdb.connect(str(self.db)), f"writing ingested data to {self.db}", timeout)
+                try:
+                    yield con
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
             finally:
-                con.close()
+                notice.unlink(missing_ok=True)
 
     def ingest(self, artifact: Artifact, provenance: dict[str, Any]) -> IngestRecord:
         """Copy ``artifact``'s rows into its key's table (idempotent per artifact)."""

@@ -216,44 +216,55 @@ def _hot_frame(
         by_table.setdefault(records[s.artifact_id].table, []).append(s.artifact_id)
 
     def read(with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None) -> Iterator[pl.DataFrame]:
-        import duckdb
-        import pyarrow as pa
-
         wanted = with_columns or list(schema)
         left = n_rows
-        con = duckdb.connect(":memory:")
-        try:
-            con.register("_consist_prov", pa.Table.from_pylist(prov))
-            with store.attached(con):
-                for table, ids in by_table.items():
-                    existing = {r[0] for r in con.execute(f"DESCRIBE {HOT_ALIAS}.main.{quote(table)}").fetchall()}
-                    cols = []
-                    for name in wanted:
-                        if name in PROVENANCE:
-                            cols.append(f"p.{name}")
-                        elif name in existing:
-                            cols.append(f"d.{quote(name)}")
-                        else:
-                            cols.append(f"NULL AS {quote(name)}")
-                    marks = ", ".join("?" for _ in ids)
-                    reader = con.sql(
-                        f"SELECT {', '.join(cols)} FROM {HOT_ALIAS}.main.{quote(table)} AS d JOIN _consist_prov AS p "
-                        f"ON p.consist_artifact_id = d.consist_artifact_id WHERE d.consist_artifact_id IN ({marks}) "
-                        "ORDER BY d.rowid",
-                        params=ids,
-                    ).to_arrow_reader(batch_size or 100_000)
-                    for batch in reader:
-                        df = pl.from_arrow(batch)
-                        df = df.select(pl.col(n).cast(schema[n]) for n in wanted)
-                        if predicate is not None:
-                            df = df.filter(predicate)
-                        if left is not None:
-                            df = df.head(left)
-                            left -= df.height
-                        yield df
-                        if left is not None and left <= 0:
-                            return
-        finally:
-            con.close()
+        for table in _read_hot(store, by_table, prov, wanted):
+            for batch in table.to_batches(batch_size or 100_000):
+                df = pl.from_arrow(batch).select(pl.col(n).cast(schema[n]) for n in wanted)
+                if predicate is not None:
+                    df = df.filter(predicate)
+                if left is not None:
+                    df = df.head(left)
+                    left -= df.height
+                yield df
+                if left is not None and left <= 0:
+                    return
 
     return register_io_source(read, schema=schema, explain_name="consist hot rows")
+
+
+def _read_hot(store: HotStore, by_table: dict[str, list[str]], prov: list[dict[str, Any]], wanted: list[str]) -> list[Any]:
+    """The hot rows of each table's artifacts (``wanted`` columns), as Arrow tables.
+
+    Read completely while the hot database is attached, then detached: Polars may resume
+    the IO source's generator on another thread, and the attachment (and its lock) must
+    not outlive one call.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    out = []
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("_consist_prov", pa.Table.from_pylist(prov))
+        with store.attached(con):
+            for table, ids in by_table.items():
+                existing = {r[0] for r in con.execute(f"DESCRIBE {HOT_ALIAS}.main.{quote(table)}").fetchall()}
+                cols = []
+                for name in wanted:
+                    if name in PROVENANCE:
+                        cols.append(f"p.{name}")
+                    elif name in existing:
+                        cols.append(f"d.{quote(name)}")
+                    else:
+                        cols.append(f"NULL AS {quote(name)}")
+                marks = ", ".join("?" for _ in ids)
+                out.append(con.sql(
+                    f"SELECT {', '.join(cols)} FROM {HOT_ALIAS}.main.{quote(table)} AS d JOIN _consist_prov AS p "
+                    f"ON p.consist_artifact_id = d.consist_artifact_id WHERE d.consist_artifact_id IN ({marks}) "
+                    "ORDER BY d.rowid",
+                    params=ids,
+                ).to_arrow_table())  # fmt: skip
+    finally:
+        con.close()
+    return out

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 from consist import coltypes
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.models import Artifact
-from consist.schema_capture import SCHEMA_DRIVERS, ColumnSchema, FileSchema, SchemaStore, describe_file, schema_from_meta
+from consist.schema_capture import (
+    SCHEMA_DRIVERS,
+    ColumnSchema,
+    FileSchema,
+    SchemaStore,
+    describe_file,
+    schema_from_meta,
+)
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker

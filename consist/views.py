@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist import coltypes
 from consist.errors import ConfigError
+from consist.farm import LinkFarm, hive_types_sql
 from consist.schema_capture import SchemaStore, csv_delimiter
 from consist.sources import (
     PROVENANCE,
@@ -200,13 +201,15 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
     return f"CAST(d.{ident} AS {want}) AS {ident}"
 
 
-def _reader(driver: str, files: list[str], schema: FileSchema) -> str:
+def _reader(driver: str, files: list[str], schema: FileSchema, *, linked: bool) -> str:
     listed = "[" + ", ".join(literal(f) for f in files) + "]"
+    hive = f", hive_partitioning = true, hive_types = {hive_types_sql()}, hive_types_autocast = false" if linked else ""
     if driver == "parquet":
-        return f"read_parquet({listed})"
+        return f"read_parquet({listed}{hive})"
     # Types as captured: the view never re-sniffs, so it agrees with the schema record.
     columns = "{" + ", ".join(f"{literal(c.name)}: {literal(c.type)}" for c in schema.columns) + "}"
-    return f"read_csv({listed}, header = true, delim = {literal(csv_delimiter(files[0]))}, columns = {columns})"
+    delim = literal(csv_delimiter(files[0]))
+    return f"read_csv({listed}, header = true, delim = {delim}, columns = {columns}{hive})"
 
 
 def build_view_sql(
@@ -215,8 +218,13 @@ def build_view_sql(
     hot: dict[str, IngestRecord],
     schemas: dict[str, FileSchema],
     prov_table: str,
+    farm: LinkFarm | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The view's SQL and the rows of its provenance table, for these sources."""
+    """The view's SQL and the rows of its provenance table, for these sources.
+
+    Cold files are read through their links in ``farm`` (provenance as hive partition
+    columns); files without a link, and ingested rows, are joined to the provenance table.
+    """
     what = f"view {spec.name!r}"
     declared = spec.declared
     hot_sources = [s for s in sources if s.artifact_id in hot]
@@ -229,23 +237,33 @@ def build_view_sql(
 
     prov: list[dict[str, Any]] = []
     branches: list[str] = []
-    groups: dict[tuple[Any, ...], list[Source]] = {}
+    groups: dict[tuple[Any, ...], list[tuple[Source, str | None]]] = {}
     for s in cold_sources:
         schema = schemas[s.artifact_id]
         layout = tuple((c.name, c.type) for c in schema.columns)
-        groups.setdefault((s.driver, csv_delimiter(s.uri), layout), []).append(s)
+        # A file with a column named like a provenance column cannot take partition columns.
+        link = farm.link(s) if farm is not None and not set(schema.types) & set(PROVENANCE) else None
+        groups.setdefault((s.driver, csv_delimiter(s.uri), layout, link is not None), []).append((s, link))
     prov_cols = ", ".join(f"p.{name}" for name in PROVENANCE)
-    for number, ((driver, _, _), members) in enumerate(groups.items()):
+    for number, ((driver, _, _, linked), pairs) in enumerate(groups.items()):
+        members = [s for s, _ in pairs]
+        schema = schemas[members[0].artifact_id]
+        have = schema.types
+        cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
+        if linked:
+            links = [link for _, link in pairs if link is not None]
+            branches.append(
+                f"SELECT {cols}, {', '.join(f'd.{n}' for n in PROVENANCE)} "
+                f"FROM {_reader(driver, links, schema, linked=True)} AS d"
+            )
+            continue
         files: dict[str, int] = {}
         for s in members:
             index = files.setdefault(s.artifact_id + "\x00" + s.uri, len(files))
             prov.append({"grp": number, "fi": index, **s.provenance()})
         paths = [key.split("\x00", 1)[1] for key in files]
-        schema = schemas[members[0].artifact_id]
-        have = schema.types
-        cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
         branches.append(
-            f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema)} AS d "
+            f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema, linked=False)} AS d "
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p ON p.fi = d.file_index"
         )
     by_table: dict[str, list[Source]] = {}
@@ -296,6 +314,7 @@ class Views:
         self._token: tuple[Any, ...] | None = None
         self._stale = False
         self._store = SchemaStore(tracker.layout)
+        self._farm = LinkFarm(tracker.layout)
         self.builds = 0
         for model in tracker.schemas:
             self._add(model)
@@ -410,7 +429,7 @@ class Views:
         cold = present([s for s in cold if s.driver in _COLD], what)
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
-        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table)
+        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm)
         arrow_schema = pa.schema(
             [("grp", pa.int32()), ("fi", pa.uint64())]
             + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]

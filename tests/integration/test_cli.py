@@ -97,10 +97,10 @@ def consist_script() -> list[str]:
 
 def test_installed_command_lists_runs_newest_first(folder):
     """`consist runs` (the installed script) prints a table of runs, the latest first."""
-    proc = subprocess.run([*consist_script(), "--run-dir", folder["run_dir"], "runs"], capture_output=True, text=True)
+    proc = subprocess.run([*consist_script(), "--run-dir", folder["run_dir"], "runs"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split()[:3] == ["ID", "STEP", "MODEL"]
+    assert lines[0].split()[:3] == ["ID", "STEP", "SCENARIO"]
     ids = [line.split()[0] for line in lines[1:]]
     assert ids.index(folder["hit"]) < ids.index(folder["plain"]) < ids.index(folder["clean"])
     assert "FAILED" not in proc.stdout and "failed" in proc.stdout
@@ -109,7 +109,7 @@ def test_installed_command_lists_runs_newest_first(folder):
 def test_installed_command_reports_a_missing_run_dir_in_one_line(tmp_path):
     """A run folder that does not exist gives one line on stderr and exit code 3."""
     proc = subprocess.run(
-        [*consist_script(), "runs", "--run-dir", str(tmp_path / "nope")], capture_output=True, text=True
+        [*consist_script(), "runs", "--run-dir", str(tmp_path / "nope")], capture_output=True, text=True, check=False
     )
     assert proc.returncode == EXIT_NOT_FOUND
     assert "no run folder at" in one_line_error(proc.stderr) and proc.stdout == ""
@@ -370,8 +370,8 @@ def test_runs_still_list_while_another_process_holds_the_catalog_file(folder, ca
     """When a writer holds the catalog file open, the command reads the records in process instead."""
     db = Path(folder["run_dir"]) / "provenance.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", str(db)],
+        [sys.executable, "-c",
+         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()", str(db)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

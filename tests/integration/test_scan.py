@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
 
 import polars as pl
 import pytest
 from sqlmodel import SQLModel
 
 import consist
-from consist import ConfigError, SchemaConflictError, Tracker, use_tracker
-from consist import schema_capture
+from consist import (
+    ConfigError,
+    SchemaConflictError,
+    Tracker,
+    schema_capture,
+    use_tracker,
+)
 
 
 def make_tracker(tmp_path: Path) -> Tracker:
@@ -119,7 +123,7 @@ def test_scan_of_a_schema_class_uses_its_columns_and_types(tmp_path):
         __consist_key__ = "persons"
         person_id: int
         number_of_trips: float
-        comment: Optional[str] = None
+        comment: str | None = None
 
     tracker = make_tracker(tmp_path)
     run_sim(tracker, "baseline", 2030, 1)
