@@ -113,8 +113,11 @@ def distance(old: StepComponents, new: StepComponents) -> int:
     if old.signature == new.signature:
         return 0
     count = int(old.epoch != new.epoch) + int(old.code.hash != new.code.hash)
-    count += len(diff_configs(old.config, new.config))
-    return count + len(changed_inputs(old.inputs, new.inputs))
+    if old.config != new.config:  # dict equality is cheap; the leaf diff is not
+        count += len(diff_configs(old.config, new.config))
+    if old.inputs != new.inputs:
+        count += len(changed_inputs(old.inputs, new.inputs))
+    return count
 
 
 def closest(candidates: Iterable[StepComponents], current: StepComponents) -> StepComponents | None:

@@ -1,13 +1,16 @@
 """Cross-run Polars scans: ``tracker.scan("persons", scenario="baseline")`` as one LazyFrame.
 
-The frame is the vertical concatenation of one lazy scan per source (see
-:mod:`consist.sources`), each with the provenance columns ``consist_run_id``,
+The frame is the vertical concatenation of lazy scans over every source (see
+:mod:`consist.sources`), each row with the provenance columns ``consist_run_id``,
 ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id`` and
-``consist_iteration`` added as literals. Filters given to :func:`scan_key` choose the
-sources in the catalog, so the files of other runs are never opened; each file's column
-types come from its captured schema (read once per content), so building the frame
-opens no file that is already known either. Columns are the union over the files (a
-column a file lacks is null there) with types combined by the rule of
+``consist_iteration``. Parquet files are read through their links in the link farm
+(:mod:`consist.farm`), one ``scan_parquet`` per column layout with hive partitioning,
+so the provenance comes from the link paths; CSV files (Polars reads no partitions from
+them) and files without a link get the provenance values as literals. Filters given to
+:func:`scan_key` choose the sources in the catalog, so the files of other runs are never
+opened; each file's column types come from its captured schema (read once per content),
+so building the frame opens no file that is already known either. Columns are the union
+over the files (a column a file lacks is null there) with types combined by the rule of
 :mod:`consist.coltypes`; scanning a schema class instead of a key gives exactly its
 declared columns and types, like its view.
 
@@ -24,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.errors import ConfigError
-from consist.ingestion import HOT_ALIAS, hot_store, quote
+from consist.farm import HIVE_ORDER, LinkFarm
+from consist.hot import HOT_ALIAS, quote
+from consist.ingestion import hot_store
 from consist.schema_capture import SchemaStore, csv_delimiter
 from consist.sources import (
     FILTERS,
@@ -41,7 +46,7 @@ from consist.sources import (
 if TYPE_CHECKING:
     import polars as pl
 
-    from consist.ingestion import HotStore, IngestRecord
+    from consist.hot import HotStore, IngestRecord
     from consist.tracker import Tracker
 
 _SCANNABLE = ("parquet", "csv")
@@ -97,7 +102,7 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     facets = {k: v for k, v in filters.items() if k not in FILTERS}
     declared: dict[str, str | None] | None = None
     if isinstance(key, type):
-        from consist.views import view_spec
+        from consist.view_spec import view_spec
 
         spec = view_spec(key)
         keys, exact, declared, what = spec.keys, spec.exact, spec.declared, f"scan of {key.__name__}"
@@ -130,12 +135,38 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     columns = {name: _dtype(sql_type) for name, sql_type in types.items()}
 
     lits = _Literals()
-    frames = [_cold_frame(s, schemas[s.artifact_id].types, columns, lits) for s in cold]
+    farm = _farm(tracker)
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    frames = []
+    for s in cold:
+        link = farm.link(s) if s.driver == "parquet" else None
+        if link is None:
+            frames.append(_cold_frame(s, schemas[s.artifact_id].types, columns, lits))
+        else:
+            groups.setdefault(tuple(schemas[s.artifact_id].types.items()), []).append(link)
+    for layout, links in groups.items():
+        frames.append(_linked_frame(links, dict(layout), columns, lits))
     if hot:
         frames.append(_hot_frame(store, hot, records, columns))
     if not frames:
         return pl.LazyFrame(schema={**columns, **provenance_schema()})
     return pl.concat(frames, how="vertical", rechunk=False)
+
+
+def _farm(tracker: Tracker) -> LinkFarm:
+    farm = tracker.__dict__.get("_consist_link_farm")
+    if farm is None:
+        farm = tracker.__dict__["_consist_link_farm"] = LinkFarm(tracker.layout)
+    return farm
+
+
+def _linked_frame(links: list[str], have: dict[str, str], columns: dict[str, Any], lits: _Literals) -> pl.LazyFrame:
+    """One scan over linked Parquet files of one column layout: provenance from the link paths."""
+    import polars as pl
+
+    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema={n: lits.dtypes[n] for n in HIVE_ORDER})
+    exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
+    return lf.select(*exprs, *PROVENANCE)
 
 
 def _schema_store(tracker: Tracker) -> SchemaStore:

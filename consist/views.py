@@ -1,28 +1,26 @@
 """Hybrid cross-run views: ``tracker.views.Person`` over every artifact logged under a schema.
 
-A registered schema (a SQLModel class) becomes a DuckDB view, in the tracker's query
-connection, whose columns are the schema's fields plus the provenance columns
-``consist_run_id``, ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id``
-and ``consist_iteration``. The view unions every source of the schema's keys (see
+A registered schema (a SQLModel class, see :mod:`consist.view_spec` for which artifacts
+it covers) becomes a DuckDB view, in the tracker's query connection, whose columns are
+the schema's fields plus the provenance columns ``consist_run_id``,
+``consist_scenario_id``, ``consist_year``, ``consist_artifact_id`` and
+``consist_iteration``. The view unions every source of the schema's keys (see
 :mod:`consist.sources`): ingested artifacts from their hot table, all others from their
 Parquet or CSV file, never both.
 
-Which artifacts a schema covers
-    ``__consist_key__`` (a key, or a list of keys) when the class sets it, matched
-    exactly; otherwise its ``__tablename__`` (SQLModel's default is the lowercased class
-    name) or that name plus ``s``, ignoring case: ``Person`` covers ``person``,
-    ``persons`` and ``Persons``. The view is named after ``__tablename__``.
-
 How it stays fast and fresh
-    Files are grouped by identical column layout; each group is one ``read_parquet`` /
-    ``read_csv`` over an explicit file list, joined on DuckDB's ``file_index`` to a small
-    provenance table (one row per source, ordered by scenario, year, iteration, run).
-    A filter on a provenance column filters that table, and DuckDB pushes the surviving
-    ``file_index`` values into the scan as a dynamic filter, so files of other runs are
-    not opened. Declared columns are cast to the declared types (integers to BIGINT);
-    columns a file lacks are NULL. Before every query (``tracker.run_query``) a version
-    token (a ``listdir`` of the fresh records, the segments and the ingestion manifest)
-    is compared with the one the views were built at; they are rebuilt only if it changed.
+    Files are read through their links in the link farm (:mod:`consist.farm`), grouped
+    by identical column layout: one ``read_parquet``/``read_csv`` per group over the
+    explicit list of links, with ``hive_partitioning``, so the provenance columns are
+    per-file constants. A filter on them prunes files when the query is bound, before
+    any is opened, and grouping by them costs what grouping by any column costs. A file
+    without a link (no symbolic links on this file system) is instead joined on DuckDB's
+    ``file_index`` to a small provenance table ordered by scenario, year, iteration and
+    run; DuckDB then prunes through a dynamic filter. Declared columns are cast to the
+    declared types (integers to BIGINT); columns a file lacks are NULL. Before every
+    query (``tracker.run_query``) a version token (a ``listdir`` of the fresh records,
+    the segments and the ingestion manifest) is compared with the one the views were
+    built at; they are rebuilt only if it changed.
 """
 
 from __future__ import annotations
@@ -31,32 +29,30 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from consist import coltypes
 from consist.errors import ConfigError
 from consist.farm import LinkFarm, hive_types_sql
+from consist.hot import HOT_ALIAS
 from consist.schema_capture import SchemaStore, csv_delimiter
 from consist.sources import (
     PROVENANCE,
     Source,
     catalog_token,
-    check_columns,
     file_schemas,
     list_sources,
     present,
     unify,
 )
+from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec
 
 if TYPE_CHECKING:
-    from consist.ingestion import HotStore, IngestRecord
+    from consist.hot import HotStore, IngestRecord
     from consist.schema_capture import FileSchema
     from consist.tracker import Tracker
 
 log = logging.getLogger("consist.views")
 T = TypeVar("T")
-RESERVED = {"runs", "artifacts", "run_artifacts", "facets", "consist_schema"}
 _COLD = ("parquet", "csv")
 
 
@@ -68,125 +64,6 @@ def quote(name: str) -> str:
 def literal(text: str) -> str:
     """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
-
-
-# -- schemas -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """What a registered schema means for its view: name, keys and typed columns."""
-
-    model: type
-    name: str
-    keys: tuple[str, ...]
-    exact: bool
-    columns: tuple[tuple[str, str, Any], ...]  # (attribute, column name, SQLAlchemy type)
-
-    @property
-    def declared(self) -> dict[str, str | None]:
-        """Column name -> DuckDB type it is cast to (None: the files' own type)."""
-        return {name: coltypes.sql_type_of(sa_type) for _, name, sa_type in self.columns}
-
-
-def model_columns(model: type) -> list[tuple[str, str, Any]]:
-    """(attribute, column name, SQLAlchemy type) of each field of a SQLModel class."""
-    import sqlalchemy as sa
-
-    table = getattr(model, "__table__", None)
-    if isinstance(table, sa.Table):
-        mapper = sa.inspect(model)
-        return [(prop.key, prop.columns[0].name, prop.columns[0].type) for prop in mapper.column_attrs]
-    fields = getattr(model, "model_fields", None)
-    if not isinstance(fields, dict) or not fields:
-        raise ConfigError(
-            f"schemas= takes SQLModel classes with fields; {model!r} is not one "
-            "(class Person(SQLModel, table=True): person_id: int = Field(primary_key=True) ...)."
-        )
-    from sqlmodel.main import get_column_from_field
-
-    out = []
-    for attr, info in fields.items():
-        column = get_column_from_field(info)
-        out.append((attr, column.name or attr, column.type))
-    return out
-
-
-def view_spec(model: type) -> ViewSpec:
-    """Read a schema class into a :class:`ViewSpec` (see the module docstring for the rules).
-
-    Raises
-    ------
-    ConfigError
-        Not a SQLModel class, a field named like a provenance column, or a table name
-        that is one of the catalog's own views.
-    """
-    if not isinstance(model, type):
-        raise ConfigError(f"schemas= takes classes (SQLModel models); got {model!r}.")
-    columns = tuple(model_columns(model))
-    check_columns((name for _, name, _ in columns), f"schema {model.__name__}")
-    name = getattr(model, "__tablename__", None)
-    name = name if isinstance(name, str) and name else model.__name__.lower()
-    if name.lower() in RESERVED or name.lower().startswith("_consist"):
-        raise ConfigError(
-            f"schema {model.__name__} has table name {name!r}, which is one of the catalog's own views "
-            f"({', '.join(sorted(RESERVED))}). Set __tablename__ to another name (and __consist_key__ "
-            "to the artifact key it should cover)."
-        )
-    explicit = getattr(model, "__consist_key__", None)
-    if explicit is not None:
-        keys = (explicit,) if isinstance(explicit, str) else tuple(explicit)
-        if not keys or not all(isinstance(k, str) and k for k in keys):
-            raise ConfigError(f"{model.__name__}.__consist_key__ must be a key or a list of keys; got {explicit!r}.")
-        return ViewSpec(model, name, keys, True, columns)
-    return ViewSpec(model, name, (name, name + "s"), False, columns)
-
-
-class ViewTable:
-    """A registered schema's view as a SQLAlchemy table: ``VPerson.number_of_trips``...
-
-    Use it in ``select(...)`` like a SQLModel class (``select(VPerson)`` selects every
-    column) and run the statement with :func:`consist.run_query`.
-
-    Attributes
-    ----------
-    table
-        The underlying :class:`sqlalchemy.Table` (``.c`` has every column).
-    """
-
-    def __init__(self, spec: ViewSpec, table: Any) -> None:
-        self.spec = spec
-        self.table = table
-        self.name = spec.name
-        self.c = table.c
-        self.columns = table.c
-
-    def __clause_element__(self) -> Any:
-        return self.table
-
-    def __getattr__(self, attr: str) -> Any:
-        # Only reached for names that are not attributes: the view's columns.
-        try:
-            return self.__dict__["table"].c[attr]
-        except KeyError:
-            cols = ", ".join(c.key for c in self.__dict__["table"].c)
-            raise AttributeError(f"view {self.__dict__['name']!r} has no column {attr!r}; columns: {cols}") from None
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *(c.key for c in self.table.c)})
-
-    def __repr__(self) -> str:
-        return f"<consist view {self.name!r} of {self.spec.model.__name__}: {', '.join(c.key for c in self.table.c)}>"
-
-
-def _sa_table(spec: ViewSpec, metadata: Any) -> Any:
-    import sqlalchemy as sa
-
-    cols = [sa.Column(name, sa_type, key=attr) for attr, name, sa_type in spec.columns]
-    cols += [
-        sa.Column(name, sa.BigInteger if sql_type == "BIGINT" else sa.String) for name, sql_type in PROVENANCE.items()
-    ]
-    return sa.Table(spec.name, metadata, *cols)
 
 
 # -- building a view ---------------------------------------------------------------------
@@ -276,8 +153,6 @@ def build_view_sql(
         for s in members:
             have.update({c.name: c.type for c in hot[s.artifact_id].columns})
         cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
-        from consist.ingestion import HOT_ALIAS
-
         branches.append(
             f"SELECT {cols}, {prov_cols} FROM {HOT_ALIAS}.main.{quote(table)} AS d "
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p "
@@ -333,7 +208,7 @@ class Views:
             import sqlalchemy as sa
 
             self._metadata = sa.MetaData()
-        view = ViewTable(spec, _sa_table(spec, self._metadata))
+        view = ViewTable(spec, sa_table(spec, self._metadata))
         self._tables[model.__name__] = view
         self._token = None
         return view
@@ -462,9 +337,3 @@ def views_of(tracker: Tracker) -> Views:
     if found is None:
         found = tracker.__dict__["_consist_views"] = Views(tracker)
     return found
-
-
-def declared_types(model: type) -> dict[str, str | None]:
-    """Column name -> DuckDB type of a schema class (for scans cast like its view)."""
-    return view_spec(model).declared
-

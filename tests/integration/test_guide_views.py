@@ -88,14 +88,20 @@ results = consist.run_query(query, tracker=tracker)
 TRIPS = {"baseline": 3, "high_gas": 1}  # trips per person in each scenario (plus year % 7)
 
 
+def _forget_person_table() -> None:
+    table = SQLModel.metadata.tables.get("person")
+    if table is not None:
+        SQLModel.metadata.remove(table)
+
+
 @pytest.fixture
 def fresh_metadata():
-    """The guide's Person is a table model: forget its table after the test so it can be defined again."""
+    """The guide defines Person as a table model, in SQLModel's one global registry: other
+    tests (and the docs) may have defined a 'person' table first, and this one must not
+    stay behind either."""
+    _forget_person_table()
     yield
-    for name in ("person",):
-        table = SQLModel.metadata.tables.get(name)
-        if table is not None:
-            SQLModel.metadata.remove(table)
+    _forget_person_table()
 
 
 def load_population() -> pd.DataFrame:

@@ -281,3 +281,38 @@ def test_views_do_not_warn_on_a_clean_catalog(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert query(tracker, select(tracker.views.Person)).height == 3
+
+
+def test_without_symbolic_links_views_and_scans_join_provenance_instead(tmp_path, monkeypatch):
+    """Where links cannot be made, views and scans give the same rows and still prune by run."""
+    from consist.farm import LinkFarm
+
+    tracker = make_tracker(tmp_path, Person)
+    runs = [run_sim(tracker, ("a", "b")[i % 2], 2020 + i, i) for i in range(6)]
+    V = tracker.views.Person
+    stmt = select(V).order_by(V.consist_year, V.person_id)
+    linked = query(tracker, stmt)
+    scanned = tracker.scan("persons").collect().sort("consist_year", "person_id")
+
+    monkeypatch.setattr(LinkFarm, "link", lambda self, source: None)
+    other = make_tracker(tmp_path, Person)
+    assert query(other, stmt).equals(linked)
+    assert other.scan("persons").collect().sort("consist_year", "person_id").equals(scanned)
+    with other.views.querying():
+        con = other.catalog.connection()
+        plan = con.execute(f"EXPLAIN ANALYZE SELECT count(*) FROM person_vt WHERE consist_run_id = '{runs[3].run.id}'")
+        files = sum(int(n) for n in re.findall(r"Total Files Read: (\d+)", plan.fetchall()[0][1]))
+    assert files <= 2  # the matching file, and the first of the list, which DuckDB opens to bind
+
+
+def test_a_scenario_name_too_long_for_a_link_still_shows(tmp_path):
+    """A provenance value longer than a file name allows falls back to the joined table."""
+    tracker = make_tracker(tmp_path, Person)
+    long_name = "scenario-" + "x" * 300
+    run_sim(tracker, long_name, 2030, 1)
+    run_sim(tracker, "short", 2030, 2)
+    V = tracker.views.Person
+    df = query(tracker, select(V.consist_scenario_id, func.sum(V.number_of_trips).label("t"))
+               .group_by(V.consist_scenario_id).order_by(V.consist_scenario_id))  # fmt: skip
+    assert df["consist_scenario_id"].to_list() == ["scenario-" + "x" * 300, "short"]
+    assert tracker.scan("persons", scenario=long_name).collect().height == 3
