@@ -142,7 +142,7 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
 
 
 def _quarantine(layout: Layout, path: Path) -> Path:
-    target = layout.root / "records" / "corrupt" / path.name
+    target = layout.corrupt / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     log.warning("corrupt run record %s cannot be decoded; moved it to %s", path, target)

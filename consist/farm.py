@@ -53,7 +53,7 @@ class LinkFarm:
     """
 
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.root / "views" / "links"
+        self.root = layout.links
         self._made: dict[str, str] = {}
 
     def path(self, source: Source) -> Path:

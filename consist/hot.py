@@ -123,7 +123,7 @@ class HotStore:
     """The hot database of one metadata folder (one instance per folder per process)."""
 
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.root / "hot"
+        self.root = layout.hot
         self.db = self.root / "hot.duckdb"
         self.manifests = self.root / "ingested"
         key = str(self.db.resolve())

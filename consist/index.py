@@ -89,4 +89,4 @@ class CacheIndex:
         write_bytes(self._last_path(name), _encoder.encode([components, *kept]))
 
     def _last_path(self, name: str):
-        return self.layout.root / "last" / hash_bytes(name.encode())[:32]
+        return self.layout.last / hash_bytes(name.encode())[:32]

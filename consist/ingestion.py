@@ -112,9 +112,9 @@ def ghost_record(artifact: Artifact, tracker: Tracker | None = None) -> tuple[Ho
     from consist.store import Layout
 
     for parent in list(artifact.path.parents)[:4]:
-        meta = parent / ".consist"
-        if (meta / "hot" / "ingested" / f"{artifact.id}.json").exists():
-            store = _store_for(Layout(meta))
+        layout = Layout(parent / ".consist")
+        if (layout.hot / "ingested" / f"{artifact.id}.json").exists():
+            store = _store_for(layout)
             found = store.record(artifact.id)
             if found is not None:
                 return store, found

@@ -266,7 +266,7 @@ class SchemaStore:
     """
 
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.root / "schemas"
+        self.root = layout.schemas
         self._memo: dict[str, FileSchema] = {}
         self._lock = threading.Lock()
 

@@ -7,8 +7,13 @@
       records/segments/*.parquet    compacted records (see consist.catalog)
       index/<sig[:2]>/<sig>         cache index: signature -> producing run and outputs
       ids/<id[:2]>/<id>             claims on user-chosen run ids
+      records/corrupt/              unreadable record files, moved aside and reported
       hashmemo/                     stat memo of content hashes
       code/<code_hash>.txt          source text behind code identities
+      last/<name hash>              identity components of a step's recent runs (miss reasons)
+      schemas/                      captured file schemas
+      hot/                          ingested ("hot") rows: a DuckDB file of their own
+      views/links/                  per-file links whose folder names carry provenance columns
 
 Owns names only: it reads and writes nothing itself.
 """
@@ -23,7 +28,7 @@ from consist.hashing import hash_bytes
 class Layout:
     """Paths of one metadata folder."""
 
-    __slots__ = ("root", "fresh", "segments", "index", "ids", "hashmemo", "code")
+    __slots__ = ("root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -33,6 +38,11 @@ class Layout:
         self.ids = root / "ids"
         self.hashmemo = root / "hashmemo"
         self.code = root / "code"
+        self.corrupt = root / "records" / "corrupt"
+        self.last = root / "last"
+        self.schemas = root / "schemas"
+        self.hot = root / "hot"
+        self.links = root / "views" / "links"
 
     def record_path(self, run_id: str) -> Path:
         return self.fresh / f"{run_id}.json"

@@ -20,25 +20,18 @@ from consist.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
 from consist.store import Layout
+from consist.tracker_cache import CacheControlMethods
+from consist.tracker_catalog import CatalogMethods
 
 if TYPE_CHECKING:
-    from consist.compaction import CompactionReport
-    from consist.engine import StepSpec
-    from consist.explain import Explanation
-    from consist.lineage import Lineage
-    from consist.models import Run
-    from consist.queries import RunArtifacts
     from consist.reader import LiveCatalog
-    from consist.recover import Recovery
     from consist.scenario import Scenario
     from consist.tracing import TraceBlock
-    from consist.verify import OutputProblem
-    from consist.views import Views
 
 VERIFY_MODES = ("stat", "exists", "hash")
 
 
-class Tracker:
+class Tracker(CatalogMethods, CacheControlMethods):
     """Records runs under ``run_dir`` and serves cache hits.
 
     Parameters
@@ -281,95 +274,6 @@ class Tracker:
         )
         return run_step(self, spec)
 
-    # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
-
-    def explain(self, *args: Any, **kwargs: Any) -> Explanation:
-        """Whether :meth:`run` with these arguments would hit the cache, and exactly why not.
-
-        Takes the same arguments as :meth:`run`; nothing executes and nothing is copied.
-        On a miss the call is compared with the closest earlier run of the step: the
-        code that changed, config leaves (old -> new), inputs (path, old -> new hash), or
-        that no earlier run exists; changed inputs are followed upstream to why their
-        producers ran.
-
-        Returns
-        -------
-        Explanation
-            ``.would_hit``, ``.reason`` and per-component fields; ``str()`` reads well.
-
-        Examples
-        --------
-        >>> print(tracker.explain(fn=clean_data, inputs={"raw": Path("raw.csv")},  # doctest: +SKIP
-        ...                       config={"threshold": 0.7}, outputs=["cleaned"]))
-        step 'clean_data' would MISS (execute): config threshold differs from run clean_data-... (the closest ...)
-          - config threshold: 0.5 -> 0.7
-        """
-        from consist.explain import explain
-
-        return explain(self, self._captured_step(args, kwargs))
-
-    def would_hit(self, *args: Any, **kwargs: Any) -> bool:
-        """True when :meth:`run` with these arguments would be served from the cache."""
-        from consist.explain import would_hit
-
-        return would_hit(self, self._captured_step(args, kwargs))
-
-    def verify(self, run_ids: str | Sequence[str] | None = None) -> list[OutputProblem]:
-        """Re-hash the outputs of ``run_ids`` (all runs when None) and list what is wrong.
-
-        Each problem names the path, the output key and the run that produced it:
-        ``"missing"``, or ``"modified"`` (bytes no longer match the recorded hash).
-        """
-        from consist.verify import verify
-
-        return verify(self, run_ids)
-
-    def recover(
-        self,
-        artifact: Artifact,
-        *,
-        runtime_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-        overwrite: bool = False,
-    ) -> Recovery:
-        """Bring back a missing artifact's bytes at its recorded path.
-
-        Copies them from another recorded file with the same content, or re-executes
-        the producing chain (only the steps whose outputs are missing, upstream first)
-        when its functions are importable in this process, and checks the regenerated
-        bytes against the recorded hash before putting them in place.
-
-        Parameters
-        ----------
-        artifact
-            The artifact to recover (e.g. from ``result.outputs``, the catalog, or the
-            ``ArtifactNotFoundError`` raised by ``consist.load``).
-        runtime_kwargs
-            ``{step name: {argument: value}}`` for steps that were called with
-            ``runtime_kwargs`` (their values are not recorded, except plain paths).
-        overwrite
-            Replace a file at the path that holds different bytes.
-
-        Raises
-        ------
-        RecoveryError
-            The bytes can be neither copied nor regenerated; the message says why.
-        """
-        from consist.recover import recover
-
-        return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
-
-    def _captured_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
-        from consist.engine import StepCaptured, capturing
-
-        token = capturing.set(True)
-        try:
-            self.run(*args, **kwargs)
-        except StepCaptured as captured:
-            return captured.spec
-        finally:
-            capturing.reset(token)
-        raise ConfigError("explain() could not find the step run() would execute (a container step?).")
-
     def scenario(self, name: str, **meta: Any) -> Scenario:
         """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.scenario.Scenario`)."""
         from consist.scenario import Scenario
@@ -396,107 +300,6 @@ class Tracker:
         from consist.context import current_run
 
         return current_run().log_dataframe(df, key, **meta)
-
-    # -- querying the catalog (see consist.queries) -------------------------------------
-
-    @property
-    def catalog(self) -> LiveCatalog:
-        """This process's query connection to the catalog (created on first use)."""
-        if self._catalog is None:
-            from consist.database import ensure_database
-            from consist.reader import LiveCatalog
-
-            ensure_database(self.db_path, self.layout)
-            self._catalog = LiveCatalog(self.layout)
-        return self._catalog
-
-    def find_run(self, **filters: Any) -> Run:
-        """The latest run matching ``filters`` (see :func:`consist.queries.find_run`)."""
-        from consist.queries import find_run
-
-        return find_run(self, **filters)
-
-    def find_runs(self, *, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
-        """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.queries.find_runs`)."""
-        from consist.queries import find_runs
-
-        return find_runs(self, index_by=index_by, **filters)
-
-    def get_run(self, run_id: str) -> Run:
-        """The run recorded under ``run_id``; raises RunNotFoundError."""
-        from consist.queries import get_run
-
-        return get_run(self, run_id)
-
-    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
-        """A run's artifacts: ``.inputs`` and ``.outputs`` by key."""
-        from consist.queries import get_artifacts_for_run
-
-        return get_artifacts_for_run(self, run_id)
-
-    def lineage(self, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
-        """Which run made ``artifact``, from which inputs, recursively."""
-        from consist.lineage import lineage
-
-        return lineage(self, artifact, max_depth=max_depth)
-
-    def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
-        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`)."""
-        from consist.queries import pivot_facets
-
-        return pivot_facets(namespace, keys, value_columns)
-
-    def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
-        """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
-
-        Registered schemas' views (``tracker.views``) are brought up to date first.
-        """
-        from consist.queries import run_query
-
-        return self.views.run(lambda: run_query(self, query, params))
-
-    # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
-
-    @property
-    def views(self) -> Views:
-        """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views`)."""
-        from consist.views import views_of
-
-        return views_of(self)
-
-    def scan(self, key: str | type, **filters: Any) -> Any:
-        """A Polars LazyFrame over every artifact of ``key`` across runs, with provenance columns.
-
-        ``scenario=``, ``year=``, ``run_id=``, ``iteration=``, ``artifact_id=`` (a value or
-        a list) and facets (``mode="bus"``) choose runs before any file is opened; see
-        :func:`consist.scans.scan_key`.
-        """
-        from consist.scans import scan_key
-
-        return scan_key(self, key, **filters)
-
-    def ingest(self, artifacts: Any) -> Any:
-        """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
-        from consist.ingestion import ingest
-
-        return ingest(self, artifacts)
-
-    def compact(self) -> CompactionReport:
-        """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""
-        return self.records.compact()
-
-    def rebuild_catalog(self) -> None:
-        """Rebuild the DuckDB file at ``db_path`` from the records (nothing is lost)."""
-        from consist.database import build_database
-
-        build_database(self.db_path, self.layout)
-
-    def connect_adbc(self, *, read_only: bool = True) -> Any:
-        """An ADBC DB-API connection to ``db_path`` (``pl.read_database(sql, conn)``)."""
-        from consist.database import connect_adbc, ensure_database
-
-        ensure_database(self.db_path, self.layout)
-        return connect_adbc(self.db_path, read_only=read_only)
 
     # -- internals shared by the engine ------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""Tracker methods for cache control: explain, would_hit, verify, recover.
+
+Each delegates to the module that owns the concept; see :class:`consist.Tracker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from consist.errors import ConfigError
+
+if TYPE_CHECKING:
+    from consist.engine import StepSpec
+    from consist.explain import Explanation
+    from consist.models import Artifact
+    from consist.recover import Recovery
+    from consist.verify import OutputProblem
+
+
+class CacheControlMethods:
+    """Mixed into :class:`consist.Tracker`."""
+
+    run: Any
+
+    # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
+
+    def explain(self, *args: Any, **kwargs: Any) -> Explanation:
+        """Whether :meth:`run` with these arguments would hit the cache, and exactly why not.
+
+        Takes the same arguments as :meth:`run`; nothing executes and nothing is copied.
+        On a miss the call is compared with the closest earlier run of the step: the
+        code that changed, config leaves (old -> new), inputs (path, old -> new hash), or
+        that no earlier run exists; changed inputs are followed upstream to why their
+        producers ran.
+
+        Returns
+        -------
+        Explanation
+            ``.would_hit``, ``.reason`` and per-component fields; ``str()`` reads well.
+
+        Examples
+        --------
+        >>> print(tracker.explain(fn=clean_data, inputs={"raw": Path("raw.csv")},  # doctest: +SKIP
+        ...                       config={"threshold": 0.7}, outputs=["cleaned"]))
+        step 'clean_data' would MISS (execute): config threshold differs from run clean_data-... (the closest ...)
+          - config threshold: 0.5 -> 0.7
+        """
+        from consist.explain import explain
+
+        return explain(self, self._captured_step(args, kwargs))
+
+    def would_hit(self, *args: Any, **kwargs: Any) -> bool:
+        """True when :meth:`run` with these arguments would be served from the cache."""
+        from consist.explain import would_hit
+
+        return would_hit(self, self._captured_step(args, kwargs))
+
+    def verify(self, run_ids: str | Sequence[str] | None = None) -> list[OutputProblem]:
+        """Re-hash the outputs of ``run_ids`` (all runs when None) and list what is wrong.
+
+        Each problem names the path, the output key and the run that produced it:
+        ``"missing"``, or ``"modified"`` (bytes no longer match the recorded hash).
+        """
+        from consist.verify import verify
+
+        return verify(self, run_ids)
+
+    def recover(
+        self,
+        artifact: Artifact,
+        *,
+        runtime_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        overwrite: bool = False,
+    ) -> Recovery:
+        """Bring back a missing artifact's bytes at its recorded path.
+
+        Copies them from another recorded file with the same content, or re-executes
+        the producing chain (only the steps whose outputs are missing, upstream first)
+        when its functions are importable in this process, and checks the regenerated
+        bytes against the recorded hash before putting them in place.
+
+        Parameters
+        ----------
+        artifact
+            The artifact to recover (e.g. from ``result.outputs``, the catalog, or the
+            ``ArtifactNotFoundError`` raised by ``consist.load``).
+        runtime_kwargs
+            ``{step name: {argument: value}}`` for steps that were called with
+            ``runtime_kwargs`` (their values are not recorded, except plain paths).
+        overwrite
+            Replace a file at the path that holds different bytes.
+
+        Raises
+        ------
+        RecoveryError
+            The bytes can be neither copied nor regenerated; the message says why.
+        """
+        from consist.recover import recover
+
+        return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
+
+    def _captured_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
+        from consist.engine import StepCaptured, capturing
+
+        token = capturing.set(True)
+        try:
+            self.run(*args, **kwargs)
+        except StepCaptured as captured:
+            return captured.spec
+        finally:
+            capturing.reset(token)
+        raise ConfigError("explain() could not find the step run() would execute (a container step?).")

@@ -1,0 +1,127 @@
+"""Tracker methods over the catalog and cross-run data: queries, views, scans, ingestion.
+
+Each delegates to the module that owns the concept; see :class:`consist.Tracker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consist.compaction import CompactionReport
+    from consist.lineage import Lineage
+    from consist.models import Artifact, Run
+    from consist.queries import RunArtifacts
+    from consist.reader import LiveCatalog
+    from consist.views import Views
+
+
+class CatalogMethods:
+    """Mixed into :class:`consist.Tracker`."""
+
+    _catalog: LiveCatalog | None
+    db_path: Any
+    layout: Any
+    records: Any
+
+    # -- querying the catalog (see consist.queries) -------------------------------------
+
+    @property
+    def catalog(self) -> LiveCatalog:
+        """This process's query connection to the catalog (created on first use)."""
+        if self._catalog is None:
+            from consist.database import ensure_database
+            from consist.reader import LiveCatalog
+
+            ensure_database(self.db_path, self.layout)
+            self._catalog = LiveCatalog(self.layout)
+        return self._catalog
+
+    def find_run(self, **filters: Any) -> Run:
+        """The latest run matching ``filters`` (see :func:`consist.queries.find_run`)."""
+        from consist.queries import find_run
+
+        return find_run(self, **filters)
+
+    def find_runs(self, *, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
+        """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.queries.find_runs`)."""
+        from consist.queries import find_runs
+
+        return find_runs(self, index_by=index_by, **filters)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run recorded under ``run_id``; raises RunNotFoundError."""
+        from consist.queries import get_run
+
+        return get_run(self, run_id)
+
+    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
+        """A run's artifacts: ``.inputs`` and ``.outputs`` by key."""
+        from consist.queries import get_artifacts_for_run
+
+        return get_artifacts_for_run(self, run_id)
+
+    def lineage(self, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
+        """Which run made ``artifact``, from which inputs, recursively."""
+        from consist.lineage import lineage
+
+        return lineage(self, artifact, max_depth=max_depth)
+
+    def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
+        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`)."""
+        from consist.queries import pivot_facets
+
+        return pivot_facets(namespace, keys, value_columns)
+
+    def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
+        """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
+
+        Registered schemas' views (``tracker.views``) are brought up to date first.
+        """
+        from consist.queries import run_query
+
+        return self.views.run(lambda: run_query(self, query, params))
+
+    # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
+
+    @property
+    def views(self) -> Views:
+        """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views`)."""
+        from consist.views import views_of
+
+        return views_of(self)
+
+    def scan(self, key: str | type, **filters: Any) -> Any:
+        """A Polars LazyFrame over every artifact of ``key`` across runs, with provenance columns.
+
+        ``scenario=``, ``year=``, ``run_id=``, ``iteration=``, ``artifact_id=`` (a value or
+        a list) and facets (``mode="bus"``) choose runs before any file is opened; see
+        :func:`consist.scans.scan_key`.
+        """
+        from consist.scans import scan_key
+
+        return scan_key(self, key, **filters)
+
+    def ingest(self, artifacts: Any) -> Any:
+        """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
+        from consist.ingestion import ingest
+
+        return ingest(self, artifacts)
+
+    def compact(self) -> CompactionReport:
+        """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""
+        return self.records.compact()
+
+    def rebuild_catalog(self) -> None:
+        """Rebuild the DuckDB file at ``db_path`` from the records (nothing is lost)."""
+        from consist.database import build_database
+
+        build_database(self.db_path, self.layout)
+
+    def connect_adbc(self, *, read_only: bool = True) -> Any:
+        """An ADBC DB-API connection to ``db_path`` (``pl.read_database(sql, conn)``)."""
+        from consist.database import connect_adbc, ensure_database
+
+        ensure_database(self.db_path, self.layout)
+        return connect_adbc(self.db_path, read_only=read_only)
