@@ -124,3 +124,21 @@ def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Has
     target = folder / f"{key}.parquet"
     write_parquet(obj, kind, target)
     return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+
+
+def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str | None:
+    """Why an artifact's file no longer holds its recorded bytes (missing or modified), or None.
+
+    ``mode`` is a ``verify_outputs`` value: ``"stat"`` re-hashes only when size or mtime
+    changed since it was recorded, ``"hash"`` always, ``"exists"`` never.
+    """
+    path = artifact.path
+    try:
+        token = stat_fingerprint(path)
+    except FileNotFoundError:
+        return f"output {artifact.key!r} is missing at {path}"
+    if mode == "exists" or (mode == "stat" and token == artifact.stat):
+        return None
+    if hasher.hash_path(path) != artifact.hash:
+        return f"output {artifact.key!r} at {path} no longer matches its recorded hash (modified after it was recorded)"
+    return None

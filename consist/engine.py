@@ -22,13 +22,18 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist import binding, hydration, outputs, replay
-from consist.artifacts import artifact_id, check_key, content_size
+from consist.artifacts import artifact_id, bytes_problem, check_key, content_size
 from consist.code_identity import identify
 from consist.context import RunContext, activate, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
 from consist.formats.drivers import driver_for, load
-from consist.hashing import stat_fingerprint
-from consist.identity import config_hash, config_snapshot, flatten, inputs_hash, step_signature
+from consist.identity import (
+    config_hash,
+    config_snapshot,
+    flatten,
+    inputs_hash,
+    step_signature,
+)
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
 
@@ -215,17 +220,8 @@ def lookup(
 
 
 def output_problem(tracker: Tracker, artifact: Artifact) -> str | None:
-    """Why a cached output cannot be served (missing or modified), or None."""
-    path = artifact.path
-    try:
-        token = stat_fingerprint(path)
-    except FileNotFoundError:
-        return f"output {artifact.key!r} is missing at {path}"
-    if token == artifact.stat or tracker.verify_outputs == "exists":
-        return None
-    if tracker.hasher.hash_path(path) != artifact.hash:
-        return f"output {artifact.key!r} at {path} was modified after it was recorded"
-    return None
+    """Why a cached output cannot be served (see :func:`consist.artifacts.bytes_problem`)."""
+    return bytes_problem(tracker.hasher, artifact, tracker.verify_outputs)
 
 
 def new_run_id(tracker: Tracker, spec: StepSpec) -> str:

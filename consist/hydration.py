@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from consist.artifacts import artifact_id, check_key
+from consist.artifacts import artifact_id, bytes_problem, check_key
 from consist.atomic import temp_name
 from consist.errors import ConfigError, HydrationConflictError
 from consist.hashing import stat_fingerprint
@@ -142,17 +142,11 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
 
 def source_problem(tracker: Tracker, artifact: Artifact) -> str | None:
     """Why a cached output must not be copied (missing, or no longer its recorded bytes)."""
-    path = artifact.path
-    try:
-        token = stat_fingerprint(path)
-    except FileNotFoundError:
-        return f"cached output {artifact.key!r} is missing at {path}"
     if tracker.verify_outputs == "hash":
         return None  # the lookup has just re-hashed it
     # Under "stat" this repeats the lookup's check (a stat); under "exists" it is the only one.
-    if token != artifact.stat and tracker.hasher.hash_path(path) != artifact.hash:
-        return f"cached output {artifact.key!r} at {path} no longer matches its recorded hash"
-    return None
+    problem = bytes_problem(tracker.hasher, artifact, "stat")
+    return f"cached {problem}" if problem else None
 
 
 def destination_state(tracker: Tracker, artifact: Artifact, dest: Path) -> str:

@@ -188,3 +188,24 @@ def test_killed_process_leaves_no_cache_entry_and_no_partial_record(tmp_path):
     assert out.stdout.strip() == "RAN"
     out = subprocess.run([sys.executable, str(script), "0"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "HIT"
+
+
+def test_hash_verification_catches_edits_that_keep_size_and_mtime(tmp_path):
+    """verify_outputs='hash' re-hashes cached outputs on every hit, catching edits a stat check cannot see."""
+    calls = []
+
+    def make() -> Path:
+        calls.append(1)
+        out = tmp_path / "out.txt"
+        out.write_text("AAAA")
+        return out
+
+    tracker = Tracker(run_dir=tmp_path / "runs", verify_outputs="hash")
+    with use_tracker(tracker):
+        first = consist.run(fn=make, outputs=["o"])
+        path = first.outputs["o"].path
+        st = path.stat()
+        path.write_text("BBBB")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        second = consist.run(fn=make, outputs=["o"])
+    assert len(calls) == 2 and "no longer matches" in second.run.miss_reason
