@@ -89,6 +89,7 @@ def find_runs(
     facets: Mapping[str, Any] | None = None,
     status: str | Sequence[str] | None = "completed",
     limit: int | None = None,
+    tags: str | Sequence[str] | None = None,
     **filters: Any,
 ) -> list[Run] | dict[Any, Run]:
     """Runs matching every filter, oldest first, or a dict keyed by ``index_by``.
@@ -107,6 +108,8 @@ def find_runs(
         Only runs with this status (default ``"completed"``); ``None`` for any.
     limit
         At most this many runs (the most recent ones).
+    tags
+        Only runs carrying this tag (or every one of these tags).
     **filters
         Run fields to match: a value, ``None`` (missing), or a list of values.
         ``scenario_id`` is an alias of ``parent_id``, ``run_id`` of ``id``.
@@ -129,11 +132,17 @@ def find_runs(
         raise ConfigError(f"index_by={index_by!r}: expected a run field (such as 'year') or 'facet.<key>'.")
     where, params = _where(filters, facets)
     indexed = not facets and all(_ALIASES.get(k, k) in INDEX_COLUMNS for k in filters)
+    wanted_tags = {tags} if isinstance(tags, str) else set(tags or ())
     order = "ended_at, id"
-    if limit is not None:
+    if limit is not None and not wanted_tags:
         order = f"ended_at DESC, id DESC LIMIT {int(limit)}"
     runs = tracker.catalog.runs(where, params, order, indexed=indexed)
-    if limit is not None:
+    if wanted_tags:
+        # Tags are a list per run: matched here rather than in SQL, after the indexed filters.
+        runs = [run for run in runs if wanted_tags.issubset(run.tags)]
+        if limit is not None:
+            runs = runs[len(runs) - int(limit):] if int(limit) else []
+    elif limit is not None:
         runs.reverse()
     if index_by is None:
         return runs

@@ -189,3 +189,15 @@ def test_run_ids_never_reach_outside_the_records_folder(tracker):
     for bad in ("../evil", ".hidden", "a/b"):
         with pytest.raises(consist.RunNotFoundError):
             tracker.get_run(bad)
+
+
+def test_find_runs_by_tags(tracker):
+    """tags= keeps runs carrying every named tag; find_run takes it too."""
+    with use_tracker(tracker):
+        for i, tags in enumerate((["calibration"], ["calibration", "final"], ["draft"])):
+            consist.run(fn=simulate, name="simulate", config={"year": 2020 + i, "alpha": 0.1, "mode": "car"},
+                        tags=tags, outputs=["persons"])  # fmt: skip
+    assert len(consist.find_runs(tracker=tracker, tags="calibration")) == 2
+    assert [r.tags for r in consist.find_runs(tracker=tracker, tags=["calibration", "final"])] == [["calibration", "final"]]
+    assert consist.find_run(tracker=tracker, tags=["draft"]).year is None
+    assert len(consist.find_runs(tracker=tracker, tags="calibration", limit=1)) == 1
