@@ -20,8 +20,7 @@ The tree::
     │   └── RecoveryError               a missing artifact cannot be regenerated or restored
     ├── RunNotFoundError(LookupError)    no run matches an id or query
     ├── RunDirNotFoundError(FileNotFoundError)  a folder that is not a tracker's run_dir (the CLI)
-    ├── CatalogError
-    │   └── SchemaVersionError           records written by a newer consist
+    ├── CatalogError                     the run records or the catalog file are unreadable
     ├── SchemaConflictError(TypeError)  files under one view/scan disagree on a column's type
     ├── ContainerError                   a container step could not run, or failed
     │   ├── EngineUnavailableError(RuntimeError)  no Docker engine answered (says how to start one)
@@ -120,9 +119,6 @@ class RunDirNotFoundError(ConsistError, FileNotFoundError):
 class CatalogError(ConsistError):
     """The catalog of run records is unusable."""
 
-
-class SchemaVersionError(CatalogError):
-    """A record was written by a newer version of consist."""
 
 
 class SchemaConflictError(ConsistError, TypeError):
