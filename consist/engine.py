@@ -182,10 +182,11 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
+    uri = str(path.resolve())
     return Artifact(
-        id=artifact_id(None, str(path.resolve()), value),
+        id=artifact_id(None, uri, value),
         key=name,
-        uri=str(path.resolve()),
+        uri=uri,
         hash=value,
         size=content_size(path),
         driver=driver_for(path),
