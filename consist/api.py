@@ -100,7 +100,7 @@ def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, st
     raise ConfigError(f"expected an Artifact or a path; got a {type(artifact).__name__}.")
 
 
-def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None) -> Any:
+def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *, tracker: Any = None) -> Any:
     """Load an artifact's data: as the kind it was logged (pandas in, pandas out).
 
     Parameters
@@ -111,6 +111,9 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None) ->
         ``"polars"``, ``"lazy"``, ``"pandas"``, ``"arrow"`` or ``"duckdb"`` to choose
         the kind; ``"path"`` for the path. A raw tabular file nobody logged as a frame
         loads as a Polars DataFrame; a zarr store opens lazily; other files give their path.
+    tracker
+        Accepted like every module-level function's ``tracker=``; not needed, since an
+        artifact carries what it takes to load it.
     """
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         from consist.ingestion import load_ghost
@@ -123,8 +126,11 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None) ->
     return drivers.load(path, driver, as_, kind)
 
 
-def scan(artifact: Artifact | str | os.PathLike[str]) -> Any:
-    """A Polars LazyFrame over a tabular artifact (nothing is read until collected)."""
+def scan(artifact: Artifact | str | os.PathLike[str], *, tracker: Any = None) -> Any:
+    """A Polars LazyFrame over a tabular artifact (nothing is read until collected).
+
+    ``tracker=`` is accepted like every module-level function's, and not needed.
+    """
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         from consist.ingestion import load_ghost
 

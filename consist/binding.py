@@ -166,6 +166,11 @@ def bind(
     if ctx is not None:
         kwargs[CTX_PARAM] = ctx
     missing = [name for name in shape.required if name not in kwargs]
+    if CTX_PARAM in missing:
+        raise ConfigError(
+            f"{shape.name}() takes '{CTX_PARAM}' (the run context), which consist passes only when asked: "
+            "add inject_context=True to the call."
+        )
     if missing:
         raise ConfigError(
             f"{shape.name}() needs {', '.join(repr(m) for m in missing)}, which no input, config key "

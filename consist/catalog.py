@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.atomic import create_exclusive, write_bytes
-from consist.models import Run
+from consist.models import Run, enc_hook
 from consist.store import Layout
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _finish_compactions() -> None:
         thread.join(timeout=10)
 
 DEFAULT_COMPACT_THRESHOLD = 256
-_encoder = msgspec.json.Encoder()
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers
 _decoder = msgspec.json.Decoder(Run)
 
 

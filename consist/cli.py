@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, metavar="YEAR", help="runs of this year")
     p.add_argument("--status", metavar="STATUS", help="completed, failed, ... (default: any)")
     p.add_argument("--kind", choices=("step", "scenario"), help="only steps or only scenario records")
-    p.add_argument("--tag", action="append", default=[], metavar="TAG", help="runs carrying this tag (repeatable)")
+    p.add_argument("--tag", "--tags", dest="tag", action="append", default=[], metavar="TAG", help="runs carrying this tag (repeatable)")
     p.add_argument("--hits", choices=("only", "none"), help="only cache hits, or no cache hits")
     _paging(p)
     p.add_argument("--format", choices=_FORMATS, default="table", help="output format (default table)")

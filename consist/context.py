@@ -169,11 +169,13 @@ class RunContext:
 
     def capture_changed(self, directory: Path, pattern: str, before: dict[Path, tuple[int, int]]) -> list[Artifact]:
         """Log files under ``directory`` that are new or changed since ``before``."""
-        logged = []
-        for path, token in sorted(snapshot_files(directory, pattern).items()):
-            if before.get(path) != token:
-                logged.append(self.log_artifact(path, _stem_key(path, directory)))
-        return logged
+        changed = [path for path, token in sorted(snapshot_files(directory, pattern).items()) if before.get(path) != token]
+        keys = [_stem_key(path, directory) for path in changed]
+        # Files that share a stem ("persons.2020.csv", "persons.2030.csv") must not
+        # overwrite each other: those keep every part of their name but the extension.
+        shared = {key for key in keys if keys.count(key) > 1}
+        keys = [_stem_key(path, directory, full=True) if key in shared else key for path, key in zip(changed, keys)]
+        return [self.log_artifact(path, key) for path, key in zip(changed, keys)]
 
 
 def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]:
@@ -192,8 +194,8 @@ def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]
     return out
 
 
-def _stem_key(path: Path, directory: Path) -> str:
-    stem = path.name.split(".")[0] or path.name
+def _stem_key(path: Path, directory: Path, *, full: bool = False) -> str:
+    stem = (path.stem if full else path.name.split(".")[0]) or path.name
     rel_parent = path.parent.relative_to(directory)
     if rel_parent.parts:
         return "__".join([*rel_parent.parts, stem])

@@ -197,20 +197,22 @@ class Coupler:
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
         resolved: dict[str, Any] = {}
-        for item in inputs:
+        for i, item in enumerate(inputs):
             if isinstance(item, str) and item in self._artifacts:
-                resolved[item] = self._artifacts[item]
+                name, value = item, self._artifacts[item]
             elif isinstance(item, Artifact):
-                resolved[item.key] = item
+                name, value = item.key, item
             elif isinstance(item, os.PathLike) or (isinstance(item, str) and os.path.exists(item)):
                 path = Path(item)
-                resolved[path.name.split(".")[0] or path.name] = path
+                name, value = path.name.split(".")[0] or path.name, path
             elif isinstance(item, str):
                 raise CouplerKeyError(f"input {item!r}: " + self.unknown_key_message(item))
             else:
                 raise ConfigError(
                     f"inputs entry {item!r} is a {type(item).__name__}; expected a coupler key, a path or an Artifact."
                 )
+            # Same-named entries (files sharing a stem) all stay inputs, as in the engine.
+            resolved[f"{name}#{i}" if name in resolved else name] = value
         return resolved
 
     def collect_by_keys(self, outputs: Mapping[str, Artifact] | Any, *keys: str) -> dict[str, Artifact]:
@@ -218,6 +220,8 @@ class Coupler:
         mapping = getattr(outputs, "outputs", outputs)
         if not isinstance(mapping, Mapping):
             raise ConfigError(f"collect_by_keys() takes result.outputs (a mapping); got a {type(mapping).__name__}.")
+        if len(keys) == 1 and isinstance(keys[0], (list, tuple, set, frozenset)):
+            keys = tuple(keys[0])  # collect_by_keys(outputs, ["a", "b"])
         missing = [k for k in keys if k not in mapping]
         if missing:
             raise ConfigError(
@@ -240,8 +244,11 @@ class Coupler:
         """Document keys this scenario produces, and which of them must be set by its end.
 
         ``required`` is one flag for all ``keys`` or a per-key mapping (keys it does not
-        name are optional). Once required, a key stays required.
+        name are optional). Once required, a key stays required. The keys may also be
+        given as one list (``declare_outputs(["a", "b"])``).
         """
+        if len(keys) == 1 and isinstance(keys[0], (list, tuple, set, frozenset)):
+            keys = tuple(keys[0])
         flags = required if isinstance(required, Mapping) else {}
         unknown = sorted(set(flags) - set(keys))
         if unknown:

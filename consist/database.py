@@ -283,6 +283,14 @@ def upgrade_database(db_path: Path, layout: Layout) -> None:
     try:
         con = duckdb.connect(str(db_path))
     except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            # Not a DuckDB file at all (corrupt, truncated): our own queries read the
+            # records, so say what is wrong and how to fix it rather than failing.
+            log.warning(
+                "catalog file %s is not a readable DuckDB database (%s); consist's queries still work from "
+                "the run records. Delete it or run `consist rebuild` to rebuild it.", db_path, exc,
+            )
+            return
         # Someone holds it open read-write (a shell, say): our own queries do not need it.
         log.warning("could not upgrade catalog file %s (it is open elsewhere): %s", db_path, exc)
         return

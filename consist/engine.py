@@ -45,6 +45,19 @@ _HOST = socket.gethostname()
 _FACET_STR_MAX = 256
 
 
+def listed(value: Any) -> list[Any]:
+    """``value`` as a list; one string or path is one item, never its characters.
+
+    ``outputs="cleaned"``, ``tags="nightly"`` and ``depends_on=Path("config.yaml")``
+    are natural spellings of a one-item list.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [value]
+    return list(value)
+
+
 @dataclass(slots=True)
 class StepSpec:
     """Everything a caller said about one step."""
@@ -154,6 +167,14 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
                 items.append((Path(value).name.split(".")[0] or Path(value).name, value))
             else:
                 items.append((repr(value), value))
+        # Two list entries with the same name (files sharing a stem, artifacts sharing a
+        # key) must both stay part of the identity: later ones get a positional suffix.
+        seen: set[str] = set()
+        for i, (name, value) in enumerate(items):
+            if name in seen:
+                name = f"{name}#{i}"
+                items[i] = (name, value)
+            seen.add(name)
     resolved: dict[str, Artifact] = {}
     for name, value in items:
         if not isinstance(name, str):
@@ -175,6 +196,7 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
 
 def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
     """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
+    path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
     try:
         value = tracker.hasher.hash_path(path)
     except FileNotFoundError:

@@ -109,6 +109,9 @@ class Hasher:
         self.strict = strict
         self.progress = progress
         self._memo: dict[str, _Memo] = {}
+        # Hashes of recently modified ("racy") files: never served as a file's hash, but
+        # known_hash() still reports them so a contradicting content_hash= is caught.
+        self._recent: dict[str, _Memo] = {}
 
     def hash_path(self, path: Path) -> str:
         """Content hash of a file or directory (directories: sorted file hashes)."""
@@ -141,6 +144,8 @@ class Hasher:
             memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
             self._memo[key] = memo
             self._write_disk(key, memo)
+        else:
+            self._note_recent(key, _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value))
         return value
 
     def _read_hash(self, path: Path, size: int) -> str:
@@ -157,9 +162,9 @@ class Hasher:
             return None
         st = os.stat(path)
         key = os.path.abspath(path)
-        memo = self._memo.get(key) or self._read_disk(key)
-        if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
-            return memo.hash
+        for memo in (self._memo.get(key) or self._read_disk(key), self._recent.get(key)):
+            if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
+                return memo.hash
         return None
 
     def remember(self, path: Path, value: str) -> None:
@@ -170,6 +175,13 @@ class Hasher:
             key = os.path.abspath(path)
             self._memo[key] = memo
             self._write_disk(key, memo)
+        else:
+            self._note_recent(os.path.abspath(path), _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value))
+
+    def _note_recent(self, key: str, memo: _Memo) -> None:
+        if len(self._recent) >= 4096:
+            self._recent.clear()  # a safety net for content_hash= checks, not a cache: stay small
+        self._recent[key] = memo
 
     def _memo_path(self, key: str) -> Path | None:
         if self.memo_dir is None:

@@ -52,8 +52,12 @@ def canonical(value: Any, where: str = "config") -> Any:
         When a value has no canonical form; the message names where it sits, for
         example ``config["solver"]["callback"]``.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        # Subclasses such as numpy.str_ become plain str (the encoder rejects them);
+        # str enums keep their established form.
+        return value if type(value) is str or isinstance(value, enum.Enum) else str(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -63,7 +67,7 @@ def canonical(value: Any, where: str = "config") -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         if value.is_integer() and abs(value) < 2**53:
             return int(value)
-        return value
+        return float(value)  # numpy.float64 is a float subclass the encoder rejects
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():

@@ -13,11 +13,11 @@ import msgspec
 
 from consist.atomic import write_bytes
 from consist.hashing import hash_bytes
-from consist.models import CacheEntry
+from consist.models import CacheEntry, enc_hook
 from consist.reasons import StepComponents
 from consist.store import Layout
 
-_encoder = msgspec.msgpack.Encoder()
+_encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
 _last_decoder = msgspec.msgpack.Decoder(StepComponents)
 _recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])

@@ -203,3 +203,15 @@ class RunResult:
     def __repr__(self) -> str:
         hit = "hit" if self.cache_hit else "executed"
         return f"RunResult(run_id={self.run.id!r}, {hit}, outputs={sorted(self.outputs)})"
+
+
+def enc_hook(obj: Any) -> Any:
+    """msgspec encoding hook for records: numpy scalars become plain numbers.
+
+    A year from ``np.arange`` or metadata from ``np.linspace`` reaches run records and
+    cache entries as numpy scalars, which msgspec does not encode on its own.
+    """
+    item = getattr(obj, "item", None)
+    if callable(item) and type(obj).__module__ == "numpy":
+        return item()
+    raise NotImplementedError(f"Encoding objects of type {type(obj).__qualname__} is unsupported")

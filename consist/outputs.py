@@ -49,8 +49,10 @@ def collect(returned: Any, declared: Sequence[str], default_key: str, ctx: RunCo
 
 def _is_json_leaf_dict(value: Mapping[Any, Any], declared: Sequence[str]) -> bool:
     # A dict whose keys are not declared outputs, returned for a single declared
-    # output, is that output's JSON value (e.g. a summary of metrics).
-    return len(declared) == 1 and not any(k in declared for k in value)
+    # output, is that output's JSON value (e.g. a summary of metrics). A dict holding
+    # frames or paths is not JSON: its keys are then output keys, so a mismatch with
+    # outputs= is reported by key name.
+    return len(declared) == 1 and not any(k in declared for k in value) and _jsonable(value)
 
 
 def _log_one(value: Any, key: str, ctx: RunContext) -> Artifact:

@@ -285,16 +285,36 @@ def pivot_facets(
     return query.group_by(facets.c.run_id).subquery("facet_pivot")
 
 
-def compile_sql(query: Any) -> tuple[str, list[Any]]:
-    """SQL text and positional parameters for a SQLAlchemy/SQLModel statement."""
-    from sqlalchemy.dialects import postgresql
+_COMPILED: dict[Any, Any] = {}  # statement structure (SQLAlchemy cache key) -> compiled form
+_COMPILED_MAX = 256
+_DIALECT: list[Any] = []
 
-    # DuckDB speaks PostgreSQL's dialect closely enough (duckdb_engine builds on it).
-    compiled = query.compile(
-        dialect=postgresql.dialect(paramstyle="qmark"), compile_kwargs={"render_postcompile": True}
-    )
-    names = compiled.positiontup or []
-    return compiled.string, [compiled.params[n] for n in names]
+
+def compile_sql(query: Any) -> tuple[str, list[Any]]:
+    """SQL text and positional parameters for a SQLAlchemy/SQLModel statement.
+
+    The compiled form is cached by the statement's structure (SQLAlchemy's cache key,
+    which leaves out the values), so a query built again with the same shape is not
+    compiled again; the values always come back as parameters.
+    """
+    if not _DIALECT:
+        from sqlalchemy.dialects import postgresql
+
+        # DuckDB speaks PostgreSQL's dialect closely enough (duckdb_engine builds on it).
+        _DIALECT.append(postgresql.dialect(paramstyle="qmark"))
+    dialect = _DIALECT[0]
+    key = query._generate_cache_key() if hasattr(query, "_generate_cache_key") else None
+    if key is None:  # a statement SQLAlchemy cannot cache
+        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        return compiled.string, [compiled.params[n] for n in compiled.positiontup or []]
+    compiled = _COMPILED.get(key.key)
+    if compiled is None:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = _COMPILED[key.key] = query.compile(dialect=dialect, cache_key=key)
+    # This statement's values, placed in the cached form; IN lists expanded to one ? each.
+    state = compiled.construct_expanded_state(compiled.construct_params(extracted_parameters=key.bindparams))
+    return state.statement, [state.parameters[n] for n in state.positiontup or []]
 
 
 def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None) -> Any:

@@ -11,6 +11,9 @@ read; records are immutable) and one of the segments folder. Fresh files are rea
 before segments are listed, and a fresh record whose id a live segment holds is
 skipped, so a compaction running meanwhile can never hide or double a run: each query
 sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
+
+A query repeated with the same SQL and values reuses its DuckDB relation (saving one
+bind of the statement); kept relations are dropped whenever the views change.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +36,10 @@ from consist.store import Layout
 log = logging.getLogger("consist.catalog")
 
 _RETRIES = 3
+# Relations kept for repeated queries: DuckDB binds a statement when the relation is made
+# and again when it runs; reusing the relation saves the first bind (about 2 ms for a view
+# over 100 files). A relation re-binds when it runs, so it always reads current data.
+_PLANS = 32
 # Run columns kept in memory for finding runs (a few MB per 100,000 runs): a filter on
 # these never opens a segment file. Anything else (hashes, facets) scans the segments.
 INDEX_COLUMNS = (
@@ -39,6 +47,23 @@ INDEX_COLUMNS = (
     "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
 )  # fmt: skip
 _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
+
+
+def _plan_key(sql: str, params: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    """The key a relation for ``sql`` with ``params`` is kept under, or None to keep none.
+
+    A script of several statements is never kept (its earlier statements ran when the
+    relation was made). Values are keyed with their types, as DuckDB binds ``1`` and
+    ``True`` differently.
+    """
+    if ";" in sql.strip().rstrip(";"):
+        return None
+    key = (sql, tuple((type(v), v) for v in params or ()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 class LiveCatalog:
@@ -60,6 +85,7 @@ class LiveCatalog:
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
         self._state: tuple[Any, ...] | None = None
         self._indexed: set[str] = set()
+        self._plans: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     # -- connection and refresh --------------------------------------------------------
 
@@ -87,6 +113,7 @@ class LiveCatalog:
         self._pid = os.getpid()
         self._state = None
         self._indexed = set()
+        self._plans = OrderedDict()
         self._con.register("_consist_fresh", segments.SCHEMA.empty_table())
         self._con.execute("CREATE OR REPLACE VIEW _consist_records AS SELECT * FROM _consist_fresh")
         self._con.execute(
@@ -127,6 +154,7 @@ class LiveCatalog:
             self._con.execute(f"CREATE OR REPLACE VIEW _consist_records AS {body}")
             self._sync_index(set(live))
             self._state = state
+            self._plans.clear()
 
     def _sync_index(self, live: set[str]) -> None:
         # Incremental: segments never change, so only new ones are read (and a merge
@@ -173,15 +201,37 @@ class LiveCatalog:
         with self._lock:
             for attempt in range(_RETRIES):
                 con = self.connection()
+                key = _plan_key(sql, params)
                 try:
-                    relation = con.sql(sql, params=list(params) if params else None)
+                    relation = self._relation(con, sql, params, key)
                     return relation.to_arrow_table() if relation is not None else pa.table({})
-                except duckdb.IOException:
+                except Exception as exc:
+                    self._plans.pop(key, None)  # never reuse a relation that failed
+                    if not isinstance(exc, duckdb.IOException):
+                        raise
                     # A segment merged away between listing and reading: list again.
                     if attempt == _RETRIES - 1:
                         raise
                     self._state = None
         raise AssertionError("unreachable")
+
+    def _relation(self, con: Any, sql: str, params: Sequence[Any] | None, key: tuple[Any, ...] | None) -> Any:
+        found = self._plans.get(key) if key is not None else None
+        if found is not None:
+            self._plans.move_to_end(key)
+            return found
+        relation = con.sql(sql, params=list(params) if params else None)
+        # Only a lazy SELECT is kept: anything else ran when the relation was made.
+        if key is not None and relation is not None and relation.type == "QUERY_RELATION":
+            self._plans[key] = relation
+            if len(self._plans) > _PLANS:
+                self._plans.popitem(last=False)
+        return relation
+
+    def forget_plans(self) -> None:
+        """Drop the kept relations (after changing the connection's views or tables)."""
+        with self._lock:
+            self._plans.clear()
 
     def runs(
         self, where: str = "", params: Sequence[Any] | None = None, order: str = "", *, indexed: bool = False
@@ -235,3 +285,4 @@ class LiveCatalog:
                 self._con.close()
             self._con = None
             self._state = None
+            self._plans.clear()

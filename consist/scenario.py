@@ -114,7 +114,7 @@ class Scenario:
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"
         self.step_cache_hydration = step_cache_hydration
-        self.tags = list(tags or ())
+        self.tags = [tags] if isinstance(tags, str) else list(tags or ())
         self.meta = meta
         self.coupler = Coupler()
         self.run_id: str | None = None
@@ -219,6 +219,8 @@ class Scenario:
 
     def run(
         self,
+        step: Any = None,
+        /,
         name: str | Any = None,
         fn: Any = None,
         *,
@@ -235,8 +237,11 @@ class Scenario:
 
         Parameters
         ----------
+        step
+            The step name or the function, positionally: ``sc.run("compile", fn=...)``,
+            ``sc.run(fn)`` and ``sc.run(fn, name="compile")`` all work.
         name
-            Step name; ``sc.run("compile", fn=...)`` and ``sc.run(fn)`` both work.
+            Step name (default: the function's name).
         fn
             The step function.
         inputs
@@ -263,7 +268,15 @@ class Scenario:
         """
         self.check_open()
         if fn is None and callable(name) and not isinstance(name, str):
-            name, fn = None, name
+            name, fn = None, name  # sc.run("compile", compile_fn)
+        if isinstance(step, str):
+            if name is not None:
+                raise ConfigError(f"sc.run() got the name twice: {step!r} and name={name!r}.")
+            name = step
+        elif step is not None:
+            if fn is not None:
+                raise ConfigError("sc.run() got the function twice: positionally and as fn=.")
+            fn = step
         from_keys = inputs is not None and not isinstance(inputs, Mapping)
         resolved = self.resolve_inputs(inputs)
         if from_keys and load_inputs is None:
@@ -281,7 +294,7 @@ class Scenario:
         except BaseException as exc:
             self.step_failed(step, exc)
             raise
-        self.step_finished(result, result.run.name, outputs or ())
+        self.step_finished(result, result.run.name, [outputs] if isinstance(outputs, str) else outputs or ())
         return result
 
     def trace(self, name: str, **options: Any) -> TraceBlock:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist.context import activate
-from consist.engine import StepSpec, begin, fail, finish, lookup, prepare, serve_hit
+from consist.engine import StepSpec, begin, fail, finish, listed, lookup, prepare, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
 from consist.identity import config_snapshot
@@ -101,11 +101,11 @@ def open_trace(
         name=name,
         inputs=inputs,
         config=_identity_config(config, metadata, year, iteration),
-        outputs=list(outputs or ()),
-        depends_on=list(depends_on or ()),
+        outputs=listed(outputs),
+        depends_on=listed(depends_on),
         year=year,
         iteration=iteration,
-        tags=list(tags or ()),
+        tags=listed(tags),
         run_id=run_id,
         parent_id=scenario.name if scenario is not None else None,
         model=model,

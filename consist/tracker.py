@@ -215,7 +215,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         OutputMissingError
             A declared output was not produced (the run is recorded as failed).
         """
-        from consist.engine import StepSpec, run_step
+        from consist.engine import StepSpec, listed, run_step
 
         if isinstance(step, str):
             if name is not None:
@@ -250,16 +250,16 @@ class Tracker(CatalogMethods, CacheControlMethods):
             fn=fn,
             inputs=inputs,
             config=config,
-            outputs=list(outputs or ()),
+            outputs=listed(outputs),
             load_inputs=load_inputs,
             runtime_kwargs=runtime_kwargs,
             inject_context=inject_context,
-            depends_on=list(depends_on or ()),
+            depends_on=listed(depends_on),
             capture_dir=Path(capture_dir) if capture_dir is not None else None,
             capture_pattern=capture_pattern,
             year=year,
             iteration=iteration,
-            tags=list(tags or ()),
+            tags=listed(tags),
             run_id=run_id,
             parent_id=parent_id,
             model=model,

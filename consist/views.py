@@ -287,6 +287,7 @@ class Views:
             records = hot.records()
             for view in self._tables.values():
                 self._build(con, view.spec, records)
+            self._tracker.catalog.forget_plans()  # kept relations were bound to the old views
             self.builds += 1
             self._token = state
             self._stale = False

@@ -97,13 +97,15 @@ def _load_arrow(path: Path, as_: str) -> Any:
 
 
 def _load_json(path: Path, as_: str | None) -> Any:
-    if as_ is None:
+    lines = path.suffix.lower() in (".jsonl", ".ndjson")
+    if as_ is None and not lines:
         import msgspec
 
         return msgspec.json.decode(path.read_bytes())
+    # JSON lines are records, one per line: a table like any other tabular file.
+    as_ = as_ or "polars"
     import polars as pl
 
-    lines = path.suffix.lower() in (".jsonl", ".ndjson")
     if as_ == "lazy" and lines:
         return pl.scan_ndjson(path)
     df = pl.read_ndjson(path) if lines else pl.read_json(path)

@@ -166,7 +166,7 @@ def run_container(
     ... )
     >>> result.artifacts["results"]                                 # doctest: +SKIP
     """
-    from consist.engine import StepSpec, run_step
+    from consist.engine import StepSpec, listed, run_step
     from consist.integrations import _docker_engine
 
     tracker = tracker if tracker is not None else current_tracker()
@@ -200,10 +200,10 @@ def run_container(
         load_inputs=False,
         runtime_kwargs={"job": job},
         inject_context=True,
-        depends_on=list(depends_on or ()),
+        depends_on=listed(depends_on),
         year=year,
         iteration=iteration,
-        tags=list(tags or ()),
+        tags=listed(tags),
         run_id=run_id,
         parent_id=parent_id,
         model=model,

@@ -135,6 +135,13 @@ def test_runs_filters(folder, capsys):
     assert pl.read_csv(out.encode())["id"].to_list() == ["baseline"]
 
 
+def test_runs_accepts_tags_spelling(folder, capsys):
+    """`consist runs --tags NAME` filters like --tag (the issue's spelling)."""
+    code, out, _ = cli(capsys, "--run-dir", folder["run_dir"], "runs", "--format", "csv", "--tags", "nightly")
+    assert code == 0
+    assert pl.read_csv(out.encode())["id"].to_list() == [folder["clean"]]
+
+
 def test_runs_pages_and_json(folder, capsys):
     """--limit and --page walk the runs newest first; --format json gives one object per run."""
     _, out, _ = cli(capsys, "--run-dir", folder["run_dir"], "runs", "--format", "json", "--limit", "100")

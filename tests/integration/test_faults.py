@@ -62,6 +62,32 @@ def test_declared_output_not_produced(tracker):
     assert len(failed) == 2 and "OutputMissingError" in failed[0].error
 
 
+def test_context_parameter_without_inject_context_says_to_pass_it(tracker):
+    """A function taking _consist_ctx called without inject_context=True is told to add it, and never runs."""
+    calls = []
+
+    def step(_consist_ctx) -> None:
+        calls.append(1)
+
+    with use_tracker(tracker), pytest.raises(consist.ConfigError, match="inject_context=True"):
+        consist.run(fn=step)
+    assert calls == [] and _entries(tracker) == []
+
+
+def test_dict_of_frames_under_other_keys_names_the_missing_output(tracker):
+    """A dict of frames whose keys differ from the one declared output is reported by key name, and nothing is cached."""
+    calls = []
+
+    def step() -> dict:
+        calls.append(1)
+        return {"x": pl.DataFrame({"a": [1]})}
+
+    with use_tracker(tracker):
+        with pytest.raises(consist.OutputMissingError, match=r"\['o'\].*produced: x"):
+            consist.run(fn=step, outputs=["o"])
+    assert calls == [1] and _entries(tracker) == []
+
+
 def test_inject_context_without_parameter(tracker):
     """inject_context on a function without _consist_ctx is refused before it runs."""
     calls = []

@@ -380,6 +380,21 @@ def test_formats_load_by_driver(tracker, tmp_path):
     assert consist.load(out["model"]) == other.resolve()
 
 
+def test_json_lines_file_loads_as_a_table(tracker, tmp_path):
+    """A logged .ndjson/.jsonl file loads as a Polars DataFrame (one row per line) rather than failing to decode."""
+    lines = tmp_path / "events.ndjson"
+    lines.write_text('{"a": 1}\n{"a": 2}\n')
+
+    def step(_consist_ctx) -> None:
+        _consist_ctx.log_output(lines, key="events")
+
+    with use_tracker(tracker):
+        events = consist.run(fn=step, inject_context=True).outputs["events"]
+    assert isinstance(consist.load(events), pl.DataFrame)
+    assert consist.load(events)["a"].to_list() == [1, 2]
+    assert consist.load(events, as_="pandas")["a"].tolist() == [1, 2]
+
+
 def test_log_artifact_hash_options(tracker, tmp_path):
     """content_hash is trusted, checked with validate_content_hash, and never silently overrides a known hash."""
     import blake3
@@ -408,6 +423,146 @@ def test_log_artifact_hash_options(tracker, tmp_path):
         with pytest.raises(consist.ConfigError, match="force_hash_override"):
             consist.run(fn=wrong_known, inject_context=True)
         assert consist.run(fn=forced, inject_context=True).outputs["d"].hash == "0" * 64
+
+
+def test_content_hash_contradicting_a_just_written_file_is_refused(tracker, tmp_path):
+    """A content_hash= that contradicts the hash just recorded for a freshly written file is refused."""
+    data = tmp_path / "fresh.csv"
+    data.write_text("a\n1\n")
+    calls = []
+
+    def step() -> None:
+        calls.append(1)
+        consist.log_artifact(data, key="first")
+        consist.log_artifact(data, key="second", content_hash="0" * 64)
+
+    with use_tracker(tracker):
+        with pytest.raises(consist.ConfigError, match="force_hash_override"):
+            consist.run(fn=step, name="fresh")
+    assert calls == [1]
+
+
+def test_list_inputs_with_the_same_key_are_all_part_of_identity(tracker):
+    """Two upstream artifacts with the same key in an inputs list both count toward the step's identity."""
+    calls = []
+
+    def make(v: int) -> pd.DataFrame:
+        return pd.DataFrame({"v": [v]})
+
+    def combine() -> dict:
+        calls.append("combine")
+        return {"ok": True}
+
+    with use_tracker(tracker):
+        a1, a2, a3 = (consist.run(fn=make, config={"v": v}, outputs=["persons"]).outputs["persons"] for v in (1, 2, 3))
+        first = consist.run(fn=combine, inputs=[a1, a2])
+        again = consist.run(fn=combine, inputs=[a1, a2])
+        changed = consist.run(fn=combine, inputs=[a1, a3])
+    assert calls == ["combine", "combine"]
+    assert again.cache_hit and not changed.cache_hit
+    assert len(first.run.inputs) == 2
+
+
+def test_numpy_scalars_in_config_hash_like_plain_values(tracker):
+    """A config holding numpy scalars (say from np.linspace) runs and is the same cache entry as plain Python values."""
+    import numpy as np
+
+    calls = []
+
+    def sweep(alpha: float, mode: str) -> dict:
+        calls.append((alpha, mode))
+        return {"alpha": float(alpha)}
+
+    with use_tracker(tracker):
+        first = consist.run(fn=sweep, config={"alpha": np.linspace(0, 1, 3)[1], "mode": np.str_("car")})
+        plain = consist.run(fn=sweep, config={"alpha": 0.5, "mode": "car"})
+    assert len(calls) == 1 and plain.cache_hit
+    assert first.run.config == {"alpha": 0.5, "mode": "car"}
+
+
+def test_numpy_values_in_year_and_artifact_metadata_are_recorded(tracker):
+    """year=np.int64 and numpy artifact metadata are recorded as plain numbers, and the step is then served from the cache."""
+    import numpy as np
+
+    calls = []
+
+    def step() -> None:
+        calls.append(1)
+        consist.log_dataframe(pd.DataFrame({"a": [1]}), key="table", weight=np.float64(0.5))
+
+    with use_tracker(tracker):
+        results = [consist.run(fn=step, year=np.int64(2030), facet={"k": np.float64(1.5)}) for _ in range(2)]
+    assert calls == [1] and results[1].cache_hit
+    assert results[1].outputs["table"].meta == {"weight": 0.5}
+    stored = consist.find_run(tracker=tracker, year=2030, model="step")
+    assert stored.year == 2030 and stored.facets["k"] == 1.5
+
+
+def test_single_string_or_path_options_are_one_item_lists(tracker, tmp_path):
+    """outputs="cleaned", tags="nightly" and depends_on=Path(...) mean one item each, and the dependency is hashed."""
+    dep = tmp_path / "config.yaml"
+    dep.write_text("a: 1\n")
+    calls = []
+
+    def clean() -> pd.DataFrame:
+        calls.append(1)
+        return pd.DataFrame({"a": [1]})
+
+    with use_tracker(tracker):
+        first = consist.run(fn=clean, outputs="cleaned", tags="nightly", depends_on=dep)
+        again = consist.run(fn=clean, outputs="cleaned", tags="nightly", depends_on=str(dep))
+        dep.write_text("a: 2\n")
+        changed = consist.run(fn=clean, outputs="cleaned", tags="nightly", depends_on=dep)
+    assert list(first.outputs) == ["cleaned"] and first.run.tags == ["nightly"]
+    assert [a.key for a in first.run.inputs] == ["depends_on:config.yaml"]
+    assert again.cache_hit and not changed.cache_hit and len(calls) == 2
+
+
+def test_load_and_scan_accept_tracker_keyword(tracker, raw_csv):
+    """consist.load and consist.scan take tracker= like the other module-level functions."""
+    with use_tracker(tracker):
+        result = consist.run(fn=lambda raw: raw, name="copy", inputs={"raw": raw_csv}, outputs=["copied"])
+    copied = result.outputs["copied"]
+    assert consist.load(copied, tracker=tracker).shape == (5, 2)
+    assert consist.load(copied, as_="pandas", tracker=tracker).shape == (5, 2)
+    assert consist.scan(copied, tracker=tracker).collect().height == 5
+
+
+def test_input_paths_expand_the_home_folder(tracker, tmp_path, monkeypatch):
+    """An input or depends_on written as "~/raw.csv" is the file in the home folder, as run_dir="~/runs" is."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "raw.csv").write_text("value\n1\n")
+    calls = []
+
+    def step(raw: pd.DataFrame) -> pd.DataFrame:
+        calls.append(1)
+        return raw
+
+    with use_tracker(tracker):
+        first = consist.run(fn=step, inputs={"raw": "~/raw.csv"}, depends_on="~/raw.csv", outputs=["o"])
+        again = consist.run(fn=step, inputs={"raw": tmp_path / "raw.csv"}, depends_on=tmp_path / "raw.csv", outputs=["o"])
+    assert {a.uri for a in first.run.inputs} == {str((tmp_path / "raw.csv").resolve())}
+    assert again.cache_hit and calls == [1]
+
+
+def test_captured_files_sharing_a_stem_are_all_kept(tracker, tmp_path):
+    """Captured files such as persons.2020.csv and persons.2030.csv each become an output instead of overwriting one another."""
+    out = tmp_path / "outputs"
+    calls = []
+
+    def legacy_model() -> None:
+        calls.append(1)
+        out.mkdir(exist_ok=True)
+        (out / "persons.2020.csv").write_text("a\n1\n")
+        (out / "persons.2030.csv").write_text("a\n2\n")
+        (out / "results.csv").write_text("a\n3\n")
+
+    with use_tracker(tracker):
+        first = consist.run(fn=legacy_model, capture_dir=out, capture_pattern="*.csv")
+        again = consist.run(fn=legacy_model, capture_dir=out, capture_pattern="*.csv")
+    assert sorted(first.outputs) == ["persons.2020", "persons.2030", "results"]
+    assert consist.load(first.outputs["persons.2030"])["a"].to_list() == [2]
+    assert again.cache_hit and calls == [1]
 
 
 def test_cache_modes(tracker):

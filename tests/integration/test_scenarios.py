@@ -145,6 +145,23 @@ def test_sc_run_executes_only_on_a_miss_and_accepts_name_first_and_fn_first(trac
     assert consist.load(sc.coupler.require("doubled"))["value"].to_list() == [0, 2, 4, 6, 8]
 
 
+def test_sc_run_accepts_fn_positionally_with_name_keyword(tracker):
+    """sc.run(fn, name="...") works like tracker.run(fn, name="..."), and giving the name twice is a clear error."""
+    calls = []
+
+    def make() -> pl.DataFrame:
+        calls.append("make")
+        return frame()
+
+    for _ in range(2):
+        with tracker.scenario("s") as sc:
+            result = sc.run(make, name="prepare", outputs=["table"])
+    assert calls == ["make"]
+    assert result.cache_hit and result.run.name == "prepare"
+    with tracker.scenario("t") as sc, pytest.raises(consist.ConfigError, match="name twice"):
+        sc.run("prepare", fn=make, name="other")
+
+
 def test_list_input_is_part_of_identity_but_not_loaded_unless_asked(tracker):
     """A coupler key in a list input changes the step's identity with its content, without being passed to fn."""
     calls = []
@@ -158,6 +175,37 @@ def test_list_input_is_part_of_identity_but_not_loaded_unless_asked(tracker):
             sc.run("make", fn=make_frame, config={"offset": offset}, outputs=["table"])
             sc.run("report", fn=report, inputs=["table"], outputs=["summary"])
     assert calls == ["report", "report"]
+
+
+def test_list_inputs_sharing_a_file_stem_are_all_part_of_identity(tracker, tmp_path):
+    """Two listed input files with the same stem both count: changing the second one re-executes the step."""
+    first, second = tmp_path / "a" / "zones.csv", tmp_path / "b" / "zones.csv"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_text("zone\n1\n")
+    calls = []
+
+    def report() -> dict:
+        calls.append("report")
+        return {"ok": True}
+
+    for content in ("zone\n1\n", "zone\n1\n", "zone\n2\n"):
+        second.write_text(content)
+        with tracker.scenario("s") as sc:
+            result = sc.run("report", fn=report, inputs=[first, second], outputs=["summary"])
+    assert calls == ["report", "report"]
+    assert len(result.run.inputs) == 2
+
+
+def test_single_string_tags_and_outputs_in_scenarios_are_one_item(tracker):
+    """tags="nightly" on a scenario and trace, and outputs="persons" on sc.run, are one-item lists."""
+    with tracker.scenario("s", tags="nightly") as sc:
+        with sc.trace("check", tags="nightly"):
+            consist.log_dataframe(frame(), key="checked")
+        result = sc.run("make", fn=frame, outputs="persons")
+    assert list(result.outputs) == ["persons"] and "persons" in sc.coupler
+    assert scenario_record(tracker, sc).tags == ["nightly"]
+    assert consist.find_run(tracker=tracker, model="check").tags == ["nightly"]
 
 
 def test_unknown_input_key_fails_before_running_with_close_match(tracker):
@@ -339,6 +387,28 @@ def test_log_artifacts_inside_a_trace_logs_into_that_step(tracker, tmp_path):
     with tracker.scenario("s") as sc, sc.trace(name="write") as block:
         sc.log_artifacts({"persons": path}, source="census")
     assert block.result.outputs["persons"].meta == {"source": "census"}
+
+
+def test_years_and_metadata_from_numpy_are_recorded_like_plain_numbers(tracker):
+    """A year loop over np.arange with numpy metadata records each year, caches it, and finds it by plain int."""
+    import numpy as np
+
+    calls = []
+
+    def grow(year: int) -> pl.DataFrame:
+        calls.append(int(year))
+        return frame(offset=float(year))
+
+    for _ in range(2):
+        with tracker.scenario("np") as sc:
+            for year in np.arange(2020, 2040, 10):
+                sc.run(name="grow", fn=grow, config={"year": year}, year=year, outputs=["persons"])
+                with sc.trace(name="check", year=year, threshold=np.float64(0.3)):
+                    consist.log_dataframe(frame(), key="checked")
+    assert calls == [2020, 2030]
+    by_year = consist.find_runs(tracker=tracker, parent_id="np", model="grow", index_by="year")
+    assert sorted(by_year) == [2020, 2030]
+    assert consist.find_run(tracker=tracker, model="check", year=2030).facets["threshold"] == 0.3
 
 
 def test_multi_year_loop_reexecutes_only_the_changed_year_and_downstream(tracker):

@@ -146,3 +146,16 @@ def test_file_held_open_elsewhere_does_not_disturb_queries(tracker, caplog):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_corrupt_catalog_file_is_named_as_such_and_queries_still_work(tracker, caplog):
+    """A db_path that is not a DuckDB file is reported as unreadable (not as "open elsewhere"), and queries still answer."""
+    import logging
+
+    tracker.records.append(make_run(1))
+    tracker.db_path.write_bytes(b"not a duckdb file")
+    with caplog.at_level(logging.WARNING, logger="consist.catalog"):
+        again = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
+        assert [r.id for r in again.find_runs()] == ["run-1"]
+    assert "not a readable DuckDB database" in caplog.text and "consist rebuild" in caplog.text
+    assert "open elsewhere" not in caplog.text

@@ -97,6 +97,23 @@ def test_declared_outputs_and_missing_required():
     assert c.declared_outputs == {"skims": True, "population": True, "debug": False}
 
 
+def test_declare_outputs_accepts_keys_as_one_list():
+    """declare_outputs(["a", "b"], required=True) declares both keys, like declare_outputs("a", "b")."""
+    c = Coupler()
+    c.declare_outputs(["zarr_skims", "population"], required=True)
+    c.declare_outputs(("debug_report",), required={"debug_report": False})
+    assert c.declared_outputs == {"zarr_skims": True, "population": True, "debug_report": False}
+    assert c.missing_declared_outputs() == ["population", "zarr_skims"]
+
+
+def test_collect_by_keys_accepts_keys_as_one_list():
+    """collect_by_keys(outputs, ["a", "b"]) sets the same keys as collect_by_keys(outputs, "a", "b")."""
+    c = Coupler()
+    outputs = {"a": art("a"), "b": art("b"), "c": art("c")}
+    assert sorted(c.collect_by_keys(outputs, ["a", "b"])) == ["a", "b"]
+    assert c.keys() == ["a", "b"]
+
+
 def test_declare_outputs_rejects_required_for_undeclared_keys():
     """A required= mapping naming a key that is not declared is an error, not a silent no-op."""
     with pytest.raises(ConfigError, match=r"required= names \['skimz'\]"):
