@@ -247,6 +247,12 @@ def output_problem(tracker: Tracker, artifact: Artifact) -> str | None:
     return bytes_problem(tracker.hasher, artifact, tracker.verify_outputs)
 
 
+def default_output_key(name: str) -> str:
+    """The key of an undeclared single output: the step name, made safe as a file name."""
+    safe = "".join("_" if c in "/\\\x00" else c for c in name).lstrip(".")
+    return safe[:200] or "output"
+
+
 def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
     """A fresh run id: the caller's (suffixed if already used) or a generated one."""
     if spec.run_id is not None:
@@ -443,7 +449,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
         try:
             with activate(ctx):
                 returned = spec.fn(**kwargs)
-                outputs.collect(returned, spec.outputs, spec.name, ctx)
+                outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
                 if capture_before is not None:
                     ctx.capture_changed(Path(spec.capture_dir), spec.capture_pattern, capture_before)
                 return finish(tracker, spec, prep, ctx, invalid)

@@ -113,6 +113,11 @@ def _load_json(path: Path, as_: str | None) -> Any:
 
 
 def _load_zarr(path: Path, as_: str | None) -> Any:
+    if as_ is not None:
+        raise ConfigError(
+            f"{path.name} is a zarr store, which opens as a zarr array or group, not as {as_!r}; "
+            "load it without as_= and convert the arrays you need."
+        )
     import zarr
 
     return zarr.open(str(path), mode="r")

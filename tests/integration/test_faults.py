@@ -235,3 +235,22 @@ def test_hash_verification_catches_edits_that_keep_size_and_mtime(tmp_path):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         second = consist.run(fn=make, outputs=["o"])
     assert len(calls) == 2 and "no longer matches" in second.run.miss_reason
+
+
+def test_unsafe_step_name_still_gives_a_safe_default_output_key(tracker):
+    """A step named like a path returns its single undeclared output under a safe key."""
+    with use_tracker(tracker):
+        result = consist.run(fn=lambda: pl.DataFrame({"a": [1]}), name="../model/a")
+    (key,) = result.outputs
+    assert "/" not in key and not key.startswith(".")
+    assert result.outputs[key].path.parent.parent == tracker.run_dir
+
+
+def test_zarr_store_refuses_a_frame_kind(tracker, tmp_path):
+    """Loading a zarr store as a frame kind is a clear error rather than a silent store."""
+    import zarr
+
+    store = tmp_path / "skims.zarr"
+    zarr.open(str(store), mode="w", shape=(2, 2), dtype="f8")[:] = 1.0
+    with pytest.raises(consist.ConfigError, match="zarr store"):
+        consist.load(store, as_="pandas")
