@@ -47,7 +47,7 @@ class Coupler:
     def __init__(self) -> None:
         self._artifacts: dict[str, Artifact] = {}
         # key -> (run id, step name) of the last step that wrote it; (None, None) when set by hand.
-        self._writers: dict[str, tuple[str | None, str | None]] = {}
+        self._writers: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._required: dict[str, bool] = {}
         self._descriptions: dict[str, str] = {}
         self._warn_undocumented = False
@@ -88,7 +88,7 @@ class Coupler:
 
     def writer(self, key: str) -> str | None:
         """The id of the run that last set ``key`` (None when set by hand or unset)."""
-        return self._writers.get(key, (None, None))[0]
+        return self._writers.get(key, (None, None, None))[0]
 
     def __contains__(self, key: object) -> bool:
         return key in self._artifacts
@@ -144,28 +144,41 @@ class Coupler:
             self.set(key, artifact)
 
     def sync(
-        self, outputs: Mapping[str, Artifact], *, run_id: str, step: str, declared: frozenset[str] | set[str]
+        self,
+        outputs: Mapping[str, Artifact],
+        *,
+        run_id: str,
+        step: str,
+        declared: frozenset[str] | set[str] = frozenset(),
+        code: str | None = None,
+        consumed: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         """Take a step's outputs (called for every step, hit or miss).
 
-        A key last written by a *different* step that this step did not name in its
-        ``outputs=`` is replaced with a :class:`CouplerWarning` naming both runs: the
-        later artifact wins and both runs keep their records.
+        A key last written by a *different* step (another name and other code) is
+        replaced with a :class:`CouplerWarning` naming both runs: the later artifact wins
+        and both runs keep their records. Silent, because the replacement is evidently
+        intended: the same step writing its key again (a loop over years or parameters,
+        one function under per-year names); a step that read the key's current artifact
+        and writes a new one (``consumed``: a state advanced step by step); an explicit
+        :meth:`set` or :meth:`update`. ``declared`` (the step's ``outputs=``) is kept for
+        the record.
         """
         for key, artifact in outputs.items():
             previous = self._writers.get(key)
-            if previous is not None and previous[1] not in (None, step) and key not in declared:
+            other_step = previous is not None and previous[1] not in (None, step)
+            if other_step and (code is None or previous[2] != code) and key not in consumed:
                 self.replaced.setdefault(key, [previous[0] or "?"]).append(run_id)
                 warnings.warn(
                     f"coupler key {key!r} was produced by run {previous[0]!r} (step {previous[1]!r}) and is "
                     f"now replaced by run {run_id!r} (step {step!r}); later steps read run {run_id!r}'s. "
-                    f"If that is intended, name {key!r} in this step's outputs=[...]; otherwise use another key.",
+                    f"If that is intended, set it explicitly with sc.coupler.set({key!r}, ...); otherwise use another key.",
                     CouplerWarning,
                     stacklevel=_user_stacklevel(),
                 )
-            self._put(key, artifact, run_id, step)
+            self._put(key, artifact, run_id, step, code)
 
-    def _put(self, key: str, artifact: Artifact, run_id: str | None, step: str | None) -> None:
+    def _put(self, key: str, artifact: Artifact, run_id: str | None, step: str | None, code: str | None = None) -> None:
         if self._warn_undocumented and key not in self._required and key not in self._warned:
             self._warned.add(key)
             hint = closest(key, list(self._required))
@@ -178,7 +191,7 @@ class Coupler:
                 stacklevel=_user_stacklevel(),
             )
         self._artifacts[key] = artifact
-        self._writers[key] = (run_id, step)
+        self._writers[key] = (run_id, step, code)
 
     def resolve(self, inputs: Mapping[str, Any] | Sequence[Any] | str | None) -> Any:
         """A step's ``inputs`` with coupler keys replaced by their artifacts.

@@ -249,8 +249,9 @@ class Scenario:
             Artifacts). A key resolves to the artifact a step produced; with
             ``load_inputs=True`` it is loaded into the parameter of the same name.
         outputs
-            Output keys; naming a key here also says that replacing another step's
-            artifact under that key in the coupler is intended.
+            Output keys. Replacing a key another step wrote warns, unless this step read
+            that key's artifact (it advances it) or is the same function (a loop); use
+            ``sc.coupler.set(key, ...)`` to replace on purpose.
         load_inputs
             Load inputs into parameters (default: True for a mapping, False for a list).
         cache_hydration
@@ -320,7 +321,16 @@ class Scenario:
         self.steps.append(result.run.id)
         if self._progress is not None:
             self._progress.step()
-        self.coupler.sync(result.outputs, run_id=result.run.id, step=step, declared=frozenset(declared))
+        read = {a.id for a in result.run.inputs}
+        consumed = frozenset(k for k in result.outputs if getattr(self.coupler.get(k), "id", None) in read)
+        self.coupler.sync(
+            result.outputs,
+            run_id=result.run.id,
+            step=step,
+            declared=frozenset(declared),
+            code=result.run.code_hash,
+            consumed=consumed,
+        )
 
     def step_failed(self, step: str, exc: BaseException) -> None:
         """Note a step that raised (its own record says failed; the error propagates)."""

@@ -679,3 +679,37 @@ def test_pandas_frames_flow_through_the_coupler(tracker):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(consist.load(sc.coupler.require("t")), pd.DataFrame)
+
+
+def test_two_sc_run_steps_declaring_one_key_warn_but_a_year_loop_does_not(tracker):
+    """Two different functions both returning outputs=['persons'] warn; one function looped over years does not."""
+    import warnings
+
+    def simulate(year: int) -> pl.DataFrame:
+        return frame(offset=year)
+
+    def other() -> pl.DataFrame:
+        return frame(offset=1)
+
+    with tracker.scenario("s") as sc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CouplerWarning)
+            for year in (2020, 2030):
+                sc.run(name=f"simulate_{year}", fn=simulate, config={"year": year}, outputs=["persons"])
+        with pytest.warns(CouplerWarning, match="simulate_2030"):
+            sc.run(name="other", fn=other, outputs=["persons"])
+    assert consist.load(sc.coupler.require("persons"))["value"][0] == 1
+
+
+def test_a_step_advancing_the_key_it_read_does_not_warn(tracker):
+    """A step that reads 'population' and writes its next version replaces it without a warning."""
+    import warnings
+
+    def advance(population: pl.DataFrame) -> pl.DataFrame:
+        return population.with_columns(pl.col("value") + 1)
+
+    with tracker.scenario("s") as sc, warnings.catch_warnings():
+        warnings.simplefilter("error", CouplerWarning)
+        sc.run("base", fn=lambda: frame(), outputs=["population"])
+        sc.run("advance", fn=advance, inputs=["population"], load_inputs=True, outputs=["population"])
+    assert consist.load(sc.coupler.require("population"))["value"][0] == 1

@@ -145,17 +145,27 @@ def test_sync_warns_when_another_step_replaces_a_key_silently():
     assert c.replaced == {"persons": ["run-a", "run-b"]}
 
 
-def test_sync_is_silent_for_the_same_step_or_a_declared_output():
-    """Re-running one step (a loop over years) or naming the key in outputs= replaces without a warning."""
+def test_sync_is_silent_for_the_same_step_or_an_explicit_set():
+    """Re-running one step, or one function under per-year names, or an explicit set() replaces without a warning."""
     c = Coupler()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        c.sync({"persons": art("persons")}, run_id="r1", step="simulate", declared=frozenset())
-        c.sync({"persons": art("persons")}, run_id="r2", step="simulate", declared=frozenset())
-        c.sync({"persons": art("persons")}, run_id="r3", step="other", declared=frozenset({"persons"}))
+        c.sync({"persons": art("persons")}, run_id="r1", step="simulate", declared=frozenset(), code="c1")
+        c.sync({"persons": art("persons")}, run_id="r2", step="simulate", declared=frozenset(), code="c1")
+        c.sync({"persons": art("persons")}, run_id="r3", step="simulate_2030", code="c1")
+        c.sync({"persons": art("persons")}, run_id="r4", step="simulate_2040", code="c1")
         c.set("persons", art("persons"))
-        c.sync({"persons": art("persons")}, run_id="r4", step="third", declared=frozenset())
+        c.sync({"persons": art("persons")}, run_id="r5", step="third", declared=frozenset())
     assert c.replaced == {}
+
+
+def test_sync_warns_for_another_step_even_when_it_declared_the_key():
+    """Two different steps both declaring the same output key warn: declaring is not replacing on purpose."""
+    c = Coupler()
+    c.sync({"persons": art("persons", "1" * 64)}, run_id="r1", step="a", declared=frozenset({"persons"}), code="ca")
+    with pytest.warns(CouplerWarning, match="coupler.set"):
+        c.sync({"persons": art("persons", "2" * 64)}, run_id="r2", step="b", declared=frozenset({"persons"}), code="cb")
+    assert c.writer("persons") == "r2"
 
 
 @coupler_schema
