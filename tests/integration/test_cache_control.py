@@ -19,24 +19,7 @@ from consist.errors import (
     RecoveryError,
     RunNotFoundError,
 )
-
-CALLS: list[str] = []
-
-
-# Module-level steps: recovery re-imports them by module and qualified name.
-def load(threshold: float) -> pl.DataFrame:
-    CALLS.append("load")
-    return pl.DataFrame({"x": [1, 2, 3], "t": [threshold] * 3})
-
-
-def mid(a: pl.DataFrame) -> pl.DataFrame:
-    CALLS.append("mid")
-    return a.with_columns(y=pl.col("x") * pl.col("t"))
-
-
-def last(b: pl.DataFrame) -> pl.DataFrame:
-    CALLS.append("last")
-    return b.select(pl.col("y").sum())
+from tests.chain_steps import CALLS, last, load, mid
 
 
 def pair(n: int) -> dict:
@@ -388,7 +371,7 @@ def test_recover_needs_importable_unchanged_code(tracker, monkeypatch):
     def edited(threshold: float) -> pl.DataFrame:
         return pl.DataFrame({"x": [0]})
 
-    monkeypatch.setattr(f"{__name__}.load", edited)  # the same name now holds other code
+    monkeypatch.setattr("tests.chain_steps.load", edited)  # the same name now holds other code
     with pytest.raises(RecoveryError, match="whose code has changed"):
         tracker.recover(a)
 

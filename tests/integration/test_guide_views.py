@@ -24,34 +24,13 @@ from sqlmodel import SQLModel
 
 import consist
 from consist import Tracker, use_tracker
+from tests.integration.test_guide_pattern2 import (
+    COUPLER,  # the guide's coupler example, kept verbatim once
+)
 
 GUIDE = Path(__file__).resolve().parents[3] / "shared" / "spec" / "usage-guide.md"
 
-COUPLER = '''
-with use_tracker(tracker):
-    with consist.scenario("baseline", model="travel_demand") as sc:
-        coupler = sc.coupler
 
-        # Step 1: Load and prepare
-        with sc.trace(name="initialize", run_id="baseline_init"):
-            df_pop = load_population()
-            consist.log_dataframe(df_pop, key="population")
-
-        # Step 2: Simulate for each year
-        for year in [2020, 2030, 2040]:
-            with sc.trace(
-                name="simulate",
-                run_id=f"baseline_{year}",
-                year=year,
-                inputs=["population"],  # Declare dependency
-            ):
-                # Get data from coupler (with automatic cache detection)
-                df_pop = consist.load(coupler.require("population"))
-                df_result = run_model(year, df_pop)
-
-                # Log output and store for downstream steps
-                consist.log_dataframe(df_result, key="persons")
-'''
 
 VIEWS = '''
 import consist

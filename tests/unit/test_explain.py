@@ -9,24 +9,8 @@ from consist import Explanation, Tracker
 from consist.index import RECENT_RUNS
 from consist.models import CodeInfo, Run
 from consist.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
+from tests.chain_steps import CALLS, last, load, mid
 from tests.conftest import age
-
-CALLS: list[str] = []
-
-
-def load(threshold: float) -> pl.DataFrame:
-    CALLS.append("load")
-    return pl.DataFrame({"x": [1, 2, 3], "t": [threshold] * 3})
-
-
-def mid(a: pl.DataFrame) -> pl.DataFrame:
-    CALLS.append("mid")
-    return a.with_columns(y=pl.col("x") * pl.col("t"))
-
-
-def last(b: pl.DataFrame) -> pl.DataFrame:
-    CALLS.append("last")
-    return b.select(pl.col("y").sum())
 
 
 @pytest.fixture(autouse=True)
