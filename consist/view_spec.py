@@ -20,7 +20,7 @@ from consist import coltypes
 from consist.errors import ConfigError
 from consist.sources import PROVENANCE, check_columns
 
-RESERVED = {"runs", "artifacts", "run_artifacts", "facets", "consist_schema"}
+RESERVED = {"runs", "artifacts", "run_artifacts", "facets", "consist_schema", "consist_views"}
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,16 @@ How it stays fast and fresh
     query (``tracker.run_query``) a version token (a ``listdir`` of the fresh records,
     the segments and the ingestion manifest) is compared with the one the views were
     built at; they are rebuilt only if it changed.
+
+Each rebuild also hands a file-only twin of every view to :mod:`consist.stored_views`,
+which writes it into the catalog file at ``db_path`` in the background, for DuckDB
+clients outside consist.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +40,7 @@ from consist.errors import ConfigError
 from consist.farm import LinkFarm, hive_types_sql
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import SchemaStore, csv_delimiter
+from consist.stored_views import StoredView, StoredViews
 from consist.sources import (
     PROVENANCE,
     Source,
@@ -190,6 +196,7 @@ class Views:
         self._stale = False
         self._store = SchemaStore(tracker.layout)
         self._farm = LinkFarm(tracker.layout)
+        self._stored = StoredViews(tracker.db_path)
         self.builds = 0
         for model in tracker.schemas:
             self._add(model)
@@ -282,19 +289,19 @@ class Views:
         with self._lock:
             state = (id(con), token)
             if state == self._token and not self._stale:
+                self._stored.resubmit_if_replaced()
                 return
             hot = self._hot()
             records = hot.records()
-            for view in self._tables.values():
-                self._build(con, view.spec, records)
+            stored = [self._build(con, view.spec, records) for view in self._tables.values()]
+            self._stored.submit(stored)
             self._tracker.catalog.forget_plans()  # kept relations were bound to the old views
             self.builds += 1
             self._token = state
             self._stale = False
 
-    def _build(self, con: Any, spec: ViewSpec, records: dict[str, IngestRecord]) -> None:
-        import pyarrow as pa
-
+    def _build(self, con: Any, spec: ViewSpec, records: dict[str, IngestRecord]) -> StoredView:
+        """Define ``spec``'s view on ``con``; return its file-only twin for the catalog file."""
         what = f"view {spec.name!r}"
         sources = list_sources(self._tracker, spec.keys, ignore_case=not spec.exact)
         hot = {s.artifact_id: records[s.artifact_id] for s in sources if s.artifact_id in records}
@@ -306,16 +313,26 @@ class Views:
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
         sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm)
-        arrow_schema = pa.schema(
-            [("grp", pa.int32()), ("fi", pa.uint64())]
-            + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]
-        )
-        con.register("_consist_prov_rows", pa.Table.from_pylist(prov, schema=arrow_schema))
-        try:
-            con.execute(f"CREATE OR REPLACE TABLE {quote(prov_table)} AS SELECT * FROM _consist_prov_rows")
-        finally:
-            con.unregister("_consist_prov_rows")
-        con.execute(f"CREATE OR REPLACE VIEW {quote(spec.name)} AS {sql}")
+        _create(con, spec.name, sql, prov_table, prov)
+
+        # The catalog file cannot reach the hot database: ingested artifacts come from their files there.
+        ingested = [s for s in sources if s.artifact_id in hot and s.driver in _COLD and os.path.exists(s.uri)]
+        schemas.update(file_schemas(self._store, ingested, what))
+        readable = cold + ingested
+        file_sql, file_prov = build_view_sql(spec, readable, {}, schemas, prov_table, self._farm)
+        return StoredView(
+            spec.name, file_sql, artifacts=len({s.artifact_id for s in readable}),
+            omitted=len({s.artifact_id for s in sources if s.artifact_id in hot}) - len({s.artifact_id for s in ingested}),
+            provenance=_prov_rows(file_prov) if file_prov else None, provenance_table=prov_table,
+        )  # fmt: skip
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the views last built are written to the catalog file at ``db_path``.
+
+        They are written in the background after each build (see :mod:`consist.stored_views`);
+        call this before another program reads them.
+        """
+        self._stored.flush(timeout)
 
     def run(self, query: Callable[[], T]) -> T:
         """Call ``query`` with the views current; on a file that vanished, rebuild once and retry."""
@@ -330,6 +347,26 @@ class Views:
             self._stale = True  # a cold file went missing since the views were built
             with self.querying():
                 return query()
+
+
+def _prov_rows(prov: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [("grp", pa.int32()), ("fi", pa.uint64())]
+        + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]
+    )
+    return pa.Table.from_pylist(prov, schema=schema)
+
+
+def _create(con: Any, name: str, sql: str, prov_table: str, prov: list[dict[str, Any]]) -> None:
+    """(Re)define view ``name`` and its provenance table on ``con``."""
+    con.register("_consist_prov_rows", _prov_rows(prov))
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {quote(prov_table)} AS SELECT * FROM _consist_prov_rows")
+    finally:
+        con.unregister("_consist_prov_rows")
+    con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
 
 
 def views_of(tracker: Tracker) -> Views:
