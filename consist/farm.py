@@ -2,7 +2,7 @@
 
 ``<run_dir>/.consist/views/links/consist_scenario_id=<s>/consist_year=<y>/
 consist_iteration=<i>/consist_run_id=<r>/consist_artifact_id=<a>/<file name>`` is a
-symbolic link to the artifact's file (values percent-encoded, a null written as
+symbolic link (relative, so moving the run folder keeps it) to the artifact's file (values percent-encoded, a null written as
 ``__HIVE_DEFAULT_PARTITION__``, as DuckDB and Polars read them). Reading a list of
 such links with ``hive_partitioning`` gives the provenance columns as per-file
 constants: a filter on them drops files before any is opened, and grouping by them
@@ -71,14 +71,17 @@ class LinkFarm:
         if self._made.get(key) == source.uri:
             return key
         try:
+            # Relative: resolving the link then walks the target's last two components only,
+            # not its whole absolute path (DuckDB resolves every path it opens, every query).
+            target = os.path.relpath(source.uri, path.parent)
             try:
                 current = os.readlink(path)
             except FileNotFoundError:
                 current = None
-            if current != source.uri:
+            if current != target:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-                os.symlink(source.uri, tmp)
+                os.symlink(target, tmp)
                 os.replace(tmp, path)
         except (OSError, NotImplementedError, ValueError):
             return None
