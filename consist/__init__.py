@@ -18,7 +18,7 @@ from consist.api import (
     trace,
 )
 from consist.context import RunContext, current_tracker, use_tracker
-from consist.coupler import Coupler, coupler_schema
+from consist.coupler import Coupler, CouplerWarning, coupler_schema
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -65,6 +65,7 @@ __all__ = [
     "Coupler",
     "CouplerAttributeError",
     "CouplerKeyError",
+    "CouplerWarning",
     "EngineUnavailableError",
     "Explanation",
     "HydrationConflictError",

@@ -154,7 +154,7 @@ def ingest(artifacts: Any, *, tracker: Any = None) -> Any:
     return (tracker or current_tracker()).ingest(artifacts)
 
 
-def find_run(*, tracker: Any = None, **filters: Any) -> Run:
+def find_run(tracker: Any = None, **filters: Any) -> Run:
     """The latest run matching ``filters`` (see :meth:`Tracker.find_run`).
 
     Examples
@@ -165,7 +165,7 @@ def find_run(*, tracker: Any = None, **filters: Any) -> Run:
     return (tracker or current_tracker()).find_run(**filters)
 
 
-def find_runs(*, tracker: Any = None, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
+def find_runs(tracker: Any = None, *, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
     """Runs matching ``filters``, or a dict keyed by ``index_by`` (see :meth:`Tracker.find_runs`)."""
     return (tracker or current_tracker()).find_runs(index_by=index_by, **filters)
 

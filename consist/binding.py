@@ -4,7 +4,8 @@ Rules, in order of precedence (later wins):
 
 1. loaded inputs go to the parameter of the same name, loaded as the parameter's
    annotation asks (``pd.DataFrame``, ``pl.DataFrame``, ``pl.LazyFrame``, ``pa.Table``,
-   ``Path``), else as they were logged;
+   ``Path``, ``str`` for the path as text, ``consist.Artifact`` for the artifact
+   itself), else as they were logged;
 2. config keys go to parameters of the same name; a parameter named ``config``
    receives the whole config;
 3. ``runtime_kwargs`` (never hashed);
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -31,7 +33,11 @@ _ANNOTATION_KINDS = {
     ("polars", "LazyFrame"): "lazy",
     ("pyarrow", "Table"): "arrow",
     ("duckdb", "DuckDBPyRelation"): "duckdb",
+    ("consist", "Artifact"): "artifact",
+    ("builtins", "str"): "str",
 }
+# Kinds that hand over the artifact (or its path as text) without reading the file.
+UNLOADED_KINDS = ("artifact", "str")
 _STRING_KINDS = {
     "pd.DataFrame": "pandas",
     "pandas.DataFrame": "pandas",
@@ -44,6 +50,9 @@ _STRING_KINDS = {
     "pyarrow.Table": "arrow",
     "Path": "path",
     "pathlib.Path": "path",
+    "Artifact": "artifact",
+    "consist.Artifact": "artifact",
+    "str": "str",
 }
 
 
@@ -102,22 +111,21 @@ def _kind_of(annotation: Any) -> str | None:
         return None
     if isinstance(annotation, str):
         text = annotation.replace(" ", "")
-        for part in text.split("|"):
-            kind = _STRING_KINDS.get(part.removeprefix("Optional[").removesuffix("]"))
-            if kind:
-                return kind
-        return None
+        kinds = [_STRING_KINDS.get(part.removeprefix("Optional[").removesuffix("]")) for part in text.split("|")]
+        return _first_kind(kinds)
     if isinstance(annotation, type) and issubclass(annotation, PurePath):
         return "path"
     args = typing.get_args(annotation)
     if args and typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        for arg in args:
-            kind = _kind_of(arg)
-            if kind:
-                return kind
-        return None
+        return _first_kind([_kind_of(arg) for arg in args])
     module = (getattr(annotation, "__module__", "") or "").split(".")[0]
     return _ANNOTATION_KINDS.get((module, getattr(annotation, "__name__", "")))
+
+
+def _first_kind(kinds: list[str | None]) -> str | None:
+    # In a union, a frame or path kind wins over ``str`` (``str | Path`` means "a path").
+    found = [k for k in kinds if k]
+    return next((k for k in found if k != "str"), found[0] if found else None)
 
 
 def config_values(config: Any) -> dict[str, Any]:
@@ -152,8 +160,9 @@ def bind(
     config: Any,
     runtime_kwargs: dict[str, Any] | None,
     ctx: Any | None,
+    inputs: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The keyword arguments to call the step with."""
+    """The keyword arguments to call the step with (``inputs``: the step's input names, for errors)."""
     kwargs = {name: value for name, value in loaded.items() if shape.accepts(name)}
     if config is not None:
         for name, value in config_values(config).items():
@@ -172,17 +181,42 @@ def bind(
             "add inject_context=True to the call."
         )
     if missing:
-        raise ConfigError(
-            f"{shape.name}() needs {', '.join(repr(m) for m in missing)}, which no input, config key "
-            "or runtime_kwargs entry supplies. Add it to inputs= (with load_inputs=True), to config=, "
-            "or to runtime_kwargs=."
-        )
+        raise ConfigError(_missing_message(shape, missing, inputs, loaded))
     return kwargs
+
+
+def _missing_message(shape: FnShape, missing: list[str], inputs: Sequence[str], loaded: dict[str, Any]) -> str:
+    # Name the usual causes: an input that was hashed but not loaded, or an input whose
+    # name is not the parameter's.
+    needs = f"{shape.name}() needs {', '.join(repr(m) for m in missing)}"
+    names = [n.split("#")[0] for n in inputs]
+    unloaded = [m for m in missing if m in names and m not in loaded]
+    if unloaded:
+        return (
+            f"{needs}: {unloaded[0]!r} is an input, but inputs are not loaded here (load_inputs=False, or "
+            f"inputs given as a list). Set load_inputs=True, or pass it with runtime_kwargs={{{unloaded[0]!r}: ...}}."
+        )
+    message = (
+        f"{needs}, which no input, config key or runtime_kwargs entry supplies. Add it to inputs= "
+        "(with load_inputs=True), to config=, or to runtime_kwargs=."
+    )
+    unmatched = [n for n in names if n not in shape.params]
+    if unmatched and not shape.var_kw:
+        message += (
+            f" Inputs reach the parameter of the same name, and {unmatched} match no parameter of "
+            f"{shape.name}(): rename the input (e.g. inputs={{{missing[0]!r}: ...}}) or the parameter."
+        )
+    return message
 
 
 def load_kind(shape: FnShape, name: str) -> str | None:
     """How to load the input bound to parameter ``name`` (None: as it was logged)."""
     return shape.load_as.get(name)
+
+
+def unloaded(kind: str, artifact: Any) -> Any:
+    """The value for a parameter annotated ``Artifact`` (the artifact) or ``str`` (its path)."""
+    return artifact if kind == "artifact" else str(artifact.path)
 
 
 def is_path_like(value: Any) -> bool:

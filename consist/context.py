@@ -158,7 +158,8 @@ class RunContext:
     def capture_outputs(self, directory: str | os.PathLike[str], pattern: str = "*") -> Iterator[list[Artifact]]:
         """Record files that appear or change in ``directory`` during the block.
 
-        Files are matched against ``pattern`` (recursively) and keyed by their stem
+        Files are matched against ``pattern`` (recursively; a pattern with ``/`` such as
+        ``"**/*.csv"`` matches the path inside ``directory``) and keyed by their stem
         (``results.csv`` -> ``results``).
         """
         directory = Path(directory)
@@ -187,11 +188,20 @@ def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]
     out = {}
     for root, _, files in os.walk(directory):
         for name in files:
-            if fnmatch.fnmatch(name, pattern):
-                path = Path(root, name)
+            path = Path(root, name)
+            if _matches(path, name, directory, pattern):
                 st = path.stat()
                 out[path] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+def _matches(path: Path, name: str, directory: Path, pattern: str) -> bool:
+    # "*.csv" matches file names at any depth; a pattern with "/" ("**/*.csv",
+    # "tables/*.csv") matches the path relative to the folder, "**/" also at its top.
+    if "/" not in pattern:
+        return fnmatch.fnmatch(name, pattern)
+    rel = path.relative_to(directory).as_posix()
+    return fnmatch.fnmatch(rel, pattern) or (pattern.startswith("**/") and fnmatch.fnmatch(rel, pattern[3:]))
 
 
 def _stem_key(path: Path, directory: Path, *, full: bool = False) -> str:

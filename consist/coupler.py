@@ -196,17 +196,21 @@ class Coupler:
     def resolve(self, inputs: Mapping[str, Any] | Sequence[Any] | str | None) -> Any:
         """A step's ``inputs`` with coupler keys replaced by their artifacts.
 
-        A mapping is returned as it is. A list becomes a name -> value mapping: a key set
-        in the coupler gives its artifact; another string naming an existing path, a
-        ``Path`` or an ``Artifact`` is kept (named like the engine names list inputs).
+        In a mapping, a string value that is a coupler key (``{"df": "population"}``)
+        gives its artifact; other values are kept. A list becomes a name -> value mapping:
+        a key set in the coupler gives its artifact; another string naming an existing
+        path, a ``Path`` or an ``Artifact`` is kept (named like the engine names list inputs).
 
         Raises
         ------
         CouplerKeyError
             A string that is neither a coupler key nor an existing path.
         """
-        if inputs is None or isinstance(inputs, Mapping):
+        if inputs is None:
             return inputs
+        if isinstance(inputs, Mapping):
+            # Same rule as a list: a string set as a coupler key means that key's artifact.
+            return {k: self._artifacts.get(v, v) if isinstance(v, str) else v for k, v in inputs.items()}
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
         resolved: dict[str, Any] = {}

@@ -166,7 +166,7 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
             elif isinstance(value, (str, os.PathLike)):
                 items.append((Path(value).name.split(".")[0] or Path(value).name, value))
             else:
-                items.append((repr(value), value))
+                items.append((f"inputs[{len(items)}]", value))  # not an input: named for the error
         # Two list entries with the same name (files sharing a stem, artifacts sharing a
         # key) must both stay part of the identity: later ones get a positional suffix.
         seen: set[str] = set()
@@ -187,10 +187,11 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
                 kind = f"{kind}[{type(value[0]).__name__}]"
-            raise InputError(
-                f"Input {name!r} is a {kind}; expected a path or an artifact. "
-                "Pass one path (or consist Artifact) per input name."
-            )
+            hint = "Pass one path (or consist Artifact) per input name."
+            held = getattr(value, "outputs", value)  # a RunResult, or its .outputs
+            if isinstance(held, Mapping) and held and all(isinstance(a, Artifact) for a in held.values()):
+                hint = f"Pass one of its artifacts, e.g. result.outputs[{next(iter(held))!r}]."
+            raise InputError(f"Input {name!r} is a {kind}; expected a path or an artifact. {hint}")
     return resolved
 
 
@@ -398,6 +399,9 @@ def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[
                 "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
             )
         kind = binding.load_kind(shape, name)
+        if kind in binding.UNLOADED_KINDS:
+            loaded[name] = binding.unloaded(kind, artifact)
+            continue
         loaded[name] = load(artifact.path, artifact.driver, kind, artifact.frame_kind)
     return loaded
 
@@ -439,6 +443,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
                 config=spec.config,
                 runtime_kwargs=spec.runtime_kwargs,
                 ctx=ctx if spec.inject_context else None,
+                inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
             )
         except ConfigError:
             _remove_if_empty(ctx.run_dir)

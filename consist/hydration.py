@@ -5,7 +5,8 @@ Modes (``cache_hydration=`` on a run, ``step_cache_hydration=`` on a scenario):
 ``"metadata"`` (default)
     Nothing is copied: the hit's artifacts point at the producing run's files.
 ``"outputs-requested"``
-    Copy the cached outputs named in ``hydrate_to={key: path}`` to those paths.
+    Copy the cached outputs named in ``hydrate_to={key: path}`` to those paths (a path
+    written as a string ending in ``/`` is a folder: the output keeps its file name there).
 ``"outputs-all"``
     Copy every cached output into the folder ``hydrate_dir`` (keeping each file's path
     relative to the producing run's folder, or its name when it lies elsewhere).
@@ -74,6 +75,8 @@ def check_spec(spec: StepSpec) -> None:
             check_key(key, "hydrate_to key")
             if not isinstance(dest, (str, os.PathLike)):
                 raise ConfigError(f"hydrate_to[{key!r}] is a {type(dest).__name__}; expected a path.")
+            if into_folder(dest):
+                continue  # "out/": the output keeps its file name inside that folder
             target = destination(dest)
             if target in seen:
                 raise ConfigError(f"hydrate_to sends both {seen[target]!r} and {key!r} to {target}; give each its own path.")
@@ -88,6 +91,11 @@ def check_spec(spec: StepSpec) -> None:
 def destination(path: str | os.PathLike[str]) -> Path:
     """An absolute destination path (relative ones are taken from the working directory)."""
     return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def into_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether a ``hydrate_to`` destination names a folder to copy into (a string ending in ``/``)."""
+    return isinstance(path, str) and path.endswith(("/", os.sep))
 
 
 def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Artifact, Path, bool]] | str:
@@ -107,7 +115,8 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
             if key not in by_key:
                 have = ", ".join(sorted(by_key)) or "none"
                 return f"the cached run {entry.run_id} has no output {key!r} to hydrate (it has: {have})"
-            pairs.append((by_key[key], destination(dest)))
+            target = destination(dest) / by_key[key].path.name if into_folder(dest) else destination(dest)
+            pairs.append((by_key[key], target))
     else:
         folder = destination(spec.hydrate_dir)
         producer_dir = tracker.run_dir / entry.run_id

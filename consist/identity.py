@@ -77,6 +77,11 @@ def canonical(value: Any, where: str = "config") -> Any:
                     "config keys must be strings or numbers."
                 )
             skey = key if isinstance(key, str) else _encoder.encode(canonical(key)).decode()
+            if skey in out:
+                raise UnhashableInputError(
+                    f"{where} has keys that are equal once canonical (one of them is {key!r}); "
+                    "keep one, or make them distinct strings."
+                )
             out[skey] = canonical(item, f"{where}[{key!r}]")
         return out
     if isinstance(value, (list, tuple)):

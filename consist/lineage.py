@@ -1,13 +1,15 @@
 """Lineage: which run made an artifact, from which inputs, recursively.
 
-Walks recorded runs by id (no DuckDB, except to resolve a bare artifact id), so it
+Walks recorded runs by id (no DuckDB, except to resolve an artifact id or path), so it
 costs one record read per producing run upstream.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from consist.errors import RunNotFoundError
@@ -15,6 +17,7 @@ from consist.models import Artifact, Run
 from consist.queries import get_run
 
 if TYPE_CHECKING:
+    from consist.graph import LineageGraph
     from consist.tracker import Tracker
 
 
@@ -60,15 +63,25 @@ class Lineage:
     def __str__(self) -> str:
         return self.format()
 
+    def graph(self) -> LineageGraph:
+        """This lineage as a :class:`~consist.graph.LineageGraph` (SVG, Mermaid, text tree)."""
+        from consist.graph import LineageGraph
 
-def lineage(tracker: Tracker, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
-    """The lineage of ``artifact`` (an :class:`Artifact` or an artifact id).
+        return LineageGraph(self)
+
+    def _repr_html_(self) -> str:
+        # `tracker.lineage(artifact)` as the last line of a notebook cell draws the graph.
+        return self.graph()._repr_html_()
+
+
+def lineage(tracker: Tracker, artifact: Artifact | str | os.PathLike[str], *, max_depth: int | None = None) -> Lineage:
+    """The lineage of ``artifact`` (an :class:`Artifact`, an artifact id, or its file's path).
 
     A run reached twice (a diamond in the graph) is expanded once; later mentions keep
     their run but no inputs, so the tree is finite even for odd catalogs.
     """
-    if isinstance(artifact, str):
-        artifact = _artifact_by_id(tracker, artifact)
+    if isinstance(artifact, (str, os.PathLike)):
+        artifact = _artifact_by_id(tracker, os.fspath(artifact))
     return _lineage(tracker, artifact, max_depth, set())
 
 
@@ -88,9 +101,22 @@ def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
         "SELECT run_id FROM run_artifacts WHERE artifact_id = ? ORDER BY direction = 'out' DESC LIMIT 1",
         [artifact_id],
     ).column("run_id")
+    wanted = artifact_id
+    if not len(rows):
+        # Not an id: the file of an artifact (the newest run that wrote, else read, it).
+        found = tracker.catalog.arrow(
+            "SELECT ra.run_id, a.id FROM artifacts a JOIN run_artifacts ra ON ra.artifact_id = a.id "
+            "JOIN runs r ON r.id = ra.run_id WHERE a.uri = ? "
+            "ORDER BY ra.direction = 'out' DESC, r.ended_at DESC LIMIT 1",
+            [str(Path(artifact_id).expanduser().resolve())],
+        )
+        rows, wanted = found.column("run_id"), (found.column("id")[0].as_py() if found.num_rows else None)
     if len(rows):
         run = get_run(tracker, rows[0].as_py())
         for a in [*run.outputs, *run.inputs]:
-            if a.id == artifact_id:
+            if a.id == wanted:
                 return a
-    raise RunNotFoundError(f"No recorded run read or wrote an artifact with id {artifact_id!r}.")
+    raise RunNotFoundError(
+        f"No recorded run read or wrote an artifact with id or path {artifact_id!r}; "
+        "pass an Artifact (e.g. tracker.get_artifacts_for_run(run_id).outputs[key]) or its id."
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from consist.errors import ConfigError, RunNotFoundError
-from consist.models import Artifact, Run
+from consist.models import Artifact, Run, RunResult
 from consist.reader import INDEX_COLUMNS
 
 if TYPE_CHECKING:
@@ -29,6 +29,22 @@ VALUE_COLUMNS = ("value_num", "value_str", "value_bool", "value_json")
 
 
 # -- finding runs --------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A filter value as builtins: numpy scalars, arrays, ranges and Series become numbers and lists.
+
+    DuckDB binds only builtins, and a loop over ``np.arange(...)`` years is common.
+    """
+    if value is None or isinstance(value, (str, bytes, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset, range)):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None) or getattr(value, "to_list", None)
+    if callable(tolist):  # numpy scalars and arrays, pandas and Polars Series
+        out = tolist()
+        return [_plain(v) for v in out] if isinstance(out, list) else out
+    return value
 
 
 def _condition(column: str, value: Any, params: list[Any]) -> str:
@@ -125,6 +141,8 @@ def find_runs(
     ...                             model="simulate", index_by="year")
     >>> by_year[2030].id
     """
+    filters = {key: _plain(value) for key, value in filters.items()}
+    facets = {key: _plain(value) for key, value in (facets or {}).items()}
     if status is not None:
         filters = {**filters, "status": status}
     known = RUN_FILTERS + ("started_at", "ended_at")
@@ -162,6 +180,8 @@ def find_run(tracker: Tracker, *, facets: Mapping[str, Any] | None = None, **fil
     RunNotFoundError
         No run matches; the message lists values that do exist for each filter.
     """
+    filters = {key: _plain(value) for key, value in filters.items()}
+    facets = {key: _plain(value) for key, value in (facets or {}).items()}
     run_id = filters.get("id", filters.get("run_id"))
     if run_id is not None and len(filters) == 1 and not facets:
         return get_run(tracker, run_id)
@@ -190,15 +210,27 @@ def _not_found_message(tracker: Tracker, filters: Mapping[str, Any], facets: Map
     return f"No run matches {described}.{hint} Pass status=None to include failed runs."
 
 
-def get_run(tracker: Tracker, run_id: str) -> Run:
+def _id_of(run: Any) -> str:
+    """A run id from an id, a :class:`Run` or a :class:`~consist.models.RunResult`."""
+    if isinstance(run, Run):
+        return run.id
+    if isinstance(run, RunResult):
+        return run.run.id
+    return str(run)
+
+
+def get_run(tracker: Tracker, run_id: str | Run | RunResult) -> Run:
     """The run recorded under ``run_id`` (no DuckDB: its file, else its segment).
+
+    ``run_id`` may also be a :class:`Run` or a :class:`~consist.models.RunResult`.
 
     Raises
     ------
     RunNotFoundError
         No run has that id.
     """
-    run = tracker.records.get(str(run_id))
+    run_id = _id_of(run_id)
+    run = tracker.records.get(run_id)
     if run is None:
         raise RunNotFoundError(
             f"No run has id {run_id!r}. Ids are printed in RunResult reprs (result.run.id); "
@@ -219,8 +251,12 @@ class RunArtifacts:
         return f"RunArtifacts(run_id={self.run_id!r}, inputs={sorted(self.inputs)}, outputs={sorted(self.outputs)})"
 
 
-def get_artifacts_for_run(tracker: Tracker, run_id: str) -> RunArtifacts:
-    """The artifacts a run read (``.inputs``) and wrote (``.outputs``), by key."""
+def get_artifacts_for_run(tracker: Tracker, run_id: str | Run | RunResult) -> RunArtifacts:
+    """The artifacts a run read (``.inputs``) and wrote (``.outputs``), by key.
+
+    ``run_id`` is a run id (``run.id``), or the :class:`Run` or
+    :class:`~consist.models.RunResult` itself.
+    """
     run = get_run(tracker, run_id)
     return RunArtifacts(run.id, run.input_map, run.output_map)
 
@@ -328,11 +364,17 @@ def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None)
     import polars as pl
 
     if isinstance(query, str):
-        sql, bound = query, list(params or ())
+        if isinstance(params, (Mapping, str, bytes)):
+            raise ConfigError(
+                f"params= takes a list of values, one per ? placeholder in the SQL; got {params!r}. "
+                "Write `WHERE year = ?` with params=[2030]."
+            )
+        sql, bound = query, [_plain(value) for value in params or ()]
     elif hasattr(query, "compile"):
         if params:
             raise ConfigError("params= is for SQL strings; a SQLAlchemy statement carries its own values.")
         sql, bound = compile_sql(query)
+        bound = [_plain(value) for value in bound]
     else:
         raise ConfigError(f"run_query needs a SQL string or a SQLAlchemy select; got a {type(query).__name__}.")
     return pl.from_arrow(tracker.catalog.arrow(sql, bound))

@@ -186,10 +186,13 @@ def _sources(tracker: Tracker, artifact: Artifact) -> Iterator[Path]:
             other = tracker.records.get(components.run_id)
             if other is not None:
                 candidates.extend(other.outputs)
+    # A container step's output was copied from the host path the container wrote; that
+    # file is another copy (the caller checks its hash, as for every source).
+    paths = [c.path for c in candidates if c.hash == artifact.hash]
+    paths += [Path(c.meta["host_path"]) for c in candidates if c.hash == artifact.hash and c.meta.get("host_path")]
     count = 0
-    for candidate in candidates:
-        path = candidate.path
-        if candidate.hash != artifact.hash or path in seen or not path.exists():
+    for path in paths:
+        if path in seen or not path.exists():
             continue
         seen.add(path)
         yield path

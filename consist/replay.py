@@ -67,7 +67,8 @@ def recipe(spec: StepSpec, default_code_identity: str, snapshot: Mapping[str, An
         out["config"] = name
     else:
         try:
-            plain = msgspec.to_builtins(spec.config, enc_hook=_plain)
+            # str_keys: a record is JSON, so {2020: 1.1} can only be kept as {"2020": 1.1}.
+            plain = msgspec.to_builtins(spec.config, enc_hook=_plain, str_keys=True)
         except TypeError:
             plain = None  # not plain data: the snapshot is all there is
         if plain is not None and _json.encode(plain) != _json.encode(snapshot):

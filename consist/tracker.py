@@ -196,7 +196,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``"outputs-all"`` (every output, into ``hydrate_dir``), or
             ``"inputs-missing"`` (on a miss, restore absent inputs before executing).
         hydrate_to
-            ``{output_key: destination path}`` for ``"outputs-requested"``. All or
+            ``{output_key: destination path}`` for ``"outputs-requested"`` (``"out/"``, with
+            the slash, copies into that folder under the output's file name). All or
             nothing: if one cannot be copied the call is a miss and nothing is left there.
         hydrate_dir
             The folder ``"outputs-all"`` copies into.
@@ -217,6 +218,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         """
         from consist.engine import StepSpec, listed, run_step
 
+        if isinstance(step, str) and fn is None and callable(name):
+            name, fn = step, name  # run("clean", clean_data), as sc.run accepts
+            step = None
         if isinstance(step, str):
             if name is not None:
                 raise ConfigError(f"run() got the name twice: {step!r} and name={name!r}.")

@@ -5,13 +5,14 @@ Each delegates to the module that owns the concept; see :class:`consist.Tracker`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from consist.compaction import CompactionReport
     from consist.lineage import Lineage
-    from consist.models import Artifact, Run
+    from consist.models import Artifact, Run, RunResult
     from consist.queries import RunArtifacts
     from consist.reader import LiveCatalog
     from consist.views import Views
@@ -50,20 +51,20 @@ class CatalogMethods:
 
         return find_runs(self, index_by=index_by, **filters)
 
-    def get_run(self, run_id: str) -> Run:
-        """The run recorded under ``run_id``; raises RunNotFoundError."""
+    def get_run(self, run_id: str | Run | RunResult) -> Run:
+        """The run recorded under ``run_id`` (an id, a Run or a RunResult); raises RunNotFoundError."""
         from consist.queries import get_run
 
         return get_run(self, run_id)
 
-    def get_artifacts_for_run(self, run_id: str) -> RunArtifacts:
-        """A run's artifacts: ``.inputs`` and ``.outputs`` by key."""
+    def get_artifacts_for_run(self, run_id: str | Run | RunResult) -> RunArtifacts:
+        """A run's artifacts: ``.inputs`` and ``.outputs`` by key (``run_id``: an id, a Run or a RunResult)."""
         from consist.queries import get_artifacts_for_run
 
         return get_artifacts_for_run(self, run_id)
 
-    def lineage(self, artifact: Artifact | str, *, max_depth: int | None = None) -> Lineage:
-        """Which run made ``artifact``, from which inputs, recursively."""
+    def lineage(self, artifact: Artifact | str | os.PathLike[str], *, max_depth: int | None = None) -> Lineage:
+        """Which run made ``artifact`` (an Artifact, its id or its path), from which inputs, recursively."""
         from consist.lineage import lineage
 
         return lineage(self, artifact, max_depth=max_depth)

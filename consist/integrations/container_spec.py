@@ -124,7 +124,7 @@ def _volumes(volumes: Any) -> dict[str, str]:
         target = _container_path(inside, f"volume target for {os.fspath(host)!r}")
         if target in seen:
             raise ConfigError(f"container path {target!r} is mounted twice (from {seen[target]} and {os.fspath(host)}).")
-        host_abs = os.path.abspath(os.fspath(host))
+        host_abs = os.path.abspath(os.path.expanduser(os.fspath(host)))
         seen[target] = host_abs
         out[host_abs] = target
     return out

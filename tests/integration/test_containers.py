@@ -423,3 +423,17 @@ def test_explain_says_a_container_step_would_hit_or_why_not(tracker: Tracker, da
     other = tracker.explain(**options(IMAGE_2))
     assert not other.would_hit and f"image={engine.image_digest(IMAGE_2)}" in other.reason
     assert runs(data) == 1
+
+
+def test_recover_a_stored_output_from_the_host_file_the_container_wrote(tracker: Tracker, data: Path):
+    """A deleted stored output is recovered from the host path the container wrote, hash-checked, with no container run."""
+    result = step(tracker, data)
+    stored = result.artifacts["results"]
+    stored.path.unlink()
+    report = tracker.recover(stored)
+    assert stored.path.read_text() == "zone,pop\n1,100\n2,250\nv1\n" and runs(data) == 1
+    assert str(data / "outputs" / "results.csv") in str(report)
+    (data / "outputs" / "results.csv").write_text("edited\n")
+    stored.path.unlink()
+    with pytest.raises(consist.RecoveryError, match="no replay recipe"):
+        tracker.recover(stored)

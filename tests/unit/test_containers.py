@@ -120,3 +120,9 @@ def test_importing_the_container_module_does_not_import_docker():
     code = "import sys, consist, consist.integrations.containers; sys.exit('docker' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr or "docker was imported"
+
+
+def test_volume_host_paths_expand_the_home_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A volume written as '~/data' mounts the home folder's data, as the outputs' '~' paths do."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert make_spec("model:1", ["true"], {"~/data": "/data"}).volumes == {str(tmp_path / "data"): "/data"}
