@@ -1,12 +1,20 @@
 """The link farm: each source file seen through a hive-partitioned path of its provenance.
 
-``<run_dir>/.consist/views/links/consist_scenario_id=<s>/consist_year=<y>/
+``<run_dir>/.consist/links/consist_scenario_id=<s>/consist_year=<y>/
 consist_iteration=<i>/consist_run_id=<r>/consist_artifact_id=<a>/<file name>`` is a
-symbolic link (relative, so moving the run folder keeps it) to the artifact's file (values percent-encoded, a null written as
-``__HIVE_DEFAULT_PARTITION__``, as DuckDB and Polars read them). Reading a list of
-such links with ``hive_partitioning`` gives the provenance columns as per-file
-constants: a filter on them drops files before any is opened, and grouping by them
-costs what grouping by any column costs, with no join.
+relative symbolic link to the artifact's file (values percent-encoded, as DuckDB and
+Polars read them). A provenance value that is null (no scenario, year or iteration) gets
+no folder at all, so the usual path is one level shorter; readers group files by which
+partitions their paths carry and add the missing columns as null constants. Reading a
+list of such links with ``hive_partitioning`` gives the provenance columns as per-file
+constants: a filter on them drops files before any is opened, and grouping by them costs
+what grouping by any column costs, with no join.
+
+Why short paths: DuckDB resolves the real path of every file it opens, twice per file
+per query, at about a microsecond per path component; a link farm deep in folders costs
+that on every query. So the farm sits directly under the metadata folder, a null value
+adds no folder, and links are relative (resolving one walks the target's last two
+components, not its whole absolute path; moving the run folder also keeps links valid).
 
 A link is made once, atomically (made under a temporary name, then renamed), and never
 changes: its path names the artifact and its context, and an artifact's file does not
@@ -35,12 +43,18 @@ NULL_VALUE = "__HIVE_DEFAULT_PARTITION__"
 
 
 def _component(name: str, value: object) -> str:
-    return f"{name}={NULL_VALUE if value is None else quote(str(value), safe='')}"
+    return f"{name}={quote(str(value), safe='')}"
 
 
-def hive_types_sql() -> str:
-    """The ``hive_types`` argument for DuckDB readers of linked files."""
-    return "{" + ", ".join(f"'{name}': {PROVENANCE[name]}" for name in HIVE_ORDER) + "}"
+def partitions(source: Source) -> tuple[str, ...]:
+    """The provenance columns ``source``'s link path carries (those with a value), in path order."""
+    values = source.provenance()
+    return tuple(name for name in HIVE_ORDER if values[name] is not None)
+
+
+def hive_types_sql(names: tuple[str, ...]) -> str:
+    """The ``hive_types`` argument for DuckDB readers of links carrying partitions ``names``."""
+    return "{" + ", ".join(f"'{name}': {PROVENANCE[name]}" for name in names) + "}"
 
 
 class LinkFarm:
@@ -49,7 +63,7 @@ class LinkFarm:
     Parameters
     ----------
     layout
-        The tracker's metadata folder; links live under ``views/links``.
+        The tracker's metadata folder; links live under ``links``.
     """
 
     def __init__(self, layout: Layout) -> None:
@@ -59,7 +73,7 @@ class LinkFarm:
     def path(self, source: Source) -> Path:
         """Where ``source``'s link lives (whether or not it exists yet)."""
         values = source.provenance()
-        parts = [_component(name, values[name]) for name in HIVE_ORDER]
+        parts = [_component(name, values[name]) for name in partitions(source)]
         return self.root.joinpath(*parts, os.path.basename(source.uri))
 
     def link(self, source: Source) -> str | None:
@@ -71,8 +85,6 @@ class LinkFarm:
         if self._made.get(key) == source.uri:
             return key
         try:
-            # Relative: resolving the link then walks the target's last two components only,
-            # not its whole absolute path (DuckDB resolves every path it opens, every query).
             target = os.path.relpath(source.uri, path.parent)
             try:
                 current = os.readlink(path)

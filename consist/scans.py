@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.errors import ConfigError
-from consist.farm import HIVE_ORDER, LinkFarm
+from consist.farm import LinkFarm, partitions
 from consist.hot import HOT_ALIAS, quote
 from consist.ingestion import hot_store
 from consist.schema_capture import SchemaStore, csv_delimiter
@@ -136,16 +136,16 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
 
     lits = _Literals()
     farm = _farm(tracker)
-    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    groups: dict[tuple[Any, ...], list[str]] = {}
     frames = []
     for s in cold:
         link = farm.link(s) if s.driver == "parquet" else None
         if link is None:
             frames.append(_cold_frame(s, schemas[s.artifact_id].types, columns, lits))
         else:
-            groups.setdefault(tuple(schemas[s.artifact_id].types.items()), []).append(link)
-    for layout, links in groups.items():
-        frames.append(_linked_frame(links, dict(layout), columns, lits))
+            groups.setdefault((tuple(schemas[s.artifact_id].types.items()), partitions(s)), []).append(link)
+    for (layout, hive), links in groups.items():
+        frames.append(_linked_frame(links, dict(layout), hive, columns, lits))
     if hot:
         frames.append(_hot_frame(store, hot, records, columns))
     if not frames:
@@ -160,13 +160,17 @@ def _farm(tracker: Tracker) -> LinkFarm:
     return farm
 
 
-def _linked_frame(links: list[str], have: dict[str, str], columns: dict[str, Any], lits: _Literals) -> pl.LazyFrame:
-    """One scan over linked Parquet files of one column layout: provenance from the link paths."""
+def _linked_frame(
+    links: list[str], have: dict[str, str], hive: tuple[str, ...], columns: dict[str, Any], lits: _Literals
+) -> pl.LazyFrame:
+    """One scan over linked Parquet files of one column layout and partition set: provenance
+    from the link paths (a partition the paths lack is null)."""
     import polars as pl
 
-    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema={n: lits.dtypes[n] for n in HIVE_ORDER})
+    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema={n: lits.dtypes[n] for n in hive})
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
-    return lf.select(*exprs, *PROVENANCE)
+    provenance = [name if name in hive else lits.lit(name, None, lits.dtypes[name]) for name in PROVENANCE]
+    return lf.select(*exprs, *provenance)
 
 
 def _schema_store(tracker: Tracker) -> SchemaStore:

@@ -13,7 +13,7 @@
       last/<name hash>              identity components of a step's recent runs (miss reasons)
       schemas/                      captured file schemas
       hot/                          ingested ("hot") rows: a DuckDB file of their own
-      views/links/                  per-file links whose folder names carry provenance columns
+      links/                        per-file links whose folder names carry provenance columns
 
 Owns names only: it reads and writes nothing itself.
 """
@@ -42,7 +42,7 @@ class Layout:
         self.last = root / "last"
         self.schemas = root / "schemas"
         self.hot = root / "hot"
-        self.links = root / "views" / "links"
+        self.links = root / "links"
 
     def record_path(self, run_id: str) -> Path:
         return self.fresh / f"{run_id}.json"

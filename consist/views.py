@@ -10,7 +10,8 @@ Parquet or CSV file, never both.
 
 How it stays fast and fresh
     Files are read through their links in the link farm (:mod:`consist.farm`), grouped
-    by identical column layout: one ``read_parquet``/``read_csv`` per group over the
+    by identical column layout and partition set (a null provenance value has no folder):
+    one ``read_parquet``/``read_csv`` per group over the
     explicit list of links, with ``hive_partitioning``, so the provenance columns are
     per-file constants. A filter on them prunes files when the query is bound, before
     any is opened, and grouping by them costs what grouping by any column costs. A file
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist.errors import ConfigError
-from consist.farm import LinkFarm, hive_types_sql
+from consist.farm import LinkFarm, hive_types_sql, partitions
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import SchemaStore, csv_delimiter
 from consist.stored_views import StoredView, StoredViews
@@ -84,15 +85,18 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
     return f"CAST(d.{ident} AS {want}) AS {ident}"
 
 
-def _reader(driver: str, files: list[str], schema: FileSchema, *, linked: bool) -> str:
+def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
+    """A reader of ``files``; ``hive`` names the partitions of linked files (None: not linked)."""
     listed = "[" + ", ".join(literal(f) for f in files) + "]"
-    hive = f", hive_partitioning = true, hive_types = {hive_types_sql()}, hive_types_autocast = false" if linked else ""
+    options = ""
+    if hive is not None:
+        options = f", hive_partitioning = true, hive_types = {hive_types_sql(hive)}, hive_types_autocast = false"
     if driver == "parquet":
-        return f"read_parquet({listed}{hive})"
+        return f"read_parquet({listed}{options})"
     # Types as captured: the view never re-sniffs, so it agrees with the schema record.
     columns = "{" + ", ".join(f"{literal(c.name)}: {literal(c.type)}" for c in schema.columns) + "}"
     delim = literal(csv_delimiter(files[0]))
-    return f"read_csv({listed}, header = true, delim = {delim}, columns = {columns}{hive})"
+    return f"read_csv({listed}, header = true, delim = {delim}, columns = {columns}{options})"
 
 
 def build_view_sql(
@@ -126,19 +130,18 @@ def build_view_sql(
         layout = tuple((c.name, c.type) for c in schema.columns)
         # A file with a column named like a provenance column cannot take partition columns.
         link = farm.link(s) if farm is not None and not set(schema.types) & set(PROVENANCE) else None
-        groups.setdefault((s.driver, csv_delimiter(s.uri), layout, link is not None), []).append((s, link))
+        hive = partitions(s) if link is not None else None
+        groups.setdefault((s.driver, csv_delimiter(s.uri), layout, hive), []).append((s, link))
     prov_cols = ", ".join(f"p.{name}" for name in PROVENANCE)
-    for number, ((driver, _, _, linked), pairs) in enumerate(groups.items()):
+    for number, ((driver, _, _, hive), pairs) in enumerate(groups.items()):
         members = [s for s, _ in pairs]
         schema = schemas[members[0].artifact_id]
         have = schema.types
         cols = ", ".join(_projection(name, types.get(name), have) for name in declared)
-        if linked:
+        if hive is not None:
             links = [link for _, link in pairs if link is not None]
-            branches.append(
-                f"SELECT {cols}, {', '.join(f'd.{n}' for n in PROVENANCE)} "
-                f"FROM {_reader(driver, links, schema, linked=True)} AS d"
-            )
+            provenance = ", ".join(f"d.{n}" if n in hive else f"CAST(NULL AS {t}) AS {n}" for n, t in PROVENANCE.items())
+            branches.append(f"SELECT {cols}, {provenance} FROM {_reader(driver, links, schema, hive=hive)} AS d")
             continue
         files: dict[str, int] = {}
         for s in members:
@@ -146,7 +149,7 @@ def build_view_sql(
             prov.append({"grp": number, "fi": index, **s.provenance()})
         paths = [key.split("\x00", 1)[1] for key in files]
         branches.append(
-            f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema, linked=False)} AS d "
+            f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema, hive=None)} AS d "
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p ON p.fi = d.file_index"
         )
     by_table: dict[str, list[Source]] = {}

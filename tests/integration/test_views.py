@@ -316,3 +316,24 @@ def test_a_scenario_name_too_long_for_a_link_still_shows(tmp_path):
                .group_by(V.consist_scenario_id).order_by(V.consist_scenario_id))  # fmt: skip
     assert df["consist_scenario_id"].to_list() == ["scenario-" + "x" * 300, "short"]
     assert tracker.scan("persons", scenario=long_name).collect().height == 3
+
+
+def test_runs_with_and_without_scenario_year_or_iteration_share_one_view(tmp_path):
+    """Null provenance values read back as null beside set ones, in views and scans, and filters on them prune."""
+    tracker = make_tracker(tmp_path, Person)
+    with use_tracker(tracker):
+        consist.run(fn=simulate, name="simulate", config={"trips": 1}, outputs=["persons"])
+        consist.run(fn=simulate, name="simulate", config={"trips": 2}, outputs=["persons"], year=2030)
+        consist.run(fn=simulate, name="simulate", config={"trips": 3}, outputs=["persons"], parent_id="s",
+                    year=2030, iteration=2)  # fmt: skip
+    V = tracker.views.Person
+    df = query(tracker, select(V.consist_scenario_id, V.consist_year, V.consist_iteration,
+                               func.sum(V.number_of_trips).label("t"))
+               .group_by(V.consist_scenario_id, V.consist_year, V.consist_iteration).order_by("t"))  # fmt: skip
+    assert df.rows() == [(None, None, None, 6), (None, 2030, None, 9), ("s", 2030, 2, 12)]
+    assert query(tracker, select(func.count()).select_from(V).where(V.consist_iteration == 2)).item() == 3
+    assert query(tracker, select(func.count()).select_from(V).where(V.consist_year.is_(None))).item() == 3
+    scanned = tracker.scan("persons").group_by("consist_scenario_id", "consist_year", "consist_iteration").agg(
+        pl.col("number_of_trips").sum().alias("t")).sort("t").collect()  # fmt: skip
+    assert scanned.rows() == df.rows()
+    assert tracker.scan("persons", iteration=2).collect().height == 3
