@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -284,12 +285,9 @@ def upgrade_database(db_path: Path, layout: Layout) -> None:
         con = duckdb.connect(str(db_path))
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
-            # Not a DuckDB file at all (corrupt, truncated): our own queries read the
-            # records, so say what is wrong and how to fix it rather than failing.
-            log.warning(
-                "catalog file %s is not a readable DuckDB database (%s); consist's queries still work from "
-                "the run records. Delete it or run `consist rebuild` to rebuild it.", db_path, exc,
-            )
+            # Not a DuckDB file at all (empty, truncated, something else): it holds nothing
+            # the records cannot give again, so build a new one, keeping the old bytes aside.
+            _replace_unreadable(db_path, layout, exc)
             return
         # Someone holds it open read-write (a shell, say): our own queries do not need it.
         log.warning("could not upgrade catalog file %s (it is open elsewhere): %s", db_path, exc)
@@ -303,6 +301,25 @@ def upgrade_database(db_path: Path, layout: Layout) -> None:
         install(con, layout)
     finally:
         con.close()
+
+
+def _replace_unreadable(db_path: Path, layout: Layout, exc: Exception) -> None:
+    """Rebuild a catalog file DuckDB cannot open; a non-empty one is first renamed aside."""
+    try:
+        kept = None
+        if db_path.stat().st_size > 0:
+            kept = db_path.with_name(f"{db_path.name}.unreadable-{os.getpid()}-{int(time.time())}")
+            os.replace(db_path, kept)
+        build_database(db_path, layout)
+    except Exception as again:  # noqa: BLE001 - consist's own queries read the records, not this file
+        log.warning(
+            "catalog file %s is not a readable DuckDB database (%s) and could not be rebuilt (%s); consist's "
+            "queries still work from the run records. Run `consist rebuild` once it is writable.", db_path, exc, again,
+        )  # fmt: skip
+        return
+    if kept is not None:
+        log.warning("catalog file %s was not a readable DuckDB database (%s): rebuilt it; the old file is kept as %s",
+                    db_path, exc, kept)  # fmt: skip
 
 
 def connect_adbc(db_path: Path, *, read_only: bool = True) -> Any:

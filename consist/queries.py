@@ -9,11 +9,13 @@ pruned Parquet read).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist.errors import ConfigError, RunNotFoundError
+from consist.database import PUBLIC_VIEWS
+from consist.errors import CatalogError, ConfigError, RunNotFoundError
 from consist.models import Artifact, Run, RunResult
 from consist.reader import INDEX_COLUMNS
 
@@ -363,13 +365,17 @@ def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None)
     """
     import polars as pl
 
+    bound: Any
     if isinstance(query, str):
-        if isinstance(params, (Mapping, str, bytes)):
+        if isinstance(params, (str, bytes)):
             raise ConfigError(
-                f"params= takes a list of values, one per ? placeholder in the SQL; got {params!r}. "
-                "Write `WHERE year = ?` with params=[2030]."
+                f"params= takes a list of values, one per ? placeholder in the SQL, or a dict for $name "
+                f"placeholders; got {params!r}. Write `WHERE year = ?` with params=[2030]."
             )
-        sql, bound = query, [_plain(value) for value in params or ()]
+        if isinstance(params, Mapping):
+            sql, bound = query, {str(name): _plain(value) for name, value in params.items()}
+        else:
+            sql, bound = query, [_plain(value) for value in params or ()]
     elif hasattr(query, "compile"):
         if params:
             raise ConfigError("params= is for SQL strings; a SQLAlchemy statement carries its own values.")
@@ -377,4 +383,26 @@ def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None)
         bound = [_plain(value) for value in bound]
     else:
         raise ConfigError(f"run_query needs a SQL string or a SQLAlchemy select; got a {type(query).__name__}.")
-    return pl.from_arrow(tracker.catalog.arrow(sql, bound))
+    import duckdb
+
+    try:
+        return pl.from_arrow(tracker.catalog.arrow(sql, bound))
+    except duckdb.CatalogException as exc:
+        missing = re.search(r"Table with name (\S+) does not exist", str(exc))
+        if missing is None:
+            raise
+        raise CatalogError(_unknown_table(tracker, missing.group(1))) from None
+
+
+def _unknown_table(tracker: Tracker, name: str) -> str:
+    """The message for a query naming a table the catalog does not have."""
+    views = tracker.__dict__.get("_consist_views")
+    schemas = sorted(view.name for view in views) if views is not None else []
+    known = [*PUBLIC_VIEWS, *schemas]
+    close = difflib.get_close_matches(name.lower(), known, n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(PUBLIC_VIEWS) + (f"; views of registered schemas: {', '.join(schemas)}" if schemas else "")
+    return (
+        f"the catalog has no table or view named {name!r}.{hint} It has {listed}. A schema's view "
+        "appears once it is registered: Tracker(..., schemas=[Model]) or tracker.views.register(Model)."
+    )

@@ -22,7 +22,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -49,7 +50,7 @@ INDEX_COLUMNS = (
 _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
 
 
-def _plan_key(sql: str, params: Sequence[Any] | None) -> tuple[Any, ...] | None:
+def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tuple[Any, ...] | None:
     """The key a relation for ``sql`` with ``params`` is kept under, or None to keep none.
 
     A script of several statements is never kept (its earlier statements ran when the
@@ -58,7 +59,8 @@ def _plan_key(sql: str, params: Sequence[Any] | None) -> tuple[Any, ...] | None:
     """
     if ";" in sql.strip().rstrip(";"):
         return None
-    key = (sql, tuple((type(v), v) for v in params or ()))
+    items = sorted(params.items()) if isinstance(params, Mapping) else enumerate(params or ())
+    key = (sql, tuple((name, type(v), v) for name, v in items))
     try:
         hash(key)
     except TypeError:
@@ -86,6 +88,7 @@ class LiveCatalog:
         self._state: tuple[Any, ...] | None = None
         self._indexed: set[str] = set()
         self._plans: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._held = 0
 
     # -- connection and refresh --------------------------------------------------------
 
@@ -93,8 +96,20 @@ class LiveCatalog:
         """The refreshed DuckDB connection (hold :attr:`lock` while using it)."""
         with self._lock:
             self._connect()
-            self.refresh()
+            if not self._held or self._state is None:  # a failed read resets the state: list again
+                self.refresh()
             return self._con
+
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """Refresh once, then keep the connection as it is for the block (one query's worth)."""
+        with self._lock:
+            con = self.connection()
+            self._held += 1
+            try:
+                yield con
+            finally:
+                self._held -= 1
 
     @property
     def lock(self) -> threading.RLock:
@@ -194,7 +209,7 @@ class LiveCatalog:
 
     # -- queries ---------------------------------------------------------------------
 
-    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+    def arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
         """Run ``sql`` (with bound ``params``) on fresh views and return an Arrow table."""
         import duckdb
 
@@ -215,12 +230,18 @@ class LiveCatalog:
                     self._state = None
         raise AssertionError("unreachable")
 
-    def _relation(self, con: Any, sql: str, params: Sequence[Any] | None, key: tuple[Any, ...] | None) -> Any:
+    def _relation(
+        self, con: Any, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, key: tuple[Any, ...] | None
+    ) -> Any:
         found = self._plans.get(key) if key is not None else None
         if found is not None:
             self._plans.move_to_end(key)
             return found
-        relation = con.sql(sql, params=list(params) if params else None)
+        if not params:
+            params = None
+        elif not isinstance(params, Mapping):
+            params = list(params)  # $name placeholders take a dict, ? placeholders a list
+        relation = con.sql(sql, params=params)
         # Only a lazy SELECT is kept: anything else ran when the relation was made.
         if key is not None and relation is not None and relation.type == "QUERY_RELATION":
             self._plans[key] = relation

@@ -76,8 +76,8 @@ def test_lineage_by_path_and_as_a_notebook_graph(tracker):
         tracker.lineage("nope")
 
 
-def test_run_query_binds_numpy_values_and_refuses_named_params(tracker):
-    """run_query binds numpy values in a SQL string or a select, and a dict of params gets a clear error."""
+def test_run_query_binds_numpy_values_and_named_params(tracker):
+    """run_query binds numpy values in a SQL string or a select, and a dict binds $name placeholders."""
     import sqlalchemy as sa
 
     from consist import ConfigError
@@ -88,5 +88,17 @@ def test_run_query_binds_numpy_values_and_refuses_named_params(tracker):
     runs = sa.table("runs", sa.column("id"), sa.column("year"))
     query = sa.select(runs.c.id).where(runs.c.year.in_(np.array([2020, 2030])))
     assert consist.run_query(query, tracker=tracker).height == 2
+    named = "SELECT count(*) AS n FROM runs WHERE year = $year"
+    assert consist.run_query(named, tracker=tracker, params={"year": np.int64(2030)})["n"].item() == 1
+    assert consist.run_query(named, tracker=tracker, params={"year": 2020})["n"].item() == 1  # not the kept plan's value
     with pytest.raises(ConfigError, match="one per \\? placeholder"):
-        consist.run_query("SELECT id FROM runs WHERE year = $year", tracker=tracker, params={"year": 2030})
+        consist.run_query("SELECT id FROM runs WHERE year = ?", tracker=tracker, params="2030")
+
+
+def test_an_unknown_table_names_what_the_catalog_has(tracker):
+    """A misspelt table gets one error naming the close match and the catalog's tables, not DuckDB's guess."""
+    from consist import CatalogError
+
+    with pytest.raises(CatalogError, match="no table or view named 'rnus'. Did you mean 'runs'") as err:
+        consist.run_query("SELECT * FROM rnus", tracker=tracker)
+    assert "run_artifacts" in str(err.value) and "schemas=[Model]" in str(err.value)

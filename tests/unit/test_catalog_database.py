@@ -148,14 +148,37 @@ def test_file_held_open_elsewhere_does_not_disturb_queries(tracker, caplog):
         holder.wait()
 
 
-def test_corrupt_catalog_file_is_named_as_such_and_queries_still_work(tracker, caplog):
-    """A db_path that is not a DuckDB file is reported as unreadable (not as "open elsewhere"), and queries still answer."""
+def test_corrupt_catalog_file_is_rebuilt_and_the_old_bytes_kept_aside(tracker, caplog):
+    """A db_path that is not a DuckDB file is rebuilt for plain clients; its old bytes are kept under a new name."""
     import logging
+
+    import duckdb
 
     tracker.records.append(make_run(1))
     tracker.db_path.write_bytes(b"not a duckdb file")
     with caplog.at_level(logging.WARNING, logger="consist.catalog"):
         again = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
         assert [r.id for r in again.find_runs()] == ["run-1"]
-    assert "not a readable DuckDB database" in caplog.text and "consist rebuild" in caplog.text
-    assert "open elsewhere" not in caplog.text
+    assert "not a readable DuckDB database" in caplog.text and "open elsewhere" not in caplog.text
+    kept = list(tracker.db_path.parent.glob(tracker.db_path.name + ".unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"not a duckdb file"
+    con = duckdb.connect(str(tracker.db_path), read_only=True)
+    try:
+        assert con.execute("SELECT id FROM runs").fetchall() == [("run-1",)]
+    finally:
+        con.close()
+
+
+def test_an_empty_catalog_file_is_rebuilt_in_place(tracker):
+    """A 0-byte db_path (say, from a full disk) becomes a working catalog file without a kept copy."""
+    import duckdb
+
+    tracker.records.append(make_run(1))
+    tracker.db_path.write_bytes(b"")
+    Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path).find_runs()
+    assert not list(tracker.db_path.parent.glob(tracker.db_path.name + ".unreadable-*"))
+    con = duckdb.connect(str(tracker.db_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    finally:
+        con.close()
