@@ -227,7 +227,9 @@ def lookup(
     """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
-    entry = tracker.index.get(prep.signature)
+    entry = tracker.index.get(prep.signature, spec.outputs)
+    if entry is None:
+        entry = tracker.index.get(prep.signature)
     if entry is None:
         return None, None
     cached = {a.key for a in entry.outputs}

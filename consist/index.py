@@ -3,11 +3,19 @@
 A lookup is one file read, whatever the number of runs in the catalog: no DuckDB, no
 scan. An entry is written only after a run has completed and its record is on disk, so
 a failed or killed run never leaves one.
+
+Output keys are not part of a signature, so two steps running the same function on the
+same config and inputs share one. When they declare different outputs (``outputs=["a"]``
+in one, ``["b"]`` in the other) each needs its own entry, or every run of one would
+replace the other's and neither would ever hit: the file then holds a short list of
+entries, newest first, one per set of output keys, and a lookup takes the newest entry
+that has every output the step declares.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import msgspec
 
@@ -19,6 +27,9 @@ from consist.store import Layout
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
+_list_decoder = msgspec.msgpack.Decoder(list[CacheEntry])
+# Entries kept per signature for different sets of output keys.
+ALTERNATES = 4
 _last_decoder = msgspec.msgpack.Decoder(StepComponents)
 _recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])
 # Executed runs remembered per step name, newest first, to explain later misses.
@@ -31,21 +42,43 @@ class CacheIndex:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
-    def get(self, signature: str) -> CacheEntry | None:
-        """The entry for ``signature``, or None (a damaged entry counts as absent)."""
+    def get(self, signature: str, keys: Iterable[str] = ()) -> CacheEntry | None:
+        """The newest entry for ``signature`` with every output in ``keys``, or None.
+
+        A damaged entry counts as absent.
+        """
+        wanted = set(keys)
+        for entry in self.entries(signature):
+            if wanted <= {a.key for a in entry.outputs}:
+                return entry
+        return None
+
+    def entries(self, signature: str) -> list[CacheEntry]:
+        """Every entry kept for ``signature``, newest first."""
         try:
             with open(self.layout.index_path(signature), "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
-            return None
+            return []
         try:
-            return _decoder.decode(data)
+            return [_decoder.decode(data)]  # the usual case: one entry
         except msgspec.DecodeError:
-            return None
+            pass
+        try:
+            return _list_decoder.decode(data)
+        except msgspec.DecodeError:
+            return []
 
     def put(self, entry: CacheEntry) -> None:
-        """Store ``entry`` durably (fsync): losing it would lose a cache entry."""
-        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(entry), durable=True)
+        """Store ``entry`` durably (fsync): losing it would lose a cache entry.
+
+        It replaces the entry with the same output keys; entries with other output keys
+        are kept beside it (see the module docstring).
+        """
+        keys = {a.key for a in entry.outputs}
+        others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
+        payload = [entry, *others[: ALTERNATES - 1]] if others else entry
+        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=True)
 
     def drop(self, signature: str) -> None:
         """Forget the entry for ``signature`` if there is one."""

@@ -178,8 +178,7 @@ def _sources(tracker: Tracker, artifact: Artifact) -> Iterator[Path]:
         return
     seen = {artifact.path}
     candidates: list[Artifact] = list(producer.outputs)
-    entry = tracker.index.get(producer.signature)
-    if entry is not None:
+    for entry in tracker.index.entries(producer.signature):
         candidates.extend(entry.outputs)
     for components in tracker.index.recent(producer.name):
         if components.signature == producer.signature and components.run_id != producer.id:

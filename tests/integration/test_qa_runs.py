@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import consist
-from consist import Artifact, ConfigError, InputError, use_tracker
+from consist import Artifact, ConfigError, InputError, Tracker, use_tracker
 
 
 def test_artifact_and_str_annotations_receive_the_artifact_and_its_path(tracker, raw_csv):
@@ -185,3 +185,22 @@ def test_capture_patterns_with_folders_match_paths_inside_the_folder(tracker, in
             result = consist.run(fn=tool, capture_dir=Path("outputs"), capture_pattern=pattern)
     assert sorted(result.outputs) == expected
     assert calls == [pattern] and result.cache_hit
+
+
+def test_one_function_behind_two_steps_with_other_outputs_hits_both(tmp_path):
+    """Two steps running one function on the same inputs but declaring different outputs each hit on a rerun."""
+    calls = []
+
+    def analyze(df: pd.DataFrame) -> pd.DataFrame:
+        calls.append(1)
+        return df.assign(double=df["x"] * 2)
+
+    source = tmp_path / "in.csv"
+    source.write_text("x\n1\n2\n")
+    tracker = Tracker(run_dir=tmp_path / "runs")
+    for _ in range(3):
+        a = tracker.run(analyze, name="analyze", inputs={"df": source}, outputs=["a"])
+        b = tracker.run(analyze, name="analyze2", inputs={"df": source}, outputs=["b"])
+    assert len(calls) == 2
+    assert a.cache_hit and b.cache_hit
+    assert set(a.outputs) == {"a"} and set(b.outputs) == {"b"}
