@@ -32,7 +32,7 @@ from consist.store import Layout
 
 log = logging.getLogger("consist.catalog")
 
-CATALOG_SCHEMA_VERSION = 1
+CATALOG_SCHEMA_VERSION = 2
 FRESH_PLACEHOLDER = ".empty.json"
 
 PUBLIC_VIEWS: dict[str, str] = {
@@ -151,7 +151,7 @@ def file_records_sql(layout: Layout) -> str:
     seg_glob = sql_literal(str(layout.segments.resolve() / "*.parquet"))
     fresh_glob = str(layout.fresh.resolve() / "*.json")
     live = (
-        f"SELECT * EXCLUDE (filename) FROM read_parquet({seg_glob}, union_by_name = true, filename = true) "
+        f"SELECT * EXCLUDE (filename) FROM read_parquet({seg_glob}, union_by_name = true, filename = true, hive_partitioning = false) "
         f"WHERE parse_filename(filename) NOT IN (SELECT unnest(from_json(decode(value), '[\"VARCHAR\"]')) "
         f"FROM parquet_kv_metadata({seg_glob}) WHERE decode(key) = 'consist.replaces')"
     )
@@ -277,7 +277,7 @@ def ensure_database(db_path: Path, layout: Layout, *, check: bool = True) -> Non
 
 
 def upgrade_database(db_path: Path, layout: Layout) -> None:
-    """Redefine consist's views in an existing file (ordered steps: v1 is the first)."""
+    """Redefine consist's views in an existing file (v2: record segments are read without hive partitioning)."""
     import duckdb
 
     ensure_placeholders(layout)

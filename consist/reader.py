@@ -161,7 +161,7 @@ class LiveCatalog:
                 files = ", ".join(database.sql_literal(p) for p in self.segments.paths())
                 union = "" if self.segments.uniform() else ", union_by_name = true"
                 body = (
-                    f"SELECT * FROM read_parquet([{files}]{union}) "
+                    f"SELECT * FROM read_parquet([{files}]{union}, hive_partitioning = false) "
                     "UNION ALL BY NAME SELECT * FROM _consist_fresh"
                 )
             else:
@@ -181,7 +181,8 @@ class LiveCatalog:
         for name in sorted(live - self._indexed):
             path = database.sql_literal(str(self.segments.folder / name))
             self._con.execute(
-                f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path})", [name]
+                f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path}, hive_partitioning = false)",
+                [name],
             )
         self._indexed = set(live)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.errors import ConfigError
-from consist.farm import LinkFarm, partitions
+from consist.farm import LinkFarm, foreign_partitions, partitions
 from consist.hot import HOT_ALIAS, quote
 from consist.ingestion import hot_store
 from consist.schema_capture import SchemaStore, csv_delimiter
@@ -41,6 +41,7 @@ from consist.sources import (
     present,
     select_sources,
     unify,
+    user_stacklevel,
 )
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     cold = [s for s in sources if s.artifact_id not in records]
     other = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _SCANNABLE})
     if other:
-        warnings.warn(f"{what}: skipping artifacts that are not Parquet or CSV: {', '.join(other)}", stacklevel=3)
+        warnings.warn(f"{what}: skipping artifacts that are not Parquet or CSV: {', '.join(other)}", stacklevel=user_stacklevel())
     cold = present([s for s in cold if s.driver in _SCANNABLE], what)
     schemas = file_schemas(_schema_store(tracker), cold, what)
     cold = [s for s in cold if s.artifact_id in schemas]
@@ -144,8 +145,9 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
             frames.append(_cold_frame(s, schemas[s.artifact_id].types, columns, lits))
         else:
             groups.setdefault((tuple(schemas[s.artifact_id].types.items()), partitions(s)), []).append(link)
+    foreign = foreign_partitions(farm.root)
     for (layout, hive), links in groups.items():
-        frames.append(_linked_frame(links, dict(layout), hive, columns, lits))
+        frames.append(_linked_frame(links, dict(layout), hive, foreign, columns, lits))
     if hot:
         frames.append(_hot_frame(store, hot, records, columns))
     if not frames:
@@ -161,13 +163,19 @@ def _farm(tracker: Tracker) -> LinkFarm:
 
 
 def _linked_frame(
-    links: list[str], have: dict[str, str], hive: tuple[str, ...], columns: dict[str, Any], lits: _Literals
+    links: list[str],
+    have: dict[str, str],
+    hive: tuple[str, ...],
+    foreign: tuple[str, ...],
+    columns: dict[str, Any],
+    lits: _Literals,
 ) -> pl.LazyFrame:
     """One scan over linked Parquet files of one column layout and partition set: provenance
-    from the link paths (a partition the paths lack is null)."""
+    from the link paths (a partition the paths lack is null; ``foreign`` ones are dropped)."""
     import polars as pl
 
-    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema={n: lits.dtypes[n] for n in hive})
+    schema = {name: pl.String for name in foreign} | {n: lits.dtypes[n] for n in hive}
+    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema=schema)
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
     provenance = [name if name in hive else lits.lit(name, None, lits.dtypes[name]) for name in PROVENANCE]
     return lf.select(*exprs, *provenance)
@@ -188,7 +196,7 @@ def _hint_unknown(tracker: Tracker, key: str) -> None:
         return
     close = difflib.get_close_matches(key, keys, n=3)
     hint = f" Did you mean {', '.join(repr(k) for k in close)}?" if close else ""
-    warnings.warn(f"tracker.scan({key!r}): no run has an output with that key.{hint}", stacklevel=3)
+    warnings.warn(f"tracker.scan({key!r}): no run has an output with that key.{hint}", stacklevel=user_stacklevel())
 
 
 class _Literals:

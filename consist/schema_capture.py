@@ -147,10 +147,12 @@ def csv_delimiter(path: str | os.PathLike[str]) -> str:
 
 def reader_sql(path: str | os.PathLike[str], driver: str) -> str:
     """A DuckDB table function call reading ``path``."""
+    # No hive partitioning: a folder named like ``exp=1`` above the file is not a column of it.
     if driver == "parquet":
-        return f"read_parquet({sql_string(str(path))})"
+        return f"read_parquet({sql_string(str(path))}, hive_partitioning = false)"
     if driver == "csv":
-        return f"read_csv({sql_string(str(path))}, header = true, delim = {sql_string(csv_delimiter(path))})"
+        delim = sql_string(csv_delimiter(path))
+        return f"read_csv({sql_string(str(path))}, header = true, delim = {delim}, hive_partitioning = false)"
     raise ConfigError(f"{path} has driver {driver!r}; only parquet and csv files have captured schemas.")
 
 

@@ -337,3 +337,27 @@ def test_runs_with_and_without_scenario_year_or_iteration_share_one_view(tmp_pat
         pl.col("number_of_trips").sum().alias("t")).sort("t").collect()  # fmt: skip
     assert scanned.rows() == df.rows()
     assert tracker.scan("persons", iteration=2).collect().height == 3
+
+
+def test_provenance_folders_need_no_symbolic_links_and_survive_an_equals_sign_in_paths(tmp_path, monkeypatch):
+    """Views and scans give the same rows without symlink support, and under a run folder whose name has '='."""
+    import os
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symbolic links are not supported here")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    plain = make_tracker(tmp_path / "plain", Person)
+    odd = make_tracker(tmp_path / "exp=1", Person)  # a folder name a hive reader could take for a partition
+    frames = []
+    for tracker in (plain, odd):
+        for i in range(4):
+            run_sim(tracker, ("a", "b")[i % 2], 2020 + i, i)
+        V = tracker.views.Person
+        frames.append(query(tracker, select(V.consist_scenario_id, V.consist_year, func.sum(V.number_of_trips).label("t"))
+                            .group_by(V.consist_scenario_id, V.consist_year).order_by(V.consist_year)))  # fmt: skip
+        scanned = tracker.scan("persons", scenario="b").collect()
+        assert sorted(scanned["consist_year"].unique().to_list()) == [2021, 2023]
+        assert "exp" not in scanned.columns
+    assert frames[0].equals(frames[1])
+    assert frames[0].rows() == [("a", 2020, 3), ("b", 2021, 6), ("a", 2022, 9), ("b", 2023, 12)]
