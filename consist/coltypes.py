@@ -14,6 +14,8 @@ The rule (documented in ``docs/views.md``):
   precisions to ``TIMESTAMP``;
 - integers and floats combine to ``DOUBLE``;
 - an all-null column (type ``NULL``) combines with anything;
+- a column declared as a timestamp with or without time zone takes either kind (naive
+  ones are read as UTC, as SQLModel does);
 - anything else (a number in one file and text in another) is a conflict.
 
 Pure functions: no I/O, no imports of the heavy libraries until a map needs them.
@@ -82,7 +84,10 @@ def combine(types: list[str]) -> str | None:
 def fits(file_type: str, declared: str) -> bool:
     """Whether a file column of ``file_type`` can be read as a column declared ``declared``."""
     have, want = family(file_type), family(declared)
-    return have == "null" or have == want or (have == "int" and want == "float")
+    # Naive and aware timestamps fit each other, naive ones read as UTC: SQLModel declares
+    # every `datetime` field aware, while pandas and Polars mostly write naive ones.
+    timestamps = {have, want} == {"timestamp", "timestamptz"}
+    return have == "null" or have == want or (have == "int" and want == "float") or timestamps
 
 
 def conflict(types: dict[str, str]) -> tuple[str, str] | None:

@@ -249,7 +249,7 @@ class HotStore:
             described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
             own = [ColumnSchema(name=str(n), type=str(t)) for n, t, *_ in described]
             check_columns((c.name for c in own), f"ingesting {artifact.key!r} ({path})")
-            _evolve(con, table, own, path)
+            _evolve(con, table, own, path, self.record)
             marks = ", ".join(f"CAST(? AS {t}) AS {n}" for n, t in PROVENANCE.items())
             values = [provenance[n] for n in PROVENANCE]
             con.execute("BEGIN TRANSACTION")
@@ -289,8 +289,11 @@ def _source_relation(con: Any, artifact: Artifact) -> str:
     )
 
 
-def _evolve(con: Any, table: str, own: list[ColumnSchema], path: Path) -> None:
-    """Create ``table`` or grow it to take ``own``'s columns (widening types within a family)."""
+def _evolve(con: Any, table: str, own: list[ColumnSchema], path: Path, record: Any = None) -> None:
+    """Create ``table`` or grow it to take ``own``'s columns (widening types within a family).
+
+    ``record`` (artifact id -> its IngestRecord) names the earlier file in a conflict.
+    """
     existing = {
         str(n): str(t)
         for n, t in con.execute(
@@ -310,9 +313,14 @@ def _evolve(con: Any, table: str, own: list[ColumnSchema], path: Path) -> None:
             continue
         combined = coltypes.combine([have, col.type])
         if combined is None:
+            found = con.execute(
+                f"SELECT any_value(consist_artifact_id) FROM {quote(table)} WHERE {quote(col.name)} IS NOT NULL"
+            ).fetchone()
+            earlier = record(found[0]) if record is not None and found and found[0] else None
+            origin = f"ingested from {earlier.uri}" if earlier is not None else "from earlier artifacts"
             raise SchemaConflictError(
                 f"cannot ingest {path}: column {col.name!r} is {col.type} there, but the hot table "
-                f"{table!r} holds it as {have} from earlier artifacts. Rewrite the file with a matching type."
+                f"{table!r} holds it as {have}, {origin}. Rewrite the file with a matching type."
             )
         if combined != have:
             con.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(col.name)} TYPE {combined}")

@@ -238,7 +238,9 @@ def _cold_frame(source: Source, have: dict[str, str], columns: dict[str, Any], l
     if source.driver == "parquet":
         lf = pl.scan_parquet(source.uri)
     else:
-        overrides = {n: d for n, t in have.items() if (d := coltypes.polars_dtype(t)) is not None}
+        # A column the sniffer saw no values in (type NULL) is read as text, then cast.
+        overrides = {n: pl.String if coltypes.family(t) == "null" else d
+                     for n, t in have.items() if (d := coltypes.polars_dtype(t)) is not None}  # fmt: skip
         lf = pl.scan_csv(source.uri, separator=csv_delimiter(source.uri), schema_overrides=overrides)
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
     exprs += [lits.lit(name, value, lits.dtypes[name]) for name, value in source.provenance().items()]

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 SCHEMA_DRIVERS = ("parquet", "csv")
 _ENUM_HINT_LIMIT = 12  # text columns with at most this many distinct values list them
+_CSV_SNIFF_ROWS = 20_480  # DuckDB's default sniffer sample
+NULL_TYPE = '"NULL"'  # DuckDB's name for the type of a column with no values
 
 
 class ColumnSchema(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -187,6 +189,8 @@ def describe_file(
         nullable = {f.name: f.nullable for f in arrow_schema}
     columns = [ColumnSchema(name=name, type=str(sql_type), nullable=nullable.get(name, True))
                for name, sql_type, *_ in described]  # fmt: skip
+    if driver == "csv":
+        columns = _empty_csv_columns(con, source, columns)
     sampled = None
     if profile:
         columns, sampled = _profile(con, source, columns, sample_rows)
@@ -196,6 +200,21 @@ def describe_file(
         id=content_id, driver=driver, columns=columns, rows=rows, sampled_rows=sampled, profiled=profile,
         source=str(path), key=key, captured_at=time.time(),
     )  # fmt: skip
+
+
+def _empty_csv_columns(con: Any, source: str, columns: list[ColumnSchema]) -> list[ColumnSchema]:
+    """``columns`` with the text columns that are empty in the sniffer's sample typed ``NULL``.
+
+    DuckDB's sniffer calls a column with no values VARCHAR; recorded so, an optional
+    number left empty in one run's CSV would conflict with the same column in the others.
+    """
+    text = [c for c in columns if c.type == "VARCHAR"]
+    if not text:
+        return columns
+    counts = ", ".join("count(" + '"' + c.name.replace('"', '""') + '")' for c in text)
+    found = con.execute(f"SELECT {counts} FROM (SELECT * FROM {source} LIMIT {_CSV_SNIFF_ROWS})").fetchone()
+    empty = {c.name for c, n in zip(text, found, strict=True) if n == 0}
+    return [msgspec.structs.replace(c, type=NULL_TYPE) if c.name in empty else c for c in columns]
 
 
 def _text(value: Any) -> str | None:

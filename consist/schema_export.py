@@ -57,13 +57,15 @@ def schema_for(artifact: Artifact, tracker: Tracker | None = None) -> FileSchema
     found = schema_from_meta(artifact.meta)
     if found is not None:
         return found
-    if tracker is not None:
-        from consist.ingestion import hot_store
+    from consist.ingestion import ghost_record
 
-        record = hot_store(tracker).record(artifact.id)
-        if record is not None:
-            return FileSchema(id=artifact.hash, driver=artifact.driver, columns=list(record.columns),
-                              rows=record.rows, source=artifact.uri, key=artifact.key)  # fmt: skip
+    # Also without a tracker: the hot store next to the artifact's path knows it (ghosts too).
+    ingested = ghost_record(artifact, tracker)
+    if ingested is not None:
+        record = ingested[1]
+        return FileSchema(id=artifact.hash, driver=artifact.driver, columns=list(record.columns),
+                          rows=record.rows, source=artifact.uri, key=artifact.key)  # fmt: skip
+    if tracker is not None:
         stored = SchemaStore(tracker.layout).get(artifact.hash)
         if stored is not None:
             return stored

@@ -191,12 +191,18 @@ def _runs_with_facets(tracker: Tracker, facets: Mapping[str, Any]) -> set[str]:
     params: list[Any] = []
     parts = []
     for key, value in facets.items():
-        column = _FACET_COLUMN.get(type(value))
-        if column is None:
-            raise ConfigError(f"facet filter {key}={value!r}: expected a bool, number or string value.")
-        cast = "CAST(? AS DOUBLE)" if column == "value_num" else "?"
-        params.extend([str(key), value])
-        parts.append(f"SELECT run_id FROM facets WHERE key = ? AND {column} = {cast}")
+        params.append(str(key))
+        tests = []
+        # A list matches any of its values, like the provenance filters.
+        for item in _values(value):
+            column = _FACET_COLUMN.get(type(item))
+            if column is None:
+                raise ConfigError(
+                    f"facet filter {key}={value!r}: expected a bool, number or string value (or a list of them)."
+                )
+            params.append(item)
+            tests.append(f"{column} = {'CAST(? AS DOUBLE)' if column == 'value_num' else '?'}")
+        parts.append(f"SELECT run_id FROM facets WHERE key = ? AND ({' OR '.join(tests) or 'false'})")
     table = tracker.catalog.arrow(" INTERSECT ".join(parts), params)
     found = set(table.column("run_id").to_pylist())
     if not found:
@@ -236,9 +242,23 @@ def present(sources: Iterable[Source], what: str) -> list[Source]:
                 f"{what}: skipping artifact {source.key!r} of run {source.run_id!r}: its file "
                 f"{source.uri} is missing. Restore it with tracker.recover(artifact), or ingest "
                 "artifacts (consist.ingest) so their rows outlive their files.",
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
     return out
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning raised in the caller at the user's code, not consist's."""
+    import contextlib
+    import os
+    import sys
+
+    # contextlib too: consist's context managers sit between the warning and the user.
+    internal = (os.path.dirname(os.path.abspath(__file__)) + os.sep, contextlib.__file__)
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def file_schemas(store: SchemaStore, sources: Iterable[Source], what: str) -> dict[str, FileSchema]:

@@ -37,11 +37,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from consist.errors import ConfigError
+from consist import coltypes
+from consist.errors import ConfigError, SchemaConflictError
 from consist.farm import LinkFarm, hive_types_sql, partitions
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import SchemaStore, csv_delimiter
-from consist.stored_views import StoredView, StoredViews
 from consist.sources import (
     PROVENANCE,
     Source,
@@ -51,6 +51,7 @@ from consist.sources import (
     present,
     unify,
 )
+from consist.stored_views import StoredView, StoredViews
 from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec
 
 if TYPE_CHECKING:
@@ -82,19 +83,24 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
         return f"CAST(NULL AS {want or 'VARCHAR'}) AS {ident}"
     if want is None or have[name] == want:
         return f"d.{ident} AS {ident}"
+    if {coltypes.family(have[name]), coltypes.family(want)} == {"timestamp", "timestamptz"}:
+        # Naive timestamps are UTC (SQLModel's reading), whatever the session's time zone.
+        return f"CAST(timezone('UTC', d.{ident}) AS {want}) AS {ident}"
     return f"CAST(d.{ident} AS {want}) AS {ident}"
 
 
 def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
     """A reader of ``files``; ``hive`` names the partitions of linked files (None: not linked)."""
     listed = "[" + ", ".join(literal(f) for f in files) + "]"
-    options = ""
+    options = ", hive_partitioning = false"  # folders like ``exp=1`` above a file are not its columns
     if hive is not None:
         options = f", hive_partitioning = true, hive_types = {hive_types_sql(hive)}, hive_types_autocast = false"
     if driver == "parquet":
         return f"read_parquet({listed}{options})"
     # Types as captured: the view never re-sniffs, so it agrees with the schema record.
-    columns = "{" + ", ".join(f"{literal(c.name)}: {literal(c.type)}" for c in schema.columns) + "}"
+    # A column the sniffer saw no values in (type NULL) is read as text and cast like any other.
+    types = {c.name: "VARCHAR" if coltypes.family(c.type) == "null" else c.type for c in schema.columns}
+    columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items()) + "}"
     delim = literal(csv_delimiter(files[0]))
     return f"read_csv({listed}, header = true, delim = {delim}, columns = {columns}{options})"
 
@@ -200,6 +206,7 @@ class Views:
         self._store = SchemaStore(tracker.layout)
         self._farm = LinkFarm(tracker.layout)
         self._stored = StoredViews(tracker.db_path)
+        self._broken: dict[str, SchemaConflictError] = {}  # message -> error, of views that failed to build
         self.builds = 0
         for model in tracker.schemas:
             self._add(model)
@@ -282,8 +289,7 @@ class Views:
         hot = self._hot()
         with catalog.lock, hot.lock:
             token = self.token()  # taken before the catalog refreshes: never newer than the views
-            con = catalog.connection()
-            with hot.attached(con):
+            with catalog.held() as con, hot.attached(con):
                 self.sync(con, token)
                 yield
 
@@ -296,7 +302,15 @@ class Views:
                 return
             hot = self._hot()
             records = hot.records()
-            stored = [self._build(con, view.spec, records) for view in self._tables.values()]
+            stored = []
+            self._broken = {}
+            for view in self._tables.values():
+                try:
+                    stored.append(self._build(con, view.spec, records))
+                except SchemaConflictError as exc:
+                    # One schema's bad files must not take the catalog and the other views down with it.
+                    self._broken[str(exc)] = exc
+                    _create_failing(con, view.spec, str(exc))
             self._stored.submit(stored)
             self._tracker.catalog.forget_plans()  # kept relations were bound to the old views
             self.builds += 1
@@ -333,8 +347,11 @@ class Views:
         """Wait until the views last built are written to the catalog file at ``db_path``.
 
         They are written in the background after each build (see :mod:`consist.stored_views`);
-        call this before another program reads them.
+        call this before another program reads them. Views not current are rebuilt first, so
+        the file shows every run recorded so far even if no query was made since.
         """
+        with self.querying():
+            pass
         self._stored.flush(timeout)
 
     def run(self, query: Callable[[], T]) -> T:
@@ -342,14 +359,21 @@ class Views:
         import duckdb
 
         try:
-            with self.querying():
-                return query()
-        except duckdb.IOException:
-            if not self._tables:
+            try:
+                with self.querying():
+                    return query()
+            except duckdb.IOException:
+                if not self._tables:
+                    raise
+                self._stale = True  # a cold file went missing since the views were built
+                with self.querying():
+                    return query()
+        except duckdb.InvalidInputException as exc:
+            # A view whose files conflict raises its SchemaConflictError only when a query reads it.
+            found = next((e for msg, e in self._broken.items() if msg in str(exc)), None)
+            if found is None:
                 raise
-            self._stale = True  # a cold file went missing since the views were built
-            with self.querying():
-                return query()
+            raise SchemaConflictError(str(found)) from None
 
 
 def _prov_rows(prov: list[dict[str, Any]]) -> Any:
@@ -370,6 +394,15 @@ def _create(con: Any, name: str, sql: str, prov_table: str, prov: list[dict[str,
     finally:
         con.unregister("_consist_prov_rows")
     con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+
+
+def _create_failing(con: Any, spec: ViewSpec, message: str) -> None:
+    """Define ``spec``'s view (its declared columns) so that any query reading it fails with ``message``."""
+    fail = f"error({literal(message)})"
+    columns = {**{n: t or "VARCHAR" for n, t in spec.declared.items()}, **PROVENANCE}
+    cols = ", ".join(f"CAST({fail} AS {t}) AS {quote(n)}" for n, t in columns.items())
+    # The filter fails too, so a count(*) that reads no column still fails.
+    con.execute(f"CREATE OR REPLACE VIEW {quote(spec.name)} AS SELECT {cols} FROM range(1) WHERE CAST({fail} AS BOOLEAN)")
 
 
 def views_of(tracker: Tracker) -> Views:
