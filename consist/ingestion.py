@@ -32,7 +32,10 @@ _stores_lock = threading.Lock()
 
 def hot_store(tracker: Tracker) -> HotStore:
     """The hot store of ``tracker``'s metadata folder (shared within the process)."""
-    return _store_for(tracker.layout)
+    found = tracker.__dict__.get("_consist_hot_store")  # every query asks: skip resolving the path
+    if found is None:
+        found = tracker.__dict__["_consist_hot_store"] = _store_for(tracker.layout)
+    return found
 
 
 def _store_for(layout: Layout) -> HotStore:

@@ -112,6 +112,11 @@ class LiveCatalog:
                 self._held -= 1
 
     @property
+    def state(self) -> tuple[Any, ...] | None:
+        """What the last refresh read: (live segments, fresh record names); equal means unchanged."""
+        return self._state
+
+    @property
     def lock(self) -> threading.RLock:
         """Serialises use of the connection between threads."""
         return self._lock

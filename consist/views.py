@@ -45,7 +45,6 @@ from consist.schema_capture import SchemaStore, csv_delimiter
 from consist.sources import (
     PROVENANCE,
     Source,
-    catalog_token,
     file_schemas,
     list_sources,
     present,
@@ -276,8 +275,12 @@ class Views:
         return hot_store(self._tracker)
 
     def token(self) -> tuple[Any, ...]:
-        """The catalog's version as the views see it: changes when a run or ingestion lands."""
-        return (*catalog_token(self._tracker), self._hot().names(), tuple(self._tables))
+        """The catalog's version as the views see it: changes when a run or ingestion lands.
+
+        Take it *after* refreshing the catalog connection (``catalog.held()``): it is the
+        listing that refresh read, so the views built from that connection match it.
+        """
+        return (self._tracker.catalog.state, self._hot().names(), tuple(self._tables))
 
     @contextmanager
     def querying(self) -> Iterator[None]:
@@ -287,11 +290,9 @@ class Views:
             return
         catalog = self._tracker.catalog
         hot = self._hot()
-        with catalog.lock, hot.lock:
-            token = self.token()  # taken before the catalog refreshes: never newer than the views
-            with catalog.held() as con, hot.attached(con):
-                self.sync(con, token)
-                yield
+        with catalog.lock, hot.lock, catalog.held() as con, hot.attached(con):
+            self.sync(con, self.token())
+            yield
 
     def sync(self, con: Any, token: tuple[Any, ...]) -> None:
         """Rebuild every view on ``con`` unless they were built at ``token`` (and still stand)."""
