@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.context import current_run, current_tracker
+from consist.context import current_run, current_tracker, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
@@ -150,8 +150,11 @@ def ingest(artifacts: Any, *, tracker: Any = None) -> Any:
     Examples
     --------
     >>> consist.ingest(result.outputs["persons"], tracker=tracker)   # doctest: +SKIP
+
+    Without ``tracker=`` or ``use_tracker``, the tracker whose catalog recorded the
+    artifacts' runs is used.
     """
-    return (tracker or current_tracker()).ingest(artifacts)
+    return (tracker or owner_of(artifacts)).ingest(artifacts)
 
 
 def find_run(tracker: Any = None, **filters: Any) -> Run:

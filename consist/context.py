@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import fnmatch
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from consist.models import Artifact
 
 _tracker: contextvars.ContextVar[Any] = contextvars.ContextVar("consist_tracker", default=None)
+# Every live Tracker of this process, to find the one an artifact belongs to.
+_trackers: weakref.WeakSet[Any] = weakref.WeakSet()
 _run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("consist_run", default=None)
 
 
@@ -54,6 +57,29 @@ def current_tracker(required: bool = True) -> Any:
             "or pass tracker= explicitly."
         )
     return tracker
+
+
+def register_tracker(tracker: Any) -> None:
+    """Remember a live tracker (see :func:`owner_of`)."""
+    _trackers.add(tracker)
+
+
+def owner_of(artifacts: Any) -> Any:
+    """The tracker in use, else the live tracker whose catalog recorded ``artifacts``' runs.
+
+    Lets ``consist.ingest(result.outputs["persons"])`` work without ``use_tracker``: the
+    artifact names its run, and only one catalog has that run's record.
+    """
+    tracker = _tracker.get()
+    if tracker is not None:
+        return tracker
+    items = [artifacts] if hasattr(artifacts, "run_id") else list(artifacts) if isinstance(artifacts, (list, tuple)) else []
+    run_ids = {a.run_id for a in items if getattr(a, "run_id", None)}
+    if run_ids:
+        for candidate in list(_trackers):
+            if all(candidate.records.get(run_id) is not None for run_id in run_ids):
+                return candidate
+    return current_tracker()
 
 
 def current_run(required: bool = True) -> RunContext | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from consist.atomic import write_bytes
 from consist.catalog import RecordStore
 from consist.code_identity import RECIPES
+from consist.context import register_tracker
 from consist.errors import ConfigError
 from consist.hashing import Hasher
 from consist.index import CacheIndex
@@ -99,6 +100,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.verify_outputs = verify_outputs
         self._sources_seen: set[str] = set()
         self._catalog: LiveCatalog | None = None
+        register_tracker(self)
         if not self.db_path.exists():
             # The catalog file is views only: (re)built whenever it is missing.
             from consist.database import build_if_missing

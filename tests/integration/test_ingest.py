@@ -194,3 +194,15 @@ def test_concurrent_ingests_and_queries_from_several_processes(tmp_path):
     for a in artifacts[:2]:
         a.path.unlink()
     assert count(tracker) == 315  # the two ingested ones are served from their hot rows
+
+
+def test_ingest_without_use_tracker_finds_the_artifacts_tracker(tmp_path):
+    """consist.ingest(artifact) with no tracker in use ingests into the tracker that recorded its run."""
+    other = make_tracker(tmp_path / "other", Trip)
+    tracker = make_tracker(tmp_path, Trip)
+    artifact = run_trips(tracker, 3).outputs["trips"]
+    record = consist.ingest(artifact)
+    assert record.rows == 3
+    artifact.path.unlink()
+    assert count(tracker) == 3  # served from the hot rows of *this* tracker
+    assert not (other.layout.hot / "hot.duckdb").exists()
