@@ -351,6 +351,7 @@ class Views:
         call this before another program reads them. Views not current are rebuilt first, so
         the file shows every run recorded so far even if no query was made since.
         """
+        self._stale = True  # rebuilt even if no run landed: files may have been deleted since
         with self.querying():
             pass
         self._stored.flush(timeout)

@@ -106,6 +106,17 @@ def test_installed_command_lists_runs_newest_first(folder):
     assert "FAILED" not in proc.stdout and "failed" in proc.stdout
 
 
+def test_python_dash_m_consist_runs_the_same_command(tmp_path):
+    """`python -m consist --help` prints the `consist` command's usage and exits with 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "consist", "--help"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: consist ")
+    for command in ("runs", "show", "lineage", "query", "schema"):
+        assert command in proc.stdout
+
+
 def test_installed_command_reports_a_missing_run_dir_in_one_line(tmp_path):
     """A run folder that does not exist gives one line on stderr and exit code 3."""
     proc = subprocess.run(

@@ -115,3 +115,18 @@ def test_a_file_held_open_elsewhere_does_not_fail_the_query(tmp_path):
     consist.run_query("SELECT count(*) FROM rider_sv", tracker=tracker)
     tracker.views.flush()
     assert outside(tracker.db_path, "SELECT count(*) FROM rider_sv") == [(6,)]
+
+
+def test_flush_after_deleting_a_file_rewrites_the_snapshot_without_it(tmp_path):
+    """flush() rebuilds even when no run landed, so a deleted file leaves the file's view instead of breaking it."""
+    import pytest
+
+    tracker = make_tracker(tmp_path)
+    gone = run_riders(tracker, "baseline", 2030, 1).outputs["riders"]
+    run_riders(tracker, "baseline", 2040, 2)
+    tracker.views.flush()
+    assert outside(tracker.db_path, "SELECT count(*) FROM rider_sv") == [(6,)]
+    gone.path.unlink()
+    with pytest.warns(UserWarning, match="is missing"):
+        tracker.views.flush()
+    assert outside(tracker.db_path, "SELECT count(*), min(consist_year) FROM rider_sv") == [(3, 2040)]
