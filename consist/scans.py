@@ -3,10 +3,10 @@
 The frame is the vertical concatenation of lazy scans over every source (see
 :mod:`consist.sources`), each row with the provenance columns ``consist_run_id``,
 ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id`` and
-``consist_iteration``. Parquet files are read through their links in the link farm
+``consist_iteration``. Parquet files are read through their provenance folders
 (:mod:`consist.farm`), one ``scan_parquet`` per column layout with hive partitioning,
-so the provenance comes from the link paths; CSV files (Polars reads no partitions from
-them) and files without a link get the provenance values as literals. Filters given to
+so the provenance comes from the paths; CSV files (Polars reads no partitions from
+them) and files without a folder get the provenance values as literals. Filters given to
 :func:`scan_key` choose the sources in the catalog, so the files of other runs are never
 opened; each file's column types come from its captured schema (read once per content),
 so building the frame opens no file that is already known either. Columns are the union

@@ -9,19 +9,19 @@ the schema's fields plus the provenance columns ``consist_run_id``,
 Parquet or CSV file, never both.
 
 How it stays fast and fresh
-    Files are read through their links in the link farm (:mod:`consist.farm`), grouped
-    by identical column layout and partition set (a null provenance value has no folder):
-    one ``read_parquet``/``read_csv`` per group over the
-    explicit list of links, with ``hive_partitioning``, so the provenance columns are
-    per-file constants. A filter on them prunes files when the query is bound, before
-    any is opened, and grouping by them costs what grouping by any column costs. A file
-    without a link (no symbolic links on this file system) is instead joined on DuckDB's
-    ``file_index`` to a small provenance table ordered by scenario, year, iteration and
-    run; DuckDB then prunes through a dynamic filter. Declared columns are cast to the
+    Files are read through their provenance folders (:mod:`consist.farm`), grouped by
+    identical column layout and partition set (a null provenance value has no folder):
+    one ``read_parquet``/``read_csv`` per group over the explicit list of paths, with
+    ``hive_partitioning``, so the provenance columns are per-file constants. A filter on
+    them prunes files when the query is bound, before any is opened, and grouping by
+    them costs what grouping by any column costs. A file without a folder (a value too
+    long for a file name) is instead joined on DuckDB's ``file_index`` to a small
+    provenance table ordered by scenario, year, iteration and run; DuckDB then prunes
+    through a dynamic filter. Declared columns are cast to the
     declared types (integers to BIGINT); columns a file lacks are NULL. Before every
-    query (``tracker.run_query``) a version token (a ``listdir`` of the fresh records,
-    the segments and the ingestion manifest) is compared with the one the views were
-    built at; they are rebuilt only if it changed.
+    query (``tracker.run_query``) a version token (the listing of the fresh records and
+    segments that refreshing the catalog read, and the ingestion manifest) is compared
+    with the one the views were built at; they are rebuilt only if it changed.
 
 Each rebuild also hands a file-only twin of every view to :mod:`consist.stored_views`,
 which writes it into the catalog file at ``db_path`` in the background, for DuckDB
@@ -89,7 +89,7 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
 
 
 def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
-    """A reader of ``files``; ``hive`` names the partitions of linked files (None: not linked)."""
+    """A reader of ``files``; ``hive`` names the partitions of paths through provenance folders (None: plain paths)."""
     listed = "[" + ", ".join(literal(f) for f in files) + "]"
     options = ", hive_partitioning = false"  # folders like ``exp=1`` above a file are not its columns
     if hive is not None:
@@ -114,8 +114,8 @@ def build_view_sql(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The view's SQL and the rows of its provenance table, for these sources.
 
-    Cold files are read through their links in ``farm`` (provenance as hive partition
-    columns); files without a link, and ingested rows, are joined to the provenance table.
+    Cold files are read through their provenance folders in ``farm`` (provenance as hive partition
+    columns); files without a folder, and ingested rows, are joined to the provenance table.
     """
     what = f"view {spec.name!r}"
     declared = spec.declared
