@@ -14,7 +14,7 @@ from typing import Any
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.formats.drivers import driver_for
 from consist.formats.frames import frame_kind, write_parquet
-from consist.hashing import Hasher, stat_fingerprint
+from consist.hashing import Hasher, stat_fingerprint, walk_files
 from consist.identity import digest
 from consist.models import Artifact
 
@@ -42,7 +42,7 @@ def artifact_id(run_id: str | None, key: str, content: str) -> str:
 def content_size(path: Path) -> int:
     """Bytes of a file, or of all files under a folder."""
     if path.is_dir():
-        return sum(os.path.getsize(os.path.join(r, f)) for r, _, files in os.walk(path) for f in files)
+        return sum(os.path.getsize(full) for _, full in walk_files(path) if os.path.exists(full))
     return path.stat().st_size
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+import weakref
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import Any
@@ -92,17 +93,24 @@ class FnShape:
         return name in self.params or self.var_kw
 
 
-_shapes: dict[Any, FnShape] = {}
+# Weak keys: a strong memo would keep every step function alive, and with it whatever
+# its closure or bound instance holds (a notebook making steps over large frames in a
+# loop would never free them).
+_shapes: weakref.WeakKeyDictionary[Any, FnShape] = weakref.WeakKeyDictionary()
 
 
 def shape_of(fn: Any) -> FnShape:
     """The memoised :class:`FnShape` of ``fn``."""
     try:
         shape = _shapes.get(fn)
-    except TypeError:
+    except TypeError:  # unhashable, or no weak references (some callable objects)
         return FnShape(fn)
     if shape is None:
-        shape = _shapes[fn] = FnShape(fn)
+        shape = FnShape(fn)
+        try:
+            _shapes[fn] = shape
+        except TypeError:
+            pass
     return shape
 
 
@@ -205,6 +213,14 @@ def _missing_message(shape: FnShape, missing: list[str], inputs: Sequence[str], 
         message += (
             f" Inputs reach the parameter of the same name, and {unmatched} match no parameter of "
             f"{shape.name}(): rename the input (e.g. inputs={{{missing[0]!r}: ...}}) or the parameter."
+        )
+    labels = [m for m in missing if m in ("year", "iteration")]
+    if labels:
+        # year=/iteration= label the run; a function that reads the value must get it
+        # through config so that each value is its own cache entry.
+        message += (
+            f" The run's {labels[0]}= option only labels the record; to pass it to the function, "
+            f"use config={{{labels[0]!r}: ...}}."
         )
     return message
 

@@ -44,7 +44,7 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--db-path", metavar="FILE", default=default,
-        help="the catalog file (default: $CONSIST_DB_PATH or <run-dir>/provenance.duckdb)",
+        help="the catalog file (default: $CONSIST_DB_PATH, else the one the run folder was used with, else <run-dir>/provenance.duckdb)",
     )  # fmt: skip
     parser.add_argument(
         "--debug", action="store_true", default=False if top else argparse.SUPPRESS,

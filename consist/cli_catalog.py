@@ -35,6 +35,13 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [c for c in folder.iterdir() if c.is_dir()]
+    except OSError:
+        return []
+
+
 class CliCatalog:
     """One run folder as the command sees it.
 
@@ -43,7 +50,8 @@ class CliCatalog:
     run_dir
         The ``run_dir`` given to ``Tracker``; must exist and hold ``.consist``.
     db_path
-        The catalog file (default: the tracker's, ``<run_dir>/provenance.duckdb``).
+        The catalog file (default: the one the run folder was last used with, else
+        ``<run_dir>/provenance.duckdb``).
 
     Raises
     ------
@@ -59,9 +67,12 @@ class CliCatalog:
                 "to the run_dir your Tracker writes to."
             )
         if not (folder / ".consist").is_dir():
+            # A work folder holding the run folder (examples/pipeline.py's `runs/`): name it.
+            inside = sorted(str(c) for c in _subfolders(folder) if (c / ".consist").is_dir())[:3]
+            hint = f" Run folders inside it: {', '.join(inside)}." if inside else ""
             raise RunDirNotFoundError(
                 f"{folder.resolve()} is not a consist run folder (it has no .consist inside): "
-                "pass --run-dir to the run_dir your Tracker writes to."
+                f"pass --run-dir to the run_dir your Tracker writes to.{hint}"
             )
         from consist.tracker import Tracker
 

@@ -119,7 +119,33 @@ def cmd_runs(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
         headers, table = headers[:-1], [r[:-1] for r in table]
     sys.stdout.write(text_table(headers, table) + "\n")
     _more_hint("runs", len(rows), limit, args.page, more)
+    if not rows and args.page == 1:
+        _unknown_filter_hint(catalog, args)
     return 0
+
+
+def _unknown_filter_hint(catalog: CliCatalog, args: argparse.Namespace) -> None:
+    """After an empty ``consist runs``: name a filter value no run has, with close matches."""
+    import difflib
+
+    for option, column, value in (
+        ("--scenario", "parent_id", args.scenario), ("--model", "model", args.model),
+        ("--step", "name", args.step), ("--status", "status", args.status),
+    ):  # fmt: skip
+        if value is None:
+            continue
+        _, found = catalog.execute(f"SELECT 1 FROM runs WHERE {column} = ? LIMIT 1", [value])
+        if found:
+            continue
+        _, rows = catalog.execute(f"SELECT DISTINCT {column} FROM runs WHERE {column} IS NOT NULL LIMIT 1000")
+        known = sorted(str(r[0]) for r in rows)
+        close = difflib.get_close_matches(value, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if option == "--status" and value in ("hit", "hits", "cached"):
+            hint = "; cache hits are completed runs: use --hits only"
+        elif not close and len(known) <= 10:
+            hint = f"; known values: {', '.join(known)}"
+        sys.stderr.write(f"(no run has {option} {value!r}{hint})\n")
 
 
 # -- show ----------------------------------------------------------------------------
@@ -189,6 +215,10 @@ def describe_run(run: Run) -> str:
     steps = run.meta.get("steps") if run.kind == "scenario" else None
     if steps:
         sections.append("steps\n" + "\n".join(f"  {s}" for s in steps))
+    failed = run.meta.get("failed_steps") if run.kind == "scenario" else None
+    if failed:
+        # Names, not ids: `consist runs --scenario NAME --status failed` lists their runs.
+        sections.append("failed steps\n" + "\n".join(f"  {s}" for s in failed))
     headers = ("key", "driver", "size", "hash", "produced by", "path")
     for title, artifacts in (("inputs", run.inputs), ("outputs", run.outputs)):
         if artifacts:
@@ -264,6 +294,8 @@ def cmd_lineage(args: argparse.Namespace, run_dir: str, db_path: str | None) -> 
     """``consist lineage ARTIFACT``: the tree of runs and inputs behind an artifact."""
     from consist.graph import LineageGraph
 
+    if args.depth is not None and args.depth < 0:
+        raise ConfigError(f"--depth must be 0 or more (got {args.depth}); leave it out to follow every run.")
     catalog = CliCatalog(run_dir, db_path)
     artifact = resolve_artifact(catalog, args.artifact)
     graph = LineageGraph(catalog.tracker.lineage(artifact, max_depth=args.depth))
@@ -312,6 +344,13 @@ def cmd_artifacts(args: argparse.Namespace, run_dir: str, db_path: str | None) -
 # -- query ---------------------------------------------------------------------------
 
 
+def _sql_error(exc: BaseException) -> str:
+    """DuckDB's first line, plus its suggestion ("Did you mean ...", candidate columns) if any."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    hint = next((line for line in lines[1:] if line.startswith(("Did you mean", "Candidate bindings"))), None)
+    return f"{first_line(exc)} {hint}" if hint else first_line(exc)
+
+
 def cmd_query(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist query SQL``: run SQL on the catalog, print or save the result."""
     import duckdb
@@ -329,7 +368,7 @@ def cmd_query(args: argparse.Namespace, run_dir: str, db_path: str | None) -> in
             return 0
         columns, rows = catalog.execute(args.sql)
     except (duckdb.ProgrammingError, duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-        raise ConfigError(f"query failed: {first_line(exc)}") from None
+        raise ConfigError(f"query failed: {_sql_error(exc)}") from None
     if args.output:
         with open(args.output, "w", newline="", encoding="utf-8") as fh:
             write_rows(columns, rows, args.format, fh)

@@ -26,16 +26,22 @@ def cmd_verify(args: argparse.Namespace, run_dir: str, db_path: str | None) -> i
     problems = catalog.tracker.verify(run_ids)
     for problem in problems:
         sys.stdout.write(f"{problem}\n")
-    what = f"{len(run_ids)} runs" if run_ids is not None else "every completed run"
+    what = _count(len(run_ids), "run") if run_ids is not None else "every completed run"
     if problems:
         missing = sum(1 for p in problems if p.problem == "missing")
+        # Files deleted by `consist gc` are missing too: say so, or a tidy-up reads as damage.
+        gc_hint = "; files deleted by `consist gc` count as missing" if missing else ""
         sys.stdout.write(
-            f"{len(problems)} problems in the outputs of {what}: {missing} missing, "
-            f"{len(problems) - missing} modified (tracker.recover(artifact) can restore them)\n"
+            f"{_count(len(problems), 'problem')} in the outputs of {what}: {missing} missing, "
+            f"{len(problems) - missing} modified (tracker.recover(artifact) can restore them{gc_hint})\n"
         )
         return 1
     sys.stdout.write(f"all outputs of {what} hold their recorded bytes\n")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _keep_list(args: argparse.Namespace, catalog: CliCatalog) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import linecache
 import subprocess
 import sys
 import textwrap
@@ -39,7 +40,11 @@ from consist.models import CodeInfo
 
 RECIPES = ("callable_source", "callable_module", "repo_git")
 
-_memo: dict[tuple[Any, str], tuple[CodeInfo, str | None]] = {}
+# Keyed by the code object's identity, not equality: two code objects compare equal when
+# only annotations, decorators or trailing comments differ (a notebook cell re-run with
+# `df: pd.DataFrame` instead of `df: pl.DataFrame`), yet their sources do not. The value
+# holds the object itself so its id cannot be reused while the entry lives.
+_memo: dict[tuple[int, str], tuple[Any, CodeInfo, str | None]] = {}
 _git_memo: dict[str, tuple[str, str]] = {}
 
 
@@ -52,18 +57,16 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
             f"code_identity={recipe!r} is not a recipe; expected one of {', '.join(RECIPES)}, "
             "or pass code_version='...' for an explicit version."
         )
-    target, extra = _unwrap(fn)
-    memo_key = (getattr(target, "__code__", target), recipe)
-    try:
-        cached = _memo.get(memo_key)
-    except TypeError:
-        cached, memo_key = None, None
-    if cached is None:
-        cached = _compute(target, recipe)
-        if memo_key is not None:
-            _memo[memo_key] = cached
-    info, source = cached
-    bound = _bound_values(target, {id(fn), id(target)})
+    seen: set[int] = set()
+    target, extra = _unwrap(fn, seen)
+    seen.update((id(fn), id(target)))
+    code = getattr(target, "__code__", target)
+    cached = _memo.get((id(code), recipe))
+    if cached is None or cached[0] is not code:
+        cached = (code, *_compute(target, recipe))
+        _memo[(id(code), recipe)] = cached
+    _, info, source = cached
+    bound = _bound_values(target, seen)
     if extra is not None or bound:
         info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
     return info, source
@@ -106,7 +109,7 @@ def _soft(value: Any, seen: set[int]) -> Any:
         if id(value) in seen:
             return "<recursive>"
         seen.add(id(value))
-        target, extra = _unwrap(value)
+        target, extra = _unwrap(value, seen)
         info = _compute(target, "callable_source")[0]
         return ["callable", info.hash, extra, _bound_values(target, seen)]
     if isinstance(value, (type, types.ModuleType)):
@@ -127,20 +130,44 @@ def _immutable(value: Any) -> bool:
     return False
 
 
-def _unwrap(fn: Any) -> tuple[Any, Any]:
-    """The function whose code identifies ``fn``, and bound arguments that also count."""
-    extra = None
+def _unwrap(fn: Any, seen: set[int]) -> tuple[Any, Any]:
+    """The function whose code identifies ``fn``, and bound values that also count.
+
+    Bound values are a partial's arguments and the state of the instance a method is
+    bound to (``Model(k=2).run`` and ``Model(k=3).run`` compute different things),
+    by the same rule as closure values (see :func:`_bound_values`).
+    """
+    extra: dict[str, Any] = {}
     if isinstance(fn, functools.partial):
-        extra = {"args": [_soft(a, set()) for a in fn.args], "kwargs": {k: _soft(v, set()) for k, v in fn.keywords.items()}}
+        extra["args"] = [_soft(a, seen) for a in fn.args]
+        extra["kwargs"] = {k: _soft(v, seen) for k, v in fn.keywords.items()}
         fn = fn.func
     if isinstance(fn, types.MethodType):
+        extra["self"] = _instance_state(fn.__self__, seen)
         fn = fn.__func__
     fn = inspect.unwrap(fn)
     if not isinstance(fn, (types.FunctionType, type)) and callable(fn) and hasattr(type(fn), "__call__"):
         call = type(fn).__call__
         if isinstance(call, types.FunctionType):
+            extra["self"] = _instance_state(fn, seen)
             fn = call
-    return fn, extra
+    return fn, extra or None
+
+
+def _instance_state(obj: Any, seen: set[int]) -> Any:
+    """An instance's attributes (``__dict__`` and slots) as :func:`_soft` values; a class by name."""
+    if isinstance(obj, (type, types.ModuleType)):
+        return _soft(obj, seen)
+    if id(obj) in seen:
+        return "<recursive>"
+    seen.add(id(obj))
+    attrs = dict(getattr(obj, "__dict__", None) or {})
+    for klass in type(obj).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                attrs[name] = getattr(obj, name)
+    return [_soft(type(obj), seen), [[k, _soft(attrs[k], seen)] for k in sorted(attrs)]]
 
 
 def _location(fn: Any) -> dict[str, Any]:
@@ -175,7 +202,33 @@ def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
             token = f"{where['module']}.{where['qualname'] or getattr(fn, '__name__', repr(fn))}"
             return CodeInfo(kind="name", hash=code_hash("name", token), **where), None
         return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), None
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_name == "<lambda>":
+        # getsource gives a lambda's whole line, which may hold other lambdas
+        # ({"head": lambda df: ..., "tail": lambda df: ...}): add this one's own text.
+        source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {_lambda_body(code)}\n"
     return CodeInfo(kind="callable_source", hash=code_hash("source", source), **where), source
+
+
+def _lambda_body(code: types.CodeType) -> str:
+    """The source text of a lambda's body, from its instructions' positions."""
+    spans = [
+        (line, end_line, col, end_col)
+        for line, end_line, col, end_col in code.co_positions()
+        if line is not None and end_line is not None and col is not None and end_col is not None
+        and (end_line, end_col) > (line, col)
+    ]
+    if not spans:
+        return ""
+    first, last = min((s[0], s[2]) for s in spans), max((s[1], s[3]) for s in spans)
+    lines = linecache.getlines(code.co_filename)
+    if last[0] > len(lines):
+        return ""
+    # Columns are UTF-8 byte offsets.
+    chunk = [line.encode() for line in lines[first[0] - 1 : last[0]]]
+    chunk[-1] = chunk[-1][: last[1]]
+    chunk[0] = chunk[0][first[1] :]
+    return b"".join(chunk).decode(errors="replace")
 
 
 def _code_payload(code: types.CodeType) -> list[Any]:

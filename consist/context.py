@@ -188,7 +188,7 @@ class RunContext:
         ``"**/*.csv"`` matches the path inside ``directory``) and keyed by their stem
         (``results.csv`` -> ``results``).
         """
-        directory = Path(directory)
+        directory = Path(directory).expanduser().resolve()  # the block may chdir
         before = snapshot_files(directory, pattern)
         captured: list[Artifact] = []
         yield captured

@@ -210,6 +210,9 @@ class Coupler:
             return inputs
         if isinstance(inputs, Mapping):
             # Same rule as a list: a string set as a coupler key means that key's artifact.
+            for name, value in inputs.items():
+                if isinstance(value, str) and self._misspelt_key(value):
+                    raise CouplerKeyError(f"input {name!r}: " + self.unknown_key_message(value))
             return {k: self._artifacts.get(v, v) if isinstance(v, str) else v for k, v in inputs.items()}
         if isinstance(inputs, (str, os.PathLike)):
             inputs = [inputs]
@@ -231,6 +234,13 @@ class Coupler:
             # Same-named entries (files sharing a stem) all stay inputs, as in the engine.
             resolved[f"{name}#{i}" if name in resolved else name] = value
         return resolved
+
+    def _misspelt_key(self, value: str) -> bool:
+        # A bare name (no folder, no extension) that is no key and no file, but close to a
+        # key: a typo of that key, not a path (a missing path would be reported as one).
+        if value in self._artifacts or any(c in value for c in "./\\") or os.path.exists(value):
+            return False
+        return closest(value, list(self._artifacts)) is not None
 
     def collect_by_keys(self, outputs: Mapping[str, Artifact] | Any, *keys: str) -> dict[str, Artifact]:
         """Set the named entries of ``outputs`` (``result.outputs`` or a result); all of them if none are named."""

@@ -382,7 +382,7 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
 
 def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run:
     """Record a failed execution; no cache entry is written."""
-    error = f"{type(exc).__name__}: {exc}"
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
     return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
 
 
@@ -452,13 +452,15 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
             raise
         capture_before = None
         if spec.capture_dir is not None:
-            capture_before = snapshot_files(Path(spec.capture_dir), spec.capture_pattern)
+            # Resolved now: a legacy tool may chdir while it runs.
+            capture = Path(spec.capture_dir).expanduser().resolve()
+            capture_before = snapshot_files(capture, spec.capture_pattern)
         try:
             with activate(ctx):
                 returned = spec.fn(**kwargs)
                 outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
                 if capture_before is not None:
-                    ctx.capture_changed(Path(spec.capture_dir), spec.capture_pattern, capture_before)
+                    ctx.capture_changed(capture, spec.capture_pattern, capture_before)
                 return finish(tracker, spec, prep, ctx, invalid)
         except BaseException as exc:
             fail(tracker, spec, prep, ctx, exc)

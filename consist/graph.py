@@ -221,7 +221,10 @@ def _tree(node: Lineage, first: str, rest: str, lines: list[str]) -> None:
     scenario = f", scenario {run.parent_id}" if run.parent_id else ""
     year = f", year {run.year}" if run.year is not None else ""
     expanded = bool(node.inputs) or not run.inputs
-    note = "" if expanded else "  (inputs shown above)"
+    if node.truncated:
+        note = f"  ({len(run.inputs)} input(s) not followed: depth limit)"
+    else:
+        note = "" if expanded else "  (inputs shown above)"
     lines.append(f"{rest}└─ made by {run.name}  (run {run.id}{scenario}{year}{status}){note}")
     children = list(node.inputs.values())
     inner = rest + "   "

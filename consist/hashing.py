@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -75,17 +76,43 @@ def hash_file_with_progress(path: Path, size: int) -> str:
     return hasher.hexdigest()
 
 
+def walk_files(folder: Path) -> Iterator[tuple[str, str]]:
+    """(relative POSIX path, full path) of every file under ``folder``, in sorted order.
+
+    Symlinked sub-folders are followed: a data folder that links to a shared dataset
+    depends on that dataset's content. A link back to a folder on the current path
+    (a loop) is not followed.
+    """
+    top = os.fspath(folder)
+    chains = {top: (os.path.realpath(top),)}
+    for root, dirs, files in os.walk(top, followlinks=True):
+        chain = chains.pop(root)
+        kept = []
+        for name in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, name))
+            if real not in chain:
+                kept.append(name)
+                chains[os.path.join(root, name)] = (*chain, real)
+        dirs[:] = kept
+        rel_root = os.path.relpath(root, top)
+        for name in sorted(files):
+            rel = name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
+            yield rel, os.path.join(root, name)
+
+
 def stat_fingerprint(path: Path) -> str:
     """A cheap token that changes when a file or any file under a directory changes."""
     st = path.stat()
     if not path.is_dir():
         return f"{st.st_size}:{st.st_mtime_ns}"
     parts = []
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            fst = os.stat(os.path.join(root, name))
-            parts.append(f"{name}:{fst.st_size}:{fst.st_mtime_ns}")
+    for rel, full in walk_files(path):
+        try:
+            fst = os.stat(full)
+        except FileNotFoundError:  # a dangling link: its target text is what it holds
+            parts.append(f"{rel}:->{os.readlink(full)}")
+            continue
+        parts.append(f"{rel}:{fst.st_size}:{fst.st_mtime_ns}")
     return hash_bytes("\n".join(parts).encode())
 
 
@@ -117,11 +144,12 @@ class Hasher:
         """Content hash of a file or directory (directories: sorted file hashes)."""
         if path.is_dir():
             entries = []
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in files:
-                    full = Path(root, name)
-                    entries.append((full.relative_to(path).as_posix(), self.hash_file(full)))
+            for rel, full in walk_files(path):
+                if os.path.islink(full) and not os.path.exists(full):
+                    # A dangling link has no bytes; where it points is its content.
+                    entries.append((rel, hash_bytes(f"symlink:{os.readlink(full)}".encode())))
+                else:
+                    entries.append((rel, self.hash_file(Path(full))))
             return directory_hash(entries)
         return self.hash_file(path)
 

@@ -21,6 +21,8 @@ from blake3 import blake3
 from consist.errors import UnhashableInputError
 
 _encoder = msgspec.json.Encoder(order="deterministic")
+# Exact types whose canonical form is the value itself (subclasses such as numpy.str_ are not).
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 STEP_TAG = "consist.step/1"
 CONFIG_TAG = "consist.config/1"
@@ -85,6 +87,9 @@ def canonical(value: Any, where: str = "config") -> Any:
             out[skey] = canonical(item, f"{where}[{key!r}]")
         return out
     if isinstance(value, (list, tuple)):
+        # Fast path for long lists of plain values (zone ids, names): already canonical.
+        if all(type(item) in _PLAIN for item in value):
+            return list(value)
         return [canonical(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (set, frozenset)):
         items = [canonical(item, f"{where}{{...}}") for item in value]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consist.errors import RunNotFoundError
+from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run
 from consist.queries import get_run
 
@@ -33,11 +33,14 @@ class Lineage:
         The run that produced it, or ``None`` for a raw input (or an unknown producer).
     inputs
         The lineage of each input of ``run``, by input key.
+    truncated
+        True when ``run``'s inputs were not followed because ``max_depth`` was reached.
     """
 
     artifact: Artifact
     run: Run | None = None
     inputs: dict[str, Lineage] = field(default_factory=dict)
+    truncated: bool = False
 
     def walk(self) -> Iterator[Lineage]:
         """This node and every node upstream of it, depth first."""
@@ -80,6 +83,10 @@ def lineage(tracker: Tracker, artifact: Artifact | str | os.PathLike[str], *, ma
     A run reached twice (a diamond in the graph) is expanded once; later mentions keep
     their run but no inputs, so the tree is finite even for odd catalogs.
     """
+    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0):
+        raise ConfigError(
+            f"max_depth must be a whole number of runs, 0 or more (None follows every run); got {max_depth!r}."
+        )
     if isinstance(artifact, (str, os.PathLike)):
         artifact = _artifact_by_id(tracker, os.fspath(artifact))
     return _lineage(tracker, artifact, max_depth, set())
@@ -89,8 +96,10 @@ def _lineage(tracker: Tracker, artifact: Artifact, depth: int | None, seen: set[
     if artifact.run_id is None:
         return Lineage(artifact)
     run = tracker.records.get(artifact.run_id)
-    if run is None or run.id in seen or depth == 0:
+    if run is None or run.id in seen:
         return Lineage(artifact, run)
+    if depth is not None and depth <= 0:
+        return Lineage(artifact, run, truncated=bool(run.inputs))
     seen.add(run.id)
     nxt = None if depth is None else depth - 1
     return Lineage(artifact, run, {k: _lineage(tracker, a, nxt, seen) for k, a in run.input_map.items()})

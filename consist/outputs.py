@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,13 +71,28 @@ def _log_one(value: Any, key: str, ctx: RunContext) -> Artifact:
         return ctx.log_artifact(value, key)
     if _jsonable(value):
         target = ctx.run_dir / f"{key}.json"
-        write_bytes(target, msgspec.json.encode(value))
+        data = msgspec.json.encode(value)
+        if b"null" in data and _has_nonfinite(value):
+            # msgspec writes NaN/inf as null, silently losing e.g. a NaN metric; the
+            # stdlib writes the NaN/Infinity tokens most JSON readers (and load) accept.
+            data = json.dumps(value, allow_nan=True).encode()
+        write_bytes(target, data)
         return ctx.log_artifact(target, key)
     raise ConfigError(
         f"output {key!r} is a {type(value).__module__}.{type(value).__qualname__}; a step may return "
         "a frame, a Path, an Artifact, plain JSON values, a dict or tuple of those, or None "
         "(after logging files with _consist_ctx.log_output)."
     )
+
+
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_nonfinite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nonfinite(v) for v in value.values())
+    return False
 
 
 def _jsonable(value: Any) -> bool:

@@ -13,7 +13,8 @@
       last/<name hash>              identity components of a step's recent runs (miss reasons)
       schemas/                      captured file schemas
       hot/                          ingested ("hot") rows: a DuckDB file of their own
-      links/                        per-file links whose folder names carry provenance columns
+      links/                        provenance folders whose names carry provenance columns
+      db_path                       the catalog file (``db_path``) this folder was last used with
 
 Owns names only: it reads and writes nothing itself.
 """
@@ -28,7 +29,7 @@ from consist.hashing import hash_bytes
 class Layout:
     """Paths of one metadata folder."""
 
-    __slots__ = ("root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links")
+    __slots__ = ("root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links", "db_pointer")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -43,6 +44,7 @@ class Layout:
         self.schemas = root / "schemas"
         self.hot = root / "hot"
         self.links = root / "links"
+        self.db_pointer = root / "db_path"  # text: the catalog file this folder was last used with
 
     def record_path(self, run_id: str) -> Path:
         return self.fresh / f"{run_id}.json"
@@ -56,3 +58,4 @@ class Layout:
 
     def code_path(self, code_hash: str) -> Path:
         return self.code / f"{code_hash}.txt"
+

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist.atomic import write_bytes
 from consist.catalog import RecordStore
+from consist.catalog_location import remembered_db_path
 from consist.code_identity import RECIPES
 from consist.context import register_tracker
 from consist.errors import ConfigError
@@ -41,7 +42,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
         Folder for run outputs; ``<run_dir>/<run_id>/`` is each run's own folder and
         ``<run_dir>/.consist/`` holds the run records and the cache index.
     db_path
-        The DuckDB catalog file (views over the records); defaults to
+        The DuckDB catalog file (views over the records); defaults to the one this
+        ``run_dir`` was last used with (remembered in ``.consist/db_path``), else
         ``<run_dir>/provenance.duckdb``. It can be deleted and is rebuilt on demand.
     schemas
         SQLModel classes whose artifacts get cross-run views (``tracker.views``).
@@ -88,8 +90,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
             raise ConfigError(f"cache_epoch must be an int; got {cache_epoch!r}.")
         self.run_dir = Path(run_dir).expanduser().resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = Path(db_path).expanduser().resolve() if db_path else self.run_dir / "provenance.duckdb"
         self.layout = Layout(self.run_dir / ".consist")
+        self.db_path = remembered_db_path(self.layout, db_path, self.run_dir / "provenance.duckdb")
         self.records = RecordStore(self.layout)
         self.index = CacheIndex(self.layout)
         self.hasher = Hasher(self.layout.hashmemo, strict=hash_mode == "strict", progress=progress)

@@ -101,7 +101,14 @@ def _load_json(path: Path, as_: str | None) -> Any:
     if as_ is None and not lines:
         import msgspec
 
-        return msgspec.json.decode(path.read_bytes())
+        data = path.read_bytes()
+        try:
+            return msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            import json
+
+            # NaN/Infinity tokens (not strict JSON; written for non-finite step results).
+            return json.loads(data)
     # JSON lines are records, one per line: a table like any other tabular file.
     as_ = as_ or "polars"
     import polars as pl

@@ -398,3 +398,22 @@ def test_runs_still_list_while_another_process_holds_the_catalog_file(folder, ca
         assert code == 0 and "baseline" in out
     finally:
         holder.communicate("")
+
+
+def test_the_command_uses_the_catalog_file_the_pipeline_named(tmp_path):
+    """Given only --run-dir, the command reads the db_path the pipeline used instead of building a second file."""
+    import subprocess
+    import sys
+
+    import consist
+    from consist import Tracker
+
+    tracker = Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "provenance.duckdb")
+    with consist.use_tracker(tracker):
+        consist.run(fn=lambda: {"x": 1}, name="one", outputs=["x"])
+    out = subprocess.run([sys.executable, "-m", "consist", "--run-dir", str(tmp_path / "runs"), "runs"],
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "one" in out.stdout
+    assert not (tmp_path / "runs" / "provenance.duckdb").exists()
+    assert Tracker(run_dir=tmp_path / "runs").db_path == tmp_path / "provenance.duckdb"
