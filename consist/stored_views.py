@@ -12,21 +12,27 @@ The stored view reads every artifact from its file. Ingested rows live in consis
 database, which a stored view cannot name; an ingested artifact whose file is gone (a
 ghost) is therefore left out of the stored view and counted in ``consist_views``.
 
-Writing is best effort and never fails a query: the file is opened read-write only for
-the moment of writing, and when another process holds it open (a DuckDB shell, say) the
-snapshot waits for the next build. A snapshot is written only when its SQL changed.
+Writing is best effort and never fails a query, and never locks the file: a copy is
+changed and renamed over it, so a DuckDB client reading it meanwhile (in this process or
+another) keeps the copy it opened. When someone holds the file open for writing (a DuckDB
+shell, say), the snapshot waits for the next build. A snapshot is written only when its
+SQL changed.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import blake3
+
+from consist.atomic import temp_name
 
 log = logging.getLogger("consist.views")
 
@@ -141,7 +147,11 @@ class StoredViews:
         return h.hexdigest()
 
     def write(self, views: list[StoredView]) -> bool:
-        """Write ``views`` into the file now unless it already holds them; True if written."""
+        """Write ``views`` into the file now unless it already holds them; True if written.
+
+        The file is copied, the copy changed and renamed over it: consist never holds a
+        lock on the file others read, and a reader that has it open keeps its old copy.
+        """
         import duckdb
 
         digest = self._digest(views)
@@ -152,20 +162,40 @@ class StoredViews:
         self._tried_inode = inode
         if self._written == (inode, digest):
             return False
-        try:
-            con = duckdb.connect(str(self.db_path))
-        except duckdb.Error as exc:
-            log.debug("schema views not written to %s (it is busy or unreadable): %s", self.db_path, exc)
+        if _busy(self.db_path):
             return False
+        tmp = temp_name(self.db_path)
         try:
-            _install(con, views)
-        except duckdb.Error as exc:
+            shutil.copyfile(self.db_path, tmp)
+            con = duckdb.connect(str(tmp))
+            try:
+                _install(con, views)
+            finally:
+                con.close()
+            os.replace(tmp, self.db_path)
+        except (OSError, duckdb.Error) as exc:
             log.warning("could not write schema views to %s: %s", self.db_path, exc)
             return False
         finally:
-            con.close()
-        self._written = (inode, digest)
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                try:
+                    os.unlink(leftover)
+                except FileNotFoundError:
+                    pass
+        self._written = (self.db_path.stat().st_ino, digest)
         return True
+
+
+def _busy(db_path: Path) -> bool:
+    """Whether someone holds ``db_path`` open for writing (then its bytes may be mid-change)."""
+    import duckdb
+
+    try:
+        duckdb.connect(str(db_path), read_only=True).close()
+    except duckdb.Error as exc:
+        log.debug("schema views not written to %s (it is busy or unreadable): %s", db_path, exc)
+        return True
+    return False
 
 
 def _install(con: Any, views: list[StoredView]) -> None:

@@ -130,3 +130,36 @@ def test_flush_after_deleting_a_file_rewrites_the_snapshot_without_it(tmp_path):
     with pytest.warns(UserWarning, match="is missing"):
         tracker.views.flush()
     assert outside(tracker.db_path, "SELECT count(*), min(consist_year) FROM rider_sv") == [(3, 2040)]
+
+
+def test_writing_the_snapshot_never_locks_out_a_reader(tmp_path):
+    """A DuckDB client reading db_path the whole time never meets a lock while consist writes its views."""
+    tracker = make_tracker(tmp_path)
+    run_riders(tracker, "baseline", 2030, 1)
+    tracker.views.flush()
+    reader = textwrap.dedent(
+        f"""
+        import sys, time, duckdb
+        print("ready", flush=True)
+        errors, reads, end = 0, 0, time.time() + 3
+        while time.time() < end:
+            try:
+                con = duckdb.connect({str(tracker.db_path)!r}, read_only=True)
+                con.execute("SELECT count(*) FROM runs").fetchall()
+                con.close()
+                reads += 1
+            except duckdb.Error as exc:
+                errors += 1
+                print(exc, file=sys.stderr)
+        print(reads, errors)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", reader], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    for year in range(2031, 2037):
+        run_riders(tracker, "baseline", year, year)
+        tracker.views.flush()
+    out, err = proc.communicate(timeout=30)
+    reads, errors = map(int, out.split())
+    assert reads > 0 and errors == 0, err
+    assert outside(tracker.db_path, "SELECT count(*) FROM rider_sv") == [(21,)]
