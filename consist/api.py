@@ -13,6 +13,7 @@ from consist.context import current_run, current_tracker, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
+from consist.relocate import locate
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.
 from consist.scenario import Scenario
@@ -116,6 +117,8 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
         artifact carries what it takes to load it.
     """
     if isinstance(artifact, Artifact) and not artifact.path.exists():
+        artifact = locate(artifact, tracker)  # recorded before its run folder moved?
+    if isinstance(artifact, Artifact) and not artifact.path.exists():
         from consist.ingestion import load_ghost
 
         # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
@@ -131,6 +134,8 @@ def scan(artifact: Artifact | str | os.PathLike[str], *, tracker: Any = None) ->
 
     ``tracker=`` is accepted like every module-level function's, and not needed.
     """
+    if isinstance(artifact, Artifact) and not artifact.path.exists():
+        artifact = locate(artifact, tracker)  # recorded before its run folder moved?
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         from consist.ingestion import load_ghost
 
@@ -186,9 +191,11 @@ def pivot_facets(
 ) -> Any:
     """Facets of a step's runs as a SQLAlchemy subquery, one column per key.
 
-    Building the subquery needs no tracker (``tracker`` is accepted for symmetry); run
-    it with :func:`run_query`. See :func:`consist.queries.pivot_facets`.
+    Building the subquery needs no tracker; run it with :func:`run_query`. With a
+    tracker (``tracker=`` or the current one), a key left out of ``value_columns`` whose
+    values are never numbers takes the column they are in. See
+    :func:`consist.queries.pivot_facets`.
     """
     from consist.queries import pivot_facets as build
 
-    return build(namespace, keys, value_columns)
+    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))

@@ -45,7 +45,8 @@ RECIPES = ("callable_source", "callable_module", "repo_git")
 # `df: pd.DataFrame` instead of `df: pl.DataFrame`), yet their sources do not. The value
 # holds the object itself so its id cannot be reused while the entry lives.
 _memo: dict[tuple[int, str], tuple[Any, CodeInfo, str | None]] = {}
-_git_memo: dict[str, tuple[str, str]] = {}
+# Folder -> (fingerprint, state): git is asked again only when the fingerprint changes.
+_git_memo: dict[str, tuple[tuple[Any, ...], tuple[str, str]]] = {}
 
 
 def identify(fn: Any, recipe: str = "callable_source", version: str | None = None) -> tuple[CodeInfo, str | None]:
@@ -62,7 +63,9 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     seen.update((id(fn), id(target)))
     code = getattr(target, "__code__", target)
     cached = _memo.get((id(code), recipe))
-    if cached is None or cached[0] is not code:
+    # repo_git is checked on every call (cheaply, see _git_state): the repository can change
+    # under a function object that stays the same (a helper module autoreloaded, a commit).
+    if cached is None or cached[0] is not code or recipe == "repo_git":
         cached = (code, *_compute(target, recipe))
         _memo[(id(code), recipe)] = cached
     _, info, source = cached
@@ -244,20 +247,51 @@ def _code_payload(code: types.CodeType) -> list[Any]:
 
 
 def _git_state(file: str | None) -> tuple[str, str]:
+    """(commit, digest of ``git diff HEAD``) of the repository holding ``file``.
+
+    Running git costs about 10 ms, so the answer is memoised per folder, but only while
+    nothing it depends on changed: the repository's ``HEAD`` and index (a commit or a
+    checkout) and every Python file loaded from inside the repository (an edit, then a
+    re-import or autoreload in a long notebook session). A stale memo would serve the
+    results of the old code as a hit.
+    """
     if not file or not Path(file).exists():
         return "", ""
     folder = str(Path(file).resolve().parent)
-    if folder in _git_memo:
-        return _git_memo[folder]
+    memo = _git_memo.get(folder)
+    if memo is not None and memo[0] and memo[0] == _git_fingerprint(memo[0][0]):
+        return memo[1]
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+        ).stdout.split()
+        root, commit = (head[0], head[1]) if len(head) == 2 else ("", "")
         diff = subprocess.run(
             ["git", "diff", "HEAD"], cwd=folder, capture_output=True, timeout=30
         ).stdout if commit else b""
     except (OSError, subprocess.SubprocessError):
-        commit, diff = "", b""
+        root, commit, diff = "", "", b""
     state = (commit, hash_bytes(diff) if diff else "")
-    _git_memo[folder] = state
+    _git_memo[folder] = (_git_fingerprint(root) if root else (), state)
     return state
+
+
+def _git_fingerprint(root: str) -> tuple[Any, ...]:
+    """What the git state of ``root`` depends on, cheaply: stats of git's own files and of loaded modules."""
+    stats: list[Any] = [root]
+    for name in ("HEAD", "index", "logs/HEAD"):  # the reflog grows on every commit and checkout
+        try:
+            st = Path(root, ".git", name).stat()
+            stats.append((name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            stats.append((name, None))
+    prefix = root.rstrip("/") + "/"
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.startswith(prefix):
+            try:
+                st = Path(path).stat()
+                stats.append((path, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stats.append((path, None))
+    return (root, *sorted(stats[1:], key=lambda item: item[0]))

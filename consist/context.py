@@ -64,6 +64,12 @@ def register_tracker(tracker: Any) -> None:
     _trackers.add(tracker)
 
 
+def live_trackers(preferred: Any = None) -> list[Any]:
+    """``preferred`` (if given), the tracker in use, then every other live tracker."""
+    first = [t for t in (preferred, _tracker.get()) if t is not None]
+    return first + [t for t in list(_trackers) if all(t is not f for f in first)]
+
+
 def owner_of(artifacts: Any) -> Any:
     """The tracker in use, else the live tracker whose catalog recorded ``artifacts``' runs.
 

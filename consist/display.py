@@ -103,12 +103,25 @@ def result_html(result: RunResult) -> str:
     return head + table(ARTIFACT_HEADERS, artifact_rows(result.outputs.values()), title="Outputs")
 
 
-def runs_html(runs: Sequence[Run], title: str = "Runs") -> str:
+def run_artifacts_html(run_id: str, inputs: dict[str, Artifact], outputs: dict[str, Artifact]) -> str:
+    """A run's artifacts (``tracker.get_artifacts_for_run``): inputs, then outputs, by key."""
+    parts = [table(("run",), [[run_id]], title="Artifacts of run")]
+    for title, artifacts in (("Inputs", inputs), ("Outputs", outputs)):
+        rows = [[key, *row[1:]] for key, row in zip(artifacts, artifact_rows(artifacts.values()))]
+        parts.append(table(ARTIFACT_HEADERS, rows, title=title) if rows else table((title.lower(),), [["(none)"]]))
+    return "".join(parts)
+
+
+def runs_html(runs: Sequence[Run], title: str = "Runs", keys: Sequence[Any] | None = None) -> str:
+    """Runs one per row; ``keys`` adds a first column (the keys of ``find_runs(index_by=...)``)."""
     rows = [
         [r.id, r.name, r.parent_id, r.year, "hit" if r.cache_hit else r.status, when(r.started_at), f"{r.duration_s:.3f}"]
         for r in runs
     ]
-    return table(("id", "step", "scenario", "year", "outcome", "started", "seconds"), rows, title=title)
+    headers = ("id", "step", "scenario", "year", "outcome", "started", "seconds")
+    if keys is not None:
+        headers, rows = ("key", *headers), [[key, *row] for key, row in zip(keys, rows)]
+    return table(headers, rows, title=title)
 
 
 def scenario_html(scenario: Any) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, replay
+from consist import binding, hydration, outputs, relocate, replay
 from consist.artifacts import artifact_id, bytes_problem, check_key, content_size
 from consist.code_identity import identify
 from consist.context import RunContext, activate, snapshot_files
@@ -180,6 +180,7 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
         if not isinstance(name, str):
             raise ConfigError(f"input names must be strings; got {name!r}.")
         if isinstance(value, Artifact):
+            value = relocate.rebase(tracker.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
             resolved[name] = raw_artifact(tracker, Path(value), name)
@@ -232,6 +233,7 @@ def lookup(
         entry = tracker.index.get(prep.signature)
     if entry is None:
         return None, None
+    entry = relocate.rebase_entry(tracker.run_dir, entry)  # the run folder may have moved
     cached = {a.key for a in entry.outputs}
     missing = [k for k in spec.outputs if k not in cached]
     if missing:

@@ -26,6 +26,7 @@ The tree::
     │   ├── EngineUnavailableError(RuntimeError)  no Docker engine answered (says how to start one)
     │   ├── ImageNotFoundError(LookupError)  the engine has no image of that name
     │   └── ContainerExitError           the container exited non-zero (its last log lines)
+    │       └── ContainerTimeoutError(TimeoutError)  it ran past timeout_s and was killed
     └── NoActiveTrackerError(RuntimeError)  a module-level call with no tracker in use
 
 Errors from the user's own step functions are never wrapped: they propagate unchanged.
@@ -141,6 +142,10 @@ class ContainerExitError(ContainerError):
     """A step's container exited with a non-zero code (no cache entry was written)."""
 
     exit_code: int | None = None
+
+
+class ContainerTimeoutError(ContainerExitError, TimeoutError):
+    """A step's container still ran after its ``timeout_s`` and was killed (no cache entry)."""
 
 
 class NoActiveTrackerError(ConsistError, RuntimeError):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from consist import hydration, reasons
 from consist.engine import StepSpec, lookup, prepare
 from consist.identity import diff_configs
-from consist.reasons import StepComponents, short
+from consist.reasons import StepComponents
 
 if TYPE_CHECKING:
     from consist.models import CodeInfo
@@ -154,8 +154,7 @@ class Explanation:
                 lines.extend("      " + line for line in self.code.diff.splitlines())
         for change in self.config:
             lines.append(f"  - config {change.key}: {change.old!r} -> {change.new!r}")
-        for change in self.inputs:
-            lines.append(f"  - {_input_line(change)}")
+        lines.extend(f"  - {line}" for line in _input_lines(self.inputs))
         for cause in self.upstream:
             indent = "    " * cause.depth
             if cause.input is None:
@@ -176,16 +175,14 @@ class Explanation:
         return out + [f"input {c.name!r}" for c in self.inputs]
 
 
-def _input_line(change: InputChange) -> str:
-    if change.kind == "added":
-        return f"input {change.name!r} added: {change.new_path} {short(change.new_hash or '')}"
-    if change.kind == "removed":
-        return f"input {change.name!r} removed (was {change.old_path} {short(change.old_hash or '')})"
-    if change.old_path and change.new_path and change.old_path != change.new_path:
-        where = f"{change.old_path} {short(change.old_hash or '')} -> {change.new_path} {short(change.new_hash or '')}"
-    else:
-        where = f"{change.new_path} {short(change.old_hash or '')} -> {short(change.new_hash or '')}"
-    return f"input {change.name!r} changed: {where}"
+def _input_lines(changes: tuple[InputChange, ...]) -> list[str]:
+    """One line per input change, worded as recorded miss reasons word them."""
+    return reasons.input_differences(
+        {c.name: c.old_hash for c in changes if c.old_hash is not None},
+        {c.name: c.new_hash for c in changes if c.new_hash is not None},
+        {c.name: c.old_path for c in changes if c.old_path is not None},
+        {c.name: c.new_path for c in changes if c.new_path is not None},
+    )
 
 
 def would_hit(tracker: Tracker, spec: StepSpec) -> bool:
@@ -236,7 +233,13 @@ def _code_change(tracker: Tracker, old: CodeInfo, new: CodeInfo, source: str | N
         return None
     diff = None
     before = _source(tracker, old.hash)
-    if before is not None and source is not None:
+    if before is not None and before == source and old.kind == new.kind:
+        # Same text, different identity: what the code is bound to changed.
+        description += (
+            "; its source text is unchanged, so a default argument, closure value or bound "
+            "instance attribute differs"
+        )
+    elif before is not None and source is not None:
         lines = list(
             difflib.unified_diff(before.splitlines(), source.splitlines(), "recorded", "now", n=1, lineterm="")
         )

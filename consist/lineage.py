@@ -66,6 +66,10 @@ class Lineage:
     def __str__(self) -> str:
         return self.format()
 
+    def __repr__(self) -> str:
+        # The tree, not the nested dataclass fields: `tracker.lineage(a)` at a prompt reads well.
+        return f"Lineage of {self.artifact.key!r}:\n{self.format(1)}"
+
     def graph(self) -> LineageGraph:
         """This lineage as a :class:`~consist.graph.LineageGraph` (SVG, Mermaid, text tree)."""
         from consist.graph import LineageGraph
@@ -125,7 +129,28 @@ def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
         for a in [*run.outputs, *run.inputs]:
             if a.id == wanted:
                 return a
+    moved = _output_in_run_folder(tracker, Path(artifact_id).expanduser().resolve())
+    if moved is not None:
+        return moved
     raise RunNotFoundError(
         f"No recorded run read or wrote an artifact with id or path {artifact_id!r}; "
         "pass an Artifact (e.g. tracker.get_artifacts_for_run(run_id).outputs[key]) or its id."
     )
+
+
+def _output_in_run_folder(tracker: Tracker, path: Path) -> Artifact | None:
+    """The output recorded for ``<run_dir>/<run_id>/<rest>``, wherever the run folder then was.
+
+    A run folder that was moved or copied (another machine, a renamed project) keeps its
+    files at the same place relative to it, while records still name the old paths.
+    """
+    try:
+        run_id, *rest = path.relative_to(tracker.run_dir).parts
+    except (ValueError, AttributeError):
+        return None
+    run = tracker.records.get(run_id) if rest else None
+    for a in run.outputs if run is not None else ():
+        parts = Path(a.uri).parts
+        if run_id in parts and list(parts[len(parts) - 1 - parts[::-1].index(run_id) + 1 :]) == rest:
+            return a
+    return None

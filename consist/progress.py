@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from consist.display import human_size
+from consist.display import esc, human_size
 
 _MIN_INTERVAL = 0.1
 
@@ -60,6 +60,7 @@ class Progress:
         self._start = time.perf_counter()
         self._last = 0.0
         self._handle: Any = None
+        self._width = 0
         self._notebook = enabled and stream is None and in_notebook()
 
     def __enter__(self) -> Progress:
@@ -101,15 +102,27 @@ class Progress:
         if self._notebook:
             from IPython.display import HTML, display
 
-            frac = min(1.0, self.done / self.total) if self.total else 0.0
-            body = HTML(f"<progress value='{frac:.3f}' max='1' style='width:240px'></progress> <code>{line}</code>")
+            body = HTML(notebook_html(line, self.done, self.total, final))
             if self._handle is None:
                 self._handle = display(body, display_id=True)
             else:
                 self._handle.update(body)
             return
-        self.stream.write("\r" + line + ("\n" if final else ""))
+        # Padded to the last line's width: a shorter line must not leave the old one's tail.
+        pad = " " * max(0, self._width - len(line))
+        self._width = len(line)
+        self.stream.write("\r" + line + pad + ("\n" if final else ""))
         self.stream.flush()
+
+
+def notebook_html(line: str, done: int, total: int | None, final: bool) -> str:
+    """The notebook form of a bar: an HTML ``<progress>`` element and the text line, escaped."""
+    if total:
+        value = f" value='{min(1.0, done / total):.3f}'"
+    else:
+        # No total: an indeterminate (animated) bar while running, a full one when done.
+        value = " value='1'" if final else ""
+    return f"<progress{value} max='1' style='width:240px'></progress> <code>{esc(line)}</code>"
 
 
 # A scenario's bar appears only once it has run this long: short scenarios (most

@@ -1,4 +1,4 @@
-"""Catalog queries: find runs, their artifacts and lineage; facet pivots; SQL.
+"""Catalog queries: find runs and their artifacts (facet pivots and SQL: :mod:`consist.catalog_sql`).
 
 Every value reaches SQL as a bound parameter and every caller-chosen name (a facet key
 becoming a pivot column) as a quoted identifier; column names in filters come from a
@@ -9,13 +9,13 @@ pruned Parquet read).
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist.database import PUBLIC_VIEWS
-from consist.errors import CatalogError, ConfigError, RunNotFoundError
+from consist.catalog_sql import VALUE_COLUMNS, compile_sql, pivot_facets, run_query
+from consist.catalog_sql import plain_value as _plain
+from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run, RunResult
 from consist.reader import INDEX_COLUMNS
 
@@ -27,26 +27,14 @@ RUN_FILTERS = (
     "config_hash", "inputs_hash", "cache_hit", "reused_run_id", "cache_mode", "host",
 )  # fmt: skip
 _ALIASES = {"scenario_id": "parent_id", "run_id": "id"}
-VALUE_COLUMNS = ("value_num", "value_str", "value_bool", "value_json")
+# Facet pivots and SQL live in consist.catalog_sql; re-exported here, where they were first.
+__all__ = [
+    "RUN_FILTERS", "VALUE_COLUMNS", "RunArtifacts", "compile_sql", "find_run", "find_runs", "get_artifacts_for_run",
+    "get_run", "pivot_facets", "run_query",
+]  # fmt: skip
 
 
 # -- finding runs --------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """A filter value as builtins: numpy scalars, arrays, ranges and Series become numbers and lists.
-
-    DuckDB binds only builtins, and a loop over ``np.arange(...)`` years is common.
-    """
-    if value is None or isinstance(value, (str, bytes, bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple, set, frozenset, range)):
-        return [_plain(v) for v in value]
-    tolist = getattr(value, "tolist", None) or getattr(value, "to_list", None)
-    if callable(tolist):  # numpy scalars and arrays, pandas and Polars Series
-        out = tolist()
-        return [_plain(v) for v in out] if isinstance(out, list) else out
-    return value
 
 
 def _condition(column: str, value: Any, params: list[Any]) -> str:
@@ -63,17 +51,41 @@ def _condition(column: str, value: Any, params: list[Any]) -> str:
     return f"{column} = ?"
 
 
-def _facet_condition(key: str, value: Any, params: list[Any]) -> str:
+def _facet_value_column(key: str, value: Any) -> tuple[str, str]:
+    """The facets column holding values like ``value``, and its placeholder."""
     if isinstance(value, bool):
-        column, cast = "value_bool", "?"
-    elif isinstance(value, (int, float)):
-        column, cast = "value_num", "CAST(? AS DOUBLE)"
-    elif isinstance(value, str):
-        column, cast = "value_str", "?"
-    else:
-        raise ConfigError(f"facet filter {key!r}={value!r}: expected a bool, number or string value.")
-    params.extend([key, value])
-    return f"id IN (SELECT run_id FROM facets WHERE key = ? AND {column} = {cast})"
+        return "value_bool", "?"
+    if isinstance(value, (int, float)):
+        return "value_num", "CAST(? AS DOUBLE)"
+    if isinstance(value, str):
+        return "value_str", "?"
+    raise ConfigError(
+        f"facet filter {key!r}={value!r}: expected a bool, number or string value, None (no such facet) or a "
+        "list of values. Nested config keys are joined with dots (facets={'solver.tol': 1e-6}); a list or dict "
+        "facet is JSON in the facets view's value_json column: filter it with consist.run_query."
+    )
+
+
+def _facet_condition(key: str, value: Any, params: list[Any]) -> str:
+    # Like run fields: a value, a list of values (any matches), or None (runs without it).
+    if value is None:
+        params.append(key)
+        return (
+            "id NOT IN (SELECT run_id FROM facets WHERE key = ? AND (value_str IS NOT NULL OR value_num IS NOT NULL "
+            "OR value_bool IS NOT NULL OR coalesce(CAST(value_json AS VARCHAR), 'null') <> 'null'))"
+        )
+    values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    if not values:
+        return "false"
+    by_column: dict[tuple[str, str], list[Any]] = {}
+    for item in values:
+        by_column.setdefault(_facet_value_column(key, item), []).append(item)
+    ors, bound = [], [key]
+    for (column, cast), items in by_column.items():
+        bound.extend(items)
+        ors.append(f"{column} IN ({', '.join(cast for _ in items)})")
+    params.extend(bound)
+    return f"id IN (SELECT run_id FROM facets WHERE key = ? AND ({' OR '.join(ors)}))"
 
 
 def _where(filters: Mapping[str, Any], facets: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
@@ -94,16 +106,54 @@ def _where(filters: Mapping[str, Any], facets: Mapping[str, Any] | None) -> tupl
     return " AND ".join(parts), params
 
 
-def _index_value(run: Run, index_by: str) -> Any:
+class RunList(list):  # type: ignore[type-arg]
+    """What :func:`find_runs` returns: a plain list of runs that draws a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        from consist.display import runs_html
+
+        return runs_html(self, title=f"{len(self)} run(s)")
+
+
+class RunsByKey(dict):  # type: ignore[type-arg]
+    """What :func:`find_runs` returns with ``index_by``: a plain dict that draws a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        from consist.display import runs_html
+
+        return runs_html(list(self.values()), title=f"{len(self)} run(s)", keys=list(self))
+
+
+def _index_value(run: Run, index_by: str | tuple[str, ...]) -> Any:
+    if isinstance(index_by, tuple):
+        values = tuple(_index_value(run, field) for field in index_by)
+        return None if None in values else values
     if index_by.startswith("facet."):
         return run.facets.get(index_by[len("facet.") :])
     return getattr(run, _ALIASES.get(index_by, index_by))
 
 
+def _index_fields(index_by: Any) -> str | tuple[str, ...] | None:
+    """``index_by`` checked: a field name, or a tuple of them for tuple keys."""
+    if index_by is None:
+        return None
+    fields = (index_by,) if isinstance(index_by, str) else tuple(index_by) if isinstance(index_by, (list, tuple)) else ()
+    known = RUN_FILTERS + ("started_at", "ended_at")
+    for field in fields or (index_by,):
+        if not isinstance(field, str) or not (
+            (field.startswith("facet.") and len(field) > len("facet.")) or _ALIASES.get(field, field) in known
+        ):
+            raise ConfigError(
+                f"index_by={index_by!r}: expected a run field (such as 'year'), 'facet.<key>', or a tuple of them "
+                f"(('parent_id', 'year')) for tuple keys. Run fields: {', '.join(known)}."
+            )
+    return index_by if isinstance(index_by, str) else fields
+
+
 def find_runs(
     tracker: Tracker,
     *,
-    index_by: str | None = None,
+    index_by: str | Sequence[str] | None = None,
     facets: Mapping[str, Any] | None = None,
     status: str | Sequence[str] | None = "completed",
     limit: int | None = None,
@@ -118,10 +168,13 @@ def find_runs(
         The tracker whose catalog is searched.
     index_by
         ``None`` for a list; a run field (``"year"``, ``"iteration"``, ``"parent_id"``...)
-        or ``"facet.<key>"`` for a dict by that value. When several runs share a value,
-        the most recently finished wins; runs without a value are left out.
+        or ``"facet.<key>"`` for a dict by that value, or a tuple of them
+        (``("parent_id", "year")``) for a dict by tuples. When several runs share a
+        value, the most recently finished wins; runs without a value are left out.
     facets
-        ``{key: value}`` facet equalities (bool, number or string values).
+        ``{key: value}`` facet filters: a bool, number or string, a list of them (any
+        matches) or ``None`` (runs without that facet). Nested config keys are joined
+        with dots (``"solver.tol"``).
     status
         Only runs with this status (default ``"completed"``); ``None`` for any.
     limit
@@ -131,6 +184,11 @@ def find_runs(
     **filters
         Run fields to match: a value, ``None`` (missing), or a list of values.
         ``scenario_id`` is an alias of ``parent_id``, ``run_id`` of ``id``.
+
+    Returns
+    -------
+    list[Run] or dict
+        A plain list (or dict); in a notebook either draws as a table of runs.
 
     Raises
     ------
@@ -147,9 +205,7 @@ def find_runs(
     facets = {key: _plain(value) for key, value in (facets or {}).items()}
     if status is not None:
         filters = {**filters, "status": status}
-    known = RUN_FILTERS + ("started_at", "ended_at")
-    if index_by is not None and not index_by.startswith("facet.") and _ALIASES.get(index_by, index_by) not in known:
-        raise ConfigError(f"index_by={index_by!r}: expected a run field (such as 'year') or 'facet.<key>'.")
+    index_by = _index_fields(index_by)
     where, params = _where(filters, facets)
     indexed = not facets and all(_ALIASES.get(k, k) in INDEX_COLUMNS for k in filters)
     wanted_tags = {tags} if isinstance(tags, str) else set(tags or ())
@@ -165,8 +221,8 @@ def find_runs(
     elif limit is not None:
         runs.reverse()
     if index_by is None:
-        return runs
-    out: dict[Any, Run] = {}
+        return RunList(runs)
+    out: dict[Any, Run] = RunsByKey()
     for run in runs:
         value = _index_value(run, index_by)
         if value is not None:
@@ -174,42 +230,94 @@ def find_runs(
     return out
 
 
-def find_run(tracker: Tracker, *, facets: Mapping[str, Any] | None = None, **filters: Any) -> Run:
+def find_run(
+    tracker: Tracker,
+    *,
+    facets: Mapping[str, Any] | None = None,
+    tags: str | Sequence[str] | None = None,
+    **filters: Any,
+) -> Run:
     """The most recently finished run matching every filter (see :func:`find_runs`).
 
     Raises
     ------
     RunNotFoundError
         No run matches; the message lists values that do exist for each filter.
+    ConfigError
+        A filter is not a run field, or ``limit=``/``index_by=`` (which belong to
+        :func:`find_runs`) is given.
     """
+    for option in ("limit", "index_by"):
+        if option in filters:
+            raise ConfigError(
+                f"find_run returns the one latest matching run, so it takes no {option}=; "
+                f"use consist.find_runs(..., {option}=...) for several runs."
+            )
     filters = {key: _plain(value) for key, value in filters.items()}
     facets = {key: _plain(value) for key, value in (facets or {}).items()}
     run_id = filters.get("id", filters.get("run_id"))
-    if run_id is not None and len(filters) == 1 and not facets:
+    if run_id is not None and len(filters) == 1 and not facets and not tags:
         return get_run(tracker, run_id)
-    runs = find_runs(tracker, facets=facets, limit=1, **filters)
+    runs = find_runs(tracker, facets=facets, tags=tags, limit=1, **filters)
     if runs:
         return runs[-1]
-    raise RunNotFoundError(_not_found_message(tracker, filters, facets))
+    raise RunNotFoundError(_not_found_message(tracker, filters, facets, tags))
 
 
-def _not_found_message(tracker: Tracker, filters: Mapping[str, Any], facets: Mapping[str, Any] | None) -> str:
+def _existing(tracker: Tracker, select: str, where: str, params: list[Any]) -> list[Any]:
+    """Up to 8 distinct values of ``select`` (a fixed expression) among runs matching ``where``."""
+    sql = f"SELECT DISTINCT {select} AS v FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY 1 LIMIT 8"
+    return tracker.catalog.arrow(sql, params).column("v").to_pylist()
+
+
+def _facet_value(row: Mapping[str, Any]) -> Any:
+    """The value of a facets row, from whichever typed column holds it (whole numbers as ints)."""
+    if row["value_num"] is not None:
+        num = row["value_num"]
+        return int(num) if float(num).is_integer() else num
+    for column in ("value_str", "value_bool", "value_json"):
+        if row[column] is not None:
+            return row[column]
+    return None
+
+
+def _not_found_message(
+    tracker: Tracker, filters: Mapping[str, Any], facets: Mapping[str, Any], tags: str | Sequence[str] | None = None
+) -> str:
     status = filters.get("status", "completed")
     shown = {**filters, "status": status} if "status" not in filters else dict(filters)
-    described = ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "no filters"
+    parts = [f"{k}={v!r}" for k, v in shown.items()]
+    parts += [f"facets={dict(facets)!r}"] if facets else []
+    parts += [f"tags={tags!r}"] if tags else []
+    described = ", ".join(parts)
+    if status is None:  # status=None means any status, not a missing one
+        shown.pop("status")
     hints = []
     for key in filters:
-        if key in ("id", "run_id") or isinstance(filters[key], (list, tuple, set, frozenset)):
+        if key in ("id", "run_id") or key not in shown or isinstance(filters[key], (list, tuple, set, frozenset)):
             continue
-        others = {k: v for k, v in shown.items() if k != key}
-        where, params = _where(others, facets)
-        column = _ALIASES.get(key, key)
-        sql = f"SELECT DISTINCT {column} AS v FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY 1 LIMIT 8"
-        values = tracker.catalog.arrow(sql, params).column("v").to_pylist()
-        if values:
+        where, params = _where({k: v for k, v in shown.items() if k != key}, facets)
+        values = _existing(tracker, _ALIASES.get(key, key), where, params)
+        if values and filters[key] not in values:  # only the filters that exclude everything
             hints.append(f"{key} in {values}")
+    for key, wanted in facets.items():
+        where, params = _where(shown, {k: v for k, v in facets.items() if k != key})
+        sql = (
+            "SELECT DISTINCT value_str, value_num, value_bool, CAST(value_json AS VARCHAR) AS value_json FROM facets "
+            "WHERE key = ? AND run_id IN (SELECT id FROM runs" + (f" WHERE {where}" if where else "") + ") LIMIT 8"
+        )
+        values = sorted(
+            {_facet_value(row) for row in tracker.catalog.arrow(sql, [key, *params]).to_pylist()}, key=repr
+        )
+        if values and wanted not in values:
+            hints.append(f"facet {key!r} in {values}")
+    if tags:
+        where, params = _where(shown, facets)
+        values = _existing(tracker, "unnest(tags)", where, params)
+        hints.append(f"tags in {values}" if values else "no tags")
     hint = f" With the other filters, existing values are: {'; '.join(hints)}." if hints else ""
-    return f"No run matches {described}.{hint} Pass status=None to include failed runs."
+    failed = " Pass status=None to include failed runs." if status == "completed" else ""
+    return f"No run matches {described}.{hint}{failed}"
 
 
 def _id_of(run: Any) -> str:
@@ -252,6 +360,11 @@ class RunArtifacts:
     def __repr__(self) -> str:
         return f"RunArtifacts(run_id={self.run_id!r}, inputs={sorted(self.inputs)}, outputs={sorted(self.outputs)})"
 
+    def _repr_html_(self) -> str:
+        from consist.display import run_artifacts_html
+
+        return run_artifacts_html(self.run_id, self.inputs, self.outputs)
+
 
 def get_artifacts_for_run(tracker: Tracker, run_id: str | Run | RunResult) -> RunArtifacts:
     """The artifacts a run read (``.inputs``) and wrote (``.outputs``), by key.
@@ -261,148 +374,3 @@ def get_artifacts_for_run(tracker: Tracker, run_id: str | Run | RunResult) -> Ru
     """
     run = get_run(tracker, run_id)
     return RunArtifacts(run.id, run.input_map, run.output_map)
-
-
-# -- facet pivots and SQL ------------------------------------------------------------
-
-
-def pivot_facets(
-    namespace: str | None = None,
-    keys: Iterable[str] = (),
-    value_columns: Mapping[str, str] | None = None,
-) -> Any:
-    """A SQLAlchemy subquery with one row per run and one column per facet key.
-
-    Parameters
-    ----------
-    namespace
-        The step whose runs are pivoted: runs whose ``name`` or ``model`` equals it.
-        ``None`` pivots every run that has one of the keys.
-    keys
-        Facet keys (config leaves are flattened with dots: ``"solver.tol"``); each
-        becomes a column of that name.
-    value_columns
-        ``{key: column}`` where column is ``"value_num"`` (the default), ``"value_str"``,
-        ``"value_bool"`` or ``"value_json"``.
-
-    Returns
-    -------
-    sqlalchemy.Subquery
-        With ``.c.run_id`` and ``.c.<key>``; use it in ``select(...)`` and pass that to
-        :func:`run_query`. Cache hits are runs too: join ``runs`` to filter them.
-
-    Examples
-    --------
-    >>> params = consist.pivot_facets(namespace="simulate", keys=["alpha", "mode"],  # doctest: +SKIP
-    ...                               value_columns={"mode": "value_str"})
-    >>> consist.run_query(select(params.c.run_id, params.c.alpha), tracker=tracker)
-    """
-    from sqlalchemy import column, func, or_, select, table
-
-    keys = list(dict.fromkeys(keys))
-    if not keys or not all(isinstance(k, str) and k for k in keys):
-        raise ConfigError(f"pivot_facets needs keys=[...] of non-empty strings; got {keys!r}.")
-    value_columns = dict(value_columns or {})
-    for key, col in value_columns.items():
-        if col not in VALUE_COLUMNS:
-            raise ConfigError(f"value_columns[{key!r}]={col!r}; expected one of {', '.join(VALUE_COLUMNS)}.")
-        if key not in keys:
-            raise ConfigError(f"value_columns names {key!r}, which is not one of keys={keys!r}.")
-    if "run_id" in keys:
-        raise ConfigError("a facet key cannot be named 'run_id' in a pivot: that column holds the run id.")
-    facets = table("facets", *(column(c) for c in ("run_id", "key", *VALUE_COLUMNS)))
-    cols = [facets.c.run_id]
-    for key in keys:
-        value = facets.c[value_columns.get(key, "value_num")]
-        cols.append(func.max(value).filter(facets.c.key == key).label(key))
-    query = select(*cols).where(facets.c.key.in_(keys))
-    if namespace is not None:
-        runs = table("runs", column("id"), column("name"), column("model"))
-        owners = select(runs.c.id).where(or_(runs.c.name == namespace, runs.c.model == namespace))
-        query = query.where(facets.c.run_id.in_(owners))
-    return query.group_by(facets.c.run_id).subquery("facet_pivot")
-
-
-_COMPILED: dict[Any, Any] = {}  # statement structure (SQLAlchemy cache key) -> compiled form
-_COMPILED_MAX = 256
-_DIALECT: list[Any] = []
-
-
-def compile_sql(query: Any) -> tuple[str, list[Any]]:
-    """SQL text and positional parameters for a SQLAlchemy/SQLModel statement.
-
-    The compiled form is cached by the statement's structure (SQLAlchemy's cache key,
-    which leaves out the values), so a query built again with the same shape is not
-    compiled again; the values always come back as parameters.
-    """
-    if not _DIALECT:
-        from sqlalchemy.dialects import postgresql
-
-        # DuckDB speaks PostgreSQL's dialect closely enough (duckdb_engine builds on it).
-        _DIALECT.append(postgresql.dialect(paramstyle="qmark"))
-    dialect = _DIALECT[0]
-    key = query._generate_cache_key() if hasattr(query, "_generate_cache_key") else None
-    if key is None:  # a statement SQLAlchemy cannot cache
-        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        return compiled.string, [compiled.params[n] for n in compiled.positiontup or []]
-    compiled = _COMPILED.get(key.key)
-    if compiled is None:
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.clear()
-        compiled = _COMPILED[key.key] = query.compile(dialect=dialect, cache_key=key)
-    # This statement's values, placed in the cached form; IN lists expanded to one ? each.
-    state = compiled.construct_expanded_state(compiled.construct_params(extracted_parameters=key.bindparams))
-    return state.statement, [state.parameters[n] for n in state.positiontup or []]
-
-
-def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None) -> Any:
-    """Run a SQL string or a SQLAlchemy/SQLModel ``select`` on the catalog.
-
-    Returns
-    -------
-    polars.DataFrame
-        Call ``.to_pandas()`` for pandas.
-    """
-    import polars as pl
-
-    bound: Any
-    if isinstance(query, str):
-        if isinstance(params, (str, bytes)):
-            raise ConfigError(
-                f"params= takes a list of values, one per ? placeholder in the SQL, or a dict for $name "
-                f"placeholders; got {params!r}. Write `WHERE year = ?` with params=[2030]."
-            )
-        if isinstance(params, Mapping):
-            sql, bound = query, {str(name): _plain(value) for name, value in params.items()}
-        else:
-            sql, bound = query, [_plain(value) for value in params or ()]
-    elif hasattr(query, "compile"):
-        if params:
-            raise ConfigError("params= is for SQL strings; a SQLAlchemy statement carries its own values.")
-        sql, bound = compile_sql(query)
-        bound = [_plain(value) for value in bound]
-    else:
-        raise ConfigError(f"run_query needs a SQL string or a SQLAlchemy select; got a {type(query).__name__}.")
-    import duckdb
-
-    try:
-        return pl.from_arrow(tracker.catalog.arrow(sql, bound))
-    except duckdb.CatalogException as exc:
-        missing = re.search(r"Table with name (\S+) does not exist", str(exc))
-        if missing is None:
-            raise
-        raise CatalogError(_unknown_table(tracker, missing.group(1))) from None
-
-
-def _unknown_table(tracker: Tracker, name: str) -> str:
-    """The message for a query naming a table the catalog does not have."""
-    views = tracker.__dict__.get("_consist_views")
-    schemas = sorted(view.name for view in views) if views is not None else []
-    known = [*PUBLIC_VIEWS, *schemas]
-    close = difflib.get_close_matches(name.lower(), known, n=2)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listed = ", ".join(PUBLIC_VIEWS) + (f"; views of registered schemas: {', '.join(schemas)}" if schemas else "")
-    return (
-        f"the catalog has no table or view named {name!r}.{hint} It has {listed}. A schema's view "
-        "appears once it is registered: Tracker(..., schemas=[Model]) or tracker.views.register(Model)."
-    )

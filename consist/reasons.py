@@ -15,6 +15,7 @@ Reading those records is the caller's job (``get_run``): nothing here touches di
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -60,8 +61,39 @@ def code_difference(old: CodeInfo, new: CodeInfo) -> str | None:
     if old.kind != new.kind:
         return f"code identity recipe changed ({old.kind} -> {new.kind})"
     if new.kind == "version":
-        return f"code version changed ({old.version} -> {new.version})"
-    return f"code of {where} changed ({old.kind} {short(old.hash)} -> {short(new.hash)})"
+        return f"code version changed ({version_difference(old.version, new.version)})"
+    digests = f"{old.kind} {short(old.hash)} -> {short(new.hash)}"
+    if new.kind == "callable_module" and new.module:
+        # The whole file counts: the edit may be in a helper, not in the step's function.
+        return f"module {new.module} ({PurePath(new.file or '').name or '?'}) defining {where} changed ({digests})"
+    if new.kind == "repo_git" and old.version and new.version:
+        if old.version != new.version:
+            return f"git commit of the repository holding {where} changed ({short(old.version)} -> {short(new.version)})"
+        return (
+            f"uncommitted changes in the repository holding {where} changed "
+            f"(git diff HEAD at commit {short(new.version)}; {digests})"
+        )
+    return f"code of {where} changed ({digests})"
+
+
+def version_difference(old: str | None, new: str | None) -> str:
+    """``old -> new``, narrowed to the changed ``name=value`` parts when both versions have them.
+
+    A container step's version is ``image=... command=... environment=...``: a miss then
+    says ``environment=2cc8... -> environment=23be...`` rather than both whole lines.
+    """
+    a, b = _named_parts(old), _named_parts(new)
+    if not a or not b or a.keys() != b.keys():
+        return f"{old} -> {new}"
+    changed = [k for k in a if a[k] != b[k]]
+    return " ".join(f"{k}={a[k]}" for k in changed) + " -> " + " ".join(f"{k}={b[k]}" for k in changed)
+
+
+def _named_parts(version: str | None) -> dict[str, str] | None:
+    parts = (version or "").split()
+    if not parts or not all("=" in part for part in parts):
+        return None
+    return dict(part.split("=", 1) for part in parts)
 
 
 def differences(old: StepComponents, new: StepComponents) -> list[str]:
@@ -92,10 +124,20 @@ def input_differences(
     """One line per changed input: its path and the old -> new content hash."""
     old_paths, new_paths = old_paths or {}, new_paths or {}
     out = []
+    renamed = renames(old, new)
     for name in changed_inputs(old, new):
         a, b = old.get(name), new.get(name)
         pa_, pb = old_paths.get(name), new_paths.get(name)
-        if a is None:
+        if name in renamed.values():
+            continue  # said with the old name
+        if name in renamed:
+            to = renamed[name]
+            where = f", {pa_} -> {new_paths.get(to)}" if pa_ and new_paths.get(to) and pa_ != new_paths.get(to) else ""
+            out.append(
+                f"input {name!r} renamed to {to!r} (same content {short(a or '')}{where}): input names are part "
+                "of the identity, and a list of paths names each input by its file's stem"
+            )
+        elif a is None:
             out.append(f"input {name!r} added" + (f": {pb} {short(b)}" if pb else ""))
         elif b is None:
             out.append(f"input {name!r} removed" + (f" (was {pa_} {short(a)})" if pa_ else ""))
@@ -105,6 +147,17 @@ def input_differences(
             out.append(f"input {name!r} changed: {pb} {short(a)} -> {short(b)}")
         else:
             out.append(f"input {name!r} changed ({short(a)} -> {short(b)})")
+    return out
+
+
+def renames(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """Inputs that disappeared while one with the same content appeared: old name -> new name."""
+    added = [n for n in sorted(new.keys() - old.keys())]
+    out: dict[str, str] = {}
+    for name in sorted(old.keys() - new.keys()):
+        match = next((n for n in added if new[n] == old[name] and n not in out.values()), None)
+        if match is not None:
+            out[name] = match
     return out
 
 

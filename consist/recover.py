@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from consist import relocate
 from consist.code_identity import identify
 from consist.errors import InputNotFoundError, RecoveryError
 from consist.hashing import Hasher
@@ -92,6 +93,7 @@ def recover(
     if not isinstance(artifact, Artifact):
         raise RecoveryError(f"recover() takes an Artifact (e.g. result.outputs['key']); got a {type(artifact).__name__}.")
     state = _State(tracker, runtime_kwargs or {}, overwrite)
+    artifact = _here(tracker, artifact)
     _restore(state, artifact)
     return Recovery(artifact, tuple(state.executed), tuple(state.copied), tuple(state.actions))
 
@@ -100,6 +102,7 @@ def restore_inputs(tracker: Tracker, inputs: Mapping[str, Artifact]) -> None:
     """Restore the produced inputs whose files are absent (``cache_hydration="inputs-missing"``)."""
     state = _State(tracker, {}, False)
     for name, artifact in inputs.items():
+        artifact = _here(tracker, artifact)
         if artifact.run_id is None or artifact.path.exists():
             continue
         try:
@@ -109,6 +112,17 @@ def restore_inputs(tracker: Tracker, inputs: Mapping[str, Artifact]) -> None:
                 f"Input {name!r} is missing at {artifact.path} and cache_hydration='inputs-missing' "
                 f"could not restore it: {exc}"
             ) from exc
+
+
+def _here(tracker: Tracker, artifact: Artifact) -> Artifact:
+    """``artifact`` at its place in this run folder when its run is in this catalog.
+
+    Records made before the run folder moved (or on another machine) name paths that
+    are not this tracker's; bytes are restored under ``tracker.run_dir`` instead.
+    """
+    if artifact.run_id is None or tracker.records.get(artifact.run_id) is None:
+        return relocate.rebase(tracker.run_dir, artifact)
+    return relocate.rebase(tracker.run_dir, artifact, must_exist=False)
 
 
 def _status(state: _State, artifact: Artifact) -> str:
@@ -187,6 +201,7 @@ def _sources(tracker: Tracker, artifact: Artifact) -> Iterator[Path]:
                 candidates.extend(other.outputs)
     # A container step's output was copied from the host path the container wrote; that
     # file is another copy (the caller checks its hash, as for every source).
+    candidates = relocate.rebase_all(tracker.run_dir, candidates)
     paths = [c.path for c in candidates if c.hash == artifact.hash]
     paths += [Path(c.meta["host_path"]) for c in candidates if c.hash == artifact.hash and c.meta.get("host_path")]
     count = 0
@@ -226,7 +241,8 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
             "or re-run the step to make a new artifact."
         )
     config = _config(producer, recipe, where)
-    for artifact in producer.inputs:
+    inputs = [_here(state.tracker, a) for a in producer.inputs]
+    for artifact in inputs:
         if artifact.run_id is not None:
             _restore(state, artifact)
         elif _status(state, artifact) != "ok":
@@ -239,7 +255,7 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
     spec = StepSpec(
         name=producer.name,
         fn=fn,
-        inputs={a.key: a for a in producer.inputs},
+        inputs={a.key: a for a in inputs},
         config=config,
         outputs=list(recipe.get("outputs", ())),
         load_inputs=recipe.get("load_inputs", False),

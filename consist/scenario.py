@@ -322,9 +322,16 @@ class Scenario:
         if self._progress is not None:
             self._progress.step()
         read = {a.id for a in result.run.inputs}
-        consumed = frozenset(k for k in result.outputs if getattr(self.coupler.get(k), "id", None) in read)
+        outputs = result.outputs
+        if result.run.kind == "container":
+            # Every container step has its logs under this one key: not a value steps pass on
+            # (it would make each later container step "replace" it); they stay in result.outputs.
+            from consist.integrations.container_spec import LOGS_KEY
+
+            outputs = {k: a for k, a in outputs.items() if k != LOGS_KEY}
+        consumed = frozenset(k for k in outputs if getattr(self.coupler.get(k), "id", None) in read)
         self.coupler.sync(
-            result.outputs,
+            outputs,
             run_id=result.run.id,
             step=step,
             declared=frozenset(declared),

@@ -28,6 +28,8 @@ from consist import coltypes
 from consist.errors import ConfigError, SchemaConflictError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from consist.schema_capture import FileSchema, SchemaStore
     from consist.tracker import Tracker
 
@@ -137,8 +139,8 @@ def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = F
     params: list[Any] = []
     key_column = "lower(l.key)" if ignore_case else "l.key"
     sql = f"""
-        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.hash AS hash, a.driver AS driver,
-               CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
+        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.run_id AS producer, a.hash AS hash,
+               a.driver AS driver, CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
                r.year AS year, r.iteration AS iteration
         FROM run_artifacts l JOIN runs r ON r.id = l.run_id JOIN artifacts a ON a.id = l.artifact_id
         WHERE l.direction = 'out' AND r.kind <> 'scenario' AND r.status = 'completed'
@@ -147,9 +149,23 @@ def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = F
                                    ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1
         ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"""
     rows = tracker.catalog.arrow(sql, params).to_pylist()
-    sources = [Source(meta_json=row.pop("meta"), **row) for row in rows]
+    sources = [Source(meta_json=row.pop("meta"), **row) for row in _rebased(tracker.run_dir, rows)]
     cache[(wanted, ignore_case)] = (token, sources)
     return sources
+
+
+def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose file is read from this tracker's copy of its run folder where that moved here.
+
+    Records keep absolute paths; after the whole run folder was copied or moved (another
+    machine, a renamed project), each file sits at the same place under its run's folder
+    (see :mod:`consist.relocate`).
+    """
+    from consist.relocate import rebase_uri
+
+    for row in rows:
+        row["uri"] = rebase_uri(run_dir, row["uri"], row.pop("producer"))
+    return rows
 
 
 def select_sources(

@@ -45,7 +45,7 @@ class CatalogMethods:
 
         return find_run(self, **filters)
 
-    def find_runs(self, *, index_by: str | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
+    def find_runs(self, *, index_by: str | Sequence[str] | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
         """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.queries.find_runs`)."""
         from consist.queries import find_runs
 
@@ -70,10 +70,13 @@ class CatalogMethods:
         return lineage(self, artifact, max_depth=max_depth)
 
     def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
-        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`)."""
+        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`).
+
+        Keys not in ``value_columns`` take the column their recorded values are in.
+        """
         from consist.queries import pivot_facets
 
-        return pivot_facets(namespace, keys, value_columns)
+        return pivot_facets(namespace, keys, value_columns, tracker=self)
 
     def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
         """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.

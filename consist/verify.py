@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from consist import relocate
 from consist.errors import RunNotFoundError
 from consist.hashing import Hasher
 from consist.models import Run
@@ -65,7 +66,7 @@ def verify(tracker: Tracker, run_ids: Iterable[str] | str | None = None) -> list
     for run in runs:
         if run.status != "completed":
             continue  # a failed run's files were never served
-        for artifact in run.outputs:
+        for artifact in relocate.rebase_all(tracker.run_dir, run.outputs):
             if artifact.uri in seen:
                 continue  # a hit lists the outputs of the run it reused: check them once
             seen.add(artifact.uri)

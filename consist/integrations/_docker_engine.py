@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 # Defined in consist.errors (public: consist.EngineUnavailableError...), re-exported here.
-from consist.errors import EngineUnavailableError, ImageNotFoundError
+from consist.errors import (
+    ContainerTimeoutError,
+    EngineUnavailableError,
+    ImageNotFoundError,
+)
 
 __all__ = [
     "ContainerOutcome",
@@ -183,7 +187,9 @@ def run(
     Returns
     -------
     ContainerOutcome
-        Exit code, decoded stdout and stderr, and the wall time from start to exit.
+        Exit code, decoded stdout and stderr, and the wall time from start to exit. A
+        program that could not start gives exit code 127 (not found), 126 (not
+        executable) or 125 (other), with the engine's reason as stderr, as ``docker run``.
 
     Raises
     ------
@@ -191,8 +197,9 @@ def run(
         If the image is not on the engine (nothing is pulled).
     EngineUnavailableError
         If no engine answers.
-    TimeoutError
-        If ``timeout_s`` elapsed first; the container is killed.
+    ContainerTimeoutError
+        If ``timeout_s`` elapsed first (a ``TimeoutError``); the container is killed, and
+        the error's ``stdout`` and ``stderr`` hold what it printed.
     """
     api, docker = client(), _import_docker()
     import requests
@@ -209,17 +216,27 @@ def run(
         except docker.errors.ImageNotFound as exc:
             raise _image_not_found(image) from exc
         started = time.perf_counter()
-        container.start()
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            # The program could not be started (not in the image, not executable...): report it
+            # as `docker run` does, an exit code with the reason on stderr, not as an API error.
+            reason = str(getattr(exc, "explanation", None) or exc)
+            return ContainerOutcome(_start_failure_code(reason), "", f"the container could not start: {reason}\n", 0.0)
         try:
             status = container.wait(timeout=timeout_s)
         except requests.exceptions.RequestException as exc:
             if timeout_s is None or "timed out" not in str(exc).lower():  # a read timeout
                 raise  # (the forced removal below kills the container)
-            logs = _decode(container.logs(stdout=True, stderr=True))
-            raise TimeoutError(
+            with contextlib.suppress(Exception):  # stop it before reading its logs, so they are complete
+                container.kill()
+            timed_out = ContainerTimeoutError(
                 f"Container of {image!r} still ran after {timeout_s}s and was killed; "
-                f"last output:\n{tail(logs)}"
-            ) from exc
+                f"last output:\n{tail(_decode(container.logs(stdout=True, stderr=True)))}"
+            )
+            timed_out.stdout = _decode(container.logs(stdout=True, stderr=False))
+            timed_out.stderr = _decode(container.logs(stdout=False, stderr=True))
+            raise timed_out from exc
         duration = time.perf_counter() - started
         stdout = container.logs(stdout=True, stderr=False)
         stderr = container.logs(stdout=False, stderr=True)
@@ -232,6 +249,16 @@ def run(
     return ContainerOutcome(
         int(status.get("StatusCode", -1)), _decode(stdout), _decode(stderr), duration
     )
+
+
+def _start_failure_code(reason: str) -> int:
+    """The exit code `docker run` gives a container whose program did not start."""
+    text = reason.lower()
+    if "not found" in text or "no such file" in text:
+        return 127
+    if "permission denied" in text or "not a directory" in text:
+        return 126
+    return 125
 
 
 def tail(text: str, n: int = 20) -> str:

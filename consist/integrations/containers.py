@@ -21,7 +21,6 @@ the index itself (the engine does), and imports ``docker`` only through
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,9 +28,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.context import current_tracker
-from consist.errors import ConfigError, ContainerExitError, OutputMissingError
-from consist.hashing import stat_fingerprint
-from consist.hydration import copy_file
+from consist.errors import ConfigError, ContainerTimeoutError
+from consist.integrations.container_checks import (
+    check_reachable,
+    check_written,
+    container_path_of,
+    copier,
+    create_missing_mounts,
+    exit_error,
+    link_on_host,
+    listing,
+    stamp,
+    timeout_error,
+)
 from consist.integrations.container_spec import (
     CONTAINER_KEYS,
     LOGS_KEY,
@@ -49,7 +58,6 @@ if TYPE_CHECKING:
 # Re-exported: the container step's spec and identity live in container_spec.
 __all__ = ["LOGS_KEY", "ContainerSpec", "container_version", "make_spec", "run_container", "run_executor"]
 
-_TAIL_LINES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,7 @@ def run_container(
         parent_id = active_scenario_id(tracker)
     spec = make_spec(image, command, volumes, environment, working_dir, network_disabled, timeout_s)
     wanted = parse_outputs(outputs)
+    check_reachable(spec, wanted)
     if cache_hydration == "outputs-requested" and hydrate_to is None:
         hydrate_to = dict(wanted)  # "the requested paths" of a container step are its outputs
     image_id = _docker_engine.image_digest(spec.image)  # the one engine call of a hit
@@ -226,103 +235,57 @@ def _image_name(image: str) -> str:
     return base.split(":", 1)[0] or "container"
 
 
-def _stamp(path: Path) -> Any:
-    """A token that changes when ``path`` is (re)written; None when it does not exist."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    if path.is_dir():
-        return ("dir", stat_fingerprint(path), st.st_ino)
-    # ctime too: a rewrite within one coarse mtime tick still moves it.
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
 def _execute(job: _Job, _consist_ctx: RunContext) -> None:
     """The step function: run the container, keep its logs, store its declared outputs."""
     from consist.integrations import _docker_engine
 
     spec, ctx = job.spec, _consist_ctx
     # Taken here, on a miss only: a hit never stats the host outputs.
-    before = {key: _stamp(path) for key, path in job.outputs.items()}
-    outcome = _docker_engine.run(
-        job.image_id,
-        spec.command if isinstance(spec.command, str) else list(spec.command),
-        volumes=spec.volumes,
-        environment=spec.environment or None,
-        working_dir=spec.working_dir,
-        network_disabled=spec.network_disabled,
-        timeout_s=spec.timeout_s,
-    )
-    logs = ctx.run_dir / LOGS_KEY
-    logs.mkdir(parents=True, exist_ok=True)
-    (logs / "stdout.log").write_text(outcome.stdout, encoding="utf-8")
-    (logs / "stderr.log").write_text(outcome.stderr, encoding="utf-8")
-    ctx.log_artifact(
-        logs,
-        LOGS_KEY,
-        exit_code=outcome.exit_code,
-        duration_s=round(outcome.duration_s, 3),
-        image=spec.image,
-        image_id=job.image_id,
-    )
+    before = {key: stamp(path, spec) for key, path in job.outputs.items()}
+    # The output folders' listings, to name what the run wrote instead when an output is missing.
+    listings = {host.parent: listing(host.parent) for host in job.outputs.values() if container_path_of(spec, host)}
+    created = create_missing_mounts(spec)
+    try:
+        outcome = _docker_engine.run(
+            job.image_id,
+            spec.command if isinstance(spec.command, str) else list(spec.command),
+            volumes=spec.volumes,
+            environment=spec.environment or None,
+            working_dir=spec.working_dir,
+            network_disabled=spec.network_disabled,
+            timeout_s=spec.timeout_s,
+        )
+    except ContainerTimeoutError as exc:
+        logs = _keep_logs(ctx, job, getattr(exc, "stdout", ""), getattr(exc, "stderr", ""), exit_code=None)
+        raise timeout_error(ctx.name, job, exc, logs) from None
+    logs = _keep_logs(ctx, job, outcome.stdout, outcome.stderr, outcome.exit_code, outcome.duration_s)
     if outcome.exit_code != 0:
-        raise _exit_error(ctx.name, job, outcome, logs)
-    _check_written(ctx.name, job, before)
+        raise exit_error(ctx.name, job, outcome, logs, created)
+    check_written(ctx.name, job, before, listings, created)
     for key, host in job.outputs.items():
         stored = ctx.run_dir / key / host.name
         stored.parent.mkdir(parents=True, exist_ok=True)
-        if host.is_dir():
-            shutil.copytree(host, stored, copy_function=copy_file)
+        source = link_on_host(spec, host) or host
+        copy = copier(spec)
+        if source.is_dir():
+            shutil.copytree(source, stored, copy_function=copy)
         else:
-            copy_file(host, stored)
-        extra = {"container_path": inside} if (inside := _inside(job.spec, host)) else {}
+            copy(source, stored)
+        extra = {"container_path": inside} if (inside := container_path_of(job.spec, host)) else {}
         ctx.log_artifact(stored, key, host_path=str(host), **extra)
 
 
-def _inside(spec: ContainerSpec, host: Path) -> str | None:
-    """Where ``host`` appears inside the container, if it lies under a mounted folder."""
-    for mounted, target in spec.volumes.items():
-        try:
-            rel = host.relative_to(mounted)
-        except ValueError:
-            continue
-        return posixpath.join(target, rel.as_posix()) if rel.parts else target
-    return None
-
-
-def _check_written(step: str, job: _Job, before: Mapping[str, Any]) -> None:
-    problems = []
-    for key, host in job.outputs.items():
-        now = _stamp(host)
-        where = f"{host}" + (f" ({inside} in the container)" if (inside := _inside(job.spec, host)) else "")
-        if now is None:
-            problems.append(f"{key!r} at {where} does not exist")
-        elif now == before[key]:
-            problems.append(f"{key!r} at {where} is unchanged since before the run")
-    if problems:
-        raise OutputMissingError(
-            f"container step {step!r} exited 0 but did not write its declared output(s): "
-            + "; ".join(problems)
-            + ". Make the command write there (through a mounted folder), or fix outputs=."
-        )
-
-
-def _exit_error(step: str, job: _Job, outcome: Any, logs: Path) -> ContainerExitError:
-    from consist.integrations._docker_engine import tail
-
-    shown = []
-    for stream, text in (("stderr", outcome.stderr), ("stdout", outcome.stdout)):
-        if text.strip():
-            shown.append(f"--- {stream} (last lines) ---\n{tail(text, _TAIL_LINES)}")
-    error = ContainerExitError(
-        f"container step {step!r} exited with code {outcome.exit_code} "
-        f"(image {job.spec.image!r} = {job.image_id[:19]}, command: {job.spec.command_text}).\n"
-        + ("\n".join(shown) if shown else "(the container printed nothing)")
-        + f"\nFull logs: {logs}. No cache entry was written; fix the command or its inputs and run again."
-    )
-    error.exit_code = outcome.exit_code
-    return error
+def _keep_logs(
+    ctx: RunContext, job: _Job, stdout: str, stderr: str, exit_code: int | None, duration_s: float | None = None
+) -> Path:
+    """Write the container's streams into the run folder and log them as ``container_logs``."""
+    logs = ctx.run_dir / LOGS_KEY
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "stdout.log").write_text(stdout, encoding="utf-8")
+    (logs / "stderr.log").write_text(stderr, encoding="utf-8")
+    extra = {"duration_s": round(duration_s, 3)} if duration_s is not None else {"timed_out": True}
+    ctx.log_artifact(logs, LOGS_KEY, exit_code=exit_code, image=job.spec.image, image_id=job.image_id, **extra)
+    return logs
 
 
 def run_executor(

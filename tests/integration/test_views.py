@@ -361,3 +361,21 @@ def test_provenance_folders_need_no_symbolic_links_and_survive_an_equals_sign_in
         assert "exp" not in scanned.columns
     assert frames[0].equals(frames[1])
     assert frames[0].rows() == [("a", 2020, 3), ("b", 2021, 6), ("a", 2022, 9), ("b", 2023, 12)]
+
+
+def test_views_and_scans_read_a_moved_run_folder(tmp_path):
+    """After the run folder (and catalog) moved elsewhere, views and scans read the files at their new place."""
+    import shutil
+
+    first = make_tracker(tmp_path / "old", Person)
+    for i in range(3):
+        run_sim(first, "s", 2020 + i, i)
+    shutil.move(str(tmp_path / "old"), str(tmp_path / "new"))
+    moved = make_tracker(tmp_path / "new", Person)
+    V = moved.views.Person
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "file is missing" warning: every file is found at its new place
+        df = query(moved, select(V.consist_year, func.sum(V.number_of_trips).label("t")).group_by(V.consist_year)
+                   .order_by(V.consist_year))  # fmt: skip
+        assert df.rows() == [(2020, 3), (2021, 6), (2022, 9)]
+        assert moved.scan("persons", year=2021).collect()["number_of_trips"].sum() == 6

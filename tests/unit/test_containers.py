@@ -126,3 +126,14 @@ def test_volume_host_paths_expand_the_home_folder(monkeypatch: pytest.MonkeyPatc
     """A volume written as '~/data' mounts the home folder's data, as the outputs' '~' paths do."""
     monkeypatch.setenv("HOME", str(tmp_path))
     assert make_spec("model:1", ["true"], {"~/data": "/data"}).volumes == {str(tmp_path / "data"): "/data"}
+
+
+def test_version_difference_names_only_the_changed_parts():
+    """A changed container version is reported by its changed parts; plain version strings are shown whole."""
+    from consist.reasons import version_difference
+
+    old, new = version(), version(environment={"MODE": "slow"})
+    shown = version_difference(old, new)
+    assert shown.startswith("environment=") and "command=" not in shown and "image=" not in shown
+    assert version_difference("v1", "v2") == "v1 -> v2"
+    assert version_difference(None, "v2") == "None -> v2"

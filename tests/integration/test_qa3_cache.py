@@ -1,0 +1,223 @@
+"""Third QA pass on cache control: caches moved between folders and machines, and exact miss wording."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import consist
+from consist import Tracker, use_tracker
+from tests.chain_steps import CALLS, last, load, mid
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls():
+    CALLS.clear()
+
+
+def _chain(tracker: Tracker, threshold: float = 0.5):
+    a = tracker.run(load, config={"threshold": threshold}, outputs=["a"])
+    b = tracker.run(mid, inputs={"a": a.outputs["a"]}, outputs=["b"])
+    c = tracker.run(last, inputs={"b": b.outputs["b"]}, outputs=["c"])
+    return a, b, c
+
+
+def _move_project(tmp_path: Path) -> Tracker:
+    """Build the chain in project/, then move the whole project to 'moved project/'."""
+    first = Tracker(run_dir=tmp_path / "project" / "runs")
+    _chain(first)
+    shutil.move(tmp_path / "project", tmp_path / "moved project")
+    return Tracker(run_dir=tmp_path / "moved project" / "runs")
+
+
+# -- a run folder moved or copied elsewhere ------------------------------------------------
+
+
+def test_moved_run_folder_keeps_its_cache_hits(tmp_path):
+    """After the whole run folder moves, the same chain hits and its artifacts point at the new place."""
+    moved = _move_project(tmp_path)
+    CALLS.clear()
+    assert moved.would_hit(load, config={"threshold": 0.5}, outputs=["a"])
+    a, b, c = _chain(moved)
+    assert CALLS == []
+    assert (a.cache_hit, b.cache_hit, c.cache_hit) == (True, True, True)
+    assert str(c.outputs["c"].path).startswith(str(tmp_path / "moved project" / "runs"))
+    assert consist.load(c.outputs["c"], as_="polars").item() == 3.0
+
+
+def test_moved_run_folder_verifies_clean_and_loads_old_records(tmp_path):
+    """verify() finds nothing wrong after a move, and an artifact from an old record still loads."""
+    moved = _move_project(tmp_path)
+    assert moved.verify() == []
+    recorded = moved.find_run(model="last").outputs[0]
+    assert not recorded.path.exists()  # the record still names the old place
+    with use_tracker(moved):
+        assert consist.load(recorded, as_="polars").item() == 3.0
+
+
+def test_moved_run_folder_recovers_into_the_new_place(tmp_path):
+    """recover() after a move re-executes only what is gone and writes under the new run folder."""
+    moved = _move_project(tmp_path)
+    b = moved.find_run(model="mid").outputs[0]
+    shutil.rmtree(tmp_path / "moved project" / "runs" / b.run_id)
+    CALLS.clear()
+    recovery = moved.recover(b)
+    assert CALLS == ["mid"]
+    assert str(recovery.artifact.path).startswith(str(tmp_path / "moved project" / "runs"))
+    assert recovery.artifact.path.exists()
+    assert not (tmp_path / "project").exists()  # nothing written at the old machine's path
+
+
+def test_catalog_copied_without_data_misses_then_hits_where_the_data_is_now(tmp_path):
+    """Only .consist copied: every step misses naming the absent output; with the data copied too, all hit."""
+    _chain(Tracker(run_dir=tmp_path / "a" / "runs"))
+    shutil.copytree(tmp_path / "a" / "runs" / ".consist", tmp_path / "b" / "runs" / ".consist")
+    shutil.move(tmp_path / "a", tmp_path / "elsewhere")  # machine a's disk is not reachable from b
+    b = Tracker(run_dir=tmp_path / "b" / "runs")
+    why = b.explain(load, config={"threshold": 0.5}, outputs=["a"])
+    assert not why.would_hit and "is missing at" in why.reason
+    shutil.rmtree(tmp_path / "b")
+    shutil.copytree(tmp_path / "elsewhere" / "runs", tmp_path / "b" / "runs")
+    CALLS.clear()
+    b = Tracker(run_dir=tmp_path / "b" / "runs")
+    hydrated = b.run(load, config={"threshold": 0.5}, outputs=["a"], cache_hydration="outputs-all",
+                     hydrate_dir=tmp_path / "work")
+    assert CALLS == [] and hydrated.cache_hit
+    assert pl.read_parquet(tmp_path / "work" / "a.parquet")["x"].to_list() == [1, 2, 3]
+
+
+# -- "why did it (not) hit": the exact thing that changed ------------------------------------
+
+
+def _module(folder: Path, name: str, helper_body: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(
+        "CALLS = []\n\n"
+        f"def helper(x):\n    return {helper_body}\n\n"
+        "def step(n):\n    CALLS.append(n)\n    return {'v': helper(n)}\n"
+    )
+    return path
+
+
+def _fresh_import(name: str):
+    import importlib
+    import sys
+
+    sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+def test_callable_module_names_the_module_when_only_a_helper_changed(tmp_path, monkeypatch):
+    """With code_identity='callable_module', editing a helper misses and the reason names the module file."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = _module(tmp_path, "qa3_steps_mod", "x + 1")
+    tracker = Tracker(run_dir=tmp_path / "runs", code_identity="callable_module")
+    mod = _fresh_import("qa3_steps_mod")
+    tracker.run(mod.step, config={"n": 1}, outputs=["o"])
+    path.write_text(path.read_text().replace("x + 1", "x + 2"))
+    mod = _fresh_import("qa3_steps_mod")
+    why = tracker.explain(mod.step, config={"n": 1}, outputs=["o"])
+    assert not why.would_hit
+    assert "module qa3_steps_mod (qa3_steps_mod.py) defining step changed" in why.reason
+    assert "-    return x + 1" in str(why) and "+    return x + 2" in str(why)
+    result = tracker.run(mod.step, config={"n": 1}, outputs=["o"])
+    assert mod.CALLS == [1]
+    assert "module qa3_steps_mod (qa3_steps_mod.py) defining step changed" in result.run.miss_reason
+
+
+def test_repo_git_reasons_say_commit_or_uncommitted_changes(tmp_path, monkeypatch):
+    """With code_identity='repo_git', a dirty edit and a later commit each miss, worded as such."""
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.syspath_prepend(str(repo))
+    path = _module(repo, "qa3_steps_git", "x + 1")
+    (repo / ".gitignore").write_text("runs/\n__pycache__/\n")
+    git = ["git", "-c", "user.email=qa@example.com", "-c", "user.name=qa"]
+    subprocess.run(["git", "init", "-q", "."], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    tracker = Tracker(run_dir=repo / "runs", code_identity="repo_git")
+    mod = _fresh_import("qa3_steps_git")
+    tracker.run(mod.step, config={"n": 1}, outputs=["o"])
+    path.write_text(path.read_text().replace("x + 1", "x + 2"))
+    dirty = tracker.run(_fresh_import("qa3_steps_git").step, config={"n": 1}, outputs=["o"])
+    assert not dirty.cache_hit
+    assert "uncommitted changes in the repository holding step changed" in dirty.run.miss_reason
+    subprocess.run([*git, "commit", "-qam", "two"], cwd=repo, check=True)
+    committed = tracker.run(_fresh_import("qa3_steps_git").step, config={"n": 1}, outputs=["o"])
+    assert not committed.cache_hit
+    assert "git commit of the repository holding step changed" in committed.run.miss_reason
+
+
+def test_list_input_renamed_with_same_content_says_renamed(tmp_path):
+    """Renaming a list input's file (same bytes) misses, and the reason says it was renamed, not changed."""
+    calls = []
+
+    def step():
+        calls.append(1)
+        return {"ok": 1}
+
+    tracker = Tracker(run_dir=tmp_path / "runs")
+    (tmp_path / "raw.csv").write_text("v\n1\n")
+    tracker.run(step, inputs=[tmp_path / "raw.csv"], outputs=["o"])
+    (tmp_path / "raw.csv").rename(tmp_path / "raw_v2.csv")
+    assert "input 'raw' renamed to 'raw_v2'" in str(tracker.explain(step, inputs=[tmp_path / "raw_v2.csv"], outputs=["o"]))
+    result = tracker.run(step, inputs=[tmp_path / "raw_v2.csv"], outputs=["o"])
+    assert calls == [1, 1]
+    assert "input 'raw' renamed to 'raw_v2' (same content" in result.run.miss_reason
+
+
+def test_closure_value_change_is_explained_as_such(tmp_path):
+    """A step built by a factory with another closure value misses; explain says the source is unchanged."""
+
+    def make(k):
+        def scaled():
+            return {"k": k}
+
+        return scaled
+
+    tracker = Tracker(run_dir=tmp_path / "runs")
+    tracker.run("scaled", fn=make(1), outputs=["o"])
+    why = tracker.explain("scaled", fn=make(2), outputs=["o"])
+    assert not why.would_hit
+    assert "source text is unchanged, so a default argument, closure value" in str(why)
+
+
+def test_repo_git_sees_a_reloaded_helper_in_the_same_process(tmp_path, monkeypatch):
+    """repo_git in a long session: editing and reloading a helper module (step untouched) is a miss, not a stale hit."""
+    import importlib
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.syspath_prepend(str(repo))
+    (repo / "qa3_helpers.py").write_text("def helper(x):\n    return x + 1\n")
+    (repo / "qa3_uses_helper.py").write_text(
+        "import qa3_helpers\nCALLS = []\n\ndef step(n):\n    CALLS.append(n)\n    return {'v': qa3_helpers.helper(n)}\n"
+    )
+    (repo / ".gitignore").write_text("runs/\n__pycache__/\n")
+    git = ["git", "-c", "user.email=qa@example.com", "-c", "user.name=qa"]
+    subprocess.run(["git", "init", "-q", "."], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    tracker = Tracker(run_dir=repo / "runs", code_identity="repo_git")
+    helpers = _fresh_import("qa3_helpers")
+    mod = _fresh_import("qa3_uses_helper")
+    first = tracker.run(mod.step, config={"n": 1}, outputs=["o"])
+    assert tracker.run(mod.step, config={"n": 1}, outputs=["o"]).cache_hit
+    (repo / "qa3_helpers.py").write_text("def helper(x):\n    return x + 2\n")
+    importlib.reload(helpers)  # what %autoreload does; the step's module is not reloaded
+    again = tracker.run(mod.step, config={"n": 1}, outputs=["o"])
+    assert mod.CALLS == [1, 1]
+    assert not again.cache_hit
+    assert consist.load(again.outputs["o"]) != consist.load(first.outputs["o"])
