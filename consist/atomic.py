@@ -33,13 +33,13 @@ def write_bytes(target: Path, data: bytes, *, durable: bool = False) -> None:
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     os.close(fd)
     try:
         os.replace(tmp, target)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -56,8 +56,10 @@ def create_exclusive(target: Path) -> bool:
     return True
 
 
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+def unlink_quietly(*paths: Path) -> None:
+    """Remove each of ``paths`` that exists (leftovers of an interrupted write)."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from consist import segments
-from consist.atomic import temp_name, write_bytes
+from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import CatalogError
 from consist.models import Artifact, Run
 from consist.store import Layout
@@ -194,11 +194,7 @@ def build_database(db_path: Path, layout: Layout) -> None:
             con.close()
         os.replace(tmp, db_path)
     finally:
-        for leftover in (tmp, Path(f"{tmp}.wal")):
-            try:
-                os.unlink(leftover)
-            except FileNotFoundError:
-                pass
+        unlink_quietly(tmp, Path(f"{tmp}.wal"))  # a DuckDB file may leave its write-ahead log
 
 
 def build_if_missing(db_path: Path, layout: Layout) -> None:

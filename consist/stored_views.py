@@ -32,7 +32,7 @@ from typing import Any
 
 import blake3
 
-from consist.atomic import temp_name
+from consist.atomic import temp_name, unlink_quietly
 
 log = logging.getLogger("consist.views")
 
@@ -177,11 +177,7 @@ class StoredViews:
             log.warning("could not write schema views to %s: %s", self.db_path, exc)
             return False
         finally:
-            for leftover in (tmp, Path(f"{tmp}.wal")):
-                try:
-                    os.unlink(leftover)
-                except FileNotFoundError:
-                    pass
+            unlink_quietly(tmp, Path(f"{tmp}.wal"))
         self._written = (self.db_path.stat().st_ino, digest)
         return True
 

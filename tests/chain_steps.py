@@ -24,3 +24,11 @@ def mid(a: pl.DataFrame) -> pl.DataFrame:
 def last(b: pl.DataFrame) -> pl.DataFrame:
     CALLS.append("last")
     return b.select(pl.col("y").sum())
+
+
+def chain(tracker, threshold: float = 0.5):
+    """Run load -> mid -> last on ``tracker``; returns the three results."""
+    a = tracker.run(load, config={"threshold": threshold}, outputs=["a"])
+    b = tracker.run(mid, inputs={"a": a.outputs["a"]}, outputs=["b"])
+    c = tracker.run(last, inputs={"b": b.outputs["b"]}, outputs=["c"])
+    return a, b, c

@@ -19,7 +19,8 @@ from consist.errors import (
     RecoveryError,
     RunNotFoundError,
 )
-from tests.chain_steps import CALLS, last, load, mid
+from tests.chain_steps import CALLS, load, mid
+from tests.chain_steps import chain as _chain
 
 
 def pair(n: int) -> dict:
@@ -40,13 +41,6 @@ def scaled(a: pl.DataFrame, factor: float, label: str) -> pl.DataFrame:
 @pytest.fixture(autouse=True)
 def _clear_calls():
     CALLS.clear()
-
-
-def _chain(tracker: Tracker, threshold: float = 0.5):
-    a = tracker.run(load, config={"threshold": threshold}, outputs=["a"])
-    b = tracker.run(mid, inputs={"a": a.outputs["a"]}, outputs=["b"])
-    c = tracker.run(last, inputs={"b": b.outputs["b"]}, outputs=["c"])
-    return a, b, c
 
 
 def _leftovers(folder: Path) -> list[str]:

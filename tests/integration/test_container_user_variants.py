@@ -20,9 +20,9 @@ import polars as pl
 import pytest
 
 try:
-    from .docker_fixtures import docker_engine  # (a fixture, used by name)
+    from .docker_fixtures import container_step, docker_engine, make_data, runs
 except ImportError:  # tests/integration is not a package: pytest put it on sys.path
-    from docker_fixtures import docker_engine  # noqa: F401
+    from docker_fixtures import container_step, docker_engine, make_data, runs  # noqa: F401
 
 import consist
 from consist import (
@@ -34,7 +34,6 @@ from consist import (
     Tracker,
 )
 from consist.integrations import _docker_engine as engine
-from consist.integrations.containers import run_container
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -46,31 +45,11 @@ COPY = "echo run >> /outputs/runs.log; cp /inputs/input.csv /outputs/results.csv
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     """``tmp_path/data/{inputs,outputs}`` with one input file."""
-    root = tmp_path / "data"
-    (root / "inputs").mkdir(parents=True)
-    (root / "outputs").mkdir()
-    (root / "inputs" / "input.csv").write_text("zone,pop\n1,100\n2,250\n")
-    return root
-
-
-def runs(data: Path) -> int:
-    """How many containers appended to ``outputs/runs.log``."""
-    log = data / "outputs" / "runs.log"
-    return len(log.read_text().splitlines()) if log.exists() else 0
+    return make_data(tmp_path)
 
 
 def step(tracker: Tracker, data: Path, **overrides):
-    options = {
-        "tracker": tracker,
-        "run_id": "model",
-        "image": IMAGE,
-        "command": ["sh", "-c", COPY],
-        "volumes": {str(data / "inputs"): "/inputs", str(data / "outputs"): "/outputs"},
-        "inputs": [data / "inputs" / "input.csv"],
-        "outputs": {"results": data / "outputs" / "results.csv"},
-    }
-    options.update(overrides)
-    return run_container(**options)
+    return container_step(tracker, data, script=COPY, **{"run_id": "model", "image": IMAGE, **overrides})
 
 
 def test_volumes_given_as_path_and_with_tilde_run_and_hit(tracker: Tracker, tmp_path: Path, monkeypatch):

@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 
 try:
-    from .docker_fixtures import docker_engine  # noqa: F401  (a fixture, used by name)
+    from .docker_fixtures import container_step, docker_engine, make_data, runs
 except ImportError:  # tests/integration is not a package: pytest put it on sys.path
-    from docker_fixtures import docker_engine  # noqa: F401
+    from docker_fixtures import container_step, docker_engine, make_data, runs  # noqa: F401
 
 import consist
 from consist import (
@@ -29,7 +29,6 @@ from consist import (
     Tracker,
 )
 from consist.integrations import _docker_engine as engine
-from consist.integrations.containers import run_container
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -42,34 +41,9 @@ WORK = (
 )
 
 
-def make_data(root: Path) -> Path:
-    """``root/data/{inputs,outputs}`` with one input file; returns ``root/data``."""
-    data = root / "data"
-    (data / "inputs").mkdir(parents=True)
-    (data / "outputs").mkdir()
-    (data / "inputs" / "input.csv").write_text("zone,pop\n1,100\n2,250\n")
-    return data
-
-
-def runs(data: Path) -> int:
-    """How many containers ran against this data folder."""
-    log = data / "outputs" / "runs.log"
-    return len(log.read_text().splitlines()) if log.exists() else 0
-
-
 def step(tracker: Tracker, data: Path, **overrides):
     """A typical container step over ``data``; keyword arguments replace its parts."""
-    options = {
-        "tracker": tracker,
-        "run_id": "model_2030",
-        "image": IMAGE_1,
-        "command": ["sh", "-c", WORK],
-        "volumes": {str(data / "inputs"): "/inputs", str(data / "outputs"): "/outputs"},
-        "inputs": [data / "inputs" / "input.csv"],
-        "outputs": {"results": data / "outputs" / "results.csv"},
-    }
-    options.update(overrides)
-    return run_container(**options)
+    return container_step(tracker, data, script=WORK, **{"run_id": "model_2030", "image": IMAGE_1, **overrides})
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from tests.chain_steps import CALLS, last, load, mid
+from tests.chain_steps import CALLS, load
+from tests.chain_steps import chain as _chain
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +19,28 @@ def _clear_calls():
     CALLS.clear()
 
 
-def _chain(tracker: Tracker, threshold: float = 0.5):
-    a = tracker.run(load, config={"threshold": threshold}, outputs=["a"])
-    b = tracker.run(mid, inputs={"a": a.outputs["a"]}, outputs=["b"])
-    c = tracker.run(last, inputs={"b": b.outputs["b"]}, outputs=["c"])
-    return a, b, c
+GIT = ["git", "-c", "user.email=qa@example.com", "-c", "user.name=qa"]
+
+
+def _repo(tmp_path: Path, monkeypatch) -> Path:
+    """An empty folder on sys.path to become a git repository (skips without git)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.syspath_prepend(str(repo))
+    return repo
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    """Commit everything in ``repo`` (made a repository with a .gitignore on first use)."""
+    import subprocess
+
+    if not (repo / ".git").exists():
+        (repo / ".gitignore").write_text("runs/\n__pycache__/\n")
+        subprocess.run(["git", "init", "-q", "."], cwd=repo, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", message], cwd=repo, check=True)
 
 
 def _move_project(tmp_path: Path) -> Tracker:
@@ -131,19 +149,10 @@ def test_callable_module_names_the_module_when_only_a_helper_changed(tmp_path, m
 
 def test_repo_git_reasons_say_commit_or_uncommitted_changes(tmp_path, monkeypatch):
     """With code_identity='repo_git', a dirty edit and a later commit each miss, worded as such."""
-    import subprocess
 
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    monkeypatch.syspath_prepend(str(repo))
+    repo = _repo(tmp_path, monkeypatch)
     path = _module(repo, "qa3_steps_git", "x + 1")
-    (repo / ".gitignore").write_text("runs/\n__pycache__/\n")
-    git = ["git", "-c", "user.email=qa@example.com", "-c", "user.name=qa"]
-    subprocess.run(["git", "init", "-q", "."], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    _commit_all(repo, "one")
     tracker = Tracker(run_dir=repo / "runs", code_identity="repo_git")
     mod = _fresh_import("qa3_steps_git")
     tracker.run(mod.step, config={"n": 1}, outputs=["o"])
@@ -151,7 +160,7 @@ def test_repo_git_reasons_say_commit_or_uncommitted_changes(tmp_path, monkeypatc
     dirty = tracker.run(_fresh_import("qa3_steps_git").step, config={"n": 1}, outputs=["o"])
     assert not dirty.cache_hit
     assert "uncommitted changes in the repository holding step changed" in dirty.run.miss_reason
-    subprocess.run([*git, "commit", "-qam", "two"], cwd=repo, check=True)
+    _commit_all(repo, "two")
     committed = tracker.run(_fresh_import("qa3_steps_git").step, config={"n": 1}, outputs=["o"])
     assert not committed.cache_hit
     assert "git commit of the repository holding step changed" in committed.run.miss_reason
@@ -194,22 +203,13 @@ def test_closure_value_change_is_explained_as_such(tmp_path):
 def test_repo_git_sees_a_reloaded_helper_in_the_same_process(tmp_path, monkeypatch):
     """repo_git in a long session: editing and reloading a helper module (step untouched) is a miss, not a stale hit."""
     import importlib
-    import subprocess
 
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    monkeypatch.syspath_prepend(str(repo))
+    repo = _repo(tmp_path, monkeypatch)
     (repo / "qa3_helpers.py").write_text("def helper(x):\n    return x + 1\n")
     (repo / "qa3_uses_helper.py").write_text(
         "import qa3_helpers\nCALLS = []\n\ndef step(n):\n    CALLS.append(n)\n    return {'v': qa3_helpers.helper(n)}\n"
     )
-    (repo / ".gitignore").write_text("runs/\n__pycache__/\n")
-    git = ["git", "-c", "user.email=qa@example.com", "-c", "user.name=qa"]
-    subprocess.run(["git", "init", "-q", "."], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    _commit_all(repo, "one")
     tracker = Tracker(run_dir=repo / "runs", code_identity="repo_git")
     helpers = _fresh_import("qa3_helpers")
     mod = _fresh_import("qa3_uses_helper")
