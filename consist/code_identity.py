@@ -16,10 +16,16 @@ Recipes (``code_identity=``):
 When source is not available (functions made by ``exec``, typed into a REPL, built-ins)
 the code object is hashed instead (bytecode, constants, names, recursively): a callable
 always has an identity. Results are memoised per callable and recipe.
+
+Besides the code, the values it reads count: default arguments, closure values and the
+module-level constants it reads by name (``THRESHOLD = 0.5`` in another notebook cell),
+each by value when immutable. Mutable globals (a dict of parameters) and helpers it calls
+do not count: pass such values through ``config=`` to make them part of the key.
 """
 
 from __future__ import annotations
 
+import dis
 import enum
 import functools
 import inspect
@@ -47,6 +53,8 @@ RECIPES = ("callable_source", "callable_module", "repo_git")
 _memo: dict[tuple[int, str], tuple[Any, CodeInfo, str | None]] = {}
 # Folder -> (fingerprint, state): git is asked again only when the fingerprint changes.
 _git_memo: dict[str, tuple[tuple[Any, ...], tuple[str, str]]] = {}
+# Code object id -> (the code, the global names it reads): scanning bytecode once per function.
+_globals_memo: dict[int, tuple[Any, tuple[str, ...]]] = {}
 
 
 def identify(fn: Any, recipe: str = "callable_source", version: str | None = None) -> tuple[CodeInfo, str | None]:
@@ -72,6 +80,13 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     bound = _bound_values(target, seen)
     if extra is not None or bound:
         info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
+    read = next(({name: _shown(value) for name, value in item[1]} for item in bound if item[0] == "globals"), None)
+    if read:
+        # Recorded so a miss can name the constant; kept with the source so an
+        # explanation's diff shows the values too.
+        info = msgspec.structs.replace(info, globals=read)
+        if source is not None:
+            source += "".join(f"\n# global {name} = {value!r}" for name, value in read.items())
     return info, source
 
 
@@ -104,7 +119,75 @@ def _bound_values(fn: Any, seen: set[int]) -> list[Any]:
             cells.append([name, _soft(value, seen)])
         if cells:
             out.append(["closure", cells])
+    constants = _global_constants(fn)
+    if constants:
+        out.append(["globals", constants])
     return out
+
+
+def _global_constants(fn: Any) -> list[list[Any]]:
+    """The immutable module-level values ``fn`` reads by name, as ``[name, value]`` pairs.
+
+    A notebook step that reads ``THRESHOLD`` from another cell computes something else
+    once that cell is edited and re-run. Only immutable values count (numbers, strings,
+    enums, tuples of them); paths, modules, classes, functions and mutable objects are
+    skipped, so a step's hash does not move as a list it appends to grows, and a helper
+    is counted only under the recipes that include it.
+    """
+    code = getattr(fn, "__code__", None)
+    namespace = getattr(fn, "__globals__", None)
+    if code is None or not isinstance(namespace, dict):
+        return []
+    memo = _globals_memo.get(id(code))
+    if memo is None or memo[0] is not code:
+        memo = (code, _global_names(code))
+        _globals_memo[id(code)] = memo
+    out = []
+    for name in memo[1]:
+        value = namespace.get(name, _MISSING)
+        if value is not _MISSING and _immutable(value) and not _has_path(value):
+            try:
+                out.append([name, canonical(value, f"global {name}")])
+            except UnhashableInputError:
+                continue
+    return out
+
+
+_MISSING = object()
+
+
+def _has_path(value: Any) -> bool:
+    """Whether ``value`` is or holds a path: where files are never counts toward identity
+    (``DATA = Path(__file__).parent / "data"`` differs on every machine; the files
+    themselves count when they are inputs)."""
+    if isinstance(value, PurePath):
+        return True
+    return isinstance(value, (tuple, frozenset)) and any(_has_path(v) for v in value)
+# A global's value is recorded as is up to this many characters; a longer one (a query
+# string, a long tuple) by a digest, so run records stay small.
+_SHOWN_CHARS = 200
+
+
+def _shown(value: Any) -> Any:
+    if len(repr(value)) <= _SHOWN_CHARS:
+        return value
+    return f"<{type(value).__name__} {code_hash('global', value)[:12]}>"
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """Global names the code (and code nested in it) reads but never assigns, dunders aside."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        for ins in dis.get_instructions(current):
+            if ins.opname == "LOAD_GLOBAL":
+                loads.add(ins.argval)
+            elif ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL"):
+                stores.add(ins.argval)  # the function's own state, changed by running it
+        stack.extend(const for const in current.co_consts if isinstance(const, types.CodeType))
+    return tuple(sorted(name for name in loads - stores if not name.startswith("__")))
 
 
 def _soft(value: Any, seen: set[int]) -> Any:

@@ -52,6 +52,9 @@ class Coupler:
         self._descriptions: dict[str, str] = {}
         self._warn_undocumented = False
         self._warned: set[str] = set()
+        # (key, the two steps) already warned about: a loop over years alternating two
+        # steps on one key warns once, not once per year.
+        self._warned_replacements: set[tuple[str, frozenset[str | None]]] = set()
         self.replaced: dict[str, list[str]] = {}
 
     # -- reading ---------------------------------------------------------------------
@@ -156,8 +159,8 @@ class Coupler:
         """Take a step's outputs (called for every step, hit or miss).
 
         A key last written by a *different* step (another name and other code) is
-        replaced with a :class:`CouplerWarning` naming both runs: the later artifact wins
-        and both runs keep their records. Silent, because the replacement is evidently
+        replaced with a :class:`CouplerWarning` naming both runs (once per key and pair
+        of steps): the later artifact wins and both runs keep their records. Silent, because the replacement is evidently
         intended: the same step writing its key again (a loop over years or parameters,
         one function under per-year names); a step that read the key's current artifact
         and writes a new one (``consumed``: a state advanced step by step); an explicit
@@ -169,13 +172,18 @@ class Coupler:
             other_step = previous is not None and previous[1] not in (None, step)
             if other_step and (code is None or previous[2] != code) and key not in consumed:
                 self.replaced.setdefault(key, [previous[0] or "?"]).append(run_id)
-                warnings.warn(
-                    f"coupler key {key!r} was produced by run {previous[0]!r} (step {previous[1]!r}) and is "
-                    f"now replaced by run {run_id!r} (step {step!r}); later steps read run {run_id!r}'s. "
-                    f"If that is intended, set it explicitly with sc.coupler.set({key!r}, ...); otherwise use another key.",
-                    CouplerWarning,
-                    stacklevel=_user_stacklevel(),
-                )
+                pair = (key, frozenset((previous[1], step)))
+                if pair not in self._warned_replacements:
+                    self._warned_replacements.add(pair)
+                    warnings.warn(
+                        f"coupler key {key!r} was produced by run {previous[0]!r} (step {previous[1]!r}) and is "
+                        f"now replaced by run {run_id!r} (step {step!r}); later steps read run {run_id!r}'s. "
+                        f"If that is intended, set it explicitly with sc.coupler.set({key!r}, ...); otherwise use "
+                        f"another key. Further replacements of {key!r} between these steps are not reported "
+                        "(all are listed in sc.coupler.replaced).",
+                        CouplerWarning,
+                        stacklevel=_user_stacklevel(),
+                    )
             self._put(key, artifact, run_id, step, code)
 
     def _put(self, key: str, artifact: Artifact, run_id: str | None, step: str | None, code: str | None = None) -> None:

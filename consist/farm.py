@@ -28,6 +28,7 @@ provenance by other means. Callers list only sources whose file exists.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,8 +44,12 @@ HIVE_ORDER = ("consist_scenario_id", "consist_year", "consist_iteration", "consi
 NULL_VALUE = "__HIVE_DEFAULT_PARTITION__"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")  # what ``quote(..., safe='')`` leaves as it is
+
+
 def _component(name: str, value: object) -> str:
-    return f"{name}={quote(str(value), safe='')}"
+    text = str(value)
+    return f"{name}={text if _PLAIN.fullmatch(text) else quote(text, safe='')}"
 
 
 def partitions(source: Source) -> tuple[str, ...]:
@@ -78,38 +83,82 @@ class LinkFarm:
 
     def __init__(self, layout: Layout) -> None:
         self.root = layout.links
-        self._made: dict[tuple[str, str], str] = {}
+        self._made: dict[tuple[object, ...], str] = {}
+        # Real paths of folders, so a new process resolves each shared folder (the run
+        # folder, the farm) once rather than once per file: 10,000 files otherwise cost
+        # some 200,000 ``lstat`` calls on the first query.
+        self._real: dict[str, str] = {}
+
+    def _folder(self, source: Source) -> tuple[str, list[str]]:
+        values = source.provenance()
+        parts = [_component(name, values[name]) for name in partitions(source)]
+        return os.path.join(str(self.root), *parts), parts
 
     def folder(self, source: Source) -> Path:
         """The folder whose path names ``source``'s provenance (whether or not it exists yet)."""
-        values = source.provenance()
-        return self.root.joinpath(*(_component(name, values[name]) for name in partitions(source)))
+        return Path(self._folder(source)[0])
 
     def link(self, source: Source) -> str | None:
         """A path to ``source``'s file through its provenance folder; None when none can be made."""
-        if str(source.scenario_id) == NULL_VALUE or str(source.run_id) == NULL_VALUE:
-            return None  # would read back as null
-        folder = self.folder(source)
-        key = (str(folder), source.uri)
+        # Keyed by the values the folder is named from: a view rebuild asks again for every file.
+        key = (source.scenario_id, source.year, source.iteration, source.run_id, source.artifact_id, source.uri)
         found = self._made.get(key)
         if found is not None:
             return found
+        if str(source.scenario_id) == NULL_VALUE or str(source.run_id) == NULL_VALUE:
+            return None  # would read back as null
+        folder, parts = self._folder(source)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = _through(folder, source.uri) or _symlink(folder, source.uri)
+            # The folders below the farm's root are plain ones this farm makes (no links, no ``..``).
+            real_folder = os.path.join(self._real_dir(str(self.root)), *parts)
+            path = _through(folder, real_folder, self._real_file(source.uri))
+            if path is None:
+                os.makedirs(folder, exist_ok=True)
+                path = _through(folder, real_folder, self._real_file(source.uri)) or _symlink(Path(folder), source.uri)
         except (OSError, NotImplementedError, ValueError):
             return None
         self._made[key] = path
         return path
 
+    def _real_dir(self, folder: str) -> str:
+        """``os.path.realpath(folder)``, remembering every folder on the way."""
+        found = self._real.get(folder)
+        if found is None:
+            parent, name = os.path.split(folder)
+            if not name or name in (os.curdir, os.pardir) or not os.path.isabs(folder):
+                found = os.path.realpath(folder)
+            else:
+                full = os.path.join(self._real_dir(parent), name)
+                found = os.path.realpath(full) if os.path.islink(full) else full
+            self._real[folder] = found
+        return found
 
-def _through(folder: Path, uri: str) -> str | None:
+    def _real_file(self, uri: str) -> str:
+        parent, name = os.path.split(uri)
+        if not name or name in (os.curdir, os.pardir) or not os.path.isabs(uri):
+            return os.path.realpath(uri)
+        full = os.path.join(self._real_dir(parent), name)
+        return os.path.realpath(full) if os.path.islink(full) else full
+
+
+def _through(folder: str, real_folder: str, real_uri: str) -> str | None:
     """``<folder>/../../<file>``, or None if the way back names a folder with an ``=``."""
-    back = os.path.relpath(os.path.realpath(uri), os.path.realpath(folder))
+    back = _relative(real_uri, real_folder)
     if any("=" in part for part in back.split(os.sep)[:-1] if part != os.pardir):
         return None
     path = f"{folder}{os.sep}{back}"
     return path if os.path.exists(path) else None
+
+
+def _relative(target: str, start: str) -> str:
+    """``os.path.relpath(target, start)`` for two normalised absolute paths, without its re-normalising."""
+    to, start_parts = target.split(os.sep), start.split(os.sep)
+    common = 0
+    for a, b in zip(to, start_parts):
+        if a != b:
+            break
+        common += 1
+    return os.sep.join([os.pardir] * (len(start_parts) - common) + to[common:]) or os.curdir
 
 
 def _symlink(folder: Path, uri: str) -> str:

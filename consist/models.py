@@ -83,6 +83,8 @@ class CodeInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     file: str | None = None
     line: int | None = None
     version: str | None = None
+    # Module-level constants the code reads (name -> value); they are part of ``hash``.
+    globals: dict[str, Any] | None = None
 
 
 class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -73,7 +73,26 @@ def code_difference(old: CodeInfo, new: CodeInfo) -> str | None:
             f"uncommitted changes in the repository holding {where} changed "
             f"(git diff HEAD at commit {short(new.version)}; {digests})"
         )
-    return f"code of {where} changed ({digests})"
+    return f"code of {where} changed ({digests}){_globals_difference(old.globals, new.globals)}"
+
+
+def _globals_difference(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    """``: global RATE 0.1 -> 0.2``, for the module-level constants read by the code that changed."""
+    old, new = old or {}, new or {}
+    changed = sorted(name for name in old.keys() | new.keys() if old.get(name, _UNSET) != new.get(name, _UNSET))
+    if not changed:
+        return ""
+    parts = [f"global {name} {_shown(old, name)} -> {_shown(new, name)}" for name in changed]
+    return ": " + ", ".join(parts[:MAX_GLOBALS]) + (", ..." if len(parts) > MAX_GLOBALS else "")
+
+
+def _shown(values: dict[str, Any], name: str) -> str:
+    return repr(values[name]) if name in values else "(not read)"
+
+
+_UNSET = object()
+# At most this many changed globals are named in one reason.
+MAX_GLOBALS = 3
 
 
 def version_difference(old: str | None, new: str | None) -> str:

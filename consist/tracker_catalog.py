@@ -81,11 +81,15 @@ class CatalogMethods:
     def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
         """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
 
-        Registered schemas' views (``tracker.views``) are brought up to date first.
+        Registered schemas' views (``tracker.views``) are brought up to date first when
+        the query names one.
         """
-        from consist.queries import run_query
+        from consist.queries import compile_sql, run_query
 
-        return self.views.run(lambda: run_query(self, query, params))
+        if not self.schemas and "_consist_views" not in self.__dict__:
+            return run_query(self, query, params)
+        sql = query if isinstance(query, str) else compile_sql(query)[0] if hasattr(query, "compile") else None
+        return self.views.run(lambda: run_query(self, query, params), sql=sql)
 
     # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
 

@@ -379,3 +379,17 @@ def test_views_and_scans_read_a_moved_run_folder(tmp_path):
                    .order_by(V.consist_year))  # fmt: skip
         assert df.rows() == [(2020, 3), (2021, 6), (2022, 9)]
         assert moved.scan("persons", year=2021).collect()["number_of_trips"].sum() == 6
+
+
+def test_queries_that_name_no_view_leave_the_views_alone(tmp_path):
+    """A query of runs after a new run does not rebuild the views; the next query of a view does."""
+    tracker = make_tracker(tmp_path, Person)
+    run_sim(tracker, "s", 2020, 1)
+    V = tracker.views.Person
+    assert query(tracker, select(func.count()).select_from(V)).item() == 3
+    builds = tracker.views.builds
+    run_sim(tracker, "s", 2021, 2)
+    assert consist.run_query("SELECT count(*) AS n FROM runs", tracker=tracker)["n"].item() == 2
+    assert tracker.views.builds == builds
+    assert query(tracker, select(func.count()).select_from(V)).item() == 6
+    assert tracker.views.builds == builds + 1
