@@ -19,19 +19,35 @@ from consist.identity import digest
 from consist.models import Artifact
 
 _FORBIDDEN = ("/", "\\", "\x00")
+# The longest key, in UTF-8 bytes (see check_key).
+MAX_KEY_BYTES = 200
 
 
 def check_key(key: Any, what: str = "output key") -> str:
     """Return ``key`` if it is safe to use as a file name inside a run folder."""
     if not isinstance(key, str) or not key.strip():
         raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
-    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN) or len(key) > 200:
+    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN):
         raise UnsafeKeyError(
             f"{what} {key!r} cannot be used: keys become file names inside the run folder, "
-            "so they may not contain '/', '\\' or NUL, start with '.', or exceed 200 characters. "
+            "so they may not contain '/', '\\' or NUL, or start with '.'. "
             "Choose a plain name such as 'persons_2030'."
         )
+    # Bytes, not characters: file systems cap a name at 255 bytes, and the key also
+    # carries an extension and a temporary-name prefix while it is written.
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise UnsafeKeyError(
+            f"{what} {key[:40]!r}... is {size} bytes long in UTF-8 ({len(key)} characters); keys become "
+            f"file names, so they may be at most {MAX_KEY_BYTES} bytes (about {MAX_KEY_BYTES // 3} "
+            "characters of CJK text). Choose a shorter name."
+        )
     return key
+
+
+def truncate_name(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return name.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
 
 
 def artifact_id(run_id: str | None, key: str, content: str) -> str:

@@ -31,16 +31,26 @@ def write_bytes(target: Path, data: bytes, *, durable: bool = False) -> None:
             view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
-    except BaseException:
+    except BaseException as exc:
         os.close(fd)
         unlink_quietly(tmp)
+        name_target(exc, target)
         raise
     os.close(fd)
     try:
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         unlink_quietly(tmp)
+        name_target(exc, target)
         raise
+
+
+def name_target(exc: BaseException, target: Path) -> None:
+    """Name ``target`` in an OSError raised while writing it, when the error names no file."""
+    # os.write on a descriptor raises "[Errno 28] No space left on device" with no path:
+    # name the file being written, so a full disk says where.
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(target)
 
 
 def create_exclusive(target: Path) -> bool:

@@ -91,6 +91,17 @@ class RecordStore:
         if self.auto_compact:
             self._maybe_compact()
 
+    def discard(self, run_id: str) -> None:
+        """Remove ``run_id``'s fresh record, if any: a run whose failure could not be recorded.
+
+        Deleting needs no free space, so a full disk cannot leave a "completed" record
+        behind for a run that raised.
+        """
+        try:
+            os.unlink(self.layout.record_path(run_id))
+        except OSError:
+            pass
+
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
         self._since_check += 1

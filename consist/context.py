@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import check_key, file_artifact, frame_artifact
 from consist.errors import ConfigError, NoActiveTrackerError
+from consist.keywords import check_extra_keywords
 
 if TYPE_CHECKING:
     from consist.hashing import Hasher
@@ -109,6 +110,17 @@ def activate(ctx: RunContext) -> Iterator[RunContext]:
         _run.reset(token)
 
 
+# log_artifact()'s own options, for spotting a misspelt one among its metadata keywords.
+_LOG_ARTIFACT_OPTIONS = (
+    "key",
+    "content_hash",
+    "force_hash_override",
+    "validate_content_hash",
+    "profile_file_schema",
+    "file_schema_sample_rows",
+)
+
+
 class RunContext:
     """What a running step can see and log into (passed as ``_consist_ctx``).
 
@@ -154,6 +166,8 @@ class RunContext:
         file's columns and a few statistics (over the first ``file_schema_sample_rows``
         rows, default all) in that metadata (see :mod:`consist.schema_capture`).
         """
+        # A misspelt option (contenthash=) would otherwise be stored as metadata.
+        check_extra_keywords(meta, _LOG_ARTIFACT_OPTIONS, "log_artifact()")
         path = Path(path)
         key = check_key(key if key is not None else path.name.split(".")[0] or path.name)
         artifact = file_artifact(

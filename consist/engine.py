@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist import binding, hydration, outputs, relocate, replay
-from consist.artifacts import artifact_id, bytes_problem, check_key, content_size
+from consist.artifacts import (
+    MAX_KEY_BYTES,
+    artifact_id,
+    bytes_problem,
+    check_key,
+    content_size,
+    truncate_name,
+)
 from consist.code_identity import identify
 from consist.context import RunContext, activate, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
@@ -255,7 +262,7 @@ def output_problem(tracker: Tracker, artifact: Artifact) -> str | None:
 def default_output_key(name: str) -> str:
     """The key of an undeclared single output: the step name, made safe as a file name."""
     safe = "".join("_" if c in "/\\\x00" else c for c in name).lstrip(".")
-    return safe[:200] or "output"
+    return truncate_name(safe, MAX_KEY_BYTES) or "output"  # bytes: a CJK name must fit a file name
 
 
 def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
@@ -268,7 +275,8 @@ def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
             candidate = f"{wanted}~{secrets.token_hex(3)}"
             if tracker.records.claim_id(candidate):
                 return candidate
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)[:60].lstrip(".") or "step"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
+    safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
     return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
 
 
@@ -374,18 +382,32 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
         tracker, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why,
         replay=replay.recipe(spec, tracker.code_identity, prep.snapshot),
     )
-    if spec.cache_mode != "readonly":
-        tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
     tracker.index.put_last(spec.name, components, recent)
     if prep.source is not None:
         tracker.remember_source(prep.code.hash, prep.source)
+    # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
+    # while writing the bookkeeping above) would still be served as a cache hit.
+    if spec.cache_mode != "readonly":
+        tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
     return RunResult(dict(ctx.outputs), run, False)
 
 
-def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run:
-    """Record a failed execution; no cache entry is written."""
+def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:
+    """Record a failed execution; no cache entry is written.
+
+    When the record itself cannot be written (often the same full disk that failed the
+    run), any record already written for it is removed, ``exc`` gets a note saying so and
+    None is returned: the caller re-raises ``exc``, which must not be hidden behind a
+    second error.
+    """
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
-    return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+    try:
+        return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+    except OSError as err:
+        # A "completed" record written just before the fault must not outlive it.
+        tracker.records.discard(ctx.run_id)
+        exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
+        return None
 
 
 def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:

@@ -251,8 +251,8 @@ def _code_change(tracker: Tracker, old: CodeInfo, new: CodeInfo, source: str | N
 
 def _source(tracker: Tracker, code_hash: str) -> str | None:
     try:
-        return tracker.layout.code_path(code_hash).read_text()
-    except OSError:
+        return tracker.layout.code_path(code_hash).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # a damaged snapshot only loses the diff
         return None
 
 

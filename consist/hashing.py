@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 from blake3 import blake3
 
+from consist.atomic import write_bytes
 from consist.identity import directory_hash
 
 # Below this size a plain read beats mapping the file and starting threads.
@@ -231,10 +232,8 @@ class Hasher:
         if target is None:
             return
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(_memo_encoder.encode(memo))
-            os.replace(tmp, target)
+            # A unique temporary name, removed on failure: a full disk leaves no partial file.
+            write_bytes(target, _memo_encoder.encode(memo))
         except OSError:
             # The memo is an optimisation: a read-only cache folder must not fail a run.
             pass

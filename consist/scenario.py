@@ -32,6 +32,7 @@ from consist.artifacts import check_key, file_artifact
 from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
+from consist.keywords import check_extra_keywords
 from consist.models import Artifact, Run, RunResult
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ class Scenario:
         tags: Sequence[str] | None = None,
         **meta: Any,
     ) -> None:
+        # A misspelt option (step_cache_hydrate=) would otherwise be recorded as metadata.
+        check_extra_keywords(meta, ("model", "step_cache_hydration", "tags", "tracker"), "scenario()")
         self.tracker = tracker
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"

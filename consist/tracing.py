@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import linecache
 import os
 import shutil
@@ -39,6 +40,7 @@ from consist.engine import StepSpec, begin, fail, finish, listed, lookup, prepar
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
 from consist.identity import config_snapshot
+from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
 
 if TYPE_CHECKING:
@@ -92,6 +94,8 @@ def open_trace(
         if cache_hydration is None:
             cache_hydration = scenario.step_cache_hydration
     extra = {key: metadata.pop(key) for key in list(metadata) if key in _PASS_THROUGH}
+    # A misspelt option (input= for inputs=) would otherwise become a recorded value.
+    check_extra_keywords(metadata, _TRACE_OPTIONS, "trace()", "config={{'{key}': ...}}")
     if cache_hydration is not None and "cache_hydration" in _SPEC_FIELDS:
         extra["cache_hydration"] = cache_hydration
     code = None
@@ -119,6 +123,13 @@ def open_trace(
         **extra,
     )
     return TraceBlock(tracker, spec, scenario, code)
+
+
+# Option names of trace(), for spotting a misspelt one among the free-form keywords.
+_TRACE_OPTIONS = (
+    *(p for p in inspect.signature(open_trace).parameters if p not in {"tracker", "scenario", "metadata"}),
+    *sorted(_PASS_THROUGH),
+)
 
 
 def _identity_config(

@@ -89,6 +89,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
         if not isinstance(cache_epoch, int):
             raise ConfigError(f"cache_epoch must be an int; got {cache_epoch!r}.")
         self.run_dir = Path(run_dir).expanduser().resolve()
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"run_dir {self.run_dir} is a file; give a folder (it is created if missing).")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.layout = Layout(self.run_dir / ".consist")
         self.db_path = remembered_db_path(self.layout, db_path, self.run_dir / "provenance.duckdb")

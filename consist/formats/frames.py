@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from consist.atomic import temp_name
+from consist.atomic import name_target, temp_name
 
 FRAME_KINDS = ("pandas", "polars", "lazy", "arrow")
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
@@ -57,8 +57,9 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
                 table = obj
             pq.write_table(table, tmp)
         tmp.replace(target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        name_target(exc, target)
         raise
 
 
