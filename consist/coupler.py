@@ -68,6 +68,8 @@ class Coupler:
             When no step produced ``key``; the message lists the available keys and
             the closest match.
         """
+        if not isinstance(key, str):
+            raise CouplerKeyError(f"coupler keys are strings; got {key!r} ({type(key).__name__}). Use the key's name.")
         artifact = self._artifacts.get(key)
         if artifact is None:
             raise CouplerKeyError(self.unknown_key_message(key))
@@ -143,7 +145,9 @@ class Coupler:
                 f"coupler.update() takes a mapping of key -> Artifact (such as result.outputs); "
                 f"got a {type(mapping).__name__}."
             )
-        for key, artifact in {**dict(mapping or {}), **artifacts}.items():
+        # Check every entry first: a bad value leaves the coupler as it was, not half-updated.
+        checked = {check_key(k, "coupler key"): _checked(k, a) for k, a in {**dict(mapping or {}), **artifacts}.items()}
+        for key, artifact in checked.items():
             self.set(key, artifact)
 
     def sync(
@@ -324,10 +328,19 @@ class Coupler:
 
 def closest(key: str, candidates: list[str]) -> str | None:
     """The candidate nearest to ``key`` (by spelling, or one containing the other), if any."""
+    if not isinstance(key, str) or not key:
+        return None  # '' is inside every key: no suggestion beats a wrong one
+    # A difference of case only ('Population' for 'population') is the likeliest typo, and
+    # difflib misses it for short keys.
+    folded = [c for c in candidates if c.casefold() == key.casefold()]
+    if folded:
+        return folded[0]
     found = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
     if found:
         return found[0]
-    inside = [c for c in candidates if c in key or key in c]
+    # Containment only for a substantial part ('skims' in 'zarr_skims'): a letter or two
+    # is inside most keys and would suggest nonsense.
+    inside = [c for c in candidates if (c in key and len(c) >= 3) or (key in c and len(key) >= 3)]
     return inside[0] if inside else None
 
 

@@ -166,9 +166,15 @@ class Scenario:
         if exc is None:
             missing = self.coupler.missing_declared_outputs()
             if missing:
+                from consist.coupler import closest
+
+                # A key set under a near spelling is the usual cause: name it.
+                undeclared = [k for k in self.coupler.keys() if k not in self.coupler.declared_outputs]
+                near = {k: c for k in missing if (c := closest(k, undeclared))}
+                hint = "".join(f" {c!r} is set: was it meant to be {k!r}?" for k, c in near.items())
                 error = ScenarioOutputsMissingError(
                     f"scenario {self.name!r} ended without the required coupler outputs {missing} "
-                    f"(set: {self.coupler.keys() or 'nothing'}). Produce them in a step "
+                    f"(set: {self.coupler.keys() or 'nothing'}).{hint} Produce them in a step "
                     "(outputs=[...]) or set them with sc.coupler.set(key, artifact), "
                     "or declare them with required=False."
                 )
@@ -417,8 +423,24 @@ class Scenario:
                 f"metadata_by_key names {unknown}, which are not among the logged keys {sorted(paths)}; "
                 "fix the key or add its path."
             )
+        for key, meta in per_key.items():
+            if not isinstance(meta, Mapping):
+                raise ConfigError(
+                    f"metadata_by_key[{key!r}] must be a mapping of metadata (e.g. {{'role': 'primary_unit'}}); "
+                    f"got a {type(meta).__name__}."
+                )
         for key, path in paths.items():
             check_key(key)
+            if not isinstance(path, (str, os.PathLike)):
+                # Checked up front so a frame among paths logs nothing, not half the mapping.
+                hint = (
+                    "log a frame with consist.log_dataframe(df, key=...) inside a step"
+                    if hasattr(path, "columns") or hasattr(path, "schema")
+                    else "give the path of an existing file or folder"
+                )
+                raise ConfigError(
+                    f"log_artifacts() logs existing files: {key!r} is a {type(path).__name__}, not a path; {hint}."
+                )
             if not Path(path).exists():
                 raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
         ctx = current_run(required=False)
