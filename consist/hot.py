@@ -74,6 +74,10 @@ class IngestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
         The artifact's own columns (the table may have more, from other artifacts).
     frame_kind
         The kind of frame it was logged as, so a ghost load gives back the same kind.
+    arrow_schema
+        The Parquet file's Arrow schema (serialised IPC bytes), so a ghost load restores
+        the dtypes and metadata the hot table cannot hold (pandas index and nullable
+        dtypes, categoricals, Enums, time zones).
     """
 
     artifact_id: str
@@ -86,9 +90,12 @@ class IngestRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     run_id: str | None = None
     frame_kind: str | None = None
     ingested_at: float = 0.0
+    arrow_schema: bytes | None = None
 
 
 _decoder = msgspec.json.Decoder(IngestRecord)
+# Field metadata key holding a dictionary column's values in an IngestRecord.arrow_schema.
+DICTIONARY_META = b"consist.dictionary"
 _encoder = msgspec.json.Encoder()
 _process_locks: dict[str, threading.RLock] = {}
 _locks_lock = threading.Lock()
@@ -266,11 +273,35 @@ class HotStore:
         record = IngestRecord(
             artifact_id=artifact.id, key=artifact.key, table=table, rows=int(rows), columns=own, hash=artifact.hash,
             uri=artifact.uri, run_id=artifact.run_id, frame_kind=artifact.frame_kind, ingested_at=time.time(),
+            arrow_schema=_file_schema(artifact),
         )  # fmt: skip
         # Published only after the rows are committed: a view trusts the manifest.
         write_bytes(self.manifests / f"{artifact.id}.json", _encoder.encode(record))
         self._records[artifact.id] = record
         return record
+
+
+def _file_schema(artifact: Artifact) -> bytes | None:
+    # Only Parquet carries the full Arrow schema (with pandas/Polars metadata) cheaply.
+    if artifact.driver != "parquet":
+        return None
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
+    schema = pq.read_schema(artifact.path)
+    coded = [f.name for f in schema if pat.is_dictionary(f.type)]
+    if coded:
+        # A dictionary's values (a pandas categorical's categories, in their order) are
+        # data, not schema: keep them in the field metadata so a ghost restores them.
+        table = pq.read_table(artifact.path, columns=coded).unify_dictionaries()
+        for name in coded:
+            column = table.column(name)
+            values = column.chunk(0).dictionary.to_pylist() if column.num_chunks else []
+            i = schema.get_field_index(name)
+            field = schema.field(i)
+            meta = {**(field.metadata or {}), DICTIONARY_META: msgspec.json.encode(values)}
+            schema = schema.set(i, field.with_metadata(meta))
+    return schema.serialize().to_pybytes()
 
 
 def _source_relation(con: Any, artifact: Artifact) -> str:

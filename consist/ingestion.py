@@ -140,7 +140,60 @@ def load_ghost(artifact: Artifact, as_: str | None = None, *, lazy: bool = False
     store, record = found
     if as_ == "path":
         return None  # there is no file to point at: the caller reports it missing
-    table = store.read(record)
+    table = _restore_schema(store.read(record), record.arrow_schema)
     if lazy:
         as_ = "lazy"
     return from_arrow(table, as_ or record.frame_kind or artifact.frame_kind or "polars")
+
+
+def _restore_schema(table: Any, schema_bytes: bytes | None) -> Any:
+    # The hot table holds plain SQL types: cast back to the file's Arrow schema so that
+    # a ghost gives back what was stored (index, nullable dtypes, categoricals, zones).
+    if not schema_bytes:
+        return table
+    import pyarrow as pa
+
+    schema = pa.ipc.read_schema(pa.py_buffer(schema_bytes))
+    if schema.names != table.column_names:
+        return table
+    try:
+        columns = [_restore_column(table.column(i), field) for i, field in enumerate(schema)]
+        fields = [_without_dictionary(field) for field in schema]
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=schema.metadata))
+    except (pa.ArrowException, ValueError, TypeError):
+        return table  # a type the hot table changed beyond a cast: rows as they are
+
+
+def _without_dictionary(field: Any) -> Any:
+    from consist.hot import DICTIONARY_META
+
+    meta = field.metadata or {}
+    if DICTIONARY_META not in meta:
+        return field
+    rest = {k: v for k, v in meta.items() if k != DICTIONARY_META}
+    return field.with_metadata(rest) if rest else field.remove_metadata()
+
+
+def _dictionary_of(field: Any) -> list[Any] | None:
+    import msgspec
+
+    from consist.hot import DICTIONARY_META
+
+    raw = (field.metadata or {}).get(DICTIONARY_META)
+    return None if raw is None else msgspec.json.decode(raw)
+
+
+def _restore_column(column: Any, field: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = _dictionary_of(field)
+    if values is None:
+        return column.cast(field.type)
+    # Rebuild the dictionary with its recorded values in their order (a cast would
+    # order them by first appearance, reordering an ordered categorical's categories).
+    kind = field.type
+    dictionary = pa.array(values, type=kind.value_type)
+    plain = column.cast(kind.value_type).combine_chunks()
+    indices = pc.index_in(plain, value_set=dictionary).cast(kind.index_type)
+    return pa.DictionaryArray.from_arrays(indices, dictionary, ordered=kind.ordered)

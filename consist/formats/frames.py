@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consist.atomic import name_target, temp_name
+from consist.errors import ConfigError
 
 FRAME_KINDS = ("pandas", "polars", "lazy", "arrow")
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
@@ -50,6 +51,12 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
             import pyarrow.parquet as pq
 
             if kind == "pandas":
+                if not obj.columns.is_unique:
+                    dups = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]})
+                    raise ConfigError(
+                        f"frame {target.stem!r} has duplicate column names {dups}; Parquet needs "
+                        "unique names: rename or drop the duplicates before returning or logging it."
+                    )
                 table = pa.Table.from_pandas(obj)
             elif isinstance(obj, pa.RecordBatch):
                 table = pa.Table.from_batches([obj])
@@ -59,8 +66,30 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
         tmp.replace(target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        unstorable = _unstorable(exc, target)
+        if unstorable is not None:
+            raise unstorable from exc
         name_target(exc, target)
         raise
+
+
+def _unstorable(exc: BaseException, target: Path) -> ConfigError | None:
+    # Arrow refuses a column holding values of several Python types (an object column
+    # mixing ints and strings) or of no Arrow type; Polars refuses its Object dtype. The
+    # raw errors name neither the output nor the fix.
+    pa = sys.modules.get("pyarrow")
+    pl = sys.modules.get("polars")
+    arrow_error = pa is not None and isinstance(exc, pa.ArrowException)
+    polars_error = pl is not None and isinstance(exc, pl.exceptions.ComputeError) and "Object" in str(exc)
+    if not (arrow_error or polars_error):
+        return None
+    args = getattr(exc, "args", ())
+    detail = "; ".join(str(a) for a in args) if args else str(exc)
+    return ConfigError(
+        f"frame {target.stem!r} cannot be stored as Parquet: {detail}. Every column must hold "
+        "values of one type: convert mixed or arbitrary-object columns first, e.g. "
+        "df['col'] = df['col'].astype(str)."
+    )
 
 
 def from_polars(df: Any, as_: str) -> Any:
