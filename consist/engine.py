@@ -237,8 +237,6 @@ def lookup(
         return None, "cache_mode='overwrite'"
     entry = tracker.index.get(prep.signature, spec.outputs)
     if entry is None:
-        entry = tracker.index.get(prep.signature)
-    if entry is None:
         return None, None
     entry = relocate.rebase_entry(tracker.run_dir, entry)  # the run folder may have moved
     cached = {a.key for a in entry.outputs}

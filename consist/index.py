@@ -43,15 +43,14 @@ class CacheIndex:
         self.layout = layout
 
     def get(self, signature: str, keys: Iterable[str] = ()) -> CacheEntry | None:
-        """The newest entry for ``signature`` with every output in ``keys``, or None.
+        """The newest entry for ``signature`` with every output in ``keys``; failing that the
+        newest entry (whose missing output then explains the miss); None if there is none.
 
         A damaged entry counts as absent.
         """
         wanted = set(keys)
-        for entry in self.entries(signature):
-            if wanted <= {a.key for a in entry.outputs}:
-                return entry
-        return None
+        entries = self.entries(signature)
+        return next((e for e in entries if wanted <= {a.key for a in e.outputs}), entries[0] if entries else None)
 
     def entries(self, signature: str) -> list[CacheEntry]:
         """Every entry kept for ``signature``, newest first."""
