@@ -17,7 +17,8 @@ from consist.api import (
     scenario,
     trace,
 )
-from consist.context import RunContext, current_tracker, use_tracker
+from consist._active import current_tracker, use_tracker
+from consist.context import RunContext
 from consist.coupler import Coupler, CouplerWarning, coupler_schema
 from consist.errors import (
     ArtifactNotFoundError,

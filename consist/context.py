@@ -1,114 +1,26 @@
-"""Which tracker and which run are active, and the run context steps receive.
+"""The run context a step receives: what it can see and log its outputs into.
 
-``use_tracker`` sets the tracker that module-level functions use; it is context-local
-(threads and asyncio tasks each see their own) and nests. While a step executes, its
-:class:`RunContext` is the active run: ``consist.log_dataframe`` and
-``consist.log_artifact`` log into it, and ``inject_context=True`` passes it to the step
-as ``_consist_ctx``.
+While a step executes, its :class:`RunContext` is the active run (see
+:mod:`consist._active`): ``consist.log_dataframe`` and ``consist.log_artifact`` log into
+it, and ``inject_context=True`` passes it to the step as ``_consist_ctx``.
 """
 
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import os
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import check_key, file_artifact, frame_artifact
-from consist.errors import ConfigError, NoActiveTrackerError
+from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
 
 if TYPE_CHECKING:
     from consist.hashing import Hasher
     from consist.models import Artifact
-
-_tracker: contextvars.ContextVar[Any] = contextvars.ContextVar("consist_tracker", default=None)
-# Every live Tracker of this process, to find the one an artifact belongs to.
-_trackers: weakref.WeakSet[Any] = weakref.WeakSet()
-_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("consist_run", default=None)
-
-
-@contextmanager
-def use_tracker(tracker: Any) -> Iterator[Any]:
-    """Make ``tracker`` the one module-level functions use inside the block.
-
-    Examples
-    --------
-    >>> with consist.use_tracker(tracker):          # doctest: +SKIP
-    ...     consist.run(fn=clean, inputs={"raw": Path("raw.csv")}, outputs=["cleaned"])
-    """
-    token = _tracker.set(tracker)
-    try:
-        yield tracker
-    finally:
-        _tracker.reset(token)
-
-
-def current_tracker(required: bool = True) -> Any:
-    """The tracker set by the innermost ``use_tracker`` (or the default one)."""
-    tracker = _tracker.get()
-    if tracker is None and required:
-        raise NoActiveTrackerError(
-            "No tracker is in use. Create one and wrap the call: "
-            "`with consist.use_tracker(Tracker(run_dir='./runs', db_path='./provenance.duckdb')): ...`, "
-            "or pass tracker= explicitly."
-        )
-    return tracker
-
-
-def register_tracker(tracker: Any) -> None:
-    """Remember a live tracker (see :func:`owner_of`)."""
-    _trackers.add(tracker)
-
-
-def live_trackers(preferred: Any = None) -> list[Any]:
-    """``preferred`` (if given), the tracker in use, then every other live tracker."""
-    first = [t for t in (preferred, _tracker.get()) if t is not None]
-    return first + [t for t in list(_trackers) if all(t is not f for f in first)]
-
-
-def owner_of(artifacts: Any) -> Any:
-    """The tracker in use, else the live tracker whose catalog recorded ``artifacts``' runs.
-
-    Lets ``consist.ingest(result.outputs["persons"])`` work without ``use_tracker``: the
-    artifact names its run, and only one catalog has that run's record.
-    """
-    tracker = _tracker.get()
-    if tracker is not None:
-        return tracker
-    items = [artifacts] if hasattr(artifacts, "run_id") else list(artifacts) if isinstance(artifacts, (list, tuple)) else []
-    run_ids = {a.run_id for a in items if getattr(a, "run_id", None)}
-    if run_ids:
-        for candidate in list(_trackers):
-            if all(candidate.records.get(run_id) is not None for run_id in run_ids):
-                return candidate
-    return current_tracker()
-
-
-def current_run(required: bool = True) -> RunContext | None:
-    """The run whose step is executing now."""
-    ctx = _run.get()
-    if ctx is None and required:
-        raise NoActiveTrackerError(
-            "No run is active: log_dataframe/log_artifact log into the step that is executing. "
-            "Call them inside a function run by consist.run(...) or inside a `with sc.trace(...)` block."
-        )
-    return ctx
-
-
-@contextmanager
-def activate(ctx: RunContext) -> Iterator[RunContext]:
-    """Make ``ctx`` the active run inside the block."""
-    token = _run.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _run.reset(token)
-
 
 # log_artifact()'s own options, for spotting a misspelt one among its metadata keywords.
 _LOG_ARTIFACT_OPTIONS = (

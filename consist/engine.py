@@ -14,8 +14,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,8 @@ from consist.artifacts import (
     truncate_name,
 )
 from consist.code_identity import identify
-from consist.context import RunContext, activate, snapshot_files
+from consist._active import activate
+from consist.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
 from consist.formats.drivers import driver_for, load
 from consist.identity import (
@@ -45,59 +45,13 @@ from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.catalog import RecordStore
+    from consist.host import StepHost
+    from consist.spec import StepSpec
 
 CACHE_MODES = ("reuse", "overwrite", "readonly")
 _HOST = socket.gethostname()
 _FACET_STR_MAX = 256
-
-
-def listed(value: Any) -> list[Any]:
-    """``value`` as a list; one string or path is one item, never its characters.
-
-    ``outputs="cleaned"``, ``tags="nightly"`` and ``depends_on=Path("config.yaml")``
-    are natural spellings of a one-item list.
-    """
-    if value is None:
-        return []
-    if isinstance(value, (str, os.PathLike)):
-        return [value]
-    return list(value)
-
-
-@dataclass(slots=True)
-class StepSpec:
-    """Everything a caller said about one step."""
-
-    name: str
-    fn: Any = None
-    inputs: Mapping[str, Any] | Sequence[Any] | None = None
-    config: Any = None
-    outputs: Sequence[str] = ()
-    load_inputs: bool | None = None
-    runtime_kwargs: dict[str, Any] | None = None
-    inject_context: bool = False
-    depends_on: Sequence[Any] = ()
-    capture_dir: Path | None = None
-    capture_pattern: str = "*"
-    year: int | None = None
-    iteration: int | None = None
-    tags: Sequence[str] = ()
-    run_id: str | None = None
-    parent_id: str | None = None
-    model: str | None = None
-    cache_mode: str = "reuse"
-    facets: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-    code_version: str | None = None
-    code_identity: str | None = None
-    kind: str = "step"
-    code_target: Any = None
-    # Cache hydration (see consist.hydration): what to copy on a hit, or restore on a miss.
-    cache_hydration: str = "metadata"
-    hydrate_to: Mapping[str, Any] | None = None
-    hydrate_dir: Any = None
-    hydrate_overwrite: bool = False
 
 
 @dataclass(slots=True)
@@ -127,7 +81,7 @@ class Prepared:
         )
 
 
-def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
+def prepare(host: StepHost, spec: StepSpec) -> Prepared:
     """Validate ``spec`` and compute its signature (no execution, no catalog query)."""
     started = time.time()
     if spec.cache_mode not in CACHE_MODES:
@@ -138,26 +92,26 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         check_key(key)
     if spec.fn is not None:
         binding.check_context_param(binding.shape_of(spec.fn), spec.inject_context)
-    resolved = resolve_inputs(tracker, spec.inputs)
+    resolved = resolve_inputs(host, spec.inputs)
     for i, dep in enumerate(spec.depends_on or ()):
         path = Path(dep)
         name = f"depends_on:{path.name}"
         if name in resolved:
             name = f"{name}#{i}"
-        resolved[name] = raw_artifact(tracker, path, name)
+        resolved[name] = raw_artifact(host, path, name)
     snapshot = config_snapshot(spec.config)
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
-        spec.code_identity or tracker.code_identity,
+        spec.code_identity or host.code_identity,
         spec.code_version,
     )
     chash = config_hash(snapshot)
     ihash = inputs_hash({k: a.hash for k, a in resolved.items()})
-    signature = step_signature(code.hash, chash, ihash, tracker.cache_epoch)
+    signature = step_signature(code.hash, chash, ihash, host.cache_epoch)
     return Prepared(resolved, snapshot, code, source, chash, ihash, signature, started)
 
 
-def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] | None) -> dict[str, Artifact]:
+def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | None) -> dict[str, Artifact]:
     """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
     if not inputs:
         return {}
@@ -187,10 +141,10 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
         if not isinstance(name, str):
             raise ConfigError(f"input names must be strings; got {name!r}.")
         if isinstance(value, Artifact):
-            value = relocate.rebase(tracker.run_dir, value)  # from a record made before a move
+            value = relocate.rebase(host.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
-            resolved[name] = raw_artifact(tracker, Path(value), name)
+            resolved[name] = raw_artifact(host, Path(value), name)
         else:
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
@@ -203,11 +157,11 @@ def resolve_inputs(tracker: Tracker, inputs: Mapping[str, Any] | Sequence[Any] |
     return resolved
 
 
-def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
+def raw_artifact(host: StepHost, path: Path, name: str) -> Artifact:
     """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
     path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
     try:
-        value = tracker.hasher.hash_path(path)
+        value = host.hasher.hash_path(path)
     except FileNotFoundError:
         raise InputNotFoundError(
             f"Input {name!r} points to {path}, which does not exist "
@@ -225,7 +179,7 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
 
 
 def lookup(
-    tracker: Tracker, spec: StepSpec, prep: Prepared, *, hydrate: bool = True
+    host: StepHost, spec: StepSpec, prep: Prepared, *, hydrate: bool = True
 ) -> tuple[CacheEntry | None, str | None]:
     """The usable cache entry for ``prep``, or None with the reason it is unusable.
 
@@ -235,26 +189,26 @@ def lookup(
     """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
-    entry = tracker.index.get(prep.signature, spec.outputs)
+    entry = host.index.get(prep.signature, spec.outputs)
     if entry is None:
         return None, None
-    entry = relocate.rebase_entry(tracker.run_dir, entry)  # the run folder may have moved
+    entry = relocate.rebase_entry(host.run_dir, entry)  # the run folder may have moved
     cached = {a.key for a in entry.outputs}
     missing = [k for k in spec.outputs if k not in cached]
     if missing:
         return None, f"the cached run {entry.run_id} has no output {missing[0]!r}"
     for artifact in entry.outputs:
-        problem = output_problem(tracker, artifact)
+        problem = output_problem(host, artifact)
         if problem:
             return None, f"{problem} (run {entry.run_id})"
     if hydrate and spec.cache_hydration in hydration.ON_HIT:
-        return hydration.hydrate_hit(tracker, spec, entry)
+        return hydration.hydrate_hit(host, spec, entry)
     return entry, None
 
 
-def output_problem(tracker: Tracker, artifact: Artifact) -> str | None:
+def output_problem(host: StepHost, artifact: Artifact) -> str | None:
     """Why a cached output cannot be served (see :func:`consist.artifacts.bytes_problem`)."""
-    return bytes_problem(tracker.hasher, artifact, tracker.verify_outputs)
+    return bytes_problem(host.hasher, artifact, host.verify_outputs)
 
 
 def default_output_key(name: str) -> str:
@@ -263,17 +217,17 @@ def default_output_key(name: str) -> str:
     return truncate_name(safe, MAX_KEY_BYTES) or "output"  # bytes: a CJK name must fit a file name
 
 
-def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
-    """A fresh run id: the caller's (suffixed if already used) or a generated one."""
-    if spec.run_id is not None:
-        wanted = check_key(str(spec.run_id), "run_id")
-        if tracker.records.claim_id(wanted):
+def claim_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
+    """A fresh run id: ``wanted`` (suffixed if already used) or one generated from ``name``."""
+    if wanted is not None:
+        wanted = check_key(str(wanted), "run_id")
+        if records.claim_id(wanted):
             return wanted
         while True:
             candidate = f"{wanted}~{secrets.token_hex(3)}"
-            if tracker.records.claim_id(candidate):
+            if records.claim_id(candidate):
                 return candidate
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
     return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
 
@@ -294,50 +248,59 @@ def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return facets
 
 
-def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fields: Any) -> Run:
-    run = Run(
-        id=run_id,
-        name=spec.name,
-        model=spec.model or spec.name,
-        signature=prep.signature,
-        code_hash=prep.code.hash,
-        config_hash=prep.config_hash,
-        inputs_hash=prep.inputs_hash,
-        parent_id=spec.parent_id,
-        year=spec.year,
-        iteration=spec.iteration,
-        tags=list(spec.tags),
-        config=prep.snapshot,
-        facets=_facets(spec, prep.snapshot),
-        meta={k: v for k, v in spec.meta.items()},
-        inputs=list(prep.inputs.values()),
-        code=prep.code,
-        cache_mode=spec.cache_mode,
-        cache_epoch=tracker.cache_epoch,
-        started_at=prep.started_at,
-        ended_at=time.time(),
-        host=_HOST,
-        pid=os.getpid(),
-        kind=spec.kind,
-        **fields,
-    )
-    tracker.records.append(run)
+def write_record(host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: str, **fields: Any) -> Run:
+    """Append the run record of ``spec``; ``fields`` (status, outputs, ...) complete or override it.
+
+    The one writer of run records: steps, traced blocks, container steps and (with
+    ``prep=None``: no identity, no cache settings) a scenario's own record.
+    """
+    values: dict[str, Any] = {
+        "id": run_id,
+        "name": spec.name,
+        "model": spec.model or spec.name,
+        "parent_id": spec.parent_id,
+        "year": spec.year,
+        "iteration": spec.iteration,
+        "tags": list(spec.tags),
+        "facets": _facets(spec, prep.snapshot if prep is not None else {}),
+        "meta": dict(spec.meta),
+        "ended_at": time.time(),
+        "host": _HOST,
+        "pid": os.getpid(),
+        "kind": spec.kind,
+    }
+    if prep is not None:
+        values.update(
+            signature=prep.signature,
+            code_hash=prep.code.hash,
+            config_hash=prep.config_hash,
+            inputs_hash=prep.inputs_hash,
+            config=prep.snapshot,
+            inputs=list(prep.inputs.values()),
+            code=prep.code,
+            cache_mode=spec.cache_mode,
+            cache_epoch=host.cache_epoch,
+            started_at=prep.started_at,
+        )
+    values.update(fields)
+    run = Run(**values)
+    host.records.append(run)
     return run
 
 
 def serve_hit(
-    tracker: Tracker, spec: StepSpec, prep: Prepared, entry: CacheEntry, run_id: str | None = None
+    host: StepHost, spec: StepSpec, prep: Prepared, entry: CacheEntry, run_id: str | None = None
 ) -> RunResult:
     """Record a reuse of ``entry`` and return its outputs without executing.
 
     ``run_id`` records the reuse under an id already claimed (a traced block that
     executed under :func:`begin` and turned out to match the cache).
     """
-    run = _record(
-        tracker,
+    run = write_record(
+        host,
         spec,
         prep,
-        run_id or new_run_id(tracker, spec),
+        run_id or claim_run_id(host.records, spec.name, spec.run_id),
         status="completed",
         outputs=entry.outputs,
         cache_hit=True,
@@ -346,51 +309,47 @@ def serve_hit(
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
-def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
+def begin(host: StepHost, spec: StepSpec, prep: Prepared) -> RunContext:
     """Create the run folder and the context an execution logs into.
 
-    Every execution (function step or traced block) passes here before user code runs,
-    so absent inputs are restored here too (:func:`restore_inputs`).
+    Callers restore absent inputs first (:func:`restore_inputs`), once per step.
     """
-    restore_inputs(tracker, spec, prep)
-    run_id = new_run_id(tracker, spec)
-    folder = tracker.run_dir / run_id
+    run_id = claim_run_id(host.records, spec.name, spec.run_id)
+    folder = host.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs
     )
 
 
-def restore_inputs(tracker: Tracker, spec: StepSpec, prep: Prepared) -> None:
+def restore_inputs(host: StepHost, spec: StepSpec, prep: Prepared) -> None:
     """With ``cache_hydration="inputs-missing"``, restore produced inputs whose files are absent."""
     if spec.cache_hydration == "inputs-missing":
-        from consist import recover  # recovery re-enters the engine
-
-        recover.restore_inputs(tracker, prep.inputs)
+        host.restore_missing(prep.inputs)  # the front's hook: recovery sits above the engine
 
 
-def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, reason: str | None) -> RunResult:
+def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reason: str | None) -> RunResult:
     """Record a successful execution and (unless read-only) its cache entry."""
     outputs.check_declared(spec.outputs, ctx.outputs, spec.name)
     produced = list(ctx.outputs.values())
-    recent = tracker.index.recent(spec.name)
-    components = prep.components(ctx.run_id, tracker.cache_epoch, cached=spec.cache_mode != "readonly")
-    why = reason or full_reason(spec.name, closest(recent, components), components, tracker.records.get)
-    run = _record(
-        tracker, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why,
-        replay=replay.recipe(spec, tracker.code_identity, prep.snapshot),
+    recent = host.index.recent(spec.name)
+    components = prep.components(ctx.run_id, host.cache_epoch, cached=spec.cache_mode != "readonly")
+    why = reason or full_reason(spec.name, closest(recent, components), components, host.records.get)
+    run = write_record(
+        host, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why,
+        replay=replay.recipe(spec, host.code_identity, prep.snapshot),
     )
-    tracker.index.put_last(spec.name, components, recent)
+    host.index.put_last(spec.name, components, recent)
     if prep.source is not None:
-        tracker.remember_source(prep.code.hash, prep.source)
+        host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
     if spec.cache_mode != "readonly":
-        tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+        host.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
     return RunResult(dict(ctx.outputs), run, False)
 
 
-def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:
+def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:
     """Record a failed execution; no cache entry is written.
 
     When the record itself cannot be written (often the same full disk that failed the
@@ -400,10 +359,10 @@ def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc:
     """
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
     try:
-        return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+        return write_record(host, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
     except OSError as err:
         # A "completed" record written just before the fault must not outlive it.
-        tracker.records.discard(ctx.run_id)
+        host.records.discard(ctx.run_id)
         exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
         return None
 
@@ -430,36 +389,17 @@ def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[
     return loaded
 
 
-class StepCaptured(BaseException):
-    """Raised by :func:`run_step` while :data:`capturing` is set: carries the step it was given.
-
-    ``tracker.explain(...)`` calls ``tracker.run(...)`` with the same arguments under
-    :data:`capturing`, so it explains exactly the step ``run`` would run (same defaults,
-    same scenario parent) without a second copy of ``run``'s argument handling. A
-    BaseException, so that no ``except Exception`` between here and there swallows it.
-    """
-
-    def __init__(self, spec: StepSpec) -> None:
-        super().__init__(spec.name)
-        self.spec = spec
-
-
-capturing: ContextVar[bool] = ContextVar("consist_capture_step", default=False)
-
-
-def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
+def run_step(host: StepHost, spec: StepSpec) -> RunResult:
     """Run a function step: serve a cache hit, or execute and record it."""
-    if capturing.get():
-        raise StepCaptured(spec)
     with error_context(step=spec.name):
-        prep = prepare(tracker, spec)
-        entry, invalid = lookup(tracker, spec, prep)
+        prep = prepare(host, spec)
+        entry, invalid = lookup(host, spec, prep)
         if entry is not None:
-            return serve_hit(tracker, spec, prep, entry)
+            return serve_hit(host, spec, prep, entry)
         shape = binding.shape_of(spec.fn)
-        restore_inputs(tracker, spec, prep)  # before loading them (begin finds them present)
+        restore_inputs(host, spec, prep)  # before loading them
         loaded = load_inputs(spec, prep, shape)
-        ctx = begin(tracker, spec, prep)
+        ctx = begin(host, spec, prep)
         try:
             kwargs = binding.bind(
                 shape,
@@ -483,9 +423,9 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
                 outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
                 if capture_before is not None:
                     ctx.capture_changed(capture, spec.capture_pattern, capture_before)
-                return finish(tracker, spec, prep, ctx, invalid)
+                return finish(host, spec, prep, ctx, invalid)
         except BaseException as exc:
-            fail(tracker, spec, prep, ctx, exc)
+            fail(host, spec, prep, ctx, exc)
             raise
 
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from consist import hydration, reasons
-from consist.engine import StepSpec, lookup, prepare
+from consist.engine import lookup, prepare
 from consist.identity import diff_configs
 from consist.reasons import StepComponents
 
 if TYPE_CHECKING:
+    from consist.spec import StepSpec
     from consist.models import CodeInfo
-    from consist.tracker import Tracker
+    from consist.host import StepHost
 
 # Upstream hops followed at most (a cycle is impossible; this bounds a very long chain).
 _MAX_DEPTH = 32
@@ -185,30 +186,30 @@ def _input_lines(changes: tuple[InputChange, ...]) -> list[str]:
     )
 
 
-def would_hit(tracker: Tracker, spec: StepSpec) -> bool:
+def would_hit(host: StepHost, spec: StepSpec) -> bool:
     """Whether running ``spec`` now would be served from the cache."""
-    prep = prepare(tracker, spec)
-    entry, _ = lookup(tracker, spec, prep, hydrate=False)
+    prep = prepare(host, spec)
+    entry, _ = lookup(host, spec, prep, hydrate=False)
     if entry is not None and spec.cache_hydration in hydration.ON_HIT:
-        return hydration.preflight(tracker, spec, entry) is None
+        return hydration.preflight(host, spec, entry) is None
     return entry is not None
 
 
-def explain(tracker: Tracker, spec: StepSpec) -> Explanation:
+def explain(host: StepHost, spec: StepSpec) -> Explanation:
     """Explain whether running ``spec`` now would hit the cache (nothing executes)."""
-    prep = prepare(tracker, spec)
-    entry, problem = lookup(tracker, spec, prep, hydrate=False)
+    prep = prepare(host, spec)
+    entry, problem = lookup(host, spec, prep, hydrate=False)
     if entry is not None and spec.cache_hydration in hydration.ON_HIT:
-        problem = hydration.preflight(tracker, spec, entry)
+        problem = hydration.preflight(host, spec, entry)
         if problem:
             entry = None
     mode = hydration.describe(spec)
     if entry is not None:
         reason = f"would reuse run {entry.run_id} (same code, config and inputs)"
         return Explanation(spec.name, True, reason, prep.signature, reused_run_id=entry.run_id, hydration=mode)
-    current = prep.components("(this call)", tracker.cache_epoch, cached=spec.cache_mode != "readonly")
-    previous = reasons.closest(tracker.index.recent(spec.name), current)
-    reason = problem or reasons.full_reason(spec.name, previous, current, tracker.records.get)
+    current = prep.components("(this call)", host.cache_epoch, cached=spec.cache_mode != "readonly")
+    previous = reasons.closest(host.index.recent(spec.name), current)
+    reason = problem or reasons.full_reason(spec.name, previous, current, host.records.get)
     if previous is None:
         return Explanation(spec.name, False, reason, prep.signature, problem=problem, hydration=mode)
     return Explanation(
@@ -218,21 +219,21 @@ def explain(tracker: Tracker, spec: StepSpec) -> Explanation:
         prep.signature,
         compared_run_id=previous.run_id,
         epoch=(previous.epoch, current.epoch) if previous.epoch != current.epoch else None,
-        code=_code_change(tracker, previous.code, current.code, prep.source),
+        code=_code_change(host, previous.code, current.code, prep.source),
         config=tuple(ConfigChange(k, a, b) for k, a, b in diff_configs(previous.config, current.config)),
         inputs=_input_changes(previous, current),
-        upstream=tuple(_upstream(tracker, previous, current)),
+        upstream=tuple(_upstream(host, previous, current)),
         problem=problem,
         hydration=mode,
     )
 
 
-def _code_change(tracker: Tracker, old: CodeInfo, new: CodeInfo, source: str | None) -> CodeChange | None:
+def _code_change(host: StepHost, old: CodeInfo, new: CodeInfo, source: str | None) -> CodeChange | None:
     description = reasons.code_difference(old, new)
     if description is None:
         return None
     diff = None
-    before = _source(tracker, old.hash)
+    before = _source(host, old.hash)
     if before is not None and before == source and old.kind == new.kind:
         # Same text, different identity: what the code is bound to changed.
         description += (
@@ -249,9 +250,9 @@ def _code_change(tracker: Tracker, old: CodeInfo, new: CodeInfo, source: str | N
     return CodeChange(where, old.kind, new.kind, old.hash, new.hash, description, diff)
 
 
-def _source(tracker: Tracker, code_hash: str) -> str | None:
+def _source(host: StepHost, code_hash: str) -> str | None:
     try:
-        return tracker.layout.code_path(code_hash).read_text(encoding="utf-8")
+        return host.layout.code_path(code_hash).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):  # a damaged snapshot only loses the diff
         return None
 
@@ -270,7 +271,7 @@ def _input_changes(previous: StepComponents, current: StepComponents) -> tuple[I
     )
 
 
-def _upstream(tracker: Tracker, previous: StepComponents, current: StepComponents) -> list[UpstreamCause]:
+def _upstream(host: StepHost, previous: StepComponents, current: StepComponents) -> list[UpstreamCause]:
     """Walk producers of changed inputs upstream, saying why each ran."""
     out: list[UpstreamCause] = []
     seen: set[str] = set()
@@ -282,13 +283,13 @@ def _upstream(tracker: Tracker, previous: StepComponents, current: StepComponent
             if not producer_id or producer_id in seen or depth > _MAX_DEPTH:
                 continue
             seen.add(producer_id)
-            run = tracker.records.get(producer_id)
+            run = host.records.get(producer_id)
             if run is None:
                 continue
             reason = reasons.own_reason(run.miss_reason or "executed (no reason recorded)")
             out.append(UpstreamCause(depth, name, run.id, run.name, reason))
             # Continue from the producer's own components when the step still remembers them.
-            recent = tracker.index.recent(run.name)
+            recent = host.index.recent(run.name)
             position = next((i for i, c in enumerate(recent) if c.run_id == run.id), None)
             if position is not None:
                 before = reasons.closest(recent[position + 1 :], recent[position])

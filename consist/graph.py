@@ -261,7 +261,7 @@ def lineage_graph(
     if isinstance(artifact, Lineage):
         return LineageGraph(artifact)
     if tracker is None:
-        from consist.context import current_tracker
+        from consist._active import current_tracker
 
         tracker = current_tracker()
     return LineageGraph(tracker.lineage(artifact, max_depth=max_depth))

@@ -41,8 +41,8 @@ from consist.hashing import stat_fingerprint
 from consist.models import Artifact, CacheEntry
 
 if TYPE_CHECKING:
-    from consist.engine import StepSpec
-    from consist.tracker import Tracker
+    from consist.spec import StepSpec
+    from consist.host import StepHost
 
 MODES = ("metadata", "outputs-requested", "outputs-all", "inputs-missing")
 # Modes that copy files when a step hits the cache.
@@ -98,7 +98,7 @@ def into_folder(path: str | os.PathLike[str]) -> bool:
     return isinstance(path, str) and path.endswith(("/", os.sep))
 
 
-def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Artifact, Path, bool]] | str:
+def plan(host: StepHost, spec: StepSpec, entry: CacheEntry) -> list[tuple[Artifact, Path, bool]] | str:
     """(cached artifact, destination, needs a copy) for each output to hydrate, or why the hit is unusable.
 
     A destination that already holds the cached bytes needs no copy.
@@ -119,7 +119,7 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
             pairs.append((by_key[key], target))
     else:
         folder = destination(spec.hydrate_dir)
-        producer_dir = tracker.run_dir / entry.run_id
+        producer_dir = host.run_dir / entry.run_id
         pairs, taken = [], {}
         for artifact in entry.outputs:
             source = artifact.path
@@ -133,12 +133,12 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
             taken[dest] = artifact.key
             pairs.append((artifact, dest))
     for artifact, _ in pairs:
-        problem = source_problem(tracker, artifact)
+        problem = source_problem(host, artifact)
         if problem:
             return f"{problem} (run {entry.run_id}); it was not copied"
     planned = []
     for artifact, dest in pairs:
-        state = destination_state(tracker, artifact, dest)
+        state = destination_state(host, artifact, dest)
         if state == "differs" and not spec.hydrate_overwrite:
             raise HydrationConflictError(
                 f"cannot hydrate output {artifact.key!r} to {dest}: a different "
@@ -149,16 +149,16 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
     return planned
 
 
-def source_problem(tracker: Tracker, artifact: Artifact) -> str | None:
+def source_problem(host: StepHost, artifact: Artifact) -> str | None:
     """Why a cached output must not be copied (missing, or no longer its recorded bytes)."""
-    if tracker.verify_outputs == "hash":
+    if host.verify_outputs == "hash":
         return None  # the lookup has just re-hashed it
     # Under "stat" this repeats the lookup's check (a stat); under "exists" it is the only one.
-    problem = bytes_problem(tracker.hasher, artifact, "stat")
+    problem = bytes_problem(host.hasher, artifact, "stat")
     return f"cached {problem}" if problem else None
 
 
-def destination_state(tracker: Tracker, artifact: Artifact, dest: Path) -> str:
+def destination_state(host: StepHost, artifact: Artifact, dest: Path) -> str:
     """``"absent"``, ``"same"`` (already holds the cached bytes) or ``"differs"``."""
     if not dest.exists() and not dest.is_symlink():
         return "absent"
@@ -167,27 +167,27 @@ def destination_state(tracker: Tracker, artifact: Artifact, dest: Path) -> str:
     if dest.is_dir() != artifact.path.is_dir() or (dest.is_file() and dest.stat().st_size != artifact.size):
         return "differs"
     try:
-        return "same" if tracker.hasher.hash_path(dest) == artifact.hash else "differs"
+        return "same" if host.hasher.hash_path(dest) == artifact.hash else "differs"
     except OSError:
         return "differs"
 
 
-def preflight(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> str | None:
+def preflight(host: StepHost, spec: StepSpec, entry: CacheEntry) -> str | None:
     """Why hydrating ``entry`` would fail, without copying anything (None: it would work)."""
     try:
-        planned = plan(tracker, spec, entry)
+        planned = plan(host, spec, entry)
     except (HydrationConflictError, ConfigError) as exc:
         return f"hydration would be refused: {exc}"
     return planned if isinstance(planned, str) else None
 
 
-def hydrate_hit(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> tuple[CacheEntry | None, str | None]:
+def hydrate_hit(host: StepHost, spec: StepSpec, entry: CacheEntry) -> tuple[CacheEntry | None, str | None]:
     """Copy what ``spec`` asks for out of ``entry``; the entry to serve, or None and why not.
 
     The served entry's artifacts point at the copies (same hash and producing run, a new
     id and location). A failed copy leaves nothing behind and makes the hit a miss.
     """
-    planned = plan(tracker, spec, entry)
+    planned = plan(host, spec, entry)
     if isinstance(planned, str):
         return None, planned
     pending = [(a, d) for a, d, needed in planned if needed]
@@ -197,7 +197,7 @@ def hydrate_hit(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> tuple[Ca
         return None, f"could not hydrate to {exc.target}: {exc.cause}; nothing was left at the destinations"
     for artifact, dest in pending:
         if dest.is_file():
-            tracker.hasher.remember(dest, artifact.hash)
+            host.hasher.remember(dest, artifact.hash)
     copies = {a.key: copied(a, d) for a, d, _ in planned}
     return msgspec.structs.replace(entry, outputs=[copies.get(a.key, a) for a in entry.outputs]), None
 

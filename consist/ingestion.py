@@ -129,7 +129,7 @@ def load_ghost(artifact: Artifact, as_: str | None = None, *, lazy: bool = False
 
     ``as_`` chooses the kind like :func:`consist.load`; ``lazy`` gives a LazyFrame.
     """
-    from consist.context import current_tracker
+    from consist._active import current_tracker
     from consist.formats.frames import LOAD_KINDS, from_arrow
 
     if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":

@@ -68,7 +68,7 @@ def rebase_entry(run_dir: Path, entry: CacheEntry) -> CacheEntry:
 def locate(artifact: Artifact, tracker: object = None) -> Artifact:
     """``artifact`` rebased into the run folder of ``tracker``, the tracker in use, or any
     live tracker, whichever holds its run's folder first (for ``consist.load``)."""
-    from consist.context import live_trackers
+    from consist._active import live_trackers
 
     for candidate in live_trackers(tracker):
         run_dir = getattr(candidate, "run_dir", None)

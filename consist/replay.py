@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from consist.engine import StepSpec
+    from consist.spec import StepSpec
 
 
 _json = msgspec.json.Encoder(order="deterministic")

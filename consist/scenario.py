@@ -22,40 +22,26 @@ from __future__ import annotations
 
 import contextvars
 import os
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from consist._active import active_scenario_id, current_run, enter_scenario, leave_scenario, use_tracker
 from consist.artifacts import check_key, file_artifact
-from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
+from consist.engine import claim_run_id, run_step, write_record
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
 from consist.keywords import check_extra_keywords
-from consist.models import Artifact, Run, RunResult
+from consist.models import Artifact, RunResult
+from consist.spec import build_spec, step_args, step_name
+from consist.steps import plan_step
 
 if TYPE_CHECKING:
+    from consist.host import StepHost
     from consist.tracing import TraceBlock
-    from consist.tracker import Tracker
 
 T = TypeVar("T")
-
-_active: contextvars.ContextVar[Scenario | None] = contextvars.ContextVar("consist_scenario", default=None)
-
-
-def active_scenario(tracker: Any = None) -> Scenario | None:
-    """The innermost open scenario (of ``tracker``, when given), or None."""
-    scenario = _active.get()
-    if scenario is None or (tracker is not None and scenario.tracker is not tracker):
-        return None
-    return scenario
-
-
-def active_scenario_id(tracker: Any) -> str | None:
-    """The name of the open scenario of ``tracker``: the parent id of runs made inside it."""
-    scenario = active_scenario(tracker)
-    return scenario.name if scenario is not None else None
 
 
 class Scenario:
@@ -103,7 +89,7 @@ class Scenario:
 
     def __init__(
         self,
-        tracker: Tracker,
+        tracker: StepHost,
         name: str,
         *,
         model: str | None = None,
@@ -144,14 +130,15 @@ class Scenario:
     def __enter__(self) -> Scenario:
         if self.status != "pending":
             raise ConfigError(f"scenario {self.name!r} was already entered; open a new consist.scenario(...).")
-        self.run_id = _claim(self.tracker, self.name)
+        # Its record id: its name, suffixed when an earlier run already used it (as a step's run_id=).
+        self.run_id = claim_run_id(self.tracker.records, self.name, self.name)
         self.parent_id = active_scenario_id(self.tracker)
         self._started = time.time()
         self.status = "running"
         from consist.progress import StepProgress
 
         self._progress = StepProgress(self.tracker, self.name)
-        self._token = _active.set(self)
+        self._token = enter_scenario(self)
         # Inside the block, consist.run/consist.trace use this scenario's tracker.
         self._using = use_tracker(self.tracker)
         self._using.__enter__()
@@ -160,7 +147,7 @@ class Scenario:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if self._token is not None:
             self._using.__exit__(None, None, None)
-            _active.reset(self._token)
+            leave_scenario(self._token)
             self._token = None
         error: BaseException | None = exc
         if exc is None:
@@ -195,7 +182,6 @@ class Scenario:
             )
 
     def _record(self, error: BaseException | None) -> None:
-        facets = {k: v for k, v in self.meta.items() if isinstance(v, (bool, int, float, str)) or v is None}
         meta = dict(self.meta)
         meta["steps"] = list(self.steps)
         if self.failed_steps:
@@ -204,25 +190,21 @@ class Scenario:
             meta["step_cache_hydration"] = self.step_cache_hydration
         if self.coupler.replaced:
             meta["coupler_replaced"] = {k: list(v) for k, v in self.coupler.replaced.items()}
-        run = Run(
-            id=self.run_id or self.name,
-            name=self.name,
-            model=self.model,
-            status=self.status,
-            parent_id=self.parent_id,
+        spec = build_spec(
+            self.name, model=self.model, parent_id=self.parent_id, tags=self.tags, meta=self.meta, kind="scenario",
             year=meta.get("year") if isinstance(meta.get("year"), int) else None,
-            tags=self.tags,
-            facets=facets,
+        )
+        write_record(
+            self.tracker,
+            spec,
+            None,
+            self.run_id or self.name,
+            status=self.status,
             meta=_plain(meta),
             outputs=self.coupler.values() + [a for a in self._outputs.values() if a not in self.coupler.values()],
             started_at=self._started,
-            ended_at=time.time(),
             error=f"{type(error).__name__}: {error}" if error is not None else None,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            kind="scenario",
         )
-        self.tracker.records.append(run)
 
     # -- steps -----------------------------------------------------------------------
 
@@ -277,16 +259,7 @@ class Scenario:
             An input key no step produced (nothing runs).
         """
         self.check_open()
-        if fn is None and callable(name) and not isinstance(name, str):
-            name, fn = None, name  # sc.run("compile", compile_fn)
-        if isinstance(step, str):
-            if name is not None:
-                raise ConfigError(f"sc.run() got the name twice: {step!r} and name={name!r}.")
-            name = step
-        elif step is not None:
-            if fn is not None:
-                raise ConfigError("sc.run() got the function twice: positionally and as fn=.")
-            fn = step
+        name, fn = step_args(step, name, fn, "sc.run()")
         from_keys = inputs is not None and not isinstance(inputs, Mapping)
         resolved = self.resolve_inputs(inputs)
         if from_keys and load_inputs is None:
@@ -296,13 +269,11 @@ class Scenario:
         hydration = cache_hydration if cache_hydration is not None else self.step_cache_hydration
         if hydration is not None:
             options["cache_hydration"] = hydration
-        step = name or getattr(fn, "__name__", None) or type(fn).__name__
+        options.update(fn=fn, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name)
         try:
-            result = self.tracker.run(
-                fn, name, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name, **options
-            )
+            result = run_step(self.tracker, plan_step(self.tracker, None, name, options, "sc.run()"))
         except BaseException as exc:
-            self.step_failed(step, exc)
+            self.step_failed(name or step_name(fn), exc)
             raise
         self.step_finished(result, result.run.name, [outputs] if isinstance(outputs, str) else outputs or ())
         return result
@@ -454,14 +425,6 @@ class Scenario:
                 self._outputs[key] = logged[key]
         self.coupler.update(logged)
         return logged
-
-
-def _claim(tracker: Tracker, name: str) -> str:
-    # The scenario's record id: its name, suffixed when an earlier run already used it
-    # (the same rule as a step's run_id=).
-    from consist.engine import StepSpec, new_run_id
-
-    return new_run_id(tracker, StepSpec(name=name, run_id=name))
 
 
 def _plain(value: Any) -> Any:

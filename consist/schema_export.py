@@ -232,7 +232,7 @@ def export_sqlmodel_stub(
         schema, key = artifact, artifact.key or "table"
     elif isinstance(artifact, Artifact):
         if tracker is None:
-            from consist.context import current_tracker
+            from consist._active import current_tracker
 
             tracker = current_tracker(required=False)
         schema, key = schema_for(artifact, tracker), artifact.key

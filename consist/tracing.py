@@ -31,26 +31,38 @@ import textwrap
 import tokenize
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from consist.context import activate
-from consist.engine import StepSpec, begin, fail, finish, listed, lookup, prepare, serve_hit
+from consist._active import activate
+from consist.engine import begin, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
 from consist.identity import config_snapshot
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
+from consist.spec import StepSpec, build_spec
 
 if TYPE_CHECKING:
     from consist.context import RunContext
-    from consist.scenario import Scenario
-    from consist.tracker import Tracker
+    from consist.host import StepHost
 
 _SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(StepSpec))
 # Engine options a traced block passes through as they are (cache hydration's, when present).
 _PASS_THROUGH = frozenset(f for f in _SPEC_FIELDS if f == "cache_hydration" or f.startswith("hydrate"))
+
+
+class Scenario(Protocol):
+    """What a traced block needs of the scenario it belongs to (see :class:`consist.Scenario`)."""
+
+    name: str
+    step_cache_hydration: str | None
+
+    def check_open(self) -> None: ...
+    def resolve_inputs(self, inputs: Any) -> Any: ...
+    def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None: ...
+    def step_failed(self, step: str, exc: BaseException) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,7 +78,7 @@ class BlockCode:
 
 
 def open_trace(
-    tracker: Tracker,
+    tracker: StepHost,
     scenario: Scenario | None,
     name: str,
     *,
@@ -101,21 +113,21 @@ def open_trace(
     code = None
     if code_version is None:
         code = block_code(_caller_frame(), code_identity or tracker.code_identity)
-    spec = StepSpec(
-        name=name,
+    spec = build_spec(
+        name,
         inputs=inputs,
         config=_identity_config(config, metadata, year, iteration),
-        outputs=listed(outputs),
-        depends_on=listed(depends_on),
+        outputs=outputs,
+        depends_on=depends_on,
         year=year,
         iteration=iteration,
-        tags=listed(tags),
+        tags=tags,
         run_id=run_id,
         parent_id=scenario.name if scenario is not None else None,
         model=model,
         cache_mode=cache_mode,
-        facets=dict(facet or {}),
-        meta=dict(metadata),
+        facet=facet,
+        meta=metadata,
         code_version=code_version if code is None else code.version,
         code_identity=code_identity,
         kind="trace",
@@ -161,8 +173,8 @@ class TraceBlock:
         The :class:`RunResult` once the block has exited without an exception.
     """
 
-    def __init__(self, tracker: Tracker, spec: StepSpec, scenario: Scenario | None, code: BlockCode | None) -> None:
-        self.tracker = tracker
+    def __init__(self, host: StepHost, spec: StepSpec, scenario: Scenario | None, code: BlockCode | None) -> None:
+        self.host = host
         self.spec = spec
         self.name = spec.name
         self.scenario = scenario
@@ -207,7 +219,7 @@ class TraceBlock:
         if self.scenario is not None:
             self.scenario.check_open()
         with error_context(step=self.name):
-            prep = prepare(self.tracker, self.spec)
+            prep = prepare(self.host, self.spec)
             if self._code is not None and self._code.source is not None:
                 # Descriptive fields only: the hash (and so the signature) is unchanged.
                 prep.code = msgspec.structs.replace(
@@ -215,9 +227,10 @@ class TraceBlock:
                     version=None,
                 )
                 prep.source = self._code.source
-            self._entry, self._invalid = lookup(self.tracker, self.spec, prep)
+            self._entry, self._invalid = lookup(self.host, self.spec, prep)
             self._prep = prep
-            self._ctx = begin(self.tracker, self.spec, prep)
+            restore_inputs(self.host, self.spec, prep)
+            self._ctx = begin(self.host, self.spec, prep)
         self._activation = activate(self._ctx)
         self._activation.__enter__()
         return self
@@ -225,7 +238,7 @@ class TraceBlock:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         self._activation.__exit__(exc_type, exc, tb)
         if exc is not None:
-            fail(self.tracker, self.spec, self._prep, self._ctx, exc)
+            fail(self.host, self.spec, self._prep, self._ctx, exc)
             if self.scenario is not None:
                 self.scenario.step_failed(self.name, exc)
             return False
@@ -233,7 +246,7 @@ class TraceBlock:
             with error_context(run_id=self._ctx.run_id, step=self.name):
                 result = self._close()
         except BaseException as error:
-            fail(self.tracker, self.spec, self._prep, self._ctx, error)
+            fail(self.host, self.spec, self._prep, self._ctx, error)
             if self.scenario is not None:
                 self.scenario.step_failed(self.name, error)
             raise
@@ -250,12 +263,12 @@ class TraceBlock:
             differ = sorted(k for k, a in ctx.outputs.items() if cached.get(k) != a.hash)
             if not differ:
                 _discard_copies(ctx)
-                return serve_hit(self.tracker, self.spec, self._prep, entry, run_id=ctx.run_id)
+                return serve_hit(self.host, self.spec, self._prep, entry, run_id=ctx.run_id)
             reason = (
                 f"the block logged {', '.join(repr(k) for k in differ)} with content that differs from "
                 f"cached run {entry.run_id}"
             )
-        return finish(self.tracker, self.spec, self._prep, ctx, reason)
+        return finish(self.host, self.spec, self._prep, ctx, reason)
 
 
 def _discard_copies(ctx: RunContext) -> None:

@@ -16,7 +16,7 @@ from consist.atomic import write_bytes
 from consist.catalog import RecordStore
 from consist.catalog_location import remembered_db_path
 from consist.code_identity import RECIPES
-from consist.context import register_tracker
+from consist._active import register_tracker
 from consist.errors import ConfigError
 from consist.hashing import Hasher
 from consist.index import CacheIndex
@@ -27,6 +27,7 @@ from consist.tracker_catalog import CatalogMethods
 
 if TYPE_CHECKING:
     from consist.reader import LiveCatalog
+    from consist.spec import StepSpec
     from consist.scenario import Scenario
     from consist.tracing import TraceBlock
 
@@ -222,67 +223,17 @@ class Tracker(CatalogMethods, CacheControlMethods):
         OutputMissingError
             A declared output was not produced (the run is recorded as failed).
         """
-        from consist.engine import StepSpec, listed, run_step
+        options = dict(locals())  # first: every argument above, and nothing else
+        del options["self"], options["step"], options["name"]
+        from consist.engine import run_step
 
-        if isinstance(step, str) and fn is None and callable(name):
-            name, fn = step, name  # run("clean", clean_data), as sc.run accepts
-            step = None
-        if isinstance(step, str):
-            if name is not None:
-                raise ConfigError(f"run() got the name twice: {step!r} and name={name!r}.")
-            name = step
-        elif step is not None:
-            if fn is not None:
-                raise ConfigError("run() got the function twice: positionally and as fn=.")
-            fn = step
-        if executor != "python" or container is not None or output_paths is not None:
-            from consist.integrations.containers import run_executor
+        return run_step(self, self._plan(step, name, options))
 
-            return run_executor(
-                self, executor, container=container, output_paths=output_paths, fn=fn, outputs=outputs,
-                name=name, inputs=inputs, config=config, depends_on=depends_on, year=year, iteration=iteration,
-                tags=tags, run_id=run_id, cache_mode=cache_mode, facet=facet, parent_id=parent_id, model=model,
-                cache_hydration=cache_hydration, hydrate_to=hydrate_to, hydrate_dir=hydrate_dir,
-                hydrate_overwrite=hydrate_overwrite,
-                unsupported={"load_inputs": load_inputs, "runtime_kwargs": runtime_kwargs, "capture_dir": capture_dir,
-                             "inject_context": inject_context, "code_version": code_version,
-                             "code_identity": code_identity},
-            )
-        if fn is None or not callable(fn):
-            raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
-        if parent_id is None:
-            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
-            from consist.scenario import active_scenario_id
+    def _plan(self, step: Any, name: Any, options: dict[str, Any]) -> StepSpec:
+        """The spec :meth:`run` would run with these arguments (also what :meth:`explain` explains)."""
+        from consist.steps import plan_step
 
-            parent_id = active_scenario_id(self)
-        spec = StepSpec(
-            name=name or getattr(fn, "__name__", None) or type(fn).__name__,
-            fn=fn,
-            inputs=inputs,
-            config=config,
-            outputs=listed(outputs),
-            load_inputs=load_inputs,
-            runtime_kwargs=runtime_kwargs,
-            inject_context=inject_context,
-            depends_on=listed(depends_on),
-            capture_dir=Path(capture_dir) if capture_dir is not None else None,
-            capture_pattern=capture_pattern,
-            year=year,
-            iteration=iteration,
-            tags=listed(tags),
-            run_id=run_id,
-            parent_id=parent_id,
-            model=model,
-            cache_mode=cache_mode,
-            facets=dict(facet or {}),
-            code_version=code_version,
-            code_identity=code_identity,
-            cache_hydration=cache_hydration,
-            hydrate_to=hydrate_to,
-            hydrate_dir=hydrate_dir,
-            hydrate_overwrite=hydrate_overwrite,
-        )
-        return run_step(self, spec)
+        return plan_step(self, step, name, options)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:
         """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.scenario.Scenario`)."""
@@ -292,7 +243,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
     def trace(self, name: str, **options: Any) -> TraceBlock:
         """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.tracing`)."""
-        from consist.scenario import active_scenario
+        from consist._active import active_scenario
         from consist.tracing import open_trace
 
         return open_trace(self, active_scenario(self), name, **options)
@@ -301,13 +252,13 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
     def log_artifact(self, path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:
         """Log a file as an output of the step executing now (see :meth:`RunContext.log_artifact`)."""
-        from consist.context import current_run
+        from consist._active import current_run
 
         return current_run().log_artifact(path, key, **kwargs)
 
     def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
         """Log a frame as Parquet output of the step executing now."""
-        from consist.context import current_run
+        from consist._active import current_run
 
         return current_run().log_dataframe(df, key, **meta)
 
@@ -321,3 +272,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         target = self.layout.code_path(code_hash)
         if not target.exists():
             write_bytes(target, source.encode())
+
+    def restore_missing(self, inputs: Mapping[str, Artifact]) -> None:
+        """The engine's hook for ``cache_hydration="inputs-missing"`` (recovery sits above the engine)."""
+        from consist.recover import restore_inputs
+
+        restore_inputs(self, inputs)

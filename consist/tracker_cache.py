@@ -5,13 +5,13 @@ Each delegates to the module that owns the concept; see :class:`consist.Tracker`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from consist.errors import ConfigError
 
 if TYPE_CHECKING:
-    from consist.engine import StepSpec
+    from consist.spec import StepSpec
     from consist.explain import Explanation
     from consist.models import Artifact
     from consist.recover import Recovery
@@ -22,6 +22,7 @@ class CacheControlMethods:
     """Mixed into :class:`consist.Tracker`."""
 
     run: Any
+    _plan: Any
 
     # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
 
@@ -48,13 +49,13 @@ class CacheControlMethods:
         """
         from consist.explain import explain
 
-        return explain(self, self._captured_step(args, kwargs))
+        return explain(self, self._planned(args, kwargs))
 
     def would_hit(self, *args: Any, **kwargs: Any) -> bool:
         """True when :meth:`run` with these arguments would be served from the cache."""
         from consist.explain import would_hit
 
-        return would_hit(self, self._captured_step(args, kwargs))
+        return would_hit(self, self._planned(args, kwargs))
 
     def verify(self, run_ids: str | Sequence[str] | None = None) -> list[OutputProblem]:
         """Re-hash the outputs of ``run_ids`` (all runs when None) and list what is wrong.
@@ -100,14 +101,9 @@ class CacheControlMethods:
 
         return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
 
-    def _captured_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
-        from consist.engine import StepCaptured, capturing
-
-        token = capturing.set(True)
-        try:
-            self.run(*args, **kwargs)
-        except StepCaptured as captured:
-            return captured.spec
-        finally:
-            capturing.reset(token)
-        raise ConfigError("explain() could not find the step run() would execute (a container step?).")
+    def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
+        # Bound to run()'s own signature: the same defaults, and a TypeError for an unknown option.
+        bound = inspect.signature(self.run).bind(*args, **kwargs)
+        bound.apply_defaults()
+        options = dict(bound.arguments)
+        return self._plan(options.pop("step"), options.pop("name"), options)

@@ -26,7 +26,7 @@ from consist.hydration import copy_file
 from consist.integrations.container_spec import ContainerSpec
 
 if TYPE_CHECKING:
-    from consist.integrations.containers import _Job
+    from consist.integrations.container_spec import _Job
 
 _TAIL_LINES = 20
 

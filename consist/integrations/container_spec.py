@@ -165,3 +165,12 @@ def parse_outputs(outputs: Any) -> dict[str, Path]:
             raise ConfigError(f"output {key!r} must be a host path; got {path!r}.")
         out[key] = Path(os.path.abspath(os.fspath(Path(path).expanduser())))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What the step function needs to run one container (never hashed)."""
+
+    spec: ContainerSpec
+    image_id: str
+    outputs: dict[str, Path]

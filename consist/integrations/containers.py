@@ -23,11 +23,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.context import current_tracker
+from consist._active import active_scenario_id, current_tracker
 from consist.errors import ConfigError, ContainerTimeoutError
 from consist.integrations.container_checks import (
     check_reachable,
@@ -41,10 +40,12 @@ from consist.integrations.container_checks import (
     stamp,
     timeout_error,
 )
+from consist.spec import StepSpec, build_spec
 from consist.integrations.container_spec import (
     CONTAINER_KEYS,
     LOGS_KEY,
     ContainerSpec,
+    _Job,
     container_version,
     make_spec,
     parse_outputs,
@@ -52,26 +53,17 @@ from consist.integrations.container_spec import (
 
 if TYPE_CHECKING:
     from consist.context import RunContext
+    from consist.host import StepHost
     from consist.models import RunResult
-    from consist.tracker import Tracker
 
 # Re-exported: the container step's spec and identity live in container_spec.
-__all__ = ["LOGS_KEY", "ContainerSpec", "container_version", "make_spec", "run_container", "run_executor"]
+__all__ = ["LOGS_KEY", "ContainerSpec", "container_version", "make_spec", "run_container"]
 
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """What the step function needs to run one container (never hashed)."""
-
-    spec: ContainerSpec
-    image_id: str
-    outputs: dict[str, Path]
 
 
 def run_container(
     *,
-    tracker: Tracker | None = None,
+    tracker: StepHost | None = None,
     run_id: str | None = None,
     image: str,
     command: str | Sequence[str],
@@ -174,15 +166,41 @@ def run_container(
     ... )
     >>> result.artifacts["results"]                                 # doctest: +SKIP
     """
-    from consist.engine import StepSpec, listed, run_step
-    from consist.integrations import _docker_engine
+    from consist.engine import run_step
 
     tracker = tracker if tracker is not None else current_tracker()
     if parent_id is None:
         # Inside `with tracker.scenario(...)`, the scenario is the parent, as for function steps.
-        from consist.scenario import active_scenario_id
-
         parent_id = active_scenario_id(tracker)
+    step = container_step(
+        run_id=run_id, image=image, command=command, volumes=volumes, inputs=inputs, outputs=outputs,
+        environment=environment, working_dir=working_dir, name=name, config=config, depends_on=depends_on,
+        year=year, iteration=iteration, tags=tags, facet=facet, parent_id=parent_id, model=model,
+        cache_mode=cache_mode, cache_hydration=cache_hydration, hydrate_to=hydrate_to, hydrate_dir=hydrate_dir,
+        hydrate_overwrite=hydrate_overwrite, network_disabled=network_disabled, timeout_s=timeout_s,
+    )
+    return run_step(tracker, step)
+
+
+def container_step(
+    *,
+    image: str,
+    command: str | Sequence[str],
+    volumes: Mapping[str | os.PathLike[str], str] | None = None,
+    outputs: Mapping[str, str | os.PathLike[str]] | None = None,
+    environment: Mapping[str, str] | None = None,
+    working_dir: str | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    cache_hydration: str = "metadata",
+    hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
+    network_disabled: bool = True,
+    timeout_s: float | None = None,
+    **options: Any,
+) -> StepSpec:
+    """The step :func:`run_container` runs (``options``: the :class:`StepSpec` options it passes on)."""
+    from consist.integrations import _docker_engine
+
     spec = make_spec(image, command, volumes, environment, working_dir, network_disabled, timeout_s)
     wanted = parse_outputs(outputs)
     check_reachable(spec, wanted)
@@ -200,33 +218,21 @@ def run_container(
     }
     if spec.working_dir is not None:
         meta["container_working_dir"] = spec.working_dir
-    step = StepSpec(
-        name=name or (str(run_id) if run_id is not None else _image_name(spec.image)),
-        fn=_execute,
-        inputs=inputs,
-        config=config,
+    return build_spec(
+        name or (str(run_id) if run_id is not None else _image_name(spec.image)),
+        _execute,
         outputs=list(wanted),
         load_inputs=False,
         runtime_kwargs={"job": job},
         inject_context=True,
-        depends_on=listed(depends_on),
-        year=year,
-        iteration=iteration,
-        tags=listed(tags),
         run_id=run_id,
-        parent_id=parent_id,
-        model=model,
-        cache_mode=cache_mode,
-        facets=dict(facet or {}),
         meta=meta,
         code_version=container_version(image_id, spec),
         kind="container",
         cache_hydration=cache_hydration,
         hydrate_to=hydrate_to,
-        hydrate_dir=hydrate_dir,
-        hydrate_overwrite=hydrate_overwrite,
+        **options,
     )
-    return run_step(tracker, step)
 
 
 def _image_name(image: str) -> str:
@@ -288,8 +294,7 @@ def _keep_logs(
     return logs
 
 
-def run_executor(
-    tracker: Tracker,
+def executor_spec(
     executor: str,
     *,
     container: Mapping[str, Any] | None,
@@ -299,11 +304,11 @@ def run_executor(
     outputs: Sequence[str] | None = None,
     unsupported: Mapping[str, Any] | None = None,
     **options: Any,
-) -> RunResult:
-    """``Tracker.run(..., executor="container", container={...}, output_paths={...})``.
+) -> StepSpec:
+    """The step of ``Tracker.run(..., executor="container", container={...}, output_paths={...})``.
 
     Checks the arguments that only make sense for a function step are unset, then
-    delegates to :func:`run_container`.
+    builds the step as :func:`run_container` would.
     """
     if executor == "python":
         raise ConfigError("container= and output_paths= need executor='container' (or use fn= without them).")
@@ -329,4 +334,4 @@ def run_executor(
             f"outputs {stray} have no host path: with executor='container', declare outputs as "
             "output_paths={key: host path}."
         )
-    return run_container(tracker=tracker, outputs=paths, **dict(container), **options)
+    return container_step(outputs=paths, **dict(container), **options)

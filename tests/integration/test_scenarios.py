@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import pandas as pd
@@ -457,15 +458,17 @@ def test_scenario_cache_hydration_option_reaches_steps(tracker):
 
 
 def test_scenario_cache_hydration_option_reaches_function_steps(tracker, monkeypatch):
-    """sc.run passes the scenario's step_cache_hydration to Tracker.run unless the step gives its own."""
+    """sc.run gives its steps the scenario's step_cache_hydration unless the step gives its own."""
+    scenario_module = importlib.import_module("consist.scenario")  # consist.scenario is also a function
+
     seen = []
-    original = Tracker.run
+    original = scenario_module.run_step
 
-    def spy(self, *args, **kwargs):
-        seen.append(kwargs.get("cache_hydration"))
-        return original(self, *args, **kwargs)
+    def spy(host, spec):
+        seen.append(spec.cache_hydration)
+        return original(host, spec)
 
-    monkeypatch.setattr(Tracker, "run", spy)
+    monkeypatch.setattr(scenario_module, "run_step", spy)
     with tracker.scenario("s", step_cache_hydration="inputs-missing") as sc:
         sc.run("a", fn=lambda: frame(), outputs=["a"])
         sc.run("b", fn=lambda: frame(), outputs=["b"], cache_hydration="metadata")

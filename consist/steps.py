@@ -1,0 +1,58 @@
+"""From ``run()``'s arguments to a :class:`~consist.spec.StepSpec`, for every caller.
+
+``Tracker.run``, ``sc.run``, ``tracker.explain`` and ``tracker.would_hit`` take the same
+options; :func:`plan_step` reads them once: which argument is the name and which the
+function, which executor runs the step (a container step's spec comes from
+:mod:`consist.integrations.containers`), and which scenario is its parent.
+Running the spec is the engine's (:func:`consist.engine.run_step`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from consist._active import active_scenario_id
+from consist.errors import ConfigError
+from consist.spec import build_spec, step_args
+
+if TYPE_CHECKING:
+    from consist.host import StepHost
+    from consist.spec import StepSpec
+
+# Options of Tracker.run (and sc.run) besides the step and its name.
+RUN_OPTIONS = frozenset(
+    {
+        "fn", "inputs", "config", "outputs", "load_inputs", "runtime_kwargs", "inject_context", "depends_on",
+        "capture_dir", "capture_pattern", "year", "iteration", "tags", "run_id", "cache_mode", "facet",
+        "code_version", "code_identity", "parent_id", "model", "executor", "container", "output_paths",
+        "cache_hydration", "hydrate_to", "hydrate_dir", "hydrate_overwrite",
+    }
+)
+# Options only a function step takes (refused with executor="container").
+_FUNCTION_ONLY = ("load_inputs", "runtime_kwargs", "capture_dir", "inject_context", "code_version", "code_identity")
+
+
+def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who: str = "run()") -> StepSpec:
+    """The spec ``run(step, name, **options)`` would run on ``host`` (nothing executes)."""
+    unknown = sorted(set(options) - RUN_OPTIONS)
+    if unknown:
+        raise TypeError(f"{who} got an unexpected keyword argument {unknown[0]!r}")
+    options = dict(options)
+    name, fn = step_args(step, name, options.pop("fn", None), who)
+    executor = options.pop("executor", "python")
+    container, output_paths = options.pop("container", None), options.pop("output_paths", None)
+    if options.get("parent_id") is None:
+        # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
+        options["parent_id"] = active_scenario_id(host)
+    if executor != "python" or container is not None or output_paths is not None:
+        from consist.integrations.containers import executor_spec
+
+        unsupported = {key: options.pop(key, None) for key in _FUNCTION_ONLY}
+        options.pop("capture_pattern", None)
+        return executor_spec(
+            executor, container=container, output_paths=output_paths, fn=fn, name=name,
+            unsupported=unsupported, **options,
+        )
+    if fn is None or not callable(fn):
+        raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
+    return build_spec(name, fn, **options)
