@@ -7,6 +7,7 @@ from consist.api import (
     find_run,
     find_runs,
     ingest,
+    lineage_graph,
     load,
     log_artifact,
     log_dataframe,
@@ -19,7 +20,7 @@ from consist.api import (
 )
 from consist._active import current_tracker, use_tracker
 from consist.context import RunContext
-from consist.coupler import Coupler, CouplerWarning, coupler_schema
+from consist.coupler import Coupler, CouplerWarning
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -49,7 +50,8 @@ from consist.errors import (
 )
 from consist.explain import Explanation
 from consist.schema_export import export_sqlmodel_stub
-from consist.graph import LineageGraph, lineage_graph
+from consist.typed_coupler import coupler_schema
+from consist.graph import LineageGraph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
 from consist.tracker import Tracker

@@ -9,16 +9,18 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist._active import current_run, current_tracker, owner_of
+from consist._active import current_run, current_tracker, live_trackers, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
-from consist.relocate import locate
+from consist.graph import LineageGraph
+from consist.relocate import rebase
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.
 from consist.scenario import Scenario
 
 if TYPE_CHECKING:
+    from consist.lineage import Lineage
     from consist.tracing import TraceBlock
 
 
@@ -83,6 +85,24 @@ def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs:
     return current_run().log_artifact(path, key, **kwargs)
 
 
+def _view_state(tracker: Any) -> Any:
+    tracker = tracker or current_tracker(required=False)
+    return tracker.view_state if tracker is not None else None
+
+
+def locate(artifact: Artifact, tracker: Any = None) -> Artifact:
+    """``artifact`` rebased into the run folder of ``tracker``, the tracker in use, or any
+    live tracker, whichever holds its run's folder first (records made before a move)."""
+    for candidate in live_trackers(tracker):
+        run_dir = getattr(candidate, "run_dir", None)
+        if run_dir is None:
+            continue
+        moved = rebase(run_dir, artifact)
+        if moved is not artifact:
+            return moved
+    return artifact
+
+
 def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, str | None]:
     if isinstance(artifact, Artifact):
         path = artifact.path
@@ -122,7 +142,7 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
         from consist.ingestion import load_ghost
 
         # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
-        ghost = load_ghost(artifact, as_)
+        ghost = load_ghost(artifact, as_, state=_view_state(tracker))
         if ghost is not None:
             return ghost
     path, driver, kind = _resolve(artifact)
@@ -139,7 +159,7 @@ def scan(artifact: Artifact | str | os.PathLike[str], *, tracker: Any = None) ->
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         from consist.ingestion import load_ghost
 
-        ghost = load_ghost(artifact, lazy=True)
+        ghost = load_ghost(artifact, lazy=True, state=_view_state(tracker))
         if ghost is not None:
             return ghost
     path, driver, _ = _resolve(artifact)
@@ -199,3 +219,33 @@ def pivot_facets(
     from consist.queries import pivot_facets as build
 
     return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))
+
+
+def lineage_graph(
+    artifact: Artifact | Lineage | str, *, tracker: Any = None, max_depth: int | None = None
+) -> LineageGraph:
+    """The lineage of ``artifact`` as a graph that draws itself in a notebook.
+
+    Parameters
+    ----------
+    artifact
+        An :class:`~consist.Artifact`, an artifact id, or a
+        :class:`~consist.lineage.Lineage` already fetched with :meth:`Tracker.lineage`.
+    tracker
+        Whose catalog to read (default: the current tracker).
+    max_depth
+        Follow at most this many producing runs upstream.
+
+    Returns
+    -------
+    LineageGraph
+
+    Examples
+    --------
+    >>> consist.lineage_graph(result.outputs["analysis"], tracker=tracker)  # doctest: +SKIP
+    """
+    from consist.lineage import Lineage
+
+    if isinstance(artifact, Lineage):
+        return LineageGraph(artifact)
+    return LineageGraph((tracker or current_tracker()).lineage(artifact, max_depth=max_depth))

@@ -89,19 +89,37 @@ def file_artifact(
         value = hasher.hash_path(path)
     else:
         value = _checked_hash(path, key, hasher, content_hash, force_hash_override, validate_content_hash)
-    return Artifact(
-        id=artifact_id(run_id, key, value if run_id is None else ""),
-        key=key,
-        uri=str(path),
-        hash=value,
-        size=content_size(path),
-        driver=driver_for(path),
+    return _hashed(
+        path,
+        str(path),
+        key,
+        value,
+        artifact_id(run_id, key, value if run_id is None else ""),
         run_id=run_id,
         frame_kind=kind,
         meta=dict(meta or {}),
         stat=stat_fingerprint(path),
         created_at=time.time(),
     )
+
+
+def raw_artifact(path: Path, name: str, hasher: Hasher) -> Artifact:
+    """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
+    path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
+    try:
+        value = hasher.hash_path(path)
+    except FileNotFoundError:
+        raise InputNotFoundError(
+            f"Input {name!r} points to {path}, which does not exist "
+            f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
+        ) from None
+    uri = str(path.resolve())
+    return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+
+
+def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any) -> Artifact:
+    # Every artifact made from a file on disk: where it is, its content hash, size and driver.
+    return Artifact(id=id_, key=key, uri=uri, hash=value, size=content_size(path), driver=driver_for(path), **fields)
 
 
 def _checked_hash(

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.atomic import create_exclusive, write_bytes
-from consist.models import Run, enc_hook
+from consist.models import Run
+from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
 from consist.store import Layout
 
 if TYPE_CHECKING:
@@ -39,30 +40,6 @@ _compactors: set[threading.Thread] = set()
 def _finish_compactions() -> None:
     for thread in list(_compactors):
         thread.join(timeout=10)
-
-DEFAULT_COMPACT_THRESHOLD = 256
-_encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers
-_decoder = msgspec.json.Decoder(Run)
-
-
-def fresh_names(layout: Layout) -> list[str]:
-    """Names of the fresh record files (temporary and hidden files excluded)."""
-    try:
-        names = os.listdir(layout.fresh)
-    except FileNotFoundError:
-        return []
-    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
-
-
-def encode_run(run: Run) -> bytes:
-    """The JSON bytes of a run record."""
-    return _encoder.encode(run)
-
-
-def decode_run(data: bytes) -> Run:
-    """A run record from its JSON bytes."""
-    return _decoder.decode(data)
-
 
 class RecordStore:
     """Writes and reads the run records of one metadata folder.

@@ -16,7 +16,7 @@ from consist.database import PUBLIC_VIEWS
 from consist.errors import CatalogError, ConfigError
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.reader import CatalogHost
 
 VALUE_COLUMNS = ("value_num", "value_str", "value_bool", "value_json")
 
@@ -41,7 +41,7 @@ def pivot_facets(
     namespace: str | None = None,
     keys: Iterable[str] = (),
     value_columns: Mapping[str, str] | None = None,
-    tracker: Tracker | None = None,
+    tracker: CatalogHost | None = None,
 ) -> Any:
     """A SQLAlchemy subquery with one row per run and one column per facet key.
 
@@ -102,7 +102,7 @@ def pivot_facets(
     return query.group_by(facets.c.run_id).subquery()
 
 
-def _recorded_columns(tracker: Tracker, keys: list[str]) -> dict[str, str]:
+def _recorded_columns(tracker: CatalogHost, keys: list[str]) -> dict[str, str]:
     """For keys never recorded as numbers, the value column their values are in."""
     sql = (
         "SELECT key, count(value_num) AS n, count(value_str) AS s, count(value_bool) AS b, count(value_json) AS j "
@@ -149,8 +149,12 @@ def compile_sql(query: Any) -> tuple[str, list[Any]]:
     return state.statement, [state.parameters[n] for n in state.positiontup or []]
 
 
-def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None) -> Any:
+def run_query(
+    tracker: CatalogHost, query: Any, params: Sequence[Any] | None = None, view_names: Sequence[str] = ()
+) -> Any:
     """Run a SQL string or a SQLAlchemy/SQLModel ``select`` on the catalog.
+
+    ``view_names`` (the registered schemas' views) are suggested when a table is unknown.
 
     Returns
     -------
@@ -185,13 +189,12 @@ def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None)
         missing = re.search(r"Table with name (\S+) does not exist", str(exc))
         if missing is None:
             raise
-        raise CatalogError(_unknown_table(tracker, missing.group(1))) from None
+        raise CatalogError(_unknown_table(view_names, missing.group(1))) from None
 
 
-def _unknown_table(tracker: Tracker, name: str) -> str:
+def _unknown_table(view_names: Sequence[str], name: str) -> str:
     """The message for a query naming a table the catalog does not have."""
-    views = tracker.__dict__.get("_consist_views")
-    schemas = sorted(view.name for view in views) if views is not None else []
+    schemas = sorted(view_names)
     known = [*PUBLIC_VIEWS, *schemas]
     close = difflib.get_close_matches(name.lower(), known, n=2)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

@@ -19,12 +19,12 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consist.errors import ConfigError
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.reader import CatalogHost
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def collect(
-    tracker: Tracker,
+    tracker: CatalogHost,
     *,
     older_than: float | None = None,
     keep: Iterable[str] = (),
@@ -146,17 +146,7 @@ def collect(
             "say which runs to collect: an age (older_than=, --older-than 30d) and/or a keep-list "
             "(keep=, --keep RUN); collecting every run is never the default."
         )
-    conds, params = [], []
-    if older_than is not None:
-        conds.append("ended_at < ?")
-        params.append(float(older_than))
-    if keep:
-        conds.append("NOT list_contains(?, id)")
-        params.append(keep)
-    if keep_scenarios:
-        conds.append("NOT (coalesce(list_contains(?, parent_id), false) OR (kind = 'scenario' AND list_contains(?, name)))")
-        params += [keep_scenarios, keep_scenarios]
-    chosen = f"SELECT id FROM runs WHERE {' AND '.join(conds)}"
+    chosen, params = _chosen_sql(older_than, keep, keep_scenarios)
     catalog = tracker.catalog
     selected = {
         row["id"]: row["ended_at"]
@@ -171,16 +161,7 @@ def collect(
         f"SELECT run_id, uri FROM artifacts WHERE run_id IN ({chosen}) ORDER BY run_id, uri", params
     ).to_pylist()
     run_dir = tracker.run_dir.resolve()
-    # A path is protected when a kept run's file is it or lies inside it: keep the
-    # referenced paths and all their folders up to run_dir, for set lookups.
-    protected: set[Path] = set()
-    for uri in used:
-        if not uri:
-            continue
-        path = Path(uri).resolve()
-        if _inside(path, run_dir):
-            protected.add(path)
-            protected.update(p for p in path.parents if _inside(p, run_dir))
+    protected = _protected(used, run_dir)
     report = CollectReport(dry_run=dry_run, selected=len(selected))
     targets: dict[str, list[Path]] = {}
     for run_id in selected:
@@ -208,10 +189,38 @@ def collect(
             report.runs.append(entry)
     report.protected = len(kept_paths)
     if not dry_run:
-        for entry in report.runs:
-            for path in entry.paths:
-                _delete(path)
+        for path in (path for entry in report.runs for path in entry.paths):
+            _delete(path)
     return report
+
+
+def _chosen_sql(older_than: float | None, keep: list[str], keep_scenarios: list[str]) -> tuple[str, list[Any]]:
+    """The query selecting the ids of the runs to collect, and its parameters."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if older_than is not None:
+        conds.append("ended_at < ?")
+        params.append(float(older_than))
+    if keep:
+        conds.append("NOT list_contains(?, id)")
+        params.append(keep)
+    if keep_scenarios:
+        conds.append("NOT (coalesce(list_contains(?, parent_id), false) OR (kind = 'scenario' AND list_contains(?, name)))")
+        params += [keep_scenarios, keep_scenarios]
+    return f"SELECT id FROM runs WHERE {' AND '.join(conds)}", params
+
+
+def _protected(used: list[str], run_dir: Path) -> set[Path]:
+    """Paths a kept run's file is or lies inside: the referenced paths and their folders up to ``run_dir``."""
+    protected: set[Path] = set()
+    for uri in used:
+        if not uri:
+            continue
+        path = Path(uri).resolve()
+        if _inside(path, run_dir):
+            protected.add(path)
+            protected.update(p for p in path.parents if _inside(p, run_dir))
+    return protected
 
 
 def _delete(path: Path) -> None:

@@ -14,7 +14,6 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.cli_catalog import CliCatalog, first_line
@@ -231,7 +230,7 @@ def cmd_show(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
     """``consist show RUN``: everything recorded about one run."""
     run = CliCatalog(run_dir, db_path).run(args.run)
     if args.format == "json":
-        from consist.catalog import encode_run
+        from consist.record_codec import encode_run
 
         sys.stdout.write(json.dumps(json.loads(encode_run(run)), indent=1) + "\n")
     else:
@@ -265,25 +264,11 @@ def resolve_artifact(catalog: CliCatalog, ref: str) -> Artifact:
                 return found
             keys = sorted({*run.output_map, *run.input_map})
             raise ArtifactNotFoundError(f"run {run.id} has no artifact {key!r}; its keys are {keys}.")
-    _, rows = catalog.execute(
-        "SELECT run_id FROM run_artifacts WHERE artifact_id = ? ORDER BY direction = 'out' DESC LIMIT 1", [ref]
-    )
-    by_id = True
-    if not rows:
-        by_id = False
-        path = str(Path(ref).expanduser().resolve())
-        _, rows = catalog.execute(
-            "SELECT ra.run_id, a.id FROM artifacts a JOIN run_artifacts ra ON ra.artifact_id = a.id "
-            "JOIN runs r ON r.id = ra.run_id WHERE a.uri = ? "
-            "ORDER BY ra.direction = 'out' DESC, r.ended_at DESC LIMIT 1",
-            [path],
-        )
-    if rows:
-        run = catalog.tracker.records.get(rows[0][0])
-        wanted = ref if by_id else rows[0][1]
-        for artifact in [*(run.outputs if run else ()), *(run.inputs if run else ())]:
-            if artifact.id == wanted:
-                return artifact
+    from consist.lineage import recorded_artifact
+
+    found = recorded_artifact(lambda sql, params: catalog.execute(sql, params)[1], catalog.tracker.records, ref)
+    if found is not None:
+        return found
     raise ArtifactNotFoundError(
         f"no recorded artifact matches {ref!r} (tried an artifact id, RUN:KEY and a file path); "
         "list artifacts with `consist artifacts`."

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist import segments
-from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
 from consist.store import Layout
 

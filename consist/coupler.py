@@ -7,7 +7,7 @@ artifact, whose content hash becomes part of that step's identity.
 
 It also keeps the scenario's output declarations (which keys must be set before the
 scenario ends, what each means) and offers typed attribute access through
-:func:`coupler_schema` classes. It holds artifacts only: it never logs, loads or hashes
+:func:`~consist.typed_coupler.coupler_schema` classes. It holds artifacts only: it never logs, loads or hashes
 anything, and knows nothing of runs beyond the ids it is told.
 """
 
@@ -22,13 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from consist.artifacts import check_key
-from consist.errors import ConfigError, CouplerAttributeError, CouplerKeyError
+from consist.errors import ConfigError, CouplerKeyError, ScenarioOutputsMissingError
 from consist.models import Artifact
 
 T = TypeVar("T")
-
-_SCHEMA_KEYS = "__consist_coupler_keys__"
-
 
 class CouplerWarning(UserWarning):
     """A coupler key set without being documented, or silently replaced by another step."""
@@ -309,6 +306,22 @@ class Coupler:
         """Required declared keys that are not set yet, sorted."""
         return sorted(k for k, req in self._required.items() if req and k not in self._artifacts)
 
+    def missing_outputs_error(self, scenario: str) -> ScenarioOutputsMissingError | None:
+        """The error ending scenario ``scenario`` now would raise: required keys unset (None if all set)."""
+        missing = self.missing_declared_outputs()
+        if not missing:
+            return None
+        # A key set under a near spelling is the usual cause: name it.
+        undeclared = [k for k in self.keys() if k not in self._required]
+        near = {k: c for k in missing if (c := closest(k, undeclared))}
+        hint = "".join(f" {c!r} is set: was it meant to be {k!r}?" for k, c in near.items())
+        return ScenarioOutputsMissingError(
+            f"scenario {scenario!r} ended without the required coupler outputs {missing} "
+            f"(set: {self.keys() or 'nothing'}).{hint} Produce them in a step "
+            "(outputs=[...]) or set them with sc.coupler.set(key, artifact), "
+            "or declare them with required=False."
+        )
+
     @property
     def declared_outputs(self) -> dict[str, bool]:
         """Declared keys and whether each is required."""
@@ -321,6 +334,8 @@ class Coupler:
 
     def typed(self, schema: type[T]) -> T:
         """A view of this coupler with one attribute per key of ``schema`` (see :func:`coupler_schema`)."""
+        from consist.typed_coupler import TypedCoupler, schema_keys
+
         keys = schema_keys(schema)
         self.declare_outputs(*keys)
         return typing.cast(T, TypedCoupler(self, schema, keys))
@@ -361,84 +376,3 @@ def _user_stacklevel() -> int:
     while frame is not None and (frame.f_globals.get("__name__") or "").startswith("consist."):
         frame, level = frame.f_back, level + 1
     return level
-
-
-# -- typed schemas ------------------------------------------------------------------------
-
-
-def coupler_schema(cls: type[T]) -> type[T]:
-    """Mark ``cls`` as a coupler schema: its annotated attributes are coupler keys.
-
-    ``sc.coupler_schema(cls)`` then returns a view where ``view.key`` is
-    ``sc.coupler.require("key")`` (with IDE completion), and assigning sets the key.
-
-    Examples
-    --------
-    >>> @coupler_schema                                               # doctest: +SKIP
-    ... class WorkflowCoupler:
-    ...     zarr_skims: Artifact
-    ...     synthetic_population: Artifact
-    >>> typed = sc.coupler_schema(WorkflowCoupler)                    # doctest: +SKIP
-    >>> typed.zarr_skims                                              # doctest: +SKIP
-    Artifact(...)
-    """
-    if not isinstance(cls, type):
-        raise ConfigError(f"@coupler_schema decorates a class; got {cls!r}.")
-    keys: list[str] = []
-    for klass in reversed(cls.__mro__):
-        for name in getattr(klass, "__annotations__", {}):
-            if not name.startswith("_") and name not in keys:
-                keys.append(check_key(name, "coupler key"))
-    if not keys:
-        raise ConfigError(
-            f"{cls.__qualname__} has no annotated attributes; declare one per coupler key, "
-            "e.g. `zarr_skims: Artifact`."
-        )
-    setattr(cls, _SCHEMA_KEYS, tuple(keys))
-    return cls
-
-
-def schema_keys(schema: type) -> tuple[str, ...]:
-    """The coupler keys of a schema class (decorated or not)."""
-    keys = schema.__dict__.get(_SCHEMA_KEYS)
-    if keys is None:
-        keys = getattr(coupler_schema(schema), _SCHEMA_KEYS)
-    return keys
-
-
-class TypedCoupler:
-    """Attribute access to a coupler through a schema class."""
-
-    __slots__ = ("_coupler", "_keys", "_schema")
-
-    def __init__(self, coupler: Coupler, schema: type, keys: tuple[str, ...]) -> None:
-        object.__setattr__(self, "_coupler", coupler)
-        object.__setattr__(self, "_schema", schema)
-        object.__setattr__(self, "_keys", keys)
-
-    def __getattr__(self, name: str) -> Artifact:
-        if name not in self._keys:
-            raise AttributeError(
-                f"{self._schema.__qualname__} has no key {name!r}; its keys are {list(self._keys)}."
-            )
-        artifact = self._coupler.get(name)
-        if artifact is None:
-            raise CouplerAttributeError(
-                f"{self._schema.__qualname__}.{name} is not set yet: no step has produced {name!r}. "
-                + self._coupler.unknown_key_message(name)
-            )
-        return artifact
-
-    def __setattr__(self, name: str, value: Artifact) -> None:
-        if name not in self._keys:
-            raise AttributeError(
-                f"{self._schema.__qualname__} has no key {name!r}; its keys are {list(self._keys)}."
-            )
-        self._coupler.set(name, value)
-
-    def __dir__(self) -> list[str]:
-        return list(self._keys)
-
-    def __repr__(self) -> str:
-        shown = {k: ("set" if k in self._coupler else "unset") for k in self._keys}
-        return f"{self._schema.__qualname__}({shown})"

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,11 +187,24 @@ def build_database(db_path: Path, layout: Layout) -> None:
 
     ensure_placeholders(layout)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(db_path, lambda con: install(con, layout))
+
+
+def replace_file(db_path: Path, change: Callable[[Any], None], *, copy: bool = False) -> None:
+    """Let ``change(con)`` build a DuckDB file under a temporary name, then rename it over ``db_path``.
+
+    With ``copy``, the temporary file starts as a copy of ``db_path``: readers that have
+    the file open keep their copy, and nobody ever waits on a lock of ours.
+    """
+    import duckdb
+
     tmp = temp_name(db_path)
     try:
+        if copy:
+            shutil.copyfile(db_path, tmp)
         con = duckdb.connect(str(tmp))
         try:
-            install(con, layout)
+            change(con)
         finally:
             con.close()
         os.replace(tmp, db_path)

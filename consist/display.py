@@ -8,10 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from consist.models import Artifact, Run, RunResult
+from typing import Any
 
 _STYLE = (
     "<style>.consist-t{border-collapse:collapse;font-size:12px}"
@@ -50,14 +47,14 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     return f"{_STYLE}{caption}<table class='consist-t'><tr>{head}</tr>{body}</table>"
 
 
-def artifact_rows(artifacts: Iterable[Artifact]) -> list[list[Any]]:
+def artifact_rows(artifacts: Iterable[Any]) -> list[list[Any]]:
     return [[a.key, a.driver, human_size(a.size), a.hash[:12], a.run_id or "(raw)", a.uri] for a in artifacts]
 
 
 ARTIFACT_HEADERS = ("key", "driver", "size", "hash", "run", "path")
 
 
-def artifact_html(artifact: Artifact) -> str:
+def artifact_html(artifact: Any) -> str:
     rows = [
         ("key", artifact.key),
         ("path", artifact.uri),
@@ -70,7 +67,7 @@ def artifact_html(artifact: Artifact) -> str:
     return table(("field", "value"), rows, title=f"Artifact {artifact.key}")
 
 
-def run_html(run: Run) -> str:
+def run_html(run: Any) -> str:
     outcome = f"hit (reused {run.reused_run_id})" if run.cache_hit else run.status
     fields = [
         ("id", run.id),
@@ -87,7 +84,7 @@ def run_html(run: Run) -> str:
     ]
     parts = [table(("field", "value"), [f for f in fields if f[1] not in (None, "")], title=f"Run {run.id}")]
     if run.config:
-        from consist.identity import flatten
+        from consist.dotted import flatten
 
         parts.append(table(("config", "value"), sorted(flatten(run.config).items()), title="Config"))
     if run.inputs:
@@ -97,13 +94,13 @@ def run_html(run: Run) -> str:
     return "".join(parts)
 
 
-def result_html(result: RunResult) -> str:
+def result_html(result: Any) -> str:
     status = "cache hit" if result.cache_hit else "executed"
     head = table(("run", "step", "outcome"), [[result.run.id, result.run.name, status]], title="RunResult")
     return head + table(ARTIFACT_HEADERS, artifact_rows(result.outputs.values()), title="Outputs")
 
 
-def run_artifacts_html(run_id: str, inputs: dict[str, Artifact], outputs: dict[str, Artifact]) -> str:
+def run_artifacts_html(run_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> str:
     """A run's artifacts (``tracker.get_artifacts_for_run``): inputs, then outputs, by key."""
     parts = [table(("run",), [[run_id]], title="Artifacts of run")]
     for title, artifacts in (("Inputs", inputs), ("Outputs", outputs)):
@@ -112,7 +109,7 @@ def run_artifacts_html(run_id: str, inputs: dict[str, Artifact], outputs: dict[s
     return "".join(parts)
 
 
-def runs_html(runs: Sequence[Run], title: str = "Runs", keys: Sequence[Any] | None = None) -> str:
+def runs_html(runs: Sequence[Any], title: str = "Runs", keys: Sequence[Any] | None = None) -> str:
     """Runs one per row; ``keys`` adds a first column (the keys of ``find_runs(index_by=...)``)."""
     rows = [
         [r.id, r.name, r.parent_id, r.year, "hit" if r.cache_hit else r.status, when(r.started_at), f"{r.duration_s:.3f}"]

@@ -21,19 +21,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist import binding, hydration, outputs, relocate, replay
-from consist.artifacts import (
-    MAX_KEY_BYTES,
-    artifact_id,
-    bytes_problem,
-    check_key,
-    content_size,
-    truncate_name,
-)
+from consist.artifacts import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
 from consist.code_identity import identify
 from consist._active import activate
 from consist.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
-from consist.formats.drivers import driver_for, load
+from consist.formats.drivers import load
 from consist.identity import (
     config_hash,
     config_snapshot,
@@ -98,7 +91,7 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         name = f"depends_on:{path.name}"
         if name in resolved:
             name = f"{name}#{i}"
-        resolved[name] = raw_artifact(host, path, name)
+        resolved[name] = raw_artifact(path, name, host.hasher)
     snapshot = config_snapshot(spec.config)
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
@@ -144,7 +137,7 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
             value = relocate.rebase(host.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
-            resolved[name] = raw_artifact(host, Path(value), name)
+            resolved[name] = raw_artifact(Path(value), name, host.hasher)
         else:
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
@@ -155,27 +148,6 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
                 hint = f"Pass one of its artifacts, e.g. result.outputs[{next(iter(held))!r}]."
             raise InputError(f"Input {name!r} is a {kind}; expected a path or an artifact. {hint}")
     return resolved
-
-
-def raw_artifact(host: StepHost, path: Path, name: str) -> Artifact:
-    """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
-    path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
-    try:
-        value = host.hasher.hash_path(path)
-    except FileNotFoundError:
-        raise InputNotFoundError(
-            f"Input {name!r} points to {path}, which does not exist "
-            f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
-        ) from None
-    uri = str(path.resolve())
-    return Artifact(
-        id=artifact_id(None, uri, value),
-        key=name,
-        uri=uri,
-        hash=value,
-        size=content_size(path),
-        driver=driver_for(path),
-    )
 
 
 def lookup(

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from consist.lineage import Lineage
-    from consist.models import Artifact, Run
+from typing import Any
 
 # Layout in SVG user units: columns of nodes, inputs on the left, the artifact on the right.
 _NODE_W, _NODE_H, _COL_GAP, _ROW_GAP, _PAD = 190, 42, 60, 18, 12
@@ -33,17 +29,17 @@ class Node:
     detail: str
 
 
-def _artifact_node(artifact: Artifact) -> Node:
+def _artifact_node(artifact: Any) -> Node:
     kind = "artifact" if artifact.run_id else "raw"
     return Node(f"a:{artifact.id}", kind, artifact.key, f"{artifact.driver} {artifact.hash[:12]}")
 
 
-def _run_node(run: Run) -> Node:
+def _run_node(run: Any) -> Node:
     detail = run.id if run.status == "completed" else f"{run.id} ({run.status})"
     return Node(f"r:{run.id}", "run", run.name, detail)
 
 
-def graph_of(lineage: Lineage) -> tuple[list[Node], list[tuple[str, str]]]:
+def graph_of(lineage: Any) -> tuple[list[Node], list[tuple[str, str]]]:
     """Nodes (in first-visit order) and edges ``input -> run -> output`` of a lineage tree."""
     nodes: dict[str, Node] = {}
     edges: dict[tuple[str, str], None] = {}
@@ -111,7 +107,7 @@ class LineageGraph:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, lineage: Lineage) -> None:
+    def __init__(self, lineage: Any) -> None:
         self.lineage = lineage
         self.nodes, self.edges = graph_of(lineage)
 
@@ -205,14 +201,14 @@ def _mermaid_text(text: str) -> str:
     return html.escape(text, quote=False).replace('"', "#quot;")
 
 
-def _describe_artifact(artifact: Artifact) -> str:
+def _describe_artifact(artifact: Any) -> str:
     from consist.display import human_size
 
     raw = "" if artifact.run_id else "  (raw input)"
     return f"{artifact.key}  {artifact.hash[:12]}  {human_size(artifact.size)}  {artifact.uri}{raw}"
 
 
-def _tree(node: Lineage, first: str, rest: str, lines: list[str]) -> None:
+def _tree(node: Any, first: str, rest: str, lines: list[str]) -> None:
     lines.append(first + _describe_artifact(node.artifact))
     if node.run is None:
         return
@@ -231,37 +227,3 @@ def _tree(node: Lineage, first: str, rest: str, lines: list[str]) -> None:
     for i, child in enumerate(children):
         last = i == len(children) - 1
         _tree(child, inner + ("└─ " if last else "├─ "), inner + ("   " if last else "│  "), lines)
-
-
-def lineage_graph(
-    artifact: Artifact | Lineage | str, *, tracker: Any = None, max_depth: int | None = None
-) -> LineageGraph:
-    """The lineage of ``artifact`` as a graph that draws itself in a notebook.
-
-    Parameters
-    ----------
-    artifact
-        An :class:`~consist.Artifact`, an artifact id, or a
-        :class:`~consist.lineage.Lineage` already fetched with :meth:`Tracker.lineage`.
-    tracker
-        Whose catalog to read (default: the current tracker).
-    max_depth
-        Follow at most this many producing runs upstream.
-
-    Returns
-    -------
-    LineageGraph
-
-    Examples
-    --------
-    >>> consist.lineage_graph(result.outputs["analysis"], tracker=tracker)  # doctest: +SKIP
-    """
-    from consist.lineage import Lineage
-
-    if isinstance(artifact, Lineage):
-        return LineageGraph(artifact)
-    if tracker is None:
-        from consist._active import current_tracker
-
-        tracker = current_tracker()
-    return LineageGraph(tracker.lineage(artifact, max_depth=max_depth))

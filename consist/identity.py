@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from blake3 import blake3
 
+from consist.dotted import flatten
 from consist.errors import UnhashableInputError
 
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -160,18 +161,6 @@ def directory_hash(entries: list[tuple[str, str]]) -> str:
 def step_signature(code: str, config: str, inputs: str, epoch: int = 0) -> str:
     """The cache key of a step: code, config and inputs digests (and the cache epoch)."""
     return digest(STEP_TAG, code, config, inputs, epoch)
-
-
-def flatten(snapshot: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested config dicts into dotted leaf keys (``{"a": {"b": 1}}`` -> ``a.b``)."""
-    out: dict[str, Any] = {}
-    for key, value in snapshot.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def diff_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -24,18 +24,17 @@ from consist.models import Artifact
 
 if TYPE_CHECKING:
     from consist.store import Layout
-    from consist.tracker import Tracker
+    from consist.view_state import ViewState
 
 _stores: dict[str, HotStore] = {}
 _stores_lock = threading.Lock()
 
 
-def hot_store(tracker: Tracker) -> HotStore:
-    """The hot store of ``tracker``'s metadata folder (shared within the process)."""
-    found = tracker.__dict__.get("_consist_hot_store")  # every query asks: skip resolving the path
-    if found is None:
-        found = tracker.__dict__["_consist_hot_store"] = _store_for(tracker.layout)
-    return found
+def hot_store(state: ViewState) -> HotStore:
+    """The hot store of a tracker's metadata folder (shared within the process)."""
+    if state.hot_store is None:  # every query asks: resolve the path once
+        state.hot_store = _store_for(state.layout)
+    return state.hot_store
 
 
 def _store_for(layout: Layout) -> HotStore:
@@ -49,13 +48,13 @@ def _store_for(layout: Layout) -> HotStore:
     return store
 
 
-def ingest(tracker: Tracker, artifacts: Artifact | Iterable[Artifact]) -> IngestRecord | list[IngestRecord]:
+def ingest(state: ViewState, artifacts: Artifact | Iterable[Artifact]) -> IngestRecord | list[IngestRecord]:
     """Copy artifacts' rows into the hot database with their provenance columns.
 
     Parameters
     ----------
-    tracker
-        Whose catalog the artifacts belong to.
+    state
+        The views state of the tracker whose catalog the artifacts belong to.
     artifacts
         An :class:`Artifact` (e.g. ``result.outputs["persons"]``), or several.
 
@@ -80,13 +79,13 @@ def ingest(tracker: Tracker, artifacts: Artifact | Iterable[Artifact]) -> Ingest
             raise ConfigError(
                 f"cannot ingest {item.key!r}: driver {item.driver!r} is not tabular (ingestible: {', '.join(INGESTIBLE)})."
             )
-    store = hot_store(tracker)
-    out = [store.ingest(item, _provenance(tracker, item)) for item in items]
+    store = hot_store(state)
+    out = [store.ingest(item, _provenance(state, item)) for item in items]
     return out[0] if single else out
 
 
-def _provenance(tracker: Tracker, artifact: Artifact) -> dict[str, Any]:
-    run = tracker.records.get(artifact.run_id) if artifact.run_id else None
+def _provenance(state: ViewState, artifact: Artifact) -> dict[str, Any]:
+    run = state.records.get(artifact.run_id) if artifact.run_id else None
     return {
         "consist_run_id": artifact.run_id,
         "consist_scenario_id": run.parent_id if run else None,
@@ -96,16 +95,16 @@ def _provenance(tracker: Tracker, artifact: Artifact) -> dict[str, Any]:
     }
 
 
-def ghost_record(artifact: Artifact, tracker: Tracker | None = None) -> tuple[HotStore, IngestRecord] | None:
+def ghost_record(artifact: Artifact, state: ViewState | None = None) -> tuple[HotStore, IngestRecord] | None:
     """The hot store holding ``artifact``'s rows, and its record, or None when never ingested.
 
-    Looks in ``tracker``'s store, the stores this process has used, and the metadata
+    Looks in the store of ``state`` (a tracker's), the stores this process has used, and the metadata
     folders next to the artifact's path (``<run_dir>/<run_id>/<file>``), so a ghost
     loads in a fresh process too.
     """
     candidates: list[HotStore] = []
-    if tracker is not None:
-        candidates.append(hot_store(tracker))
+    if state is not None:
+        candidates.append(hot_store(state))
     with _stores_lock:
         candidates.extend(_stores.values())
     for store in candidates:
@@ -124,17 +123,19 @@ def ghost_record(artifact: Artifact, tracker: Tracker | None = None) -> tuple[Ho
     return None
 
 
-def load_ghost(artifact: Artifact, as_: str | None = None, *, lazy: bool = False) -> Any:
+def load_ghost(
+    artifact: Artifact, as_: str | None = None, *, lazy: bool = False, state: ViewState | None = None
+) -> Any:
     """An ingested artifact's rows (its file is gone) as the kind it was logged, or None.
 
-    ``as_`` chooses the kind like :func:`consist.load`; ``lazy`` gives a LazyFrame.
+    ``as_`` chooses the kind like :func:`consist.load`; ``lazy`` gives a LazyFrame;
+    ``state`` is the views state of the tracker to look in first.
     """
-    from consist._active import current_tracker
     from consist.formats.frames import LOAD_KINDS, from_arrow
 
     if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":
         raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")
-    found = ghost_record(artifact, current_tracker(required=False))
+    found = ghost_record(artifact, state)
     if found is None:
         return None
     store, record = found

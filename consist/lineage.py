@@ -7,18 +7,17 @@ costs one record read per producing run upstream.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run
-from consist.queries import get_run
 
 if TYPE_CHECKING:
     from consist.graph import LineageGraph
-    from consist.tracker import Tracker
+    from consist.reader import CatalogHost
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class Lineage:
         return self.graph()._repr_html_()
 
 
-def lineage(tracker: Tracker, artifact: Artifact | str | os.PathLike[str], *, max_depth: int | None = None) -> Lineage:
+def lineage(tracker: CatalogHost, artifact: Artifact | str | os.PathLike[str], *, max_depth: int | None = None) -> Lineage:
     """The lineage of ``artifact`` (an :class:`Artifact`, an artifact id, or its file's path).
 
     A run reached twice (a diamond in the graph) is expanded once; later mentions keep
@@ -96,7 +95,7 @@ def lineage(tracker: Tracker, artifact: Artifact | str | os.PathLike[str], *, ma
     return _lineage(tracker, artifact, max_depth, set())
 
 
-def _lineage(tracker: Tracker, artifact: Artifact, depth: int | None, seen: set[str]) -> Lineage:
+def _lineage(tracker: CatalogHost, artifact: Artifact, depth: int | None, seen: set[str]) -> Lineage:
     if artifact.run_id is None:
         return Lineage(artifact)
     run = tracker.records.get(artifact.run_id)
@@ -109,36 +108,49 @@ def _lineage(tracker: Tracker, artifact: Artifact, depth: int | None, seen: set[
     return Lineage(artifact, run, {k: _lineage(tracker, a, nxt, seen) for k, a in run.input_map.items()})
 
 
-def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
-    rows = tracker.catalog.arrow(
-        "SELECT run_id FROM run_artifacts WHERE artifact_id = ? ORDER BY direction = 'out' DESC LIMIT 1",
-        [artifact_id],
-    ).column("run_id")
-    wanted = artifact_id
-    if not len(rows):
-        # Not an id: the file of an artifact (the newest run that wrote, else read, it).
-        found = tracker.catalog.arrow(
-            "SELECT ra.run_id, a.id FROM artifacts a JOIN run_artifacts ra ON ra.artifact_id = a.id "
-            "JOIN runs r ON r.id = ra.run_id WHERE a.uri = ? "
-            "ORDER BY ra.direction = 'out' DESC, r.ended_at DESC LIMIT 1",
-            [str(Path(artifact_id).expanduser().resolve())],
-        )
-        rows, wanted = found.column("run_id"), (found.column("id")[0].as_py() if found.num_rows else None)
-    if len(rows):
-        run = get_run(tracker, rows[0].as_py())
-        for a in [*run.outputs, *run.inputs]:
-            if a.id == wanted:
-                return a
-    moved = _output_in_run_folder(tracker, Path(artifact_id).expanduser().resolve())
-    if moved is not None:
-        return moved
+# The newest run that wrote (else read) an artifact: by its id, else by its file's path.
+_BY_ID = "SELECT run_id FROM run_artifacts WHERE artifact_id = ? ORDER BY direction = 'out' DESC LIMIT 1"
+_BY_PATH = (
+    "SELECT ra.run_id, a.id FROM artifacts a JOIN run_artifacts ra ON ra.artifact_id = a.id "
+    "JOIN runs r ON r.id = ra.run_id WHERE a.uri = ? "
+    "ORDER BY ra.direction = 'out' DESC, r.ended_at DESC LIMIT 1"
+)
+
+
+def recorded_artifact(rows: Callable[[str, list[Any]], list[tuple[Any, ...]]], records: Any, ref: str) -> Artifact | None:
+    """The artifact recorded under id ``ref``, else the newest one whose file is at path ``ref``.
+
+    ``rows(sql, params)`` runs a query on the catalog (the command line reads the catalog
+    file, a tracker its live connection); ``records`` reads run records. None when
+    nothing recorded matches.
+    """
+    found, wanted = rows(_BY_ID, [ref]), ref
+    if not found:
+        found = rows(_BY_PATH, [str(Path(ref).expanduser().resolve())])
+        wanted = found[0][1] if found else None
+    run = records.get(found[0][0]) if found else None
+    for artifact in [*run.outputs, *run.inputs] if run is not None else ():
+        if artifact.id == wanted:
+            return artifact
+    return None
+
+
+def _artifact_by_id(tracker: CatalogHost, artifact_id: str) -> Artifact:
+    def rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) for row in tracker.catalog.arrow(sql, params).to_pylist()]
+
+    found = recorded_artifact(rows, tracker.records, artifact_id)
+    if found is None:
+        found = _output_in_run_folder(tracker, Path(artifact_id).expanduser().resolve())
+    if found is not None:
+        return found
     raise RunNotFoundError(
         f"No recorded run read or wrote an artifact with id or path {artifact_id!r}; "
         "pass an Artifact (e.g. tracker.get_artifacts_for_run(run_id).outputs[key]) or its id."
     )
 
 
-def _output_in_run_folder(tracker: Tracker, path: Path) -> Artifact | None:
+def _output_in_run_folder(tracker: CatalogHost, path: Path) -> Artifact | None:
     """The output recorded for ``<run_dir>/<run_id>/<rest>``, wherever the run folder then was.
 
     A run folder that was moved or copied (another machine, a renamed project) keeps its

@@ -20,7 +20,7 @@ from consist.models import Artifact, Run, RunResult
 from consist.reader import INDEX_COLUMNS
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.reader import CatalogHost
 
 RUN_FILTERS = (
     "id", "name", "model", "status", "kind", "parent_id", "year", "iteration", "signature", "code_hash",
@@ -151,7 +151,7 @@ def _index_fields(index_by: Any) -> str | tuple[str, ...] | None:
 
 
 def find_runs(
-    tracker: Tracker,
+    tracker: CatalogHost,
     *,
     index_by: str | Sequence[str] | None = None,
     facets: Mapping[str, Any] | None = None,
@@ -231,7 +231,7 @@ def find_runs(
 
 
 def find_run(
-    tracker: Tracker,
+    tracker: CatalogHost,
     *,
     facets: Mapping[str, Any] | None = None,
     tags: str | Sequence[str] | None = None,
@@ -264,7 +264,7 @@ def find_run(
     raise RunNotFoundError(_not_found_message(tracker, filters, facets, tags))
 
 
-def _existing(tracker: Tracker, select: str, where: str, params: list[Any]) -> list[Any]:
+def _existing(tracker: CatalogHost, select: str, where: str, params: list[Any]) -> list[Any]:
     """Up to 8 distinct values of ``select`` (a fixed expression) among runs matching ``where``."""
     sql = f"SELECT DISTINCT {select} AS v FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY 1 LIMIT 8"
     return tracker.catalog.arrow(sql, params).column("v").to_pylist()
@@ -282,7 +282,7 @@ def _facet_value(row: Mapping[str, Any]) -> Any:
 
 
 def _not_found_message(
-    tracker: Tracker, filters: Mapping[str, Any], facets: Mapping[str, Any], tags: str | Sequence[str] | None = None
+    tracker: CatalogHost, filters: Mapping[str, Any], facets: Mapping[str, Any], tags: str | Sequence[str] | None = None
 ) -> str:
     status = filters.get("status", "completed")
     shown = {**filters, "status": status} if "status" not in filters else dict(filters)
@@ -329,7 +329,7 @@ def _id_of(run: Any) -> str:
     return str(run)
 
 
-def get_run(tracker: Tracker, run_id: str | Run | RunResult) -> Run:
+def get_run(tracker: CatalogHost, run_id: str | Run | RunResult) -> Run:
     """The run recorded under ``run_id`` (no DuckDB: its file, else its segment).
 
     ``run_id`` may also be a :class:`Run` or a :class:`~consist.models.RunResult`.
@@ -366,7 +366,7 @@ class RunArtifacts:
         return run_artifacts_html(self.run_id, self.inputs, self.outputs)
 
 
-def get_artifacts_for_run(tracker: Tracker, run_id: str | Run | RunResult) -> RunArtifacts:
+def get_artifacts_for_run(tracker: CatalogHost, run_id: str | Run | RunResult) -> RunArtifacts:
     """The artifacts a run read (``.inputs``) and wrote (``.outputs``), by key.
 
     ``run_id`` is a run id (``run.id``), or the :class:`Run` or

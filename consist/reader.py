@@ -24,15 +24,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import pyarrow as pa
 
 from consist import database, segments
-from consist.catalog import decode_run, fresh_names
+from consist.record_codec import decode_run, fresh_names
 from consist.models import Run
 from consist.store import Layout
+
+if TYPE_CHECKING:
+    from consist.catalog import RecordStore
 
 log = logging.getLogger("consist.catalog")
 
@@ -66,6 +70,19 @@ def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tup
     except TypeError:
         return None
     return key
+
+
+class CatalogHost(Protocol):
+    """What queries, lineage, cleanup and verification read of a tracker (``Tracker`` fits)."""
+
+    run_dir: Path
+    layout: Layout
+    records: RecordStore
+
+    @property
+    def catalog(self) -> LiveCatalog:
+        """The query connection (created on first use)."""
+        ...
 
 
 class LiveCatalog:

@@ -224,14 +224,7 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
     state.active.add(producer.id)
     recipe = producer.replay
     where = f"step {producer.name!r} (run {producer.id})"
-    if not recipe or "function" not in recipe:
-        if producer.kind == "trace":
-            why = "it was a traced block (sc.trace); re-run the scenario instead"
-        elif recipe:
-            why = "its callable has no importable name (a functools.partial or a callable object?)"
-        else:
-            why = "its record holds no replay recipe (not a function step, or recorded by an older consist)"
-        raise RecoveryError(f"{where} cannot be re-executed: {why}.")
+    _check_replayable(producer, where)
     fn = _import(recipe["function"], where, "function")
     version = producer.code.version if producer.code is not None and producer.code.kind == "version" else None
     code, _ = identify(fn, recipe.get("code_identity", "callable_source"), version)
@@ -279,6 +272,18 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
         state.actions.append(f"re-executed step {producer.name!r} (run {producer.id}) as run {result.run.id}")
     state.results[producer.id] = result
     return result
+
+
+def _check_replayable(producer: Run, where: str) -> None:
+    recipe = producer.replay
+    if not recipe or "function" not in recipe:
+        if producer.kind == "trace":
+            why = "it was a traced block (sc.trace); re-run the scenario instead"
+        elif recipe:
+            why = "its callable has no importable name (a functools.partial or a callable object?)"
+        else:
+            why = "its record holds no replay recipe (not a function step, or recorded by an older consist)"
+        raise RecoveryError(f"{where} cannot be re-executed: {why}.")
 
 
 def _import(target: str, where: str, what: str) -> Any:

@@ -63,18 +63,3 @@ def rebase_entry(run_dir: Path, entry: CacheEntry) -> CacheEntry:
     if all(a is b for a, b in zip(outputs, entry.outputs)):
         return entry
     return msgspec.structs.replace(entry, outputs=outputs)
-
-
-def locate(artifact: Artifact, tracker: object = None) -> Artifact:
-    """``artifact`` rebased into the run folder of ``tracker``, the tracker in use, or any
-    live tracker, whichever holds its run's folder first (for ``consist.load``)."""
-    from consist._active import live_trackers
-
-    for candidate in live_trackers(tracker):
-        run_dir = getattr(candidate, "run_dir", None)
-        if run_dir is None:
-            continue
-        moved = rebase(run_dir, artifact)
-        if moved is not artifact:
-            return moved
-    return artifact

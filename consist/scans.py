@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from consist.hot import HotStore, IngestRecord
-    from consist.tracker import Tracker
+    from consist.view_state import ViewState
 
 _SCANNABLE = ("parquet", "csv")
 
@@ -66,7 +66,7 @@ def provenance_schema() -> dict[str, Any]:
     return {name: _dtype(sql_type) for name, sql_type in PROVENANCE.items()}
 
 
-def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
+def scan_key(state: ViewState, key: str | type, **filters: Any) -> pl.LazyFrame:
     """Every artifact of ``key`` across runs as one LazyFrame with provenance columns.
 
     Parameters
@@ -111,11 +111,11 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
         keys, exact, what = (key,), True, f"scan of {key!r}"
     else:
         raise ConfigError(f"tracker.scan takes an artifact key or a schema class; got {key!r}.")
-    sources = select_sources(tracker, list_sources(tracker, keys, ignore_case=not exact), provenance, facets)
+    sources = select_sources(state, list_sources(state, keys, ignore_case=not exact), provenance, facets)
     if not sources and isinstance(key, str) and not filters:
-        _hint_unknown(tracker, key)
+        _hint_unknown(state, key)
 
-    store = hot_store(tracker)
+    store = hot_store(state)
     records = store.records()
     hot = [s for s in sources if s.artifact_id in records]
     cold = [s for s in sources if s.artifact_id not in records]
@@ -123,7 +123,7 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     if other:
         warnings.warn(f"{what}: skipping artifacts that are not Parquet or CSV: {', '.join(other)}", stacklevel=user_stacklevel())
     cold = present([s for s in cold if s.driver in _SCANNABLE], what)
-    schemas = file_schemas(_schema_store(tracker), cold, what)
+    schemas = file_schemas(_schema_store(state), cold, what)
     cold = [s for s in cold if s.artifact_id in schemas]
 
     labels: dict[str, dict[str, str]] = {s.uri: schemas[s.artifact_id].types for s in cold}
@@ -136,7 +136,7 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     columns = {name: _dtype(sql_type) for name, sql_type in types.items()}
 
     lits = _Literals()
-    farm = _farm(tracker)
+    farm = _farm(state)
     groups: dict[tuple[Any, ...], list[str]] = {}
     frames = []
     for s in cold:
@@ -155,11 +155,10 @@ def scan_key(tracker: Tracker, key: str | type, **filters: Any) -> pl.LazyFrame:
     return pl.concat(frames, how="vertical", rechunk=False)
 
 
-def _farm(tracker: Tracker) -> LinkFarm:
-    farm = tracker.__dict__.get("_consist_link_farm")
-    if farm is None:
-        farm = tracker.__dict__["_consist_link_farm"] = LinkFarm(tracker.layout)
-    return farm
+def _farm(state: ViewState) -> LinkFarm:
+    if state.link_farm is None:
+        state.link_farm = LinkFarm(state.layout)
+    return state.link_farm
 
 
 def _linked_frame(
@@ -181,17 +180,16 @@ def _linked_frame(
     return lf.select(*exprs, *provenance)
 
 
-def _schema_store(tracker: Tracker) -> SchemaStore:
-    store = tracker.__dict__.get("_consist_schema_store")
-    if store is None:
-        store = tracker.__dict__["_consist_schema_store"] = SchemaStore(tracker.layout)
-    return store
+def _schema_store(state: ViewState) -> SchemaStore:
+    if state.schema_store is None:
+        state.schema_store = SchemaStore(state.layout)
+    return state.schema_store
 
 
-def _hint_unknown(tracker: Tracker, key: str) -> None:
+def _hint_unknown(state: ViewState, key: str) -> None:
     from consist.sources import known_keys
 
-    keys = known_keys(tracker)
+    keys = known_keys(state)
     if key in keys:
         return
     close = difflib.get_close_matches(key, keys, n=3)

@@ -24,15 +24,15 @@ import contextvars
 import os
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from consist._active import active_scenario_id, current_run, enter_scenario, leave_scenario, use_tracker
-from consist.artifacts import check_key, file_artifact
+from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
+from consist.artifacts import check_key
 from consist.coupler import Coupler
 from consist.engine import claim_run_id, run_step, write_record
-from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
+from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
+from consist.logged_files import log_files
 from consist.models import Artifact, RunResult
 from consist.spec import build_spec, step_args, step_name
 from consist.steps import plan_step
@@ -149,22 +149,7 @@ class Scenario:
             self._using.__exit__(None, None, None)
             leave_scenario(self._token)
             self._token = None
-        error: BaseException | None = exc
-        if exc is None:
-            missing = self.coupler.missing_declared_outputs()
-            if missing:
-                from consist.coupler import closest
-
-                # A key set under a near spelling is the usual cause: name it.
-                undeclared = [k for k in self.coupler.keys() if k not in self.coupler.declared_outputs]
-                near = {k: c for k in missing if (c := closest(k, undeclared))}
-                hint = "".join(f" {c!r} is set: was it meant to be {k!r}?" for k, c in near.items())
-                error = ScenarioOutputsMissingError(
-                    f"scenario {self.name!r} ended without the required coupler outputs {missing} "
-                    f"(set: {self.coupler.keys() or 'nothing'}).{hint} Produce them in a step "
-                    "(outputs=[...]) or set them with sc.coupler.set(key, artifact), "
-                    "or declare them with required=False."
-                )
+        error = exc if exc is not None else self.coupler.missing_outputs_error(self.name)
         self.status = "failed" if error is not None else "completed"
         if self._progress is not None:
             self._progress.close()
@@ -385,44 +370,9 @@ class Scenario:
             A path does not exist (nothing is logged).
         """
         self.check_open()
-        if not isinstance(paths, Mapping):
-            raise ConfigError(f"log_artifacts() takes a mapping of key -> path; got a {type(paths).__name__}.")
-        per_key = dict(metadata_by_key or {})
-        unknown = sorted(set(per_key) - set(paths))
-        if unknown:
-            raise ConfigError(
-                f"metadata_by_key names {unknown}, which are not among the logged keys {sorted(paths)}; "
-                "fix the key or add its path."
-            )
-        for key, meta in per_key.items():
-            if not isinstance(meta, Mapping):
-                raise ConfigError(
-                    f"metadata_by_key[{key!r}] must be a mapping of metadata (e.g. {{'role': 'primary_unit'}}); "
-                    f"got a {type(meta).__name__}."
-                )
-        for key, path in paths.items():
-            check_key(key)
-            if not isinstance(path, (str, os.PathLike)):
-                # Checked up front so a frame among paths logs nothing, not half the mapping.
-                hint = (
-                    "log a frame with consist.log_dataframe(df, key=...) inside a step"
-                    if hasattr(path, "columns") or hasattr(path, "schema")
-                    else "give the path of an existing file or folder"
-                )
-                raise ConfigError(
-                    f"log_artifacts() logs existing files: {key!r} is a {type(path).__name__}, not a path; {hint}."
-                )
-            if not Path(path).exists():
-                raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
-        ctx = current_run(required=False)
-        logged: dict[str, Artifact] = {}
-        for key, path in paths.items():
-            meta = {**shared_metadata, **dict(per_key.get(key, {}))}
-            if ctx is not None:
-                logged[key] = ctx.log_artifact(path, key, **meta)
-            else:
-                logged[key] = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
-                self._outputs[key] = logged[key]
+        logged = log_files(
+            paths, metadata_by_key, shared_metadata, run_id=self.run_id, hasher=self.tracker.hasher, sink=self._outputs
+        )
         self.coupler.update(logged)
         return logged
 

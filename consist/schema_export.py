@@ -20,7 +20,7 @@ import keyword
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.errors import ArtifactNotFoundError, ConfigError
@@ -35,7 +35,7 @@ from consist.schema_capture import (
 )
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.view_state import ViewState
 
 # Attributes of SQLModel/pydantic models a field must not shadow.
 _RESERVED = {
@@ -44,7 +44,7 @@ _RESERVED = {
 }  # fmt: skip
 
 
-def schema_for(artifact: Artifact, tracker: Tracker | None = None) -> FileSchema:
+def schema_for(artifact: Artifact, state: ViewState | None = None) -> FileSchema:
     """The captured schema of ``artifact`` (see the module docstring for where it comes from).
 
     Raises
@@ -60,13 +60,13 @@ def schema_for(artifact: Artifact, tracker: Tracker | None = None) -> FileSchema
     from consist.ingestion import ghost_record
 
     # Also without a tracker: the hot store next to the artifact's path knows it (ghosts too).
-    ingested = ghost_record(artifact, tracker)
+    ingested = ghost_record(artifact, state)
     if ingested is not None:
         record = ingested[1]
         return FileSchema(id=artifact.hash, driver=artifact.driver, columns=list(record.columns),
                           rows=record.rows, source=artifact.uri, key=artifact.key)  # fmt: skip
-    if tracker is not None:
-        stored = SchemaStore(tracker.layout).get(artifact.hash)
+    if state is not None:
+        stored = SchemaStore(state.layout).get(artifact.hash)
         if stored is not None:
             return stored
     if artifact.driver not in SCHEMA_DRIVERS:
@@ -194,7 +194,7 @@ def render_stub(
 def export_sqlmodel_stub(
     artifact: Artifact | FileSchema,
     *,
-    tracker: Tracker | None = None,
+    tracker: Any = None,
     class_name: str | None = None,
     table_name: str | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -235,7 +235,7 @@ def export_sqlmodel_stub(
             from consist._active import current_tracker
 
             tracker = current_tracker(required=False)
-        schema, key = schema_for(artifact, tracker), artifact.key
+        schema, key = schema_for(artifact, tracker.view_state if tracker is not None else None), artifact.key
     else:
         raise ConfigError(f"export_sqlmodel_stub takes an Artifact or a FileSchema; got a {type(artifact).__name__}.")
     source = render_stub(schema, key=key, class_name=class_name, table_name=table_name,
@@ -248,7 +248,7 @@ def export_sqlmodel_stub(
 
 
 def export_sqlmodel(
-    tracker: Tracker, artifact: Artifact, *, class_name: str | None = None, table_name: str | None = None
+    tracker: Any, artifact: Artifact, *, class_name: str | None = None, table_name: str | None = None
 ) -> str:
     """The command line's entry point (``consist schema export ARTIFACT``): the stub's source."""
     return export_sqlmodel_stub(artifact, tracker=tracker, class_name=class_name, table_name=table_name)

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
-from consist.atomic import temp_name
+from consist.atomic import temp_name, unlink_quietly
 from consist.models import Run
 
 log = logging.getLogger("consist.catalog")
@@ -221,11 +221,7 @@ def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
         os.replace(tmp, target)  # the commit: readers see the segment from here on
         _fsync(target.parent)
     except BaseException:
-        for path in (tmp_records, tmp):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        unlink_quietly(tmp_records, tmp)
         raise
 
 

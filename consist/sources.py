@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from consist.schema_capture import FileSchema, SchemaStore
-    from consist.tracker import Tracker
+    from consist.view_state import ViewState
 
 log = logging.getLogger("consist.views")
 
@@ -105,23 +105,23 @@ def _in(column: str, values: list[Any], params: list[Any]) -> str:
     return f"{column} IN ({', '.join('?' for _ in values)})"
 
 
-def catalog_token(tracker: Tracker) -> tuple[Any, ...]:
+def catalog_token(state: ViewState) -> tuple[Any, ...]:
     """A cheap version of the catalog (two ``listdir``): it changes whenever a run lands.
 
     Take it *before* reading the catalog: what is read is then at least as new as the
     token, so a cache keyed by it can only be conservative.
     """
-    from consist.catalog import fresh_names
+    from consist.record_codec import fresh_names
     from consist.segments import list_segment_names
 
-    layout = tracker.layout
+    layout = state.layout
     return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments))
 
 
-def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = False) -> list[Source]:
+def list_sources(state: ViewState, keys: Sequence[str], *, ignore_case: bool = False) -> list[Source]:
     """The sources of ``keys``, ordered by scenario, year, iteration, run and artifact.
 
-    Results are cached per tracker until the catalog changes (:func:`catalog_token`).
+    Results are cached per tracker (in its view state) until the catalog changes (:func:`catalog_token`).
 
     Parameters
     ----------
@@ -131,8 +131,8 @@ def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = F
         Match keys case-insensitively (schema views do; scans by key do not).
     """
     wanted = tuple(k.lower() for k in keys) if ignore_case else tuple(keys)
-    cache = tracker.__dict__.setdefault("_consist_sources", {})
-    token = catalog_token(tracker)
+    cache = state.sources
+    token = catalog_token(state)
     hit = cache.get((wanted, ignore_case))
     if hit is not None and hit[0] == token:
         return hit[1]
@@ -148,8 +148,8 @@ def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = F
         QUALIFY row_number() OVER (PARTITION BY a.id, r.parent_id, r.year, r.iteration
                                    ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1
         ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"""
-    rows = tracker.catalog.arrow(sql, params).to_pylist()
-    sources = [Source(meta_json=row.pop("meta"), **row) for row in _rebased(tracker.run_dir, rows)]
+    rows = state.catalog.arrow(sql, params).to_pylist()
+    sources = [Source(meta_json=row.pop("meta"), **row) for row in _rebased(state.run_dir, rows)]
     cache[(wanted, ignore_case)] = (token, sources)
     return sources
 
@@ -169,7 +169,7 @@ def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def select_sources(
-    tracker: Tracker,
+    state: ViewState,
     sources: list[Source],
     filters: Mapping[str, Any] | None = None,
     facets: Mapping[str, Any] | None = None,
@@ -198,12 +198,12 @@ def select_sources(
         field_name = FILTERS[name]
         chosen = [s for s in chosen if getattr(s, field_name) in allowed]
     if facets:
-        runs = _runs_with_facets(tracker, facets)
+        runs = _runs_with_facets(state, facets)
         chosen = [s for s in chosen if s.run_id in runs]
     return chosen
 
 
-def _runs_with_facets(tracker: Tracker, facets: Mapping[str, Any]) -> set[str]:
+def _runs_with_facets(state: ViewState, facets: Mapping[str, Any]) -> set[str]:
     params: list[Any] = []
     parts = []
     for key, value in facets.items():
@@ -219,10 +219,10 @@ def _runs_with_facets(tracker: Tracker, facets: Mapping[str, Any]) -> set[str]:
             params.append(item)
             tests.append(f"{column} = {'CAST(? AS DOUBLE)' if column == 'value_num' else '?'}")
         parts.append(f"SELECT run_id FROM facets WHERE key = ? AND ({' OR '.join(tests) or 'false'})")
-    table = tracker.catalog.arrow(" INTERSECT ".join(parts), params)
+    table = state.catalog.arrow(" INTERSECT ".join(parts), params)
     found = set(table.column("run_id").to_pylist())
     if not found:
-        known = tracker.catalog.arrow("SELECT DISTINCT key FROM facets ORDER BY 1").column("key").to_pylist()
+        known = state.catalog.arrow("SELECT DISTINCT key FROM facets ORDER BY 1").column("key").to_pylist()
         unknown = [str(k) for k in facets if str(k) not in known]
         if unknown:
             import difflib
@@ -236,9 +236,9 @@ def _runs_with_facets(tracker: Tracker, facets: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def known_keys(tracker: Tracker) -> list[str]:
+def known_keys(state: ViewState) -> list[str]:
     """Every output key in the catalog (for 'did you mean' hints)."""
-    table = tracker.catalog.arrow("SELECT DISTINCT key FROM run_artifacts WHERE direction = 'out' ORDER BY 1")
+    table = state.catalog.arrow("SELECT DISTINCT key FROM run_artifacts WHERE direction = 'out' ORDER BY 1")
     return table.column("key").to_pylist()
 
 

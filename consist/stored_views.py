@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 
 import blake3
 
-from consist.atomic import temp_name, unlink_quietly
+from consist.database import replace_file
 
 log = logging.getLogger("consist.views")
 
@@ -164,20 +162,11 @@ class StoredViews:
             return False
         if _busy(self.db_path):
             return False
-        tmp = temp_name(self.db_path)
         try:
-            shutil.copyfile(self.db_path, tmp)
-            con = duckdb.connect(str(tmp))
-            try:
-                _install(con, views)
-            finally:
-                con.close()
-            os.replace(tmp, self.db_path)
+            replace_file(self.db_path, lambda con: _install(con, views), copy=True)
         except (OSError, duckdb.Error) as exc:
             log.warning("could not write schema views to %s: %s", self.db_path, exc)
             return False
-        finally:
-            unlink_quietly(tmp, Path(f"{tmp}.wal"))
         self._written = (self.db_path.stat().st_ino, digest)
         return True
 

@@ -24,9 +24,9 @@ from consist.models import Artifact, RunResult
 from consist.store import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
+from consist.view_state import ViewState
 
 if TYPE_CHECKING:
-    from consist.reader import LiveCatalog
     from consist.spec import StepSpec
     from consist.scenario import Scenario
     from consist.tracing import TraceBlock
@@ -104,7 +104,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
         self._sources_seen: set[str] = set()
-        self._catalog: LiveCatalog | None = None
+        self.view_state = ViewState(self.layout, self.db_path, self.run_dir, self.schemas, self.records)
         register_tracker(self)
         if not self.db_path.exists():
             # The catalog file is views only: (re)built whenever it is missing.

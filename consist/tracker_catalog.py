@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from consist.models import Artifact, Run, RunResult
     from consist.queries import RunArtifacts
     from consist.reader import LiveCatalog
+    from consist.view_state import ViewState
     from consist.views import Views
 
 
 class CatalogMethods:
     """Mixed into :class:`consist.Tracker`."""
 
-    _catalog: LiveCatalog | None
+    view_state: ViewState
     db_path: Any
     layout: Any
     records: Any
@@ -31,13 +32,7 @@ class CatalogMethods:
     @property
     def catalog(self) -> LiveCatalog:
         """This process's query connection to the catalog (created on first use)."""
-        if self._catalog is None:
-            from consist.database import ensure_database
-            from consist.reader import LiveCatalog
-
-            ensure_database(self.db_path, self.layout)
-            self._catalog = LiveCatalog(self.layout)
-        return self._catalog
+        return self.view_state.catalog
 
     def find_run(self, **filters: Any) -> Run:
         """The latest run matching ``filters`` (see :func:`consist.queries.find_run`)."""
@@ -86,10 +81,11 @@ class CatalogMethods:
         """
         from consist.queries import compile_sql, run_query
 
-        if not self.schemas and "_consist_views" not in self.__dict__:
+        if not self.schemas and self.view_state.views is None:
             return run_query(self, query, params)
         sql = query if isinstance(query, str) else compile_sql(query)[0] if hasattr(query, "compile") else None
-        return self.views.run(lambda: run_query(self, query, params), sql=sql)
+        views = self.views
+        return views.run(lambda: run_query(self, query, params, [view.name for view in views]), sql=sql)
 
     # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
 
@@ -98,7 +94,7 @@ class CatalogMethods:
         """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views`)."""
         from consist.views import views_of
 
-        return views_of(self)
+        return views_of(self.view_state)
 
     def scan(self, key: str | type, **filters: Any) -> Any:
         """A Polars LazyFrame over every artifact of ``key`` across runs, with provenance columns.
@@ -109,13 +105,13 @@ class CatalogMethods:
         """
         from consist.scans import scan_key
 
-        return scan_key(self, key, **filters)
+        return scan_key(self.view_state, key, **filters)
 
     def ingest(self, artifacts: Any) -> Any:
         """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
         from consist.ingestion import ingest
 
-        return ingest(self, artifacts)
+        return ingest(self.view_state, artifacts)
 
     def compact(self) -> CompactionReport:
         """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""

@@ -19,7 +19,7 @@ from consist.hashing import Hasher
 from consist.models import Run
 
 if TYPE_CHECKING:
-    from consist.tracker import Tracker
+    from consist.reader import CatalogHost
 
 
 class OutputProblem(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,7 +55,7 @@ class OutputProblem(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-def verify(tracker: Tracker, run_ids: Iterable[str] | str | None = None) -> list[OutputProblem]:
+def verify(tracker: CatalogHost, run_ids: Iterable[str] | str | None = None) -> list[OutputProblem]:
     """Re-hash the outputs of ``run_ids`` (every run when None); the problems found."""
     if isinstance(run_ids, str):
         run_ids = [run_ids]
@@ -88,7 +88,7 @@ def verify(tracker: Tracker, run_ids: Iterable[str] | str | None = None) -> list
     return sorted(problems, key=lambda p: (p.run_id, p.key, p.path))
 
 
-def _chosen(tracker: Tracker, run_ids: Iterable[str]) -> Iterator[Run]:
+def _chosen(tracker: CatalogHost, run_ids: Iterable[str]) -> Iterator[Run]:
     for run_id in run_ids:
         run = tracker.records.get(run_id)
         if run is None:
@@ -96,6 +96,8 @@ def _chosen(tracker: Tracker, run_ids: Iterable[str]) -> Iterator[Run]:
         yield run
 
 
-def all_runs(tracker: Tracker) -> list[Run]:
+def all_runs(tracker: CatalogHost) -> list[Run]:
     """Every completed run in the catalog (fresh records and compacted segments alike)."""
-    return tracker.find_runs()
+    from consist.queries import find_runs
+
+    return find_runs(tracker)

@@ -47,7 +47,7 @@ from consist.view_sql import build_view_sql, create_failing_view, create_view, p
 
 if TYPE_CHECKING:
     from consist.hot import HotStore, IngestRecord
-    from consist.tracker import Tracker
+    from consist.view_state import ViewState
 
 log = logging.getLogger("consist.views")
 T = TypeVar("T")
@@ -70,19 +70,19 @@ class Views:
         How many times the views were (re)built in this process (for tests and tuning).
     """
 
-    def __init__(self, tracker: Tracker) -> None:
-        self._tracker = tracker
+    def __init__(self, state: ViewState) -> None:
+        self._state = state
         self._metadata: Any = None  # created with the first schema: no schema, no SQLAlchemy import
         self._tables: dict[str, ViewTable] = {}
         self._lock = threading.RLock()
         self._token: tuple[Any, ...] | None = None
         self._stale = False
-        self._store = SchemaStore(tracker.layout)
-        self._farm = LinkFarm(tracker.layout)
-        self._stored = StoredViews(tracker.db_path)
+        self._store = SchemaStore(state.layout)
+        self._farm = LinkFarm(state.layout)
+        self._stored = StoredViews(state.db_path)
         self._broken: dict[str, SchemaConflictError] = {}  # message -> error, of views that failed to build
         self.builds = 0
-        for model in tracker.schemas:
+        for model in state.schemas:
             self._add(model)
 
     def _add(self, model: type) -> ViewTable:
@@ -113,8 +113,8 @@ class Views:
         """
         with self._lock:
             view = self._add(model)
-            if model not in self._tracker.schemas:
-                self._tracker.schemas.append(model)
+            if model not in self._state.schemas:
+                self._state.schemas.append(model)
             return view
 
     def __getattr__(self, name: str) -> ViewTable:
@@ -147,7 +147,7 @@ class Views:
     def _hot(self) -> HotStore:
         from consist.ingestion import hot_store
 
-        return hot_store(self._tracker)
+        return hot_store(self._state)
 
     def token(self) -> tuple[Any, ...]:
         """The catalog's version as the views see it: changes when a run or ingestion lands.
@@ -155,7 +155,7 @@ class Views:
         Take it *after* refreshing the catalog connection (``catalog.held()``): it is the
         listing that refresh read, so the views built from that connection match it.
         """
-        return (self._tracker.catalog.state, self._hot().names(), tuple(self._tables))
+        return (self._state.catalog.state, self._hot().names(), tuple(self._tables))
 
     @contextmanager
     def querying(self) -> Iterator[None]:
@@ -163,7 +163,7 @@ class Views:
         if not self._tables:
             yield
             return
-        catalog = self._tracker.catalog
+        catalog = self._state.catalog
         hot = self._hot()
         with catalog.lock, hot.lock, catalog.held() as con, hot.attached(con):
             self.sync(con, self.token())
@@ -188,7 +188,7 @@ class Views:
                     self._broken[str(exc)] = exc
                     create_failing_view(con, view.spec, str(exc))
             self._stored.submit(stored)
-            self._tracker.catalog.forget_plans()  # kept relations were bound to the old views
+            self._state.catalog.forget_plans()  # kept relations were bound to the old views
             self.builds += 1
             self._token = state
             self._stale = False
@@ -196,7 +196,7 @@ class Views:
     def _build(self, con: Any, spec: ViewSpec, records: dict[str, IngestRecord]) -> StoredView:
         """Define ``spec``'s view on ``con``; return its file-only twin for the catalog file."""
         what = f"view {spec.name!r}"
-        sources = list_sources(self._tracker, spec.keys, ignore_case=not spec.exact)
+        sources = list_sources(self._state, spec.keys, ignore_case=not spec.exact)
         hot = {s.artifact_id: records[s.artifact_id] for s in sources if s.artifact_id in records}
         cold = [s for s in sources if s.artifact_id not in hot]
         unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
@@ -265,9 +265,8 @@ class Views:
             raise SchemaConflictError(str(found)) from None
 
 
-def views_of(tracker: Tracker) -> Views:
-    """The (cached) ``tracker.views`` namespace of ``tracker``."""
-    found = tracker.__dict__.get("_consist_views")
-    if found is None:
-        found = tracker.__dict__["_consist_views"] = Views(tracker)
-    return found
+def views_of(state: ViewState) -> Views:
+    """The ``tracker.views`` namespace of the tracker whose views state is ``state`` (created once)."""
+    if state.views is None:
+        state.views = Views(state)
+    return state.views
