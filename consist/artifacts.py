@@ -14,8 +14,8 @@ from typing import Any
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.formats.drivers import driver_for
 from consist.formats.frames import frame_kind, write_parquet
-from consist.hashing import Hasher, stat_fingerprint, walk_files
-from consist.identity import digest
+from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
+from consist.identity.digests import digest
 from consist.models import Artifact
 
 _FORBIDDEN = ("/", "\\", "\x00")

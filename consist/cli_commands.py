@@ -175,7 +175,7 @@ def _outcome(run: Run) -> str:
 
 def describe_run(run: Run) -> str:
     """The text ``consist show`` prints for ``run``."""
-    from consist.identity import flatten
+    from consist.identity.digests import flatten
 
     code = run.code
     code_text = None

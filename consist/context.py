@@ -19,7 +19,7 @@ from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
 
 if TYPE_CHECKING:
-    from consist.hashing import Hasher
+    from consist.identity.hashing import Hasher
     from consist.models import Artifact
 
 # log_artifact()'s own options, for spotting a misspelt one among its metadata keywords.

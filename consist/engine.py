@@ -22,12 +22,12 @@ import msgspec
 
 from consist import binding, hydration, outputs, relocate, replay
 from consist.artifacts import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
-from consist.code_identity import identify
+from consist.identity.code import identify
 from consist._active import activate
 from consist.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
 from consist.formats.drivers import load
-from consist.identity import (
+from consist.identity.digests import (
     config_hash,
     config_snapshot,
     flatten,
@@ -35,7 +35,7 @@ from consist.identity import (
     step_signature,
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
-from consist.reasons import StepComponents, closest, full_reason
+from consist.identity.reasons import StepComponents, closest, full_reason
 
 if TYPE_CHECKING:
     from consist.catalog import RecordStore

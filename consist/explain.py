@@ -17,10 +17,11 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist import hydration, reasons
+from consist import hydration
+from consist.identity import reasons
 from consist.engine import lookup, prepare
-from consist.identity import diff_configs
-from consist.reasons import StepComponents
+from consist.identity.digests import diff_configs
+from consist.identity.reasons import StepComponents
 
 if TYPE_CHECKING:
     from consist.spec import StepSpec

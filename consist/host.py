@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from consist.catalog import RecordStore
-    from consist.hashing import Hasher
+    from consist.identity.hashing import Hasher
     from consist.index import CacheIndex
     from consist.models import Artifact
     from consist.store import Layout

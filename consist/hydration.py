@@ -37,7 +37,7 @@ import msgspec
 from consist.artifacts import artifact_id, bytes_problem, check_key
 from consist.atomic import temp_name
 from consist.errors import ConfigError, HydrationConflictError
-from consist.hashing import stat_fingerprint
+from consist.identity.hashing import stat_fingerprint
 from consist.models import Artifact, CacheEntry
 
 if TYPE_CHECKING:

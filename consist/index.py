@@ -20,9 +20,9 @@ from collections.abc import Iterable
 import msgspec
 
 from consist.atomic import write_bytes
-from consist.hashing import hash_bytes
+from consist.identity.hashing import hash_bytes
 from consist.models import CacheEntry, enc_hook
-from consist.reasons import StepComponents
+from consist.identity.reasons import StepComponents
 from consist.store import Layout
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata

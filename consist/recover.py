@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist import relocate
-from consist.code_identity import identify
+from consist.identity.code import identify
 from consist.engine import run_step
 from consist.errors import InputNotFoundError, RecoveryError
-from consist.hashing import Hasher
+from consist.identity.hashing import Hasher
 from consist.hydration import PlacementError, place
-from consist.identity import config_hash, config_snapshot
+from consist.identity.digests import config_hash, config_snapshot
 from consist.models import Artifact, Run
 from consist.spec import build_spec
 

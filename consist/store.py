@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consist.hashing import hash_bytes
+from consist.identity.hashing import hash_bytes
 
 
 class Layout:

@@ -38,8 +38,8 @@ import msgspec
 from consist._active import activate
 from consist.engine import begin, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
-from consist.hashing import hash_bytes
-from consist.identity import config_snapshot
+from consist.identity.hashing import hash_bytes
+from consist.identity.digests import config_snapshot
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
 from consist.spec import StepSpec, build_spec

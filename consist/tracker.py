@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from consist.atomic import write_bytes
 from consist.catalog import RecordStore
 from consist.catalog_location import remembered_db_path
-from consist.code_identity import RECIPES
+from consist.identity.code import RECIPES
 from consist._active import register_tracker
 from consist.errors import ConfigError
-from consist.hashing import Hasher
+from consist.identity.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
 from consist.store import Layout
@@ -190,7 +190,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``"reuse"`` (default), ``"overwrite"`` (always execute and replace the
             entry) or ``"readonly"`` (serve hits; a miss executes without caching).
         code_version, code_identity
-            Override how the code's identity is taken (see :mod:`consist.code_identity`).
+            Override how the code's identity is taken (see :mod:`consist.identity.code`).
         executor, container, output_paths
             ``executor="container"`` runs ``container={"image", "command", "volumes",
             "environment", "working_dir"}`` instead of ``fn`` and logs

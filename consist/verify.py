@@ -15,7 +15,7 @@ import msgspec
 
 from consist import relocate
 from consist.errors import RunNotFoundError
-from consist.hashing import Hasher
+from consist.identity.hashing import Hasher
 from consist.models import Run
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from consist.errors import (
     ContainerTimeoutError,
     OutputMissingError,
 )
-from consist.hashing import stat_fingerprint
+from consist.identity.hashing import stat_fingerprint
 from consist.hydration import copy_file
 from consist.integrations.container_spec import ContainerSpec
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from consist.artifacts import check_key
 from consist.errors import ConfigError
-from consist.identity import digest
+from consist.identity.digests import digest
 
 LOGS_KEY = "container_logs"
 """The output key under which a container step's stdout/stderr folder is logged."""

@@ -8,7 +8,7 @@ import pytest
 from consist import Explanation, Tracker
 from consist.index import RECENT_RUNS
 from consist.models import CodeInfo, Run
-from consist.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
+from consist.identity.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
 from tests.chain_steps import CALLS, last, load, mid
 from tests.conftest import age
 

@@ -7,8 +7,9 @@ import os
 
 import blake3
 
-from consist import hashing, progress
-from consist.hashing import Hasher
+from consist import progress
+from consist.identity import hashing
+from consist.identity.hashing import Hasher
 
 
 def test_bar_shows_sizes_percent_and_speed():

@@ -40,8 +40,8 @@ from typing import Any
 import msgspec
 
 from consist.errors import ConfigError, UnhashableInputError
-from consist.hashing import hash_bytes
-from consist.identity import canonical, code_hash
+from consist.identity.hashing import hash_bytes
+from consist.identity.digests import canonical, code_hash
 from consist.models import CodeInfo
 
 RECIPES = ("callable_source", "callable_module", "repo_git")

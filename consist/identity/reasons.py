@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from consist.identity import diff_configs
+from consist.identity.digests import diff_configs
 from consist.models import CodeInfo, Run
 
 # Separates a run's own reason from the upstream root causes appended to it.

@@ -1,7 +1,7 @@
 """Content hashes of files and directories, with a stat memo.
 
 Owns reading bytes for hashing. A file's hash is ``blake3(content)``; a directory's is
-:func:`consist.identity.directory_hash` over its files. Re-hashing an unchanged large
+:func:`consist.identity.digests.directory_hash` over its files. Re-hashing an unchanged large
 file is avoided by a memo keyed on (path, size, mtime_ns, inode), kept in memory and,
 when a memo folder is given, on disk so that a new process benefits too.
 """
@@ -17,7 +17,7 @@ import msgspec
 from blake3 import blake3
 
 from consist.atomic import write_bytes
-from consist.identity import directory_hash
+from consist.identity.digests import directory_hash
 
 # Below this size a plain read beats mapping the file and starting threads.
 _MMAP_THRESHOLD = 4 * 1024 * 1024
