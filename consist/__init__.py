@@ -51,7 +51,7 @@ from consist.errors import (
 from consist.explain import Explanation
 from consist.schema_export import export_sqlmodel_stub
 from consist.typed_coupler import coupler_schema
-from consist.graph import LineageGraph
+from consist.display.graph import LineageGraph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
 from consist.tracker import Tracker

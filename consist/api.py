@@ -13,7 +13,7 @@ from consist._active import current_run, current_tracker, live_trackers, owner_o
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
-from consist.graph import LineageGraph
+from consist.display.graph import LineageGraph
 from consist.relocate import rebase
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.

@@ -72,7 +72,7 @@ class CollectReport:
         return sum(len(r.paths) for r in self.runs)
 
     def __str__(self) -> str:
-        from consist.display import human_size
+        from consist.display.html import human_size
 
         verb = "would free" if self.dry_run else "freed"
         line = (

@@ -277,7 +277,7 @@ def resolve_artifact(catalog: CliCatalog, ref: str) -> Artifact:
 
 def cmd_lineage(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist lineage ARTIFACT``: the tree of runs and inputs behind an artifact."""
-    from consist.graph import LineageGraph
+    from consist.display.graph import LineageGraph
 
     if args.depth is not None and args.depth < 0:
         raise ConfigError(f"--depth must be 0 or more (got {args.depth}); leave it out to follow every run.")

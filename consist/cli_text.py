@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from consist.display import human_size, when
+from consist.display.html import human_size, when
 
 __all__ = ["cell", "human_size", "key_values", "parse_age", "seconds", "terminal_width", "text_table", "when"]
 

@@ -16,7 +16,7 @@ from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run
 
 if TYPE_CHECKING:
-    from consist.graph import LineageGraph
+    from consist.display.graph import LineageGraph
     from consist.reader import CatalogHost
 
 
@@ -70,8 +70,8 @@ class Lineage:
         return f"Lineage of {self.artifact.key!r}:\n{self.format(1)}"
 
     def graph(self) -> LineageGraph:
-        """This lineage as a :class:`~consist.graph.LineageGraph` (SVG, Mermaid, text tree)."""
-        from consist.graph import LineageGraph
+        """This lineage as a :class:`~consist.display.graph.LineageGraph` (SVG, Mermaid, text tree)."""
+        from consist.display.graph import LineageGraph
 
         return LineageGraph(self)
 

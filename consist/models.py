@@ -68,7 +68,7 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return self.uri
 
     def _repr_html_(self) -> str:
-        from consist.display import artifact_html
+        from consist.display.html import artifact_html
 
         return artifact_html(self)
 
@@ -144,7 +144,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return {a.key: a for a in self.inputs}
 
     def _repr_html_(self) -> str:
-        from consist.display import run_html
+        from consist.display.html import run_html
 
         return run_html(self)
 
@@ -198,7 +198,7 @@ class RunResult:
         return self.outputs[key]
 
     def _repr_html_(self) -> str:
-        from consist.display import result_html
+        from consist.display.html import result_html
 
         return result_html(self)
 

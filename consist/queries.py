@@ -110,7 +110,7 @@ class RunList(list):  # type: ignore[type-arg]
     """What :func:`find_runs` returns: a plain list of runs that draws a table in a notebook."""
 
     def _repr_html_(self) -> str:
-        from consist.display import runs_html
+        from consist.display.html import runs_html
 
         return runs_html(self, title=f"{len(self)} run(s)")
 
@@ -119,7 +119,7 @@ class RunsByKey(dict):  # type: ignore[type-arg]
     """What :func:`find_runs` returns with ``index_by``: a plain dict that draws a table in a notebook."""
 
     def _repr_html_(self) -> str:
-        from consist.display import runs_html
+        from consist.display.html import runs_html
 
         return runs_html(list(self.values()), title=f"{len(self)} run(s)", keys=list(self))
 
@@ -361,7 +361,7 @@ class RunArtifacts:
         return f"RunArtifacts(run_id={self.run_id!r}, inputs={sorted(self.inputs)}, outputs={sorted(self.outputs)})"
 
     def _repr_html_(self) -> str:
-        from consist.display import run_artifacts_html
+        from consist.display.html import run_artifacts_html
 
         return run_artifacts_html(self.run_id, self.inputs, self.outputs)
 

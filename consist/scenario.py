@@ -121,7 +121,7 @@ class Scenario:
         return f"Scenario(name={self.name!r}, status={self.status!r}, steps={len(self.steps)})"
 
     def _repr_html_(self) -> str:
-        from consist.display import scenario_html
+        from consist.display.html import scenario_html
 
         return scenario_html(self)
 
@@ -135,7 +135,7 @@ class Scenario:
         self.parent_id = active_scenario_id(self.tracker)
         self._started = time.time()
         self.status = "running"
-        from consist.progress import StepProgress
+        from consist.display.progress import StepProgress
 
         self._progress = StepProgress(self.tracker, self.name)
         self._token = enter_scenario(self)

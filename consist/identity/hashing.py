@@ -61,7 +61,7 @@ def hash_file_with_progress(path: Path, size: int) -> str:
     """Like :func:`hash_file_uncached`, hashing in large slices to report progress."""
     import mmap
 
-    from consist.progress import Progress
+    from consist.display.progress import Progress
 
     hasher = blake3(max_threads=blake3.AUTO)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
@@ -129,7 +129,7 @@ class Hasher:
         When true, every call re-reads the bytes (no memo is consulted).
     progress
         Show a progress bar while hashing files of 256 MiB or more: True, False, or
-        None to decide by interactivity (see :mod:`consist.progress`).
+        None to decide by interactivity (see :mod:`consist.display.progress`).
     """
 
     def __init__(self, memo_dir: Path | None = None, *, strict: bool = False, progress: bool | None = False) -> None:
@@ -179,7 +179,7 @@ class Hasher:
 
     def _read_hash(self, path: Path, size: int) -> str:
         if size >= _PROGRESS_THRESHOLD and self.progress is not False:
-            from consist.progress import wanted
+            from consist.display.progress import wanted
 
             if wanted(self.progress):
                 return hash_file_with_progress(path, size)

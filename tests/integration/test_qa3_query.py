@@ -14,7 +14,7 @@ from sqlmodel import select
 
 import consist
 from consist import ConfigError, RunNotFoundError, Tracker, use_tracker
-from consist.progress import Progress
+from consist.display.progress import Progress
 
 STEPS = '''
 import sys

@@ -7,7 +7,7 @@ import os
 
 import blake3
 
-from consist import progress
+from consist.display import progress
 from consist.identity import hashing
 from consist.identity.hashing import Hasher
 

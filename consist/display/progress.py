@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from consist.display import esc, human_size
+from consist.display.html import esc, human_size
 
 _MIN_INTERVAL = 0.1
 

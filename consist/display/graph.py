@@ -202,7 +202,7 @@ def _mermaid_text(text: str) -> str:
 
 
 def _describe_artifact(artifact: Any) -> str:
-    from consist.display import human_size
+    from consist.display.html import human_size
 
     raw = "" if artifact.run_id else "  (raw input)"
     return f"{artifact.key}  {artifact.hash[:12]}  {human_size(artifact.size)}  {artifact.uri}{raw}"
