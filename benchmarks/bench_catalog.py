@@ -35,7 +35,7 @@ import msgspec
 from consist import Tracker
 from consist.catalog import RecordStore
 from consist.models import Artifact, Run
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 MODELS = [f"model_{i}" for i in range(9)] + ["simulate"]
 YEARS = list(range(2020, 2070, 5))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from consist._active import current_run, current_tracker, live_trackers, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
-from consist.formats import drivers
+from consist.artifacts.formats import drivers
 from consist.models import Artifact, Run, RunResult
 from consist.display.graph import LineageGraph
-from consist.relocate import rebase
+from consist.artifacts.relocate import rebase
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.
 from consist.scenario import Scenario

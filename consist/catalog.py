@@ -22,7 +22,7 @@ import msgspec
 from consist.atomic import create_exclusive, write_bytes
 from consist.models import Run
 from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 if TYPE_CHECKING:
     # Imported lazily below: they load pyarrow, which `import consist` must not.

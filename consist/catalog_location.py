@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from consist.atomic import write_bytes
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 
 def remembered_db_path(layout: Layout, given: str | os.PathLike[str] | None, default: Path) -> Path:

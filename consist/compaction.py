@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from consist import segments
 from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 log = logging.getLogger("consist.catalog")
 

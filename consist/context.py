@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.artifacts import check_key, file_artifact, frame_artifact
+from consist.artifacts.files import check_key, file_artifact, frame_artifact
 from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
 
@@ -76,7 +76,7 @@ class RunContext:
         ``key`` defaults to the file name's stem. Extra keyword arguments are stored as
         the artifact's metadata. ``profile_file_schema=True`` records a Parquet/CSV
         file's columns and a few statistics (over the first ``file_schema_sample_rows``
-        rows, default all) in that metadata (see :mod:`consist.schema_capture`).
+        rows, default all) in that metadata (see :mod:`consist.artifacts.schema_capture`).
         """
         # A misspelt option (contenthash=) would otherwise be stored as metadata.
         check_extra_keywords(meta, _LOG_ARTIFACT_OPTIONS, "log_artifact()")
@@ -95,7 +95,7 @@ class RunContext:
         if profile_file_schema:
             import msgspec
 
-            from consist.schema_capture import profile_meta
+            from consist.artifacts.schema_capture import profile_meta
 
             profile = profile_meta(artifact, file_schema_sample_rows)
             artifact = msgspec.structs.replace(artifact, meta={**artifact.meta, **profile})

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from consist.artifacts import check_key
+from consist.artifacts.files import check_key
 from consist.errors import ConfigError, CouplerKeyError, ScenarioOutputsMissingError
 from consist.models import Artifact
 

@@ -30,7 +30,7 @@ from consist import segments
 from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import CatalogError
 from consist.models import Artifact, Run
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 log = logging.getLogger("consist.catalog")
 

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, relocate, replay
-from consist.artifacts import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
+from consist import binding, hydration, outputs, replay
+from consist.artifacts import relocate
+from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
 from consist.identity.code import identify
 from consist._active import activate
 from consist.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
-from consist.formats.drivers import load
+from consist.artifacts.formats.drivers import load
 from consist.identity.digests import (
     config_hash,
     config_snapshot,
@@ -179,7 +180,7 @@ def lookup(
 
 
 def output_problem(host: StepHost, artifact: Artifact) -> str | None:
-    """Why a cached output cannot be served (see :func:`consist.artifacts.bytes_problem`)."""
+    """Why a cached output cannot be served (see :func:`consist.artifacts.files.bytes_problem`)."""
     return bytes_problem(host.hasher, artifact, host.verify_outputs)
 
 

@@ -37,7 +37,7 @@ from urllib.parse import quote
 from consist.sources import PROVENANCE, Source
 
 if TYPE_CHECKING:
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
 # Partition order: the usual filters first (a shallower tree to list).
 HIVE_ORDER = ("consist_scenario_id", "consist_year", "consist_iteration", "consist_run_id", "consist_artifact_id")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from consist.identity.hashing import Hasher
     from consist.index import CacheIndex
     from consist.models import Artifact
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
 
 class StepHost(Protocol):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.atomic import write_bytes
 from consist.errors import (
     ArtifactNotFoundError,
@@ -46,11 +46,11 @@ from consist.errors import (
     SchemaConflictError,
 )
 from consist.models import Artifact
-from consist.schema_capture import ColumnSchema, reader_sql
+from consist.artifacts.schema_capture import ColumnSchema, reader_sql
 from consist.sources import PROVENANCE, check_columns
 
 if TYPE_CHECKING:
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
 HOT_ALIAS = "consist_hot"
 LOCK_TIMEOUT = 60.0
@@ -309,7 +309,7 @@ def _source_relation(con: Any, artifact: Artifact) -> str:
     if artifact.driver in ("parquet", "csv"):
         return reader_sql(artifact.path, artifact.driver)
     if artifact.driver in INGESTIBLE:
-        from consist.formats import drivers
+        from consist.artifacts.formats import drivers
 
         table = drivers.load(artifact.path, artifact.driver, "arrow")
         con.register("_consist_source_arrow", table)

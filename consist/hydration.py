@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from consist.artifacts import artifact_id, bytes_problem, check_key
+from consist.artifacts.files import artifact_id, bytes_problem, check_key
 from consist.atomic import temp_name
 from consist.errors import ConfigError, HydrationConflictError
 from consist.identity.hashing import stat_fingerprint

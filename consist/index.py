@@ -23,7 +23,7 @@ from consist.atomic import write_bytes
 from consist.identity.hashing import hash_bytes
 from consist.models import CacheEntry, enc_hook
 from consist.identity.reasons import StepComponents
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
 _decoder = msgspec.msgpack.Decoder(CacheEntry)

@@ -23,7 +23,7 @@ from consist.hot import INGESTIBLE, HotStore, IngestRecord
 from consist.models import Artifact
 
 if TYPE_CHECKING:
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
     from consist.view_state import ViewState
 
 _stores: dict[str, HotStore] = {}
@@ -111,7 +111,7 @@ def ghost_record(artifact: Artifact, state: ViewState | None = None) -> tuple[Ho
         found = store.record(artifact.id)
         if found is not None:
             return store, found
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
     for parent in list(artifact.path.parents)[:4]:
         layout = Layout(parent / ".consist")
@@ -131,7 +131,7 @@ def load_ghost(
     ``as_`` chooses the kind like :func:`consist.load`; ``lazy`` gives a LazyFrame;
     ``state`` is the views state of the tracker to look in first.
     """
-    from consist.formats.frames import LOAD_KINDS, from_arrow
+    from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow
 
     if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":
         raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")

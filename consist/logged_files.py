@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from consist._active import current_run
-from consist.artifacts import check_key, file_artifact
+from consist.artifacts.files import check_key, file_artifact
 from consist.errors import ConfigError, InputNotFoundError
 from consist.models import Artifact
 

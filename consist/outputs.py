@@ -18,11 +18,11 @@ from typing import Any
 
 import msgspec
 
-from consist.artifacts import check_key
+from consist.artifacts.files import check_key
 from consist.atomic import write_bytes
 from consist.context import RunContext
 from consist.errors import ConfigError, OutputMissingError
-from consist.formats.frames import frame_kind
+from consist.artifacts.formats.frames import frame_kind
 from consist.models import Artifact
 
 _JSON_SCALARS = (str, int, float, bool, type(None))

@@ -33,7 +33,7 @@ import pyarrow as pa
 from consist import database, segments
 from consist.record_codec import decode_run, fresh_names
 from consist.models import Run
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 if TYPE_CHECKING:
     from consist.catalog import RecordStore

@@ -12,7 +12,7 @@ import os
 import msgspec
 
 from consist.models import Run, enc_hook
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 DEFAULT_COMPACT_THRESHOLD = 256
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers

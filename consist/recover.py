@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import relocate
+from consist.artifacts import relocate
 from consist.identity.code import identify
 from consist.engine import run_step
 from consist.errors import InputNotFoundError, RecoveryError

@@ -11,7 +11,7 @@ them) and files without a folder get the provenance values as literals. Filters 
 opened; each file's column types come from its captured schema (read once per content),
 so building the frame opens no file that is already known either. Columns are the union
 over the files (a column a file lacks is null there) with types combined by the rule of
-:mod:`consist.coltypes`; scanning a schema class instead of a key gives exactly its
+:mod:`consist.artifacts.coltypes`; scanning a schema class instead of a key gives exactly its
 declared columns and types, like its view.
 
 Ingested artifacts come from their hot rows, through a Polars IO source that reads
@@ -25,12 +25,12 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.errors import ConfigError
 from consist.farm import LinkFarm, foreign_partitions, partitions
 from consist.hot import HOT_ALIAS, quote
 from consist.ingestion import hot_store
-from consist.schema_capture import SchemaStore, csv_delimiter
+from consist.artifacts.schema_capture import SchemaStore, csv_delimiter
 from consist.sources import (
     FILTERS,
     PROVENANCE,

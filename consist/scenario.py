@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
-from consist.artifacts import check_key
+from consist.artifacts.files import check_key
 from consist.coupler import Coupler
 from consist.engine import claim_run_id, run_step, write_record
 from consist.errors import ConfigError

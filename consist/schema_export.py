@@ -22,10 +22,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.models import Artifact
-from consist.schema_capture import (
+from consist.artifacts.schema_capture import (
     SCHEMA_DRIVERS,
     ColumnSchema,
     FileSchema,

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.errors import ConfigError, SchemaConflictError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from consist.schema_capture import FileSchema, SchemaStore
+    from consist.artifacts.schema_capture import FileSchema, SchemaStore
     from consist.view_state import ViewState
 
 log = logging.getLogger("consist.views")
@@ -159,9 +159,9 @@ def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Records keep absolute paths; after the whole run folder was copied or moved (another
     machine, a renamed project), each file sits at the same place under its run's folder
-    (see :mod:`consist.relocate`).
+    (see :mod:`consist.artifacts.relocate`).
     """
-    from consist.relocate import rebase_uri
+    from consist.artifacts.relocate import rebase_uri
 
     for row in rows:
         row["uri"] = rebase_uri(run_dir, row["uri"], row.pop("producer"))
@@ -301,7 +301,7 @@ def unify(
     ``declared`` columns (a registered schema), those are the result, and each file's
     column must fit its declared type (a declared type of None keeps the files' own).
     Without, the result is the union of all columns in first-seen order, each of the
-    combined type of its files (see :mod:`consist.coltypes`).
+    combined type of its files (see :mod:`consist.artifacts.coltypes`).
 
     Raises
     ------

@@ -21,7 +21,7 @@ from consist.errors import ConfigError
 from consist.identity.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
 from consist.view_state import ViewState

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from consist.artifacts import check_key
+from consist.artifacts.files import check_key
 from consist.errors import ConfigError, CouplerAttributeError
 from consist.models import Artifact
 

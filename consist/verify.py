@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from consist import relocate
+from consist.artifacts import relocate
 from consist.errors import RunNotFoundError
 from consist.identity.hashing import Hasher
 from consist.models import Run

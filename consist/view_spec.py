@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.errors import ConfigError
 from consist.sources import PROVENANCE, check_columns
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from consist import coltypes
+from consist.artifacts import coltypes
 from consist.farm import LinkFarm, hive_types_sql, partitions
 from consist.hot import HOT_ALIAS
-from consist.schema_capture import csv_delimiter
+from consist.artifacts.schema_capture import csv_delimiter
 from consist.sources import PROVENANCE, Source, unify
 from consist.view_spec import ViewSpec
 
 if TYPE_CHECKING:
     from consist.hot import IngestRecord
-    from consist.schema_capture import FileSchema
+    from consist.artifacts.schema_capture import FileSchema
 
 
 def quote(name: str) -> str:

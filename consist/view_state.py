@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from consist.catalog import RecordStore
     from consist.reader import LiveCatalog
-    from consist.schema_capture import SchemaStore
-    from consist.store import Layout
+    from consist.artifacts.schema_capture import SchemaStore
+    from consist.artifacts.layout import Layout
 
 
 @dataclass(eq=False)

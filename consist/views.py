@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist.errors import ConfigError, SchemaConflictError
 from consist.farm import LinkFarm
-from consist.schema_capture import SchemaStore
+from consist.artifacts.schema_capture import SchemaStore
 from consist.sources import file_schemas, list_sources, present
 from consist.stored_views import StoredView, StoredViews
 from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consist.artifacts import check_key
+from consist.artifacts.files import check_key
 from consist.errors import ConfigError
 from consist.identity.digests import digest
 

@@ -11,13 +11,8 @@ import pytest
 from sqlmodel import SQLModel
 
 import consist
-from consist import (
-    ConfigError,
-    SchemaConflictError,
-    Tracker,
-    schema_capture,
-    use_tracker,
-)
+from consist import ConfigError, SchemaConflictError, Tracker, use_tracker
+from consist.artifacts import schema_capture
 
 
 def make_tracker(tmp_path: Path) -> Tracker:

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 import consist
 from consist import ConfigError, Tracker, use_tracker
-from consist.coltypes import combine, conflict, fits, polars_dtype, python_annotation
-from consist.schema_capture import (
+from consist.artifacts.coltypes import combine, conflict, fits, polars_dtype, python_annotation
+from consist.artifacts.schema_capture import (
     FileSchema,
     SchemaStore,
     describe_file,
@@ -138,7 +138,7 @@ def test_exported_stub_registered_gives_a_working_view(tmp_path):
 
 def test_stub_names_hostile_columns_safely():
     """Keywords, digits, punctuation and duplicates become valid, distinct attribute names."""
-    from consist.schema_capture import ColumnSchema
+    from consist.artifacts.schema_capture import ColumnSchema
 
     schema = FileSchema(id="x" * 64, driver="parquet", columns=[
         ColumnSchema(name=n, type=t) for n, t in

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
-from consist.formats.drivers import driver_for
-from consist.formats.frames import frame_kind, write_parquet
+from consist.artifacts.formats.drivers import driver_for
+from consist.artifacts.formats.frames import frame_kind, write_parquet
 from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
 from consist.identity.digests import digest
 from consist.models import Artifact

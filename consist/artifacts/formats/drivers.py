@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from consist.errors import ConfigError
-from consist.formats.frames import LOAD_KINDS, from_arrow, from_polars
+from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars
 
 _EXTENSIONS = {
     ".parquet": "parquet",

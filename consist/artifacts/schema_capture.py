@@ -32,7 +32,7 @@ from consist.errors import ConfigError
 
 if TYPE_CHECKING:
     from consist.models import Artifact
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
 SCHEMA_DRIVERS = ("parquet", "csv")
 _ENUM_HINT_LIMIT = 12  # text columns with at most this many distinct values list them
