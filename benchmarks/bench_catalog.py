@@ -33,7 +33,7 @@ from pathlib import Path
 import msgspec
 
 from consist import Tracker
-from consist.catalog import RecordStore
+from consist.catalog.records import RecordStore
 from consist.models import Artifact, Run
 from consist.artifacts.layout import Layout
 

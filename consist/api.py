@@ -20,7 +20,7 @@ from consist.artifacts.relocate import rebase
 from consist.scenario import Scenario
 
 if TYPE_CHECKING:
-    from consist.lineage import Lineage
+    from consist.catalog.lineage import Lineage
     from consist.tracing import TraceBlock
 
 
@@ -214,9 +214,9 @@ def pivot_facets(
     Building the subquery needs no tracker; run it with :func:`run_query`. With a
     tracker (``tracker=`` or the current one), a key left out of ``value_columns`` whose
     values are never numbers takes the column they are in. See
-    :func:`consist.queries.pivot_facets`.
+    :func:`consist.catalog.queries.pivot_facets`.
     """
-    from consist.queries import pivot_facets as build
+    from consist.catalog.queries import pivot_facets as build
 
     return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))
 
@@ -230,7 +230,7 @@ def lineage_graph(
     ----------
     artifact
         An :class:`~consist.Artifact`, an artifact id, or a
-        :class:`~consist.lineage.Lineage` already fetched with :meth:`Tracker.lineage`.
+        :class:`~consist.catalog.lineage.Lineage` already fetched with :meth:`Tracker.lineage`.
     tracker
         Whose catalog to read (default: the current tracker).
     max_depth
@@ -244,7 +244,7 @@ def lineage_graph(
     --------
     >>> consist.lineage_graph(result.outputs["analysis"], tracker=tracker)  # doctest: +SKIP
     """
-    from consist.lineage import Lineage
+    from consist.catalog.lineage import Lineage
 
     if isinstance(artifact, Lineage):
         return LineageGraph(artifact)

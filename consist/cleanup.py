@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from consist.errors import ConfigError
 
 if TYPE_CHECKING:
-    from consist.reader import CatalogHost
+    from consist.catalog.reader import CatalogHost
 
 
 @dataclass

@@ -5,7 +5,7 @@ read-only (no lock on writers, nothing materialised but the rows asked for) and 
 SQL on its views (``runs``, ``artifacts``, ``run_artifacts``, ``facets``, and any view
 or table a user put there). When the file is held open for writing by another process,
 it falls back to the tracker's in-process catalog, which defines the same views.
-Records by id come from :class:`~consist.catalog.RecordStore` (no DuckDB at all).
+Records by id come from :class:`~consist.catalog.records.RecordStore` (no DuckDB at all).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from consist.models import Run
     from consist.tracker import Tracker
 
-# consist.database.CATALOG_SCHEMA_VERSION, repeated so that opening the catalog does not
-# import pyarrow (through consist.segments) before the first row is printed; a unit test
+# consist.catalog.database.CATALOG_SCHEMA_VERSION, repeated so that opening the catalog does not
+# import pyarrow (through consist.catalog.segments) before the first row is printed; a unit test
 # keeps the two equal.
 CATALOG_SCHEMA_VERSION = 2
 ENV_RUN_DIR = "CONSIST_RUN_DIR"
@@ -92,7 +92,7 @@ class CliCatalog:
         con = self._open(db_path)
         if con is not None and not self._current(con):
             con.close()
-            from consist.database import ensure_database
+            from consist.catalog.database import ensure_database
 
             ensure_database(db_path, self.tracker.layout)
             con = self._open(db_path)

@@ -230,7 +230,7 @@ def cmd_show(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
     """``consist show RUN``: everything recorded about one run."""
     run = CliCatalog(run_dir, db_path).run(args.run)
     if args.format == "json":
-        from consist.record_codec import encode_run
+        from consist.catalog.codec import encode_run
 
         sys.stdout.write(json.dumps(json.loads(encode_run(run)), indent=1) + "\n")
     else:
@@ -264,7 +264,7 @@ def resolve_artifact(catalog: CliCatalog, ref: str) -> Artifact:
                 return found
             keys = sorted({*run.output_map, *run.input_map})
             raise ArtifactNotFoundError(f"run {run.id} has no artifact {key!r}; its keys are {keys}.")
-    from consist.lineage import recorded_artifact
+    from consist.catalog.lineage import recorded_artifact
 
     found = recorded_artifact(lambda sql, params: catalog.execute(sql, params)[1], catalog.tracker.records, ref)
     if found is not None:

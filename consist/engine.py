@@ -39,7 +39,7 @@ from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.identity.reasons import StepComponents, closest, full_reason
 
 if TYPE_CHECKING:
-    from consist.catalog import RecordStore
+    from consist.catalog.records import RecordStore
     from consist.host import StepHost
     from consist.spec import StepSpec
 

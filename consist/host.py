@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from consist.catalog import RecordStore
+    from consist.catalog.records import RecordStore
     from consist.identity.hashing import Hasher
-    from consist.index import CacheIndex
+    from consist.catalog.index import CacheIndex
     from consist.models import Artifact
     from consist.artifacts.layout import Layout
 

@@ -111,8 +111,8 @@ def catalog_token(state: ViewState) -> tuple[Any, ...]:
     Take it *before* reading the catalog: what is read is then at least as new as the
     token, so a cache keyed by it can only be conservative.
     """
-    from consist.record_codec import fresh_names
-    from consist.segments import list_segment_names
+    from consist.catalog.codec import fresh_names
+    from consist.catalog.segments import list_segment_names
 
     layout = state.layout
     return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments))

@@ -30,7 +30,7 @@ from typing import Any
 
 import blake3
 
-from consist.database import replace_file
+from consist.catalog.database import replace_file
 
 log = logging.getLogger("consist.views")
 

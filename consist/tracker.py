@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.atomic import write_bytes
-from consist.catalog import RecordStore
-from consist.catalog_location import remembered_db_path
+from consist.catalog.records import RecordStore
+from consist.catalog.location import remembered_db_path
 from consist.identity.code import RECIPES
 from consist._active import register_tracker
 from consist.errors import ConfigError
 from consist.identity.hashing import Hasher
-from consist.index import CacheIndex
+from consist.catalog.index import CacheIndex
 from consist.models import Artifact, RunResult
 from consist.artifacts.layout import Layout
 from consist.tracker_cache import CacheControlMethods
@@ -108,7 +108,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         register_tracker(self)
         if not self.db_path.exists():
             # The catalog file is views only: (re)built whenever it is missing.
-            from consist.database import build_if_missing
+            from consist.catalog.database import build_if_missing
 
             build_if_missing(self.db_path, self.layout)
 

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from consist.compaction import CompactionReport
-    from consist.lineage import Lineage
+    from consist.catalog.compaction import CompactionReport
+    from consist.catalog.lineage import Lineage
     from consist.models import Artifact, Run, RunResult
-    from consist.queries import RunArtifacts
-    from consist.reader import LiveCatalog
+    from consist.catalog.queries import RunArtifacts
+    from consist.catalog.reader import LiveCatalog
     from consist.view_state import ViewState
     from consist.views import Views
 
@@ -27,7 +27,7 @@ class CatalogMethods:
     layout: Any
     records: Any
 
-    # -- querying the catalog (see consist.queries) -------------------------------------
+    # -- querying the catalog (see consist.catalog.queries) -------------------------------------
 
     @property
     def catalog(self) -> LiveCatalog:
@@ -35,41 +35,41 @@ class CatalogMethods:
         return self.view_state.catalog
 
     def find_run(self, **filters: Any) -> Run:
-        """The latest run matching ``filters`` (see :func:`consist.queries.find_run`)."""
-        from consist.queries import find_run
+        """The latest run matching ``filters`` (see :func:`consist.catalog.queries.find_run`)."""
+        from consist.catalog.queries import find_run
 
         return find_run(self, **filters)
 
     def find_runs(self, *, index_by: str | Sequence[str] | None = None, **filters: Any) -> list[Run] | dict[Any, Run]:
-        """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.queries.find_runs`)."""
-        from consist.queries import find_runs
+        """Runs matching ``filters``, or a dict by ``index_by`` (see :func:`consist.catalog.queries.find_runs`)."""
+        from consist.catalog.queries import find_runs
 
         return find_runs(self, index_by=index_by, **filters)
 
     def get_run(self, run_id: str | Run | RunResult) -> Run:
         """The run recorded under ``run_id`` (an id, a Run or a RunResult); raises RunNotFoundError."""
-        from consist.queries import get_run
+        from consist.catalog.queries import get_run
 
         return get_run(self, run_id)
 
     def get_artifacts_for_run(self, run_id: str | Run | RunResult) -> RunArtifacts:
         """A run's artifacts: ``.inputs`` and ``.outputs`` by key (``run_id``: an id, a Run or a RunResult)."""
-        from consist.queries import get_artifacts_for_run
+        from consist.catalog.queries import get_artifacts_for_run
 
         return get_artifacts_for_run(self, run_id)
 
     def lineage(self, artifact: Artifact | str | os.PathLike[str], *, max_depth: int | None = None) -> Lineage:
         """Which run made ``artifact`` (an Artifact, its id or its path), from which inputs, recursively."""
-        from consist.lineage import lineage
+        from consist.catalog.lineage import lineage
 
         return lineage(self, artifact, max_depth=max_depth)
 
     def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
-        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`).
+        """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.catalog.queries.pivot_facets`).
 
         Keys not in ``value_columns`` take the column their recorded values are in.
         """
-        from consist.queries import pivot_facets
+        from consist.catalog.queries import pivot_facets
 
         return pivot_facets(namespace, keys, value_columns, tracker=self)
 
@@ -79,7 +79,7 @@ class CatalogMethods:
         Registered schemas' views (``tracker.views``) are brought up to date first when
         the query names one.
         """
-        from consist.queries import compile_sql, run_query
+        from consist.catalog.queries import compile_sql, run_query
 
         if not self.schemas and self.view_state.views is None:
             return run_query(self, query, params)
@@ -119,13 +119,13 @@ class CatalogMethods:
 
     def rebuild_catalog(self) -> None:
         """Rebuild the DuckDB file at ``db_path`` from the records (nothing is lost)."""
-        from consist.database import build_database
+        from consist.catalog.database import build_database
 
         build_database(self.db_path, self.layout)
 
     def connect_adbc(self, *, read_only: bool = True) -> Any:
         """An ADBC DB-API connection to ``db_path`` (``pl.read_database(sql, conn)``)."""
-        from consist.database import connect_adbc, ensure_database
+        from consist.catalog.database import connect_adbc, ensure_database
 
         ensure_database(self.db_path, self.layout)
         return connect_adbc(self.db_path, read_only=read_only)

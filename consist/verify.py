@@ -19,7 +19,7 @@ from consist.identity.hashing import Hasher
 from consist.models import Run
 
 if TYPE_CHECKING:
-    from consist.reader import CatalogHost
+    from consist.catalog.reader import CatalogHost
 
 
 class OutputProblem(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +98,6 @@ def _chosen(tracker: CatalogHost, run_ids: Iterable[str]) -> Iterator[Run]:
 
 def all_runs(tracker: CatalogHost) -> list[Run]:
     """Every completed run in the catalog (fresh records and compacted segments alike)."""
-    from consist.queries import find_runs
+    from consist.catalog.queries import find_runs
 
     return find_runs(tracker)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from consist.catalog import RecordStore
-    from consist.reader import LiveCatalog
+    from consist.catalog.records import RecordStore
+    from consist.catalog.reader import LiveCatalog
     from consist.artifacts.schema_capture import SchemaStore
     from consist.artifacts.layout import Layout
 
@@ -43,8 +43,8 @@ class ViewState:
     def catalog(self) -> LiveCatalog:
         """The tracker's query connection to the catalog (created on first use)."""
         if self.live_catalog is None:
-            from consist.database import ensure_database
-            from consist.reader import LiveCatalog
+            from consist.catalog.database import ensure_database
+            from consist.catalog.reader import LiveCatalog
 
             ensure_database(self.db_path, self.layout)
             self.live_catalog = LiveCatalog(self.layout)

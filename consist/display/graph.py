@@ -1,6 +1,6 @@
 """Drawing an artifact's lineage: an SVG graph for notebooks, Mermaid text, a text tree.
 
-:class:`LineageGraph` wraps the plain :class:`~consist.lineage.Lineage` data the catalog
+:class:`LineageGraph` wraps the plain :class:`~consist.catalog.lineage.Lineage` data the catalog
 returns. In a notebook cell it renders as an inline SVG (no JavaScript, so it shows in
 saved notebooks and static HTML too); ``.mermaid()`` gives a flowchart to paste into
 Markdown; ``str()`` is the tree the ``consist lineage`` command prints. Pure string
@@ -92,7 +92,7 @@ class LineageGraph:
     Attributes
     ----------
     lineage
-        The wrapped :class:`~consist.lineage.Lineage`.
+        The wrapped :class:`~consist.catalog.lineage.Lineage`.
     nodes, edges
         The graph: artifacts and runs, and ``(from id, to id)`` pairs.
 

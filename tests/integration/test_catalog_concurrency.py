@@ -87,7 +87,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from consist.catalog import RecordStore
+    from consist.catalog.records import RecordStore
     from consist.models import Run
     from consist.artifacts.layout import Layout
 

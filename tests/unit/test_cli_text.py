@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from consist import cli_catalog, database
+from consist import cli_catalog
+from consist.catalog import database
 from consist.cli_text import key_values, parse_age, seconds, text_table
 
 

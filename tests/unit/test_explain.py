@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from consist import Explanation, Tracker
-from consist.index import RECENT_RUNS
+from consist.catalog.index import RECENT_RUNS
 from consist.models import CodeInfo, Run
 from consist.identity.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
 from tests.chain_steps import CALLS, last, load, mid

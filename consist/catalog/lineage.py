@@ -17,7 +17,7 @@ from consist.models import Artifact, Run
 
 if TYPE_CHECKING:
     from consist.display.graph import LineageGraph
-    from consist.reader import CatalogHost
+    from consist.catalog.reader import CatalogHost
 
 
 @dataclass(frozen=True)

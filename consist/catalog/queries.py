@@ -1,4 +1,4 @@
-"""Catalog queries: find runs and their artifacts (facet pivots and SQL: :mod:`consist.catalog_sql`).
+"""Catalog queries: find runs and their artifacts (facet pivots and SQL: :mod:`consist.catalog.sql`).
 
 Every value reaches SQL as a bound parameter and every caller-chosen name (a facet key
 becoming a pivot column) as a quoted identifier; column names in filters come from a
@@ -13,21 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist.catalog_sql import VALUE_COLUMNS, compile_sql, pivot_facets, run_query
-from consist.catalog_sql import plain_value as _plain
+from consist.catalog.sql import VALUE_COLUMNS, compile_sql, pivot_facets, run_query
+from consist.catalog.sql import plain_value as _plain
 from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run, RunResult
-from consist.reader import INDEX_COLUMNS
+from consist.catalog.reader import INDEX_COLUMNS
 
 if TYPE_CHECKING:
-    from consist.reader import CatalogHost
+    from consist.catalog.reader import CatalogHost
 
 RUN_FILTERS = (
     "id", "name", "model", "status", "kind", "parent_id", "year", "iteration", "signature", "code_hash",
     "config_hash", "inputs_hash", "cache_hit", "reused_run_id", "cache_mode", "host",
 )  # fmt: skip
 _ALIASES = {"scenario_id": "parent_id", "run_id": "id"}
-# Facet pivots and SQL live in consist.catalog_sql; re-exported here, where they were first.
+# Facet pivots and SQL live in consist.catalog.sql; re-exported here, where they were first.
 __all__ = [
     "RUN_FILTERS", "VALUE_COLUMNS", "RunArtifacts", "compile_sql", "find_run", "find_runs", "get_artifacts_for_run",
     "get_run", "pivot_facets", "run_query",

@@ -17,7 +17,7 @@ Files whose name starts with ``.`` (temporary files, the empty placeholder that 
 SQL globs a schema) are never segments.
 
 This module owns the segment format; it takes no locks and decides nothing about when
-to compact (see :mod:`consist.compaction`).
+to compact (see :mod:`consist.catalog.compaction`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The connection is in-memory: it never holds a lock on ``db_path``, so any number of
 processes can query while others write. ``_consist_records`` is defined over the exact
 live segment files plus the fresh records this process has decoded (registered as an
-Arrow table), and the public views of :mod:`consist.database` sit on top, so SQL
+Arrow table), and the public views of :mod:`consist.catalog.database` sit on top, so SQL
 written against the file works here unchanged.
 
 Every query first refreshes: one ``listdir`` of the fresh folder (only new files are
@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 import pyarrow as pa
 
-from consist import database, segments
-from consist.record_codec import decode_run, fresh_names
+from consist.catalog import database, segments
+from consist.catalog.codec import decode_run, fresh_names
 from consist.models import Run
 from consist.artifacts.layout import Layout
 
 if TYPE_CHECKING:
-    from consist.catalog import RecordStore
+    from consist.catalog.records import RecordStore
 
 log = logging.getLogger("consist.catalog")
 

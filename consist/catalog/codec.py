@@ -1,6 +1,6 @@
 """Run records as bytes, and the fresh record files: what the record store and compaction share.
 
-Both :mod:`consist.catalog` (which appends records) and :mod:`consist.compaction`
+Both :mod:`consist.catalog.records` (which appends records) and :mod:`consist.catalog.compaction`
 (which folds them into segments) read through here, so neither imports the other at
 module level. Pure encoding plus one directory listing.
 """

@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from consist.database import PUBLIC_VIEWS
+from consist.catalog.database import PUBLIC_VIEWS
 from consist.errors import CatalogError, ConfigError
 
 if TYPE_CHECKING:
-    from consist.reader import CatalogHost
+    from consist.catalog.reader import CatalogHost
 
 VALUE_COLUMNS = ("value_num", "value_str", "value_bool", "value_json")
 

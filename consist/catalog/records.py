@@ -1,7 +1,7 @@
 """The catalog: append-only run records.
 
 Each finished run is one JSON file written atomically under ``records/fresh``; past a
-threshold, compaction folds them into Parquet segments (:mod:`consist.compaction`).
+threshold, compaction folds them into Parquet segments (:mod:`consist.catalog.compaction`).
 Record files and segments are the source of truth; the DuckDB database is a set of
 views over them and can be rebuilt at any time. Appending takes no lock and never
 fsyncs: a lost record loses history, not a cache entry (the index is durable). This
@@ -21,18 +21,18 @@ import msgspec
 
 from consist.atomic import create_exclusive, write_bytes
 from consist.models import Run
-from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
 from consist.artifacts.layout import Layout
 
 if TYPE_CHECKING:
     # Imported lazily below: they load pyarrow, which `import consist` must not.
-    from consist.compaction import CompactionReport
-    from consist.segments import SegmentCatalog
+    from consist.catalog.compaction import CompactionReport
+    from consist.catalog.segments import SegmentCatalog
 
 log = logging.getLogger("consist.catalog")
 
 # Automatic compactions run beside the steps, never on their path; at exit a running
-# one is given a moment to finish (a killed one loses nothing, see consist.compaction).
+# one is given a moment to finish (a killed one loses nothing, see consist.catalog.compaction).
 _compactors: set[threading.Thread] = set()
 
 
@@ -95,7 +95,7 @@ class RecordStore:
         thread.start()
 
     def _compact_in_background(self) -> None:
-        from consist import compaction
+        from consist.catalog import compaction
 
         try:
             compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
@@ -112,7 +112,7 @@ class RecordStore:
 
     def compact(self, *, blocking: bool = True) -> CompactionReport:
         """Fold all fresh records into a segment now and merge small segments."""
-        from consist import compaction
+        from consist.catalog import compaction
 
         return compaction.compact(self.layout, threshold=self.compact_threshold, blocking=blocking)
 
@@ -120,7 +120,7 @@ class RecordStore:
     def segments(self) -> SegmentCatalog:
         """The (cached) live segments of this folder."""
         if self._segments is None:
-            from consist.segments import SegmentCatalog
+            from consist.catalog.segments import SegmentCatalog
 
             self._segments = SegmentCatalog(self.layout.segments)
         return self._segments

@@ -1,6 +1,6 @@
 """Compaction: fold fresh record files into Parquet segments, and merge segments.
 
-Readers see fresh files and segments alike (see :mod:`consist.database`), so a query
+Readers see fresh files and segments alike (see :mod:`consist.catalog.database`), so a query
 opens a few Parquet files instead of one JSON file per run. Compaction never loses or
 duplicates a record, whenever it is killed:
 
@@ -33,8 +33,8 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import segments
-from consist.record_codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.catalog import segments
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
 from consist.artifacts.layout import Layout
 

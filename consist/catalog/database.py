@@ -10,7 +10,7 @@ into place, so other processes never meet a lock on it.
 The public views (``runs``, ``artifacts``, ``run_artifacts``, ``facets``) are defined
 once here over a relation named ``_consist_records`` in the segment schema; the file
 defines that relation over globs, while consist's own in-process reader
-(:mod:`consist.reader`) defines it over the exact live segment files plus the fresh
+(:mod:`consist.catalog.reader`) defines it over the exact live segment files plus the fresh
 records it has decoded, which is faster and reports corrupt records by name.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from consist import segments
+from consist.catalog import segments
 from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import CatalogError
 from consist.models import Artifact, Run
