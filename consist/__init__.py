@@ -19,7 +19,7 @@ from consist.api import (
     trace,
 )
 from consist._active import current_tracker, use_tracker
-from consist.context import RunContext
+from consist.engine.context import RunContext
 from consist.coupler import Coupler, CouplerWarning
 from consist.errors import (
     ArtifactNotFoundError,

@@ -80,7 +80,7 @@ def owner_of(artifacts: Any) -> Any:
 
 
 def current_run(required: bool = True) -> Any:
-    """The run context (:class:`~consist.context.RunContext`) of the step executing now."""
+    """The run context (:class:`~consist.engine.context.RunContext`) of the step executing now."""
     ctx = _run.get()
     if ctx is None and required:
         raise NoActiveTrackerError(

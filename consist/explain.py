@@ -17,16 +17,16 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist import hydration
+from consist.engine import hydration
 from consist.identity import reasons
-from consist.engine import lookup, prepare
+from consist.engine.step import lookup, prepare
 from consist.identity.digests import diff_configs
 from consist.identity.reasons import StepComponents
 
 if TYPE_CHECKING:
-    from consist.spec import StepSpec
+    from consist.engine.spec import StepSpec
     from consist.models import CodeInfo
-    from consist.host import StepHost
+    from consist.engine.host import StepHost
 
 # Upstream hops followed at most (a cycle is impossible; this bounds a very long chain).
 _MAX_DEPTH = 32

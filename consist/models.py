@@ -119,7 +119,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     host: str | None = None
     pid: int | None = None
     kind: str = "step"
-    # What re-executing this step needs beyond its identity (see consist.replay).
+    # What re-executing this step needs beyond its identity (see consist.engine.replay).
     replay: dict[str, Any] = msgspec.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 

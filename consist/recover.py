@@ -9,7 +9,7 @@
    same way, recursively: only the steps whose outputs are needed run, upstream first.
    The function is re-imported from the module and qualified name recorded in the run
    (it must be importable in this process and its code identity unchanged), called with
-   the recorded inputs, config and replay recipe (:mod:`consist.replay`), and the bytes
+   the recorded inputs, config and replay recipe (:mod:`consist.engine.replay`), and the bytes
    it produces are checked against the recorded hash before they are put in place.
 
 ``cache_hydration="inputs-missing"`` uses the same machinery (:func:`restore_inputs`).
@@ -28,17 +28,17 @@ import msgspec
 
 from consist.artifacts import relocate
 from consist.identity.code import identify
-from consist.engine import run_step
+from consist.engine.step import run_step
 from consist.errors import InputNotFoundError, RecoveryError
 from consist.identity.hashing import Hasher
-from consist.hydration import PlacementError, place
+from consist.engine.hydration import PlacementError, place
 from consist.identity.digests import config_hash, config_snapshot
 from consist.models import Artifact, Run
-from consist.spec import build_spec
+from consist.engine.spec import build_spec
 
 if TYPE_CHECKING:
     from consist.models import RunResult
-    from consist.host import StepHost
+    from consist.engine.host import StepHost
 
 # Same-content files tried before re-executing anything.
 _MAX_SOURCES = 8

@@ -29,16 +29,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
 from consist.artifacts.files import check_key
 from consist.coupler import Coupler
-from consist.engine import claim_run_id, run_step, write_record
+from consist.engine.step import claim_run_id, run_step, write_record
 from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
 from consist.logged_files import log_files
 from consist.models import Artifact, RunResult
-from consist.spec import build_spec, step_args, step_name
+from consist.engine.spec import build_spec, step_args, step_name
 from consist.steps import plan_step
 
 if TYPE_CHECKING:
-    from consist.host import StepHost
+    from consist.engine.host import StepHost
     from consist.tracing import TraceBlock
 
 T = TypeVar("T")

@@ -1,10 +1,10 @@
-"""From ``run()``'s arguments to a :class:`~consist.spec.StepSpec`, for every caller.
+"""From ``run()``'s arguments to a :class:`~consist.engine.spec.StepSpec`, for every caller.
 
 ``Tracker.run``, ``sc.run``, ``tracker.explain`` and ``tracker.would_hit`` take the same
 options; :func:`plan_step` reads them once: which argument is the name and which the
 function, which executor runs the step (a container step's spec comes from
 :mod:`consist.integrations.containers`), and which scenario is its parent.
-Running the spec is the engine's (:func:`consist.engine.run_step`).
+Running the spec is the engine's (:func:`consist.engine.step.run_step`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id
 from consist.errors import ConfigError
-from consist.spec import build_spec, step_args
+from consist.engine.spec import build_spec, step_args
 
 if TYPE_CHECKING:
-    from consist.host import StepHost
-    from consist.spec import StepSpec
+    from consist.engine.host import StepHost
+    from consist.engine.spec import StepSpec
 
 # Options of Tracker.run (and sc.run) besides the step and its name.
 RUN_OPTIONS = frozenset(

@@ -36,17 +36,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 
 from consist._active import activate
-from consist.engine import begin, fail, finish, lookup, prepare, restore_inputs, serve_hit
+from consist.engine.step import begin, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.identity.hashing import hash_bytes
 from consist.identity.digests import config_snapshot
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
-from consist.spec import StepSpec, build_spec
+from consist.engine.spec import StepSpec, build_spec
 
 if TYPE_CHECKING:
-    from consist.context import RunContext
-    from consist.host import StepHost
+    from consist.engine.context import RunContext
+    from consist.engine.host import StepHost
 
 _SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(StepSpec))
 # Engine options a traced block passes through as they are (cache hydration's, when present).

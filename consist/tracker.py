@@ -27,7 +27,7 @@ from consist.tracker_catalog import CatalogMethods
 from consist.view_state import ViewState
 
 if TYPE_CHECKING:
-    from consist.spec import StepSpec
+    from consist.engine.spec import StepSpec
     from consist.scenario import Scenario
     from consist.tracing import TraceBlock
 
@@ -177,7 +177,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         runtime_kwargs
             Extra arguments passed to ``fn``; never hashed, and they win over config.
         inject_context
-            Pass the :class:`~consist.context.RunContext` as ``_consist_ctx``.
+            Pass the :class:`~consist.engine.context.RunContext` as ``_consist_ctx``.
         depends_on
             More files or folders whose content is part of the cache key.
         capture_dir, capture_pattern
@@ -197,7 +197,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``output_paths={key: host path}`` (see
             :func:`consist.integrations.containers.run_container`).
         cache_hydration
-            What a cache hit copies (see :mod:`consist.hydration`): ``"metadata"``
+            What a cache hit copies (see :mod:`consist.engine.hydration`): ``"metadata"``
             (default: nothing; artifacts point at the producing run's files),
             ``"outputs-requested"`` (the outputs named in ``hydrate_to``),
             ``"outputs-all"`` (every output, into ``hydrate_dir``), or
@@ -225,7 +225,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         """
         options = dict(locals())  # first: every argument above, and nothing else
         del options["self"], options["step"], options["name"]
-        from consist.engine import run_step
+        from consist.engine.step import run_step
 
         return run_step(self, self._plan(step, name, options))
 

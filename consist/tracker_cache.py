@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 
 if TYPE_CHECKING:
-    from consist.spec import StepSpec
+    from consist.engine.spec import StepSpec
     from consist.explain import Explanation
     from consist.models import Artifact
     from consist.recover import Recovery

@@ -22,7 +22,7 @@ from consist.errors import (
     OutputMissingError,
 )
 from consist.identity.hashing import stat_fingerprint
-from consist.hydration import copy_file
+from consist.engine.hydration import copy_file
 from consist.integrations.container_spec import ContainerSpec
 
 if TYPE_CHECKING:

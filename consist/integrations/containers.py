@@ -1,6 +1,6 @@
 """Container steps: a command run in a Docker image, as a cached and recorded step.
 
-A container step is an ordinary engine step (:func:`consist.engine.run_step`) whose
+A container step is an ordinary engine step (:func:`consist.engine.step.run_step`) whose
 function starts a container. Its code identity is an explicit version built from what
 decides the container's behaviour: the image's content id (``sha256:...``, never the
 tag), the command, the environment and the container-side mount points (plus the
@@ -40,7 +40,7 @@ from consist.integrations.container_checks import (
     stamp,
     timeout_error,
 )
-from consist.spec import StepSpec, build_spec
+from consist.engine.spec import StepSpec, build_spec
 from consist.integrations.container_spec import (
     CONTAINER_KEYS,
     LOGS_KEY,
@@ -52,8 +52,8 @@ from consist.integrations.container_spec import (
 )
 
 if TYPE_CHECKING:
-    from consist.context import RunContext
-    from consist.host import StepHost
+    from consist.engine.context import RunContext
+    from consist.engine.host import StepHost
     from consist.models import RunResult
 
 # Re-exported: the container step's spec and identity live in container_spec.
@@ -129,7 +129,7 @@ def run_container(
     config, depends_on, year, iteration, tags, facet, parent_id, model, cache_mode
         As for :meth:`consist.Tracker.run`.
     cache_hydration, hydrate_to, hydrate_dir, hydrate_overwrite
-        What a hit copies (see :mod:`consist.hydration`). By default (``"metadata"``)
+        What a hit copies (see :mod:`consist.engine.hydration`). By default (``"metadata"``)
         nothing: the artifacts point at the stored copies. With
         ``"outputs-requested"``, ``hydrate_to`` defaults to ``outputs``, so a hit puts
         the cached outputs back at the host paths the container would have written.
@@ -166,7 +166,7 @@ def run_container(
     ... )
     >>> result.artifacts["results"]                                 # doctest: +SKIP
     """
-    from consist.engine import run_step
+    from consist.engine.step import run_step
 
     tracker = tracker if tracker is not None else current_tracker()
     if parent_id is None:

@@ -20,7 +20,7 @@ import msgspec
 
 from consist.artifacts.files import check_key
 from consist.atomic import write_bytes
-from consist.context import RunContext
+from consist.engine.context import RunContext
 from consist.errors import ConfigError, OutputMissingError
 from consist.artifacts.formats.frames import frame_kind
 from consist.models import Artifact

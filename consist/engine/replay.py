@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from consist.spec import StepSpec
+    from consist.engine.spec import StepSpec
 
 
 _json = msgspec.json.Encoder(order="deterministic")

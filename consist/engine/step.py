@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, replay
+from consist.engine import binding, hydration, outputs, replay
 from consist.artifacts import relocate
 from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
 from consist.identity.code import identify
 from consist._active import activate
-from consist.context import RunContext, snapshot_files
+from consist.engine.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
 from consist.artifacts.formats.drivers import load
 from consist.identity.digests import (
@@ -40,8 +40,8 @@ from consist.identity.reasons import StepComponents, closest, full_reason
 
 if TYPE_CHECKING:
     from consist.catalog.records import RecordStore
-    from consist.host import StepHost
-    from consist.spec import StepSpec
+    from consist.engine.host import StepHost
+    from consist.engine.spec import StepSpec
 
 CACHE_MODES = ("reuse", "overwrite", "readonly")
 _HOST = socket.gethostname()
@@ -158,7 +158,7 @@ def lookup(
 
     With ``cache_hydration`` "outputs-requested"/"outputs-all" (and ``hydrate``), a hit
     first copies the outputs asked for; the entry returned points at the copies, and a
-    failed copy makes it a miss (:mod:`consist.hydration`).
+    failed copy makes it a miss (:mod:`consist.engine.hydration`).
     """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
@@ -341,7 +341,7 @@ def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: B
 
 
 def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
-    """Inputs loaded as the function's parameters ask (see :mod:`consist.binding`)."""
+    """Inputs loaded as the function's parameters ask (see :mod:`consist.engine.binding`)."""
     auto = spec.load_inputs if spec.load_inputs is not None else isinstance(spec.inputs, Mapping)
     if not auto:
         return {}

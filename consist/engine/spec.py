@@ -58,7 +58,7 @@ class StepSpec:
     code_identity: str | None = None
     kind: str = "step"
     code_target: Any = None
-    # Cache hydration (see consist.hydration): what to copy on a hit, or restore on a miss.
+    # Cache hydration (see consist.engine.hydration): what to copy on a hit, or restore on a miss.
     cache_hydration: str = "metadata"
     hydrate_to: Mapping[str, Any] | None = None
     hydrate_dir: Any = None
