@@ -49,7 +49,7 @@ from consist.errors import (
     UnsafeKeyError,
 )
 from consist.explain import Explanation
-from consist.schema_export import export_sqlmodel_stub
+from consist.views.schema_export import export_sqlmodel_stub
 from consist.typed_coupler import coupler_schema
 from consist.display.graph import LineageGraph
 from consist.models import Artifact, Run, RunResult

@@ -139,7 +139,7 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
     if isinstance(artifact, Artifact) and not artifact.path.exists():
-        from consist.ingestion import load_ghost
+        from consist.views.ingestion import load_ghost
 
         # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
         ghost = load_ghost(artifact, as_, state=_view_state(tracker))
@@ -157,7 +157,7 @@ def scan(artifact: Artifact | str | os.PathLike[str], *, tracker: Any = None) ->
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
     if isinstance(artifact, Artifact) and not artifact.path.exists():
-        from consist.ingestion import load_ghost
+        from consist.views.ingestion import load_ghost
 
         ghost = load_ghost(artifact, lazy=True, state=_view_state(tracker))
         if ghost is not None:

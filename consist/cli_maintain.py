@@ -105,7 +105,7 @@ def cmd_schema(args: argparse.Namespace, run_dir: str, db_path: str | None) -> i
     catalog = CliCatalog(run_dir, db_path)
     artifact = resolve_artifact(catalog, args.artifact)
     try:
-        from consist.schema_export import export_sqlmodel
+        from consist.views.schema_export import export_sqlmodel
     except ImportError:  # pragma: no cover - the module ships with consist
         raise ConfigError("schema export is not available in this install of consist.") from None
     source = export_sqlmodel(

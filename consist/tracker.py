@@ -24,7 +24,7 @@ from consist.models import Artifact, RunResult
 from consist.artifacts.layout import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
-from consist.view_state import ViewState
+from consist.views.state import ViewState
 
 if TYPE_CHECKING:
     from consist.engine.spec import StepSpec

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from consist.models import Artifact, Run, RunResult
     from consist.catalog.queries import RunArtifacts
     from consist.catalog.reader import LiveCatalog
-    from consist.view_state import ViewState
-    from consist.views import Views
+    from consist.views.state import ViewState
+    from consist.views.namespace import Views
 
 
 class CatalogMethods:
@@ -87,12 +87,12 @@ class CatalogMethods:
         views = self.views
         return views.run(lambda: run_query(self, query, params, [view.name for view in views]), sql=sql)
 
-    # -- cross-run data (see consist.views, consist.scans, consist.ingestion) -----------
+    # -- cross-run data (see consist.views, consist.views.scans, consist.views.ingestion) -----------
 
     @property
     def views(self) -> Views:
-        """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views`)."""
-        from consist.views import views_of
+        """Cross-run views of the registered schemas: ``tracker.views.Person`` (see :mod:`consist.views.namespace`)."""
+        from consist.views.namespace import views_of
 
         return views_of(self.view_state)
 
@@ -101,15 +101,15 @@ class CatalogMethods:
 
         ``scenario=``, ``year=``, ``run_id=``, ``iteration=``, ``artifact_id=`` (a value or
         a list) and facets (``mode="bus"``) choose runs before any file is opened; see
-        :func:`consist.scans.scan_key`.
+        :func:`consist.views.scans.scan_key`.
         """
-        from consist.scans import scan_key
+        from consist.views.scans import scan_key
 
         return scan_key(self.view_state, key, **filters)
 
     def ingest(self, artifacts: Any) -> Any:
-        """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
-        from consist.ingestion import ingest
+        """Copy artifacts' rows into the hot database (see :func:`consist.views.ingestion.ingest`)."""
+        from consist.views.ingestion import ingest
 
         return ingest(self.view_state, artifacts)
 

@@ -13,7 +13,7 @@ Two kinds of capture share one record type, :class:`FileSchema`:
   (same bytes, same schema), so a footer is read once per content, ever.
 
 A schema's id is the content hash of the file it describes. Exporting a schema as an
-editable SQLModel class lives in :mod:`consist.schema_export`.
+editable SQLModel class lives in :mod:`consist.views.schema_export`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from consist.artifacts.schema_capture import (
     describe_file,
     schema_from_meta,
 )
-from consist.schema_export import export_sqlmodel, export_sqlmodel_stub
+from consist.views.schema_export import export_sqlmodel, export_sqlmodel_stub
 
 
 def make_tracker(tmp_path: Path, *schemas: type) -> Tracker:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from consist.artifacts.schema_capture import FileSchema, SchemaStore
-    from consist.view_state import ViewState
+    from consist.views.state import ViewState
 
 log = logging.getLogger("consist.views")
 

@@ -1,11 +1,11 @@
 """The SQL of a cross-run view: reading a schema's sources with provenance columns.
 
-:func:`build_view_sql` turns a schema and its sources (see :mod:`consist.sources`) into
-one ``SELECT``: files through their provenance folders (:mod:`consist.farm`) as hive
+:func:`build_view_sql` turns a schema and its sources (see :mod:`consist.views.sources`) into
+one ``SELECT``: files through their provenance folders (:mod:`consist.views.farm`) as hive
 partitions, grouped by column layout and partition set; files without a folder and
 ingested rows joined to a small provenance table. :func:`create_view` defines it on a
 connection. Identifiers and values are quoted here, never pasted. The namespace that
-decides when views are (re)built is :mod:`consist.views`.
+decides when views are (re)built is :mod:`consist.views.namespace`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
-from consist.farm import LinkFarm, hive_types_sql, partitions
-from consist.hot import HOT_ALIAS
+from consist.views.farm import LinkFarm, hive_types_sql, partitions
+from consist.views.hot import HOT_ALIAS
 from consist.artifacts.schema_capture import csv_delimiter
-from consist.sources import PROVENANCE, Source, unify
-from consist.view_spec import ViewSpec
+from consist.views.sources import PROVENANCE, Source, unify
+from consist.views.spec import ViewSpec
 
 if TYPE_CHECKING:
-    from consist.hot import IngestRecord
+    from consist.views.hot import IngestRecord
     from consist.artifacts.schema_capture import FileSchema
 
 

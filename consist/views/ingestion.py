@@ -1,7 +1,7 @@
 """Ingestion's front door: ``consist.ingest(artifact)``, and ghost artifacts.
 
 ``ingest`` copies an artifact's rows, with the provenance of the run that produced it,
-into the hot database of the tracker's metadata folder (:mod:`consist.hot`, which also
+into the hot database of the tracker's metadata folder (:mod:`consist.views.hot`, which also
 says where that lives and how processes share it). Views and scans then serve the
 artifact from those rows and never from its file as well.
 
@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from consist.errors import ConfigError
-from consist.hot import INGESTIBLE, HotStore, IngestRecord
+from consist.views.hot import INGESTIBLE, HotStore, IngestRecord
 from consist.models import Artifact
 
 if TYPE_CHECKING:
     from consist.artifacts.layout import Layout
-    from consist.view_state import ViewState
+    from consist.views.state import ViewState
 
 _stores: dict[str, HotStore] = {}
 _stores_lock = threading.Lock()
@@ -166,7 +166,7 @@ def _restore_schema(table: Any, schema_bytes: bytes | None) -> Any:
 
 
 def _without_dictionary(field: Any) -> Any:
-    from consist.hot import DICTIONARY_META
+    from consist.views.hot import DICTIONARY_META
 
     meta = field.metadata or {}
     if DICTIONARY_META not in meta:
@@ -178,7 +178,7 @@ def _without_dictionary(field: Any) -> Any:
 def _dictionary_of(field: Any) -> list[Any] | None:
     import msgspec
 
-    from consist.hot import DICTIONARY_META
+    from consist.views.hot import DICTIONARY_META
 
     raw = (field.metadata or {}).get(DICTIONARY_META)
     return None if raw is None else msgspec.json.decode(raw)

@@ -47,7 +47,7 @@ from consist.errors import (
 )
 from consist.models import Artifact
 from consist.artifacts.schema_capture import ColumnSchema, reader_sql
-from consist.sources import PROVENANCE, check_columns
+from consist.views.sources import PROVENANCE, check_columns
 
 if TYPE_CHECKING:
     from consist.artifacts.layout import Layout

@@ -1,7 +1,7 @@
 """Schema views in the catalog file at ``db_path``, for DuckDB clients outside consist.
 
 consist's own view of a schema lives in its query connection and follows the catalog on
-every query (:mod:`consist.views`). A view stored in a DuckDB file cannot do that: DuckDB
+every query (:mod:`consist.views.namespace`). A view stored in a DuckDB file cannot do that: DuckDB
 takes the files a ``read_parquet`` reads from constants, never from a query. So each time
 consist (re)builds its views it also writes them into the catalog file, as they stand
 then: a *snapshot*. A plain ``duckdb.connect("provenance.duckdb")`` then reads ``person``

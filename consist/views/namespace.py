@@ -1,15 +1,15 @@
 """Hybrid cross-run views: ``tracker.views.Person`` over every artifact logged under a schema.
 
-A registered schema (a SQLModel class, see :mod:`consist.view_spec` for which artifacts
+A registered schema (a SQLModel class, see :mod:`consist.views.spec` for which artifacts
 it covers) becomes a DuckDB view, in the tracker's query connection, whose columns are
 the schema's fields plus the provenance columns ``consist_run_id``,
 ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id`` and
 ``consist_iteration``. The view unions every source of the schema's keys (see
-:mod:`consist.sources`): ingested artifacts from their hot table, all others from their
+:mod:`consist.views.sources`): ingested artifacts from their hot table, all others from their
 Parquet or CSV file, never both.
 
 How it stays fast and fresh
-    Files are read through their provenance folders (:mod:`consist.farm`), grouped by
+    Files are read through their provenance folders (:mod:`consist.views.farm`), grouped by
     identical column layout and partition set (a null provenance value has no folder):
     one ``read_parquet``/``read_csv`` per group over the explicit list of paths, with
     ``hive_partitioning``, so the provenance columns are per-file constants. A filter on
@@ -23,7 +23,7 @@ How it stays fast and fresh
     segments that refreshing the catalog read, and the ingestion manifest) is compared
     with the one the views were built at; they are rebuilt only if it changed.
 
-Each rebuild also hands a file-only twin of every view to :mod:`consist.stored_views`,
+Each rebuild also hands a file-only twin of every view to :mod:`consist.views.stored`,
 which writes it into the catalog file at ``db_path`` in the background, for DuckDB
 clients outside consist.
 """
@@ -38,16 +38,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist.errors import ConfigError, SchemaConflictError
-from consist.farm import LinkFarm
+from consist.views.farm import LinkFarm
 from consist.artifacts.schema_capture import SchemaStore
-from consist.sources import file_schemas, list_sources, present
-from consist.stored_views import StoredView, StoredViews
-from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec
-from consist.view_sql import build_view_sql, create_failing_view, create_view, prov_rows
+from consist.views.sources import file_schemas, list_sources, present
+from consist.views.stored import StoredView, StoredViews
+from consist.views.spec import ViewSpec, ViewTable, sa_table, view_spec
+from consist.views.sql import build_view_sql, create_failing_view, create_view, prov_rows
 
 if TYPE_CHECKING:
-    from consist.hot import HotStore, IngestRecord
-    from consist.view_state import ViewState
+    from consist.views.hot import HotStore, IngestRecord
+    from consist.views.state import ViewState
 
 log = logging.getLogger("consist.views")
 T = TypeVar("T")
@@ -145,7 +145,7 @@ class Views:
     # -- freshness ------------------------------------------------------------------------
 
     def _hot(self) -> HotStore:
-        from consist.ingestion import hot_store
+        from consist.views.ingestion import hot_store
 
         return hot_store(self._state)
 
@@ -228,7 +228,7 @@ class Views:
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the views last built are written to the catalog file at ``db_path``.
 
-        They are written in the background after each build (see :mod:`consist.stored_views`);
+        They are written in the background after each build (see :mod:`consist.views.stored`);
         call this before another program reads them. Views not current are rebuilt first, so
         the file shows every run recorded so far even if no query was made since.
         """

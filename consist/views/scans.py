@@ -1,10 +1,10 @@
 """Cross-run Polars scans: ``tracker.scan("persons", scenario="baseline")`` as one LazyFrame.
 
 The frame is the vertical concatenation of lazy scans over every source (see
-:mod:`consist.sources`), each row with the provenance columns ``consist_run_id``,
+:mod:`consist.views.sources`), each row with the provenance columns ``consist_run_id``,
 ``consist_scenario_id``, ``consist_year``, ``consist_artifact_id`` and
 ``consist_iteration``. Parquet files are read through their provenance folders
-(:mod:`consist.farm`), one ``scan_parquet`` per column layout with hive partitioning,
+(:mod:`consist.views.farm`), one ``scan_parquet`` per column layout with hive partitioning,
 so the provenance comes from the paths; CSV files (Polars reads no partitions from
 them) and files without a folder get the provenance values as literals. Filters given to
 :func:`scan_key` choose the sources in the catalog, so the files of other runs are never
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
 from consist.errors import ConfigError
-from consist.farm import LinkFarm, foreign_partitions, partitions
-from consist.hot import HOT_ALIAS, quote
-from consist.ingestion import hot_store
+from consist.views.farm import LinkFarm, foreign_partitions, partitions
+from consist.views.hot import HOT_ALIAS, quote
+from consist.views.ingestion import hot_store
 from consist.artifacts.schema_capture import SchemaStore, csv_delimiter
-from consist.sources import (
+from consist.views.sources import (
     FILTERS,
     PROVENANCE,
     Source,
@@ -47,8 +47,8 @@ from consist.sources import (
 if TYPE_CHECKING:
     import polars as pl
 
-    from consist.hot import HotStore, IngestRecord
-    from consist.view_state import ViewState
+    from consist.views.hot import HotStore, IngestRecord
+    from consist.views.state import ViewState
 
 _SCANNABLE = ("parquet", "csv")
 
@@ -103,7 +103,7 @@ def scan_key(state: ViewState, key: str | type, **filters: Any) -> pl.LazyFrame:
     facets = {k: v for k, v in filters.items() if k not in FILTERS}
     declared: dict[str, str | None] | None = None
     if isinstance(key, type):
-        from consist.view_spec import view_spec
+        from consist.views.spec import view_spec
 
         spec = view_spec(key)
         keys, exact, declared, what = spec.keys, spec.exact, spec.declared, f"scan of {key.__name__}"
@@ -187,7 +187,7 @@ def _schema_store(state: ViewState) -> SchemaStore:
 
 
 def _hint_unknown(state: ViewState, key: str) -> None:
-    from consist.sources import known_keys
+    from consist.views.sources import known_keys
 
     keys = known_keys(state)
     if key in keys:

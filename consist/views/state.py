@@ -34,10 +34,10 @@ class ViewState:
     live_catalog: LiveCatalog | None = None  # the tracker's query connection, created on first use
     sources: dict[Any, Any] = field(default_factory=dict)  # list_sources' cache, by keys
     # Made and kept by the modules that own them (typed loosely: this module imports none of them).
-    hot_store: Any = None  # consist.hot.HotStore
-    link_farm: Any = None  # consist.farm.LinkFarm
+    hot_store: Any = None  # consist.views.hot.HotStore
+    link_farm: Any = None  # consist.views.farm.LinkFarm
     schema_store: SchemaStore | None = None
-    views: Any = None  # consist.views.Views
+    views: Any = None  # consist.views.namespace.Views
 
     @property
     def catalog(self) -> LiveCatalog:

@@ -18,7 +18,7 @@ from typing import Any
 
 from consist.artifacts import coltypes
 from consist.errors import ConfigError
-from consist.sources import PROVENANCE, check_columns
+from consist.views.sources import PROVENANCE, check_columns
 
 RESERVED = {"runs", "artifacts", "run_artifacts", "facets", "consist_schema", "consist_views"}
 

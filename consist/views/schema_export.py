@@ -10,7 +10,7 @@ get a cleaned attribute name and keep the real name through
 ``Field(sa_column_kwargs={"name": ...})``.
 
 Where a schema comes from, in order: the profile in the artifact's metadata
-(``profile_file_schema=True``), its ingestion record (:mod:`consist.ingestion`), the
+(``profile_file_schema=True``), its ingestion record (:mod:`consist.views.ingestion`), the
 footer schemas remembered by views and scans, and finally the file itself.
 """
 
@@ -35,7 +35,7 @@ from consist.artifacts.schema_capture import (
 )
 
 if TYPE_CHECKING:
-    from consist.view_state import ViewState
+    from consist.views.state import ViewState
 
 # Attributes of SQLModel/pydantic models a field must not shadow.
 _RESERVED = {
@@ -57,7 +57,7 @@ def schema_for(artifact: Artifact, state: ViewState | None = None) -> FileSchema
     found = schema_from_meta(artifact.meta)
     if found is not None:
         return found
-    from consist.ingestion import ghost_record
+    from consist.views.ingestion import ghost_record
 
     # Also without a tracker: the hot store next to the artifact's path knows it (ghosts too).
     ingested = ghost_record(artifact, state)
@@ -131,7 +131,7 @@ def render_stub(
     stats_comments: bool = True,
 ) -> str:
     """The Python source of a SQLModel class for ``schema`` (see the module docstring)."""
-    from consist.sources import PROVENANCE
+    from consist.views.sources import PROVENANCE
 
     cls = class_name or _class_name(key)
     if not cls.isidentifier() or keyword.iskeyword(cls):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from consist.sources import PROVENANCE, Source
+from consist.views.sources import PROVENANCE, Source
 
 if TYPE_CHECKING:
     from consist.artifacts.layout import Layout
