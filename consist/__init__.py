@@ -48,7 +48,7 @@ from consist.errors import (
     UnhashableInputError,
     UnsafeKeyError,
 )
-from consist.explain import Explanation
+from consist.cache.explain import Explanation
 from consist.views.schema_export import export_sqlmodel_stub
 from consist.typed_coupler import coupler_schema
 from consist.display.graph import LineageGraph

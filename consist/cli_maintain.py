@@ -58,7 +58,7 @@ def _keep_list(args: argparse.Namespace, catalog: CliCatalog) -> list[str]:
 
 def cmd_gc(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist gc``: delete the files of old or unwanted runs (records kept)."""
-    from consist.cleanup import collect
+    from consist.cache.cleanup import collect
 
     catalog = CliCatalog(run_dir, db_path)
     catalog.check()  # deleting files on the word of a damaged catalog is not an option

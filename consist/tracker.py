@@ -275,6 +275,6 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
     def restore_missing(self, inputs: Mapping[str, Artifact]) -> None:
         """The engine's hook for ``cache_hydration="inputs-missing"`` (recovery sits above the engine)."""
-        from consist.recover import restore_inputs
+        from consist.cache.recover import restore_inputs
 
         restore_inputs(self, inputs)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
-    from consist.explain import Explanation
+    from consist.cache.explain import Explanation
     from consist.models import Artifact
-    from consist.recover import Recovery
-    from consist.verify import OutputProblem
+    from consist.cache.recover import Recovery
+    from consist.cache.verify import OutputProblem
 
 
 class CacheControlMethods:
@@ -24,7 +24,7 @@ class CacheControlMethods:
     run: Any
     _plan: Any
 
-    # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
+    # -- cache control (see consist.cache.explain, consist.cache.verify, consist.cache.recover) ----------
 
     def explain(self, *args: Any, **kwargs: Any) -> Explanation:
         """Whether :meth:`run` with these arguments would hit the cache, and exactly why not.
@@ -47,13 +47,13 @@ class CacheControlMethods:
         step 'clean_data' would MISS (execute): config threshold differs from run clean_data-... (the closest ...)
           - config threshold: 0.5 -> 0.7
         """
-        from consist.explain import explain
+        from consist.cache.explain import explain
 
         return explain(self, self._planned(args, kwargs))
 
     def would_hit(self, *args: Any, **kwargs: Any) -> bool:
         """True when :meth:`run` with these arguments would be served from the cache."""
-        from consist.explain import would_hit
+        from consist.cache.explain import would_hit
 
         return would_hit(self, self._planned(args, kwargs))
 
@@ -63,7 +63,7 @@ class CacheControlMethods:
         Each problem names the path, the output key and the run that produced it:
         ``"missing"``, or ``"modified"`` (bytes no longer match the recorded hash).
         """
-        from consist.verify import verify
+        from consist.cache.verify import verify
 
         return verify(self, run_ids)
 
@@ -97,7 +97,7 @@ class CacheControlMethods:
         RecoveryError
             The bytes can be neither copied nor regenerated; the message says why.
         """
-        from consist.recover import recover
+        from consist.cache.recover import recover
 
         return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
 

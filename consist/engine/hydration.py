@@ -11,7 +11,7 @@ Modes (``cache_hydration=`` on a run, ``step_cache_hydration=`` on a scenario):
     Copy every cached output into the folder ``hydrate_dir`` (keeping each file's path
     relative to the producing run's folder, or its name when it lies elsewhere).
 ``"inputs-missing"``
-    On a miss, restore absent input files before executing (see :mod:`consist.recover`).
+    On a miss, restore absent input files before executing (see :mod:`consist.cache.recover`).
 
 Copies are all or nothing: every file is first copied to a temporary sibling name, then
 all are renamed into place; on any failure (disk full, permission denied, a parent that
