@@ -291,7 +291,7 @@ class Scenario:
         if result.run.kind == "container":
             # Every container step has its logs under this one key: not a value steps pass on
             # (it would make each later container step "replace" it); they stay in result.outputs.
-            from consist.integrations.container_spec import LOGS_KEY
+            from consist.executors.container_spec import LOGS_KEY
 
             outputs = {k: a for k, a in outputs.items() if k != LOGS_KEY}
         consumed = frozenset(k for k in outputs if getattr(self.coupler.get(k), "id", None) in read)

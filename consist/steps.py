@@ -3,7 +3,7 @@
 ``Tracker.run``, ``sc.run``, ``tracker.explain`` and ``tracker.would_hit`` take the same
 options; :func:`plan_step` reads them once: which argument is the name and which the
 function, which executor runs the step (a container step's spec comes from
-:mod:`consist.integrations.containers`), and which scenario is its parent.
+:mod:`consist.executors.containers`), and which scenario is its parent.
 Running the spec is the engine's (:func:`consist.engine.step.run_step`).
 """
 
@@ -45,7 +45,7 @@ def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who
         # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
         options["parent_id"] = active_scenario_id(host)
     if executor != "python" or container is not None or output_paths is not None:
-        from consist.integrations.containers import executor_spec
+        from consist.executors.containers import executor_spec
 
         unsupported = {key: options.pop(key, None) for key in _FUNCTION_ONLY}
         options.pop("capture_pattern", None)

@@ -1,4 +1,4 @@
-"""consist.integrations._docker_engine against a real Docker engine (no mocks).
+"""consist.executors._docker_engine against a real Docker engine (no mocks).
 
 Skipped as a whole when no engine answers; start one with ``bash scripts/start-docker.sh``.
 """
@@ -16,7 +16,7 @@ try:
 except ImportError:  # tests/integration is not a package: pytest put it on sys.path
     from docker_fixtures import docker_engine  # noqa: F401
 
-from consist.integrations import _docker_engine as engine
+from consist.executors import _docker_engine as engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -127,7 +127,7 @@ def test_tail_keeps_the_last_lines():
 
 def test_importing_the_module_does_not_import_docker():
     code = (
-        "import sys, consist, consist.integrations._docker_engine; "
+        "import sys, consist, consist.executors._docker_engine; "
         "sys.exit('docker' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """What a container run left behind: output checks, links through mounts, failure messages.
 
-Used by :mod:`consist.integrations.containers` on a miss only (a hit never touches the
+Used by :mod:`consist.executors.containers` on a miss only (a hit never touches the
 host outputs). The checks turn a black-box tool's silent mistakes (an output written
 under another name or nowhere, a misspelt volume folder, a string command that needed a
 shell) into one error naming the thing and the fix.
@@ -23,10 +23,10 @@ from consist.errors import (
 )
 from consist.identity.hashing import stat_fingerprint
 from consist.engine.hydration import copy_file
-from consist.integrations.container_spec import ContainerSpec
+from consist.executors.container_spec import ContainerSpec
 
 if TYPE_CHECKING:
-    from consist.integrations.container_spec import _Job
+    from consist.executors.container_spec import _Job
 
 _TAIL_LINES = 20
 
@@ -200,7 +200,7 @@ def check_written(
 
 def timeout_error(step: str, job: _Job, exc: ContainerTimeoutError, logs: Path) -> ContainerTimeoutError:
     """The step-level error for a container killed at its timeout: step, image, last output, logs."""
-    from consist.integrations._docker_engine import tail
+    from consist.executors._docker_engine import tail
 
     output = (getattr(exc, "stdout", "") + getattr(exc, "stderr", "")).strip()
     error = ContainerTimeoutError(
@@ -214,7 +214,7 @@ def timeout_error(step: str, job: _Job, exc: ContainerTimeoutError, logs: Path) 
 
 def exit_error(step: str, job: _Job, outcome: Any, logs: Path, created: Sequence[str] = ()) -> ContainerExitError:
     """The error for a non-zero exit: the code, the last log lines and the hints that apply."""
-    from consist.integrations._docker_engine import tail
+    from consist.executors._docker_engine import tail
 
     shown = []
     for stream, text in (("stderr", outcome.stderr), ("stdout", outcome.stdout)):
