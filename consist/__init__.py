@@ -20,7 +20,7 @@ from consist.api import (
 )
 from consist._active import current_tracker, use_tracker
 from consist.engine.context import RunContext
-from consist.coupler import Coupler, CouplerWarning
+from consist.workflow.coupler import Coupler, CouplerWarning
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -50,10 +50,10 @@ from consist.errors import (
 )
 from consist.cache.explain import Explanation
 from consist.views.schema_export import export_sqlmodel_stub
-from consist.typed_coupler import coupler_schema
+from consist.workflow.typed_coupler import coupler_schema
 from consist.display.graph import LineageGraph
 from consist.models import Artifact, Run, RunResult
-from consist.scenario import Scenario
+from consist.workflow.scenario import Scenario
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"

@@ -15,13 +15,11 @@ from consist.artifacts.formats import drivers
 from consist.models import Artifact, Run, RunResult
 from consist.display.graph import LineageGraph
 from consist.artifacts.relocate import rebase
-# Imported here, before `scenario` below is bound in the package: loading the submodule
-# consist.scenario after that would rebind `consist.scenario` to the module.
-from consist.scenario import Scenario
+from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
     from consist.catalog.lineage import Lineage
-    from consist.tracing import TraceBlock
+    from consist.workflow.tracing import TraceBlock
 
 
 def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:

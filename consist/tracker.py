@@ -28,8 +28,8 @@ from consist.views.state import ViewState
 
 if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
-    from consist.scenario import Scenario
-    from consist.tracing import TraceBlock
+    from consist.workflow.scenario import Scenario
+    from consist.workflow.tracing import TraceBlock
 
 VERIFY_MODES = ("stat", "exists", "hash")
 
@@ -231,20 +231,20 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
     def _plan(self, step: Any, name: Any, options: dict[str, Any]) -> StepSpec:
         """The spec :meth:`run` would run with these arguments (also what :meth:`explain` explains)."""
-        from consist.steps import plan_step
+        from consist.workflow.steps import plan_step
 
         return plan_step(self, step, name, options)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:
-        """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.scenario.Scenario`)."""
-        from consist.scenario import Scenario
+        """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.workflow.scenario.Scenario`)."""
+        from consist.workflow.scenario import Scenario
 
         return Scenario(self, name, **meta)
 
     def trace(self, name: str, **options: Any) -> TraceBlock:
-        """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.tracing`)."""
+        """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.workflow.tracing`)."""
         from consist._active import active_scenario
-        from consist.tracing import open_trace
+        from consist.workflow.tracing import open_trace
 
         return open_trace(self, active_scenario(self), name, **options)
 

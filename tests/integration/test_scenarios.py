@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import pandas as pd
@@ -18,7 +17,7 @@ from consist import (
     coupler_schema,
     use_tracker,
 )
-from consist.coupler import CouplerWarning
+from consist.workflow.coupler import CouplerWarning
 
 
 def records(tracker: Tracker) -> list[consist.Run]:
@@ -459,7 +458,7 @@ def test_scenario_cache_hydration_option_reaches_steps(tracker):
 
 def test_scenario_cache_hydration_option_reaches_function_steps(tracker, monkeypatch):
     """sc.run gives its steps the scenario's step_cache_hydration unless the step gives its own."""
-    scenario_module = importlib.import_module("consist.scenario")  # consist.scenario is also a function
+    from consist.workflow import scenario as scenario_module
 
     seen = []
     original = scenario_module.run_step

@@ -7,7 +7,7 @@ artifact, whose content hash becomes part of that step's identity.
 
 It also keeps the scenario's output declarations (which keys must be set before the
 scenario ends, what each means) and offers typed attribute access through
-:func:`~consist.typed_coupler.coupler_schema` classes. It holds artifacts only: it never logs, loads or hashes
+:func:`~consist.workflow.typed_coupler.coupler_schema` classes. It holds artifacts only: it never logs, loads or hashes
 anything, and knows nothing of runs beyond the ids it is told.
 """
 
@@ -334,7 +334,7 @@ class Coupler:
 
     def typed(self, schema: type[T]) -> T:
         """A view of this coupler with one attribute per key of ``schema`` (see :func:`coupler_schema`)."""
-        from consist.typed_coupler import TypedCoupler, schema_keys
+        from consist.workflow.typed_coupler import TypedCoupler, schema_keys
 
         keys = schema_keys(schema)
         self.declare_outputs(*keys)

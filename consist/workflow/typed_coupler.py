@@ -2,7 +2,7 @@
 
 ``@coupler_schema`` marks such a class; ``sc.coupler_schema(cls)`` gives a view where
 ``view.zarr_skims`` reads (and assigning sets) that key of the scenario's
-:class:`~consist.coupler.Coupler`, with IDE completion.
+:class:`~consist.workflow.coupler.Coupler`, with IDE completion.
 """
 
 from __future__ import annotations

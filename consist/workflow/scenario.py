@@ -3,7 +3,7 @@
 ``with consist.scenario("baseline") as sc:`` opens a scenario. Inside it:
 
 - ``sc.run(...)`` runs a function step (executed only on a cache miss) and
-  ``sc.trace(...)`` records an inline block (always executed, see :mod:`consist.tracing`);
+  ``sc.trace(...)`` records an inline block (always executed, see :mod:`consist.workflow.tracing`);
   both record ``parent_id="baseline"`` (the scenario *name*, so every re-run of the
   scenario is found by the same id) and sync their outputs into ``sc.coupler``;
 - ``inputs=["population"]`` names coupler keys: each resolves to the artifact a step
@@ -28,24 +28,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
 from consist.artifacts.files import check_key
-from consist.coupler import Coupler
+from consist.workflow.coupler import Coupler
 from consist.engine.step import claim_run_id, run_step, write_record
 from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
-from consist.logged_files import log_files
+from consist.workflow.logged_files import log_files
 from consist.models import Artifact, RunResult
 from consist.engine.spec import build_spec, step_args, step_name
-from consist.steps import plan_step
+from consist.workflow.steps import plan_step
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost
-    from consist.tracing import TraceBlock
+    from consist.workflow.tracing import TraceBlock
 
 T = TypeVar("T")
 
 
 class Scenario:
-    """A named group of steps sharing a :class:`~consist.coupler.Coupler`.
+    """A named group of steps sharing a :class:`~consist.workflow.coupler.Coupler`.
 
     Create it with :func:`consist.scenario` or :meth:`Tracker.scenario` and use it as a
     context manager.
@@ -69,7 +69,7 @@ class Scenario:
     Attributes
     ----------
     coupler
-        The scenario's :class:`~consist.coupler.Coupler`.
+        The scenario's :class:`~consist.workflow.coupler.Coupler`.
     run_id
         The id of the scenario's own record (set on entering).
     steps
@@ -266,13 +266,13 @@ class Scenario:
     def trace(self, name: str, **options: Any) -> TraceBlock:
         """Record an inline block as a step: ``with sc.trace(name="simulate", inputs=["population"]):``.
 
-        The block always executes; see :mod:`consist.tracing` for its identity and what
+        The block always executes; see :mod:`consist.workflow.tracing` for its identity and what
         a cache hit means for it. Takes ``inputs``, ``outputs``, ``config``, ``run_id``,
         ``year``, ``iteration``, ``tags``, ``depends_on``, ``cache_mode``,
         ``code_version``, ``cache_hydration``; any other keyword (``threshold=0.3``) is
         metadata: recorded, queryable as a facet, and part of the block's identity.
         """
-        from consist.tracing import open_trace
+        from consist.workflow.tracing import open_trace
 
         self.check_open()
         return open_trace(self.tracker, self, name, **options)
