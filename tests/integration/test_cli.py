@@ -16,7 +16,7 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from consist.cli import EXIT_CATALOG, EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, main
+from consist.cli.app import EXIT_CATALOG, EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, main
 
 
 def clean(raw: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The ``consist`` commands that check or change a run folder: verify, gc, rebuild, schema.
 
-Same contract as :mod:`consist.cli_commands`: ``cmd_*(args, run_dir, db_path)`` prints
-and returns an exit code; errors propagate to :func:`consist.cli.main`.
+Same contract as :mod:`consist.cli.commands`: ``cmd_*(args, run_dir, db_path)`` prints
+and returns an exit code; errors propagate to :func:`consist.cli.app.main`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from consist.cli_catalog import CliCatalog
-from consist.cli_text import human_size, parse_age, when
+from consist.cli.catalog import CliCatalog
+from consist.cli.text import human_size, parse_age, when
 from consist.errors import ConfigError
 
 _LISTED = 50  # runs a gc report lists one by one before summarising the rest
@@ -100,7 +100,7 @@ def cmd_rebuild(args: argparse.Namespace, run_dir: str, db_path: str | None) -> 
 
 def cmd_schema(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist schema export ARTIFACT``: print an editable SQLModel class for a captured schema."""
-    from consist.cli_commands import resolve_artifact
+    from consist.cli.commands import resolve_artifact
 
     catalog = CliCatalog(run_dir, db_path)
     artifact = resolve_artifact(catalog, args.artifact)

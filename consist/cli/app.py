@@ -7,7 +7,7 @@ to ``$CONSIST_RUN_DIR`` or ``./runs``, the catalog file to ``$CONSIST_DB_PATH`` 
 tracker's default.
 
 This module only parses arguments and turns errors into one line and an exit code;
-the commands live in :mod:`consist.cli_commands` and :mod:`consist.cli_maintain`,
+the commands live in :mod:`consist.cli.commands` and :mod:`consist.cli.maintain`,
 imported only when run, so that starting the command stays fast.
 
 Exit codes: 0 success; 1 ``verify`` found missing or modified outputs; 2 a bad option,
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = command("runs", "cli_commands:cmd_runs", "List runs, newest first, with optional filters.")
+    p = command("runs", "cli.commands:cmd_runs", "List runs, newest first, with optional filters.")
     p.add_argument("--scenario", metavar="NAME", help="runs of this scenario (parent_id)")
     p.add_argument("--model", metavar="NAME", help="runs of this model")
     p.add_argument("--step", metavar="NAME", help="runs of this step name")
@@ -88,16 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     _paging(p)
     p.add_argument("--format", choices=_FORMATS, default="table", help="output format (default table)")
 
-    p = command("show", "cli_commands:cmd_show", "Show one run: config, facets, inputs, outputs, timing, cache decision.")
+    p = command("show", "cli.commands:cmd_show", "Show one run: config, facets, inputs, outputs, timing, cache decision.")
     p.add_argument("run", metavar="RUN", help="a run id (or an unambiguous start of one)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or the JSON record")
 
-    p = command("lineage", "cli_commands:cmd_lineage", "Show the runs and inputs that produced an artifact.")
+    p = command("lineage", "cli.commands:cmd_lineage", "Show the runs and inputs that produced an artifact.")
     p.add_argument("artifact", metavar="ARTIFACT", help="an artifact id, RUN:KEY (an output of a run), or a file path")
     p.add_argument("--depth", type=int, metavar="N", help="follow at most N producing runs upstream")
     p.add_argument("--format", choices=("text", "mermaid", "svg"), default="text", help="output format (default text)")
 
-    p = command("artifacts", "cli_commands:cmd_artifacts", "List artifacts, newest first, with optional filters.")
+    p = command("artifacts", "cli.commands:cmd_artifacts", "List artifacts, newest first, with optional filters.")
     p.add_argument("--run", metavar="RUN", help="artifacts a run read or wrote")
     p.add_argument("--key", metavar="KEY", help="artifacts with this key")
     p.add_argument("--driver", metavar="DRIVER", help="parquet, csv, zarr, file, dir, ...")
@@ -105,17 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     _paging(p)
     p.add_argument("--format", choices=_FORMATS, default="table", help="output format (default table)")
 
-    p = command("query", "cli_commands:cmd_query", "Run SQL on the catalog (views runs, artifacts, run_artifacts, facets).")
+    p = command("query", "cli.commands:cmd_query", "Run SQL on the catalog (views runs, artifacts, run_artifacts, facets).")
     p.add_argument("sql", metavar="SQL", help='for example "SELECT model, count(*) FROM runs GROUP BY model"')
     p.add_argument("--format", choices=(*_FORMATS, "parquet"), default="table", help="output format (default table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal (required for parquet)")
     p.add_argument("--max-rows", type=int, default=100, metavar="N", help="rows a table shows (default 100)")
 
-    p = command("verify", "cli_maintain:cmd_verify", "Re-hash recorded outputs and report missing or modified files.")
+    p = command("verify", "cli.maintain:cmd_verify", "Re-hash recorded outputs and report missing or modified files.")
     p.add_argument("runs", nargs="*", metavar="RUN", help="runs to check (default: every completed run)")
 
     p = command(
-        "gc", "cli_maintain:cmd_gc",
+        "gc", "cli.maintain:cmd_gc",
         "Delete the output files of old or unwanted runs (their records are kept).",
     )  # fmt: skip
     p.add_argument("--older-than", metavar="AGE", help="runs that ended before this age (30d, 12h, 2w) or date")
@@ -124,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-scenario", action="append", default=[], metavar="NAME", help="never collect runs of this scenario")
     p.add_argument("--dry-run", action="store_true", help="print what would be deleted and freed, delete nothing")
 
-    p = command("rebuild", "cli_maintain:cmd_rebuild", "Rebuild the catalog file from the run records.")
+    p = command("rebuild", "cli.maintain:cmd_rebuild", "Rebuild the catalog file from the run records.")
     p.add_argument("--compact", action="store_true", help="first fold fresh run records into a Parquet segment")
 
-    p = command("schema", "cli_maintain:cmd_schema", "Work with captured table schemas.")
+    p = command("schema", "cli.maintain:cmd_schema", "Work with captured table schemas.")
     schema_sub = p.add_subparsers(dest="schema_command", metavar="ACTION", required=True)
     e = schema_sub.add_parser("export", help="Print an editable SQLModel class for a captured schema.")
     _global_options(e, top=False)
@@ -147,7 +147,7 @@ def _settings(args: argparse.Namespace) -> tuple[str, str | None]:
 def _classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and one-line message for an error a command raised."""
     from consist import errors
-    from consist.cli_catalog import first_line
+    from consist.cli.catalog import first_line
 
     if isinstance(exc, errors.ConfigError):
         return EXIT_USAGE, first_line(exc)
@@ -220,7 +220,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     finally:
         log.removeHandler(handler)
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m consist.cli`
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The ``consist`` commands that read the catalog: runs, show, lineage, artifacts, query.
 
 Each ``cmd_*`` takes the parsed arguments, the run folder and the catalog path, prints
-to stdout and returns an exit code; errors propagate to :func:`consist.cli.main`, which
+to stdout and returns an exit code; errors propagate to :func:`consist.cli.app.main`, which
 prints them as one line. Listing asks the catalog file for one page of rows (``ORDER BY
 ... LIMIT ... OFFSET``), so its cost does not grow with the catalog; every value
 reaches SQL as a bound parameter.
@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from consist.cli_catalog import CliCatalog, first_line
-from consist.cli_text import human_size, key_values, seconds, text_table, when
+from consist.cli.catalog import CliCatalog, first_line
+from consist.cli.text import human_size, key_values, seconds, text_table, when
 from consist.errors import ArtifactNotFoundError, ConfigError
 
 if TYPE_CHECKING:
