@@ -270,7 +270,8 @@ def user_stacklevel() -> int:
     import sys
 
     # contextlib too: consist's context managers sit between the warning and the user.
-    internal = (os.path.dirname(os.path.abspath(__file__)) + os.sep, contextlib.__file__)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # consist/, above views/
+    internal = (package + os.sep, contextlib.__file__)
     frame, level = sys._getframe(1), 1
     while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
         frame, level = frame.f_back, level + 1
