@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal (required for parquet)")
     p.add_argument("--max-rows", type=int, default=100, metavar="N", help="rows a table shows (default 100)")
 
+    _maintenance_commands(command)
+    return parser
+
+
+def _maintenance_commands(command: Any) -> None:
+    """The commands that change the run folder: verify, gc, rebuild, schema export."""
     p = command("verify", "cli.maintain:cmd_verify", "Re-hash recorded outputs and report missing or modified files.")
     p.add_argument("runs", nargs="*", metavar="RUN", help="runs to check (default: every completed run)")
 
@@ -135,7 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--class-name", metavar="NAME", help="name of the generated class")
     e.add_argument("--table-name", metavar="NAME", help="its __tablename__")
     e.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
-    return parser
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str | None]:

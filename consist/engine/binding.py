@@ -18,13 +18,18 @@ import dataclasses
 import inspect
 import typing
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
 import msgspec
 
-from consist.errors import ConfigError
+from consist.artifacts.formats.drivers import load
+from consist.errors import ConfigError, InputNotFoundError
+
+if typing.TYPE_CHECKING:
+    from consist.engine.spec import StepSpec
+    from consist.models import Artifact
 
 CTX_PARAM = "_consist_ctx"
 
@@ -237,3 +242,25 @@ def unloaded(kind: str, artifact: Any) -> Any:
 
 def is_path_like(value: Any) -> bool:
     return isinstance(value, (str, Path, PurePath))
+
+
+def load_inputs(spec: StepSpec, inputs: Mapping[str, Artifact], shape: FnShape) -> dict[str, Any]:
+    """``inputs`` loaded as the function's parameters ask (only for a mapping, or ``load_inputs=True``)."""
+    auto = spec.load_inputs if spec.load_inputs is not None else isinstance(spec.inputs, Mapping)
+    if not auto:
+        return {}
+    loaded = {}
+    for name, artifact in inputs.items():
+        if name.startswith("depends_on:") or not shape.accepts(name):
+            continue
+        if not artifact.path.exists():
+            raise InputNotFoundError(
+                f"Input {name!r} was produced by run {artifact.run_id} at {artifact.path}, which no longer "
+                "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
+            )
+        kind = load_kind(shape, name)
+        if kind in UNLOADED_KINDS:
+            loaded[name] = unloaded(kind, artifact)
+            continue
+        loaded[name] = load(artifact.path, artifact.driver, kind, artifact.frame_kind)
+    return loaded

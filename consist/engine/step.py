@@ -26,8 +26,7 @@ from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw
 from consist.identity.code import identify
 from consist._active import activate
 from consist.engine.context import RunContext, snapshot_files
-from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
-from consist.artifacts.formats.drivers import load
+from consist.errors import ConfigError, InputError, error_context
 from consist.identity.digests import (
     config_hash,
     config_snapshot,
@@ -340,28 +339,6 @@ def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: B
         return None
 
 
-def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
-    """Inputs loaded as the function's parameters ask (see :mod:`consist.engine.binding`)."""
-    auto = spec.load_inputs if spec.load_inputs is not None else isinstance(spec.inputs, Mapping)
-    if not auto:
-        return {}
-    loaded = {}
-    for name, artifact in prep.inputs.items():
-        if name.startswith("depends_on:") or not shape.accepts(name):
-            continue
-        if not artifact.path.exists():
-            raise InputNotFoundError(
-                f"Input {name!r} was produced by run {artifact.run_id} at {artifact.path}, which no longer "
-                "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
-            )
-        kind = binding.load_kind(shape, name)
-        if kind in binding.UNLOADED_KINDS:
-            loaded[name] = binding.unloaded(kind, artifact)
-            continue
-        loaded[name] = load(artifact.path, artifact.driver, kind, artifact.frame_kind)
-    return loaded
-
-
 def run_step(host: StepHost, spec: StepSpec) -> RunResult:
     """Run a function step: serve a cache hit, or execute and record it."""
     with error_context(step=spec.name):
@@ -371,7 +348,7 @@ def run_step(host: StepHost, spec: StepSpec) -> RunResult:
             return serve_hit(host, spec, prep, entry)
         shape = binding.shape_of(spec.fn)
         restore_inputs(host, spec, prep)  # before loading them
-        loaded = load_inputs(spec, prep, shape)
+        loaded = binding.load_inputs(spec, prep.inputs, shape)
         ctx = begin(host, spec, prep)
         try:
             kwargs = binding.bind(

@@ -64,29 +64,9 @@ def canonical(value: Any, where: str = "config") -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-        return float(value)  # numpy.float64 is a float subclass the encoder rejects
+        return _canonical_float(value)
     if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise UnhashableInputError(
-                    f"{where} has a key of type {type(key).__name__} ({key!r}); "
-                    "config keys must be strings or numbers."
-                )
-            skey = key if isinstance(key, str) else _encoder.encode(canonical(key)).decode()
-            if skey in out:
-                raise UnhashableInputError(
-                    f"{where} has keys that are equal once canonical (one of them is {key!r}); "
-                    "keep one, or make them distinct strings."
-                )
-            out[skey] = canonical(item, f"{where}[{key!r}]")
-        return out
+        return _canonical_mapping(value, where)
     if isinstance(value, (list, tuple)):
         # Fast path for long lists of plain values (zone ids, names): already canonical.
         if all(type(item) in _PLAIN for item in value):
@@ -122,6 +102,33 @@ def canonical(value: Any, where: str = "config") -> Any:
         "paths, pydantic models, dataclasses), or pass it through runtime_kwargs if it "
         "must not be part of the cache key."
     )
+
+
+def _canonical_float(value: float) -> Any:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return float(value)  # numpy.float64 is a float subclass the encoder rejects
+
+
+def _canonical_mapping(value: Mapping[Any, Any], where: str) -> dict[str, Any]:
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise UnhashableInputError(
+                f"{where} has a key of type {type(key).__name__} ({key!r}); config keys must be strings or numbers."
+            )
+        skey = key if isinstance(key, str) else _encoder.encode(canonical(key)).decode()
+        if skey in out:
+            raise UnhashableInputError(
+                f"{where} has keys that are equal once canonical (one of them is {key!r}); "
+                "keep one, or make them distinct strings."
+            )
+        out[skey] = canonical(item, f"{where}[{key!r}]")
+    return out
 
 
 def config_snapshot(config: Any) -> dict[str, Any]:

@@ -162,6 +162,23 @@ def render_stub(
             lines.append(f"    {attr}: {annotation}{hint}")
     if not lines:
         raise ConfigError(f"the schema of {key!r} has no columns to export.")
+    header = _header(schema, key, cls, imports, needs_optional=needs_optional, needs_field=needs_field)
+    body = [
+        f"class {cls}(SQLModel):",
+        f'    """Rows of {key!r}. For a database table add table=True and a Field(primary_key=True)."""',
+        "",
+        f"    __tablename__ = {(table_name or key)!r}",
+        f"    __consist_key__ = {key!r}",
+        "",
+        *lines,
+    ]
+    return "\n".join(header + body) + "\n"
+
+
+def _header(
+    schema: FileSchema, key: str, cls: str, imports: dict[str, set[str]], *, needs_optional: bool, needs_field: bool
+) -> list[str]:
+    """The stub module's docstring and imports."""
     where = f"{schema.source} " if schema.source else ""
     rows = f", {schema.rows:,} rows" if schema.rows is not None else ""
     header = [
@@ -178,17 +195,7 @@ def render_stub(
         header.append(f"from {module} import {', '.join(sorted(imports[module]))}")
     if needs_optional:
         header.append("from typing import Optional")
-    header += ["", f"from sqlmodel import {'Field, ' if needs_field else ''}SQLModel", "", ""]
-    body = [
-        f"class {cls}(SQLModel):",
-        f'    """Rows of {key!r}. For a database table add table=True and a Field(primary_key=True)."""',
-        "",
-        f"    __tablename__ = {(table_name or key)!r}",
-        f"    __consist_key__ = {key!r}",
-        "",
-        *lines,
-    ]
-    return "\n".join(header + body) + "\n"
+    return header + ["", f"from sqlmodel import {'Field, ' if needs_field else ''}SQLModel", "", ""]
 
 
 def export_sqlmodel_stub(

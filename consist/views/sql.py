@@ -82,6 +82,27 @@ def build_view_sql(
     declared = spec.declared
     hot_sources = [s for s in sources if s.artifact_id in hot]
     cold_sources = [s for s in sources if s.artifact_id not in hot and s.artifact_id in schemas]
+    types = _unified_types(cold_sources, hot_sources, hot, schemas, declared, what)
+    prov: list[dict[str, Any]] = []
+    groups = _cold_groups(cold_sources, schemas, farm)
+    branches = _cold_branches(groups, schemas, types, declared, prov, prov_table)
+    branches += _hot_branches(hot_sources, hot, types, declared, prov, prov_table, first=len(groups))
+    if not branches:
+        cols = [f"CAST(NULL AS {types.get(n) or 'VARCHAR'}) AS {quote(n)}" for n in declared]
+        cols += [f"CAST(NULL AS {t}) AS {n}" for n, t in PROVENANCE.items()]
+        return f"SELECT {', '.join(cols)} WHERE false", prov
+    return " UNION ALL BY NAME ".join(branches), prov
+
+
+def _unified_types(
+    cold_sources: list[Source],
+    hot_sources: list[Source],
+    hot: dict[str, IngestRecord],
+    schemas: dict[str, FileSchema],
+    declared: Any,
+    what: str,
+) -> dict[str, str]:
+    """The view's column types, unified over every distinct column layout of its sources."""
     # One label per distinct column layout: checking 10,000 identical files is 10,000 times the same check.
     labels: dict[str, dict[str, str]] = {}
     seen: set[tuple[tuple[str, str], ...]] = set()
@@ -94,10 +115,13 @@ def build_view_sql(
     for s in hot_sources:
         record = hot[s.artifact_id]
         labels[f"ingested artifact {s.artifact_id} (hot table {record.table!r})"] = {c.name: c.type for c in record.columns}
-    types = unify(labels, declared, what)
+    return unify(labels, declared, what)
 
-    prov: list[dict[str, Any]] = []
-    branches: list[str] = []
+
+def _cold_groups(
+    cold_sources: list[Source], schemas: dict[str, FileSchema], farm: LinkFarm | None
+) -> dict[tuple[Any, ...], list[tuple[Source, str | None]]]:
+    """Files grouped by what one reader can scan together: driver, delimiter, columns, partitions."""
     groups: dict[tuple[Any, ...], list[tuple[Source, str | None]]] = {}
     for s in cold_sources:
         schema = schemas[s.artifact_id]
@@ -107,6 +131,19 @@ def build_view_sql(
         hive = partitions(s) if link is not None else None
         delim = csv_delimiter(s.uri) if s.driver == "csv" else ""
         groups.setdefault((s.driver, delim, layout, hive), []).append((s, link))
+    return groups
+
+
+def _cold_branches(
+    groups: dict[tuple[Any, ...], list[tuple[Source, str | None]]],
+    schemas: dict[str, FileSchema],
+    types: dict[str, str],
+    declared: Any,
+    prov: list[dict[str, Any]],
+    prov_table: str,
+) -> list[str]:
+    """One SELECT per group of files; rows of ``prov`` for the groups joined to the provenance table."""
+    branches: list[str] = []
     prov_cols = ", ".join(f"p.{name}" for name in PROVENANCE)
     for number, ((driver, _, _, hive), pairs) in enumerate(groups.items()):
         members = [s for s, _ in pairs]
@@ -127,10 +164,25 @@ def build_view_sql(
             f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema, hive=None)} AS d "
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p ON p.fi = d.file_index"
         )
+    return branches
+
+
+def _hot_branches(
+    hot_sources: list[Source],
+    hot: dict[str, IngestRecord],
+    types: dict[str, str],
+    declared: Any,
+    prov: list[dict[str, Any]],
+    prov_table: str,
+    first: int,
+) -> list[str]:
+    """One SELECT per hot table of ingested rows, numbered from ``first``; their ``prov`` rows."""
+    branches: list[str] = []
+    prov_cols = ", ".join(f"p.{name}" for name in PROVENANCE)
     by_table: dict[str, list[Source]] = {}
     for s in hot_sources:
         by_table.setdefault(hot[s.artifact_id].table, []).append(s)
-    for number, (table, members) in enumerate(by_table.items(), start=len(groups)):
+    for number, (table, members) in enumerate(by_table.items(), start=first):
         for s in members:
             prov.append({"grp": number, "fi": None, **s.provenance()})
         have: dict[str, str] = {}
@@ -142,11 +194,7 @@ def build_view_sql(
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p "
             "ON p.consist_artifact_id = d.consist_artifact_id"
         )
-    if not branches:
-        cols = [f"CAST(NULL AS {types.get(n) or 'VARCHAR'}) AS {quote(n)}" for n in declared]
-        cols += [f"CAST(NULL AS {t}) AS {n}" for n, t in PROVENANCE.items()]
-        return f"SELECT {', '.join(cols)} WHERE false", prov
-    return " UNION ALL BY NAME ".join(branches), prov
+    return branches
 
 
 def prov_rows(prov: list[dict[str, Any]]) -> Any:
