@@ -3,6 +3,10 @@
 A Tracker owns where outputs go (``run_dir``), where the catalog's metadata lives
 (``run_dir/.consist``) and the DuckDB file (``db_path``). Its methods are thin: each
 delegates to the module that owns the concept (engine, scenario, catalog queries...).
+It is the one place the floors are wired together: lower floors receive it as a
+narrow host (:class:`~consist.engine.host.StepHost`,
+:class:`~consist.catalog.reader.CatalogHost`) or get its
+:class:`~consist.views.state.ViewState` (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations

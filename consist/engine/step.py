@@ -4,7 +4,11 @@ The lifecycle is split so that function steps (:func:`run_step`) and inline bloc
 (``sc.trace``) share it: :func:`prepare` computes identity, :func:`lookup` consults
 the cache index (one small file read, no catalog query), :func:`serve_hit` records a
 reuse, :func:`begin`/:func:`finish`/:func:`fail` bracket an execution. A run record is
-written for every execution; a cache entry only after a successful one.
+written for every execution (by :func:`write_record`, the one writer of run records,
+also of a scenario's own); a cache entry only after a successful one.
+
+Everything here works through a :class:`~consist.engine.host.StepHost`; the engine
+never imports the ``Tracker`` or anything above its floor.
 """
 
 from __future__ import annotations

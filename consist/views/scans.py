@@ -71,8 +71,8 @@ def scan_key(state: ViewState, key: str | type, **filters: Any) -> pl.LazyFrame:
 
     Parameters
     ----------
-    tracker
-        Whose catalog is scanned.
+    state
+        The views state of the tracker whose catalog is scanned.
     key
         An artifact key (matched exactly), or a registered-style schema class (its keys
         and declared column types, as for its view).
