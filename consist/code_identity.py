@@ -34,11 +34,13 @@ import subprocess
 import sys
 import textwrap
 import types
+import warnings
 from pathlib import Path, PurePath
 from typing import Any
 
 import msgspec
 
+from consist import source_check
 from consist.errors import ConfigError, UnhashableInputError
 from consist.hashing import hash_bytes
 from consist.identity import canonical, code_hash
@@ -69,14 +71,7 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     seen: set[int] = set()
     target, extra = _unwrap(fn, seen)
     seen.update((id(fn), id(target)))
-    code = getattr(target, "__code__", target)
-    cached = _memo.get((id(code), recipe))
-    # repo_git is checked on every call (cheaply, see _git_state): the repository can change
-    # under a function object that stays the same (a helper module autoreloaded, a commit).
-    if cached is None or cached[0] is not code or recipe == "repo_git":
-        cached = (code, *_compute(target, recipe))
-        _memo[(id(code), recipe)] = cached
-    _, info, source = cached
+    info, source = _memoised(target, recipe)
     bound = _bound_values(target, seen)
     if extra is not None or bound:
         info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
@@ -88,6 +83,17 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
         if source is not None:
             source += "".join(f"\n# global {name} = {value!r}" for name, value in read.items())
     return info, source
+
+
+def _memoised(target: Any, recipe: str) -> tuple[CodeInfo, str | None]:
+    code = getattr(target, "__code__", target)
+    cached = _memo.get((id(code), recipe))
+    # repo_git is checked on every call (cheaply, see _git_state): the repository can change
+    # under a function object that stays the same (a helper module autoreloaded, a commit).
+    if cached is None or cached[0] is not code or recipe == "repo_git":
+        cached = (code, *_compute(target, recipe))
+        _memo[(id(code), recipe)] = cached
+    return cached[1], cached[2]
 
 
 def _bound_values(fn: Any, seen: set[int]) -> list[Any]:
@@ -196,7 +202,7 @@ def _soft(value: Any, seen: set[int]) -> Any:
             return "<recursive>"
         seen.add(id(value))
         target, extra = _unwrap(value, seen)
-        info = _compute(target, "callable_source")[0]
+        info = _memoised(target, "callable_source")[0]
         return ["callable", info.hash, extra, _bound_values(target, seen)]
     if isinstance(value, (type, types.ModuleType)):
         return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}>"
@@ -268,32 +274,96 @@ def _location(fn: Any) -> dict[str, Any]:
 
 def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
     where = _location(fn)
+    code = getattr(fn, "__code__", None)
     if recipe == "repo_git":
         commit, dirty = _git_state(where["file"])
-        if commit:
+        if commit and _checked_source(fn, code)[1] is None:
             return CodeInfo(kind="repo_git", hash=code_hash("repo_git", [commit, dirty]), version=commit, **where), None
-        recipe = "callable_module"
+        recipe = "callable_module" if commit == "" else "callable_source"
     if recipe == "callable_module":
         module = sys.modules.get(where["module"] or "")
         path = getattr(module, "__file__", None)
-        if path and Path(path).is_file():
+        if module is not None and path and Path(path).is_file():
             source = Path(path).read_text(encoding="utf-8", errors="replace")
-            return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
+            codes = [code] if code is not None else []
+            if source_check.module_describes(source, path, module, codes):
+                return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
+            reason = _disagreement(fn, path, module_file=True)
+            payload = [_code_payload(c) for c in [*codes, *source_check.module_code(module, path)]]
+            return CodeInfo(kind="bytecode", hash=code_hash("bytecode", payload), **where), _unmatched(reason)
         recipe = "callable_source"
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
+    source, reason = _checked_source(fn, code)
+    if source is None:
         if code is None:
             token = f"{where['module']}.{where['qualname'] or getattr(fn, '__name__', repr(fn))}"
             return CodeInfo(kind="name", hash=code_hash("name", token), **where), None
-        return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), None
-    code = getattr(fn, "__code__", None)
+        snapshot = _unmatched(reason) if reason else None
+        return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), snapshot
+    source = textwrap.dedent(source)
     if code is not None and code.co_name == "<lambda>":
         # getsource gives a lambda's whole line, which may hold other lambdas
         # ({"head": lambda df: ..., "tail": lambda df: ...}): add this one's own text.
         source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {_lambda_body(code)}\n"
     return CodeInfo(kind="callable_source", hash=code_hash("source", source), **where), source
+
+
+# Code object id -> (the code, its source text or None, why the text found does not match).
+_checked: dict[int, tuple[Any, str | None, str | None]] = {}
+
+
+def _checked_source(fn: Any, code: types.CodeType | None) -> tuple[str | None, str | None]:
+    """``fn``'s source text when it is the text of the code that runs, else why not.
+
+    ``(source, None)`` when the text compiles to ``fn``'s code; ``(None, None)`` when
+    there is no text at all (``exec``, a REPL, a built-in); ``(None, reason)`` when
+    the text found describes other code, warned about once per code object.
+    """
+    memo = _checked.get(id(code)) if code is not None else None
+    if memo is not None and memo[0] is code:
+        return memo[1], memo[2]
+    try:
+        source: str | None = inspect.getsource(fn)
+    except (OSError, TypeError, SyntaxError):
+        source = None
+    reason = None
+    if source is not None and code is not None:
+        body = _lambda_body(code) if code.co_name == "<lambda>" else None
+        if not source_check.describes(source, code, body, sys.modules.get(getattr(fn, "__module__", None) or "")):
+            source, reason = None, _disagreement(fn, code.co_filename, module_file=False)
+    if code is not None:
+        _checked[id(code)] = (code, source, reason)
+    return source, reason
+
+
+def _disagreement(fn: Any, file: str, module_file: bool) -> str:
+    """Why the text found for ``fn`` is not its code, naming the function and the file; warned once."""
+    name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', None) or getattr(fn, '__name__', '?')}"
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    imported_from = getattr(module, "__file__", None)
+    if imported_from and Path(imported_from) == Path(file) and Path(file).is_file():
+        what = "the module file" if module_file else "the source of"
+        detail, identified = f"{what} `{Path(file).name}` changed on disk since it was imported", "the imported code"
+    elif Path(file).is_file():
+        detail, identified = f"it was compiled from text that is not in `{file}`, the file it names", "its code object"
+    else:
+        detail, identified = f"the source text found for `{file}` is not its code", "its code object"
+    reason = f"`{name}`: {detail}"
+    warnings.warn(f"{reason}; identifying {identified}", stacklevel=_caller_level())
+    return reason
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside consist."""
+    package = str(Path(__file__).parent) + "/"
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _unmatched(reason: str) -> str:
+    """The snapshot kept for ``explain`` when no source text matches the code that ran."""
+    return f"# No source text matches the code that ran: {reason}.\n# It is identified by its code object.\n"
 
 
 def _lambda_body(code: types.CodeType) -> str:
