@@ -183,10 +183,11 @@ def test_source_failing_its_hash_is_never_copied(tmp_path):
 
 def test_hydration_options_are_checked(tracker, tmp_path):
     """Missing or misplaced hydration options are reported before anything runs."""
-    with pytest.raises(consist.ConfigError, match="needs hydrate_to="):
+    with pytest.raises(consist.ConfigError, match="needs output_paths=.*synonym hydrate_to="):
         tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-requested")
-    with pytest.raises(consist.ConfigError, match="needs hydrate_dir="):
-        tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-all")
+    # outputs-all without hydrate_dir= copies into the new run's folder; a non-path is refused.
+    with pytest.raises(consist.ConfigError, match="takes hydrate_dir="):
+        tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-all", hydrate_dir=42)
     with pytest.raises(consist.ConfigError, match="only with cache_hydration='outputs-all'"):
         tracker.run(load, config={"threshold": 0.5}, hydrate_dir=tmp_path)
     with pytest.raises(consist.ConfigError, match="'inputs-missing'"):
