@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, relocate, replay
+from consist import binding, hydration, live_steps, outputs, relocate, replay
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -459,6 +459,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
         raise StepCaptured(spec)
     with error_context(step=spec.name):
         prep = prepare(tracker, spec)
+        live_steps.remember(prep.code.hash, spec.fn)  # for tracker.recover, while it lives
         run_id = hydration.own_folder_id(tracker, spec, lambda: new_run_id(tracker, spec))
         entry, invalid = lookup(tracker, spec, prep, run_id=run_id)
         if entry is not None:
