@@ -34,7 +34,6 @@ import subprocess
 import sys
 import textwrap
 import types
-import warnings
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -45,6 +44,7 @@ from consist.errors import ConfigError, UnhashableInputError
 from consist.hashing import hash_bytes
 from consist.identity import canonical, code_hash
 from consist.models import CodeInfo
+from consist.user_warnings import warn
 
 RECIPES = ("callable_source", "callable_module", "repo_git")
 
@@ -348,17 +348,8 @@ def _disagreement(fn: Any, file: str, module_file: bool) -> str:
     else:
         detail, identified = f"the source text found for `{file}` is not its code", "its code object"
     reason = f"`{name}`: {detail}"
-    warnings.warn(f"{reason}; identifying {identified}", stacklevel=_caller_level())
+    warn(f"{reason}; identifying {identified}")
     return reason
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside consist."""
-    package = str(Path(__file__).parent) + "/"
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _unmatched(reason: str) -> str:
