@@ -15,7 +15,10 @@ Recipes (``code_identity=``):
 
 When source is not available (functions made by ``exec``, typed into a REPL, built-ins)
 the code object is hashed instead (bytecode, constants, names, recursively): a callable
-always has an identity. Results are memoised per callable and recipe.
+always has an identity. Source text is used only once it is shown to be the text of the
+code that runs (see :mod:`consist.source_check`): a module edited on disk since it was
+imported, or code compiled under the name of another file, is identified by its code
+object, with a warning. Results are memoised per callable and recipe.
 
 Besides the code, the values it reads count: default arguments, closure values and the
 module-level constants it reads by name (``THRESHOLD = 0.5`` in another notebook cell),
@@ -29,7 +32,6 @@ import dis
 import enum
 import functools
 import inspect
-import linecache
 import subprocess
 import sys
 import textwrap
@@ -44,7 +46,6 @@ from consist.errors import ConfigError, UnhashableInputError
 from consist.hashing import hash_bytes
 from consist.identity import canonical, code_hash
 from consist.models import CodeInfo
-from consist.user_warnings import warn
 
 RECIPES = ("callable_source", "callable_module", "repo_git")
 
@@ -277,7 +278,7 @@ def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
     code = getattr(fn, "__code__", None)
     if recipe == "repo_git":
         commit, dirty = _git_state(where["file"])
-        if commit and _checked_source(fn, code)[1] is None:
+        if commit and source_check.checked_source(fn, code)[1] is None:
             return CodeInfo(kind="repo_git", hash=code_hash("repo_git", [commit, dirty]), version=commit, **where), None
         recipe = "callable_module" if commit == "" else "callable_source"
     if recipe == "callable_module":
@@ -288,94 +289,23 @@ def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
             codes = [code] if code is not None else []
             if source_check.module_describes(source, path, module, codes):
                 return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
-            reason = _disagreement(fn, path, module_file=True)
+            reason = source_check.disagreement(fn, path, module_file=True)
             payload = [_code_payload(c) for c in [*codes, *source_check.module_code(module, path)]]
-            return CodeInfo(kind="bytecode", hash=code_hash("bytecode", payload), **where), _unmatched(reason)
+            return CodeInfo(kind="bytecode", hash=code_hash("bytecode", payload), **where), source_check.unmatched(reason)
         recipe = "callable_source"
-    source, reason = _checked_source(fn, code)
+    source, reason = source_check.checked_source(fn, code)
     if source is None:
         if code is None:
             token = f"{where['module']}.{where['qualname'] or getattr(fn, '__name__', repr(fn))}"
             return CodeInfo(kind="name", hash=code_hash("name", token), **where), None
-        snapshot = _unmatched(reason) if reason else None
+        snapshot = source_check.unmatched(reason) if reason else None
         return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), snapshot
     source = textwrap.dedent(source)
     if code is not None and code.co_name == "<lambda>":
         # getsource gives a lambda's whole line, which may hold other lambdas
         # ({"head": lambda df: ..., "tail": lambda df: ...}): add this one's own text.
-        source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {_lambda_body(code)}\n"
+        source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {source_check.lambda_body(code)}\n"
     return CodeInfo(kind="callable_source", hash=code_hash("source", source), **where), source
-
-
-# Code object id -> (the code, its source text or None, why the text found does not match).
-_checked: dict[int, tuple[Any, str | None, str | None]] = {}
-
-
-def _checked_source(fn: Any, code: types.CodeType | None) -> tuple[str | None, str | None]:
-    """``fn``'s source text when it is the text of the code that runs, else why not.
-
-    ``(source, None)`` when the text compiles to ``fn``'s code; ``(None, None)`` when
-    there is no text at all (``exec``, a REPL, a built-in); ``(None, reason)`` when
-    the text found describes other code, warned about once per code object.
-    """
-    memo = _checked.get(id(code)) if code is not None else None
-    if memo is not None and memo[0] is code:
-        return memo[1], memo[2]
-    try:
-        source: str | None = inspect.getsource(fn)
-    except (OSError, TypeError, SyntaxError):
-        source = None
-    reason = None
-    if source is not None and code is not None:
-        body = _lambda_body(code) if code.co_name == "<lambda>" else None
-        if not source_check.describes(source, code, body, sys.modules.get(getattr(fn, "__module__", None) or "")):
-            source, reason = None, _disagreement(fn, code.co_filename, module_file=False)
-    if code is not None:
-        _checked[id(code)] = (code, source, reason)
-    return source, reason
-
-
-def _disagreement(fn: Any, file: str, module_file: bool) -> str:
-    """Why the text found for ``fn`` is not its code, naming the function and the file; warned once."""
-    name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', None) or getattr(fn, '__name__', '?')}"
-    module = sys.modules.get(getattr(fn, "__module__", None) or "")
-    imported_from = getattr(module, "__file__", None)
-    if imported_from and Path(imported_from) == Path(file) and Path(file).is_file():
-        what = "the module file" if module_file else "the source of"
-        detail, identified = f"{what} `{Path(file).name}` changed on disk since it was imported", "the imported code"
-    elif Path(file).is_file():
-        detail, identified = f"it was compiled from text that is not in `{file}`, the file it names", "its code object"
-    else:
-        detail, identified = f"the source text found for `{file}` is not its code", "its code object"
-    reason = f"`{name}`: {detail}"
-    warn(f"{reason}; identifying {identified}")
-    return reason
-
-
-def _unmatched(reason: str) -> str:
-    """The snapshot kept for ``explain`` when no source text matches the code that ran."""
-    return f"# No source text matches the code that ran: {reason}.\n# It is identified by its code object.\n"
-
-
-def _lambda_body(code: types.CodeType) -> str:
-    """The source text of a lambda's body, from its instructions' positions."""
-    spans = [
-        (line, end_line, col, end_col)
-        for line, end_line, col, end_col in code.co_positions()
-        if line is not None and end_line is not None and col is not None and end_col is not None
-        and (end_line, end_col) > (line, col)
-    ]
-    if not spans:
-        return ""
-    first, last = min((s[0], s[2]) for s in spans), max((s[1], s[3]) for s in spans)
-    lines = linecache.getlines(code.co_filename)
-    if last[0] > len(lines):
-        return ""
-    # Columns are UTF-8 byte offsets.
-    chunk = [line.encode() for line in lines[first[0] - 1 : last[0]]]
-    chunk[-1] = chunk[-1][: last[1]]
-    chunk[0] = chunk[0][first[1] :]
-    return b"".join(chunk).decode(errors="replace")
 
 
 def _code_payload(code: types.CodeType) -> list[Any]:

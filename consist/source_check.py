@@ -18,9 +18,13 @@ import ast
 import dis
 import inspect
 import linecache
+import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from consist.user_warnings import warn
 
 _FUTURE_FLAGS = 0
 for _name in __future__.all_feature_names:
@@ -260,3 +264,74 @@ def _const_key(value: Any) -> Any:
     if isinstance(value, frozenset):
         return ("frozenset", tuple(sorted(repr(_const_key(v)) for v in value)))
     return (type(value).__name__, repr(value))
+
+
+# Code object id -> (the code, its source text or None, why the text found does not match).
+_checked: dict[int, tuple[Any, str | None, str | None]] = {}
+
+
+def checked_source(fn: Any, code: types.CodeType | None) -> tuple[str | None, str | None]:
+    """``fn``'s source text when it is the text of the code that runs, else why not.
+
+    ``(source, None)`` when the text compiles to ``fn``'s code; ``(None, None)`` when
+    there is no text at all (``exec``, a REPL, a built-in); ``(None, reason)`` when
+    the text found describes other code, warned about once per code object.
+    """
+    memo = _checked.get(id(code)) if code is not None else None
+    if memo is not None and memo[0] is code:
+        return memo[1], memo[2]
+    try:
+        source: str | None = inspect.getsource(fn)
+    except (OSError, TypeError, SyntaxError):
+        source = None
+    reason = None
+    if source is not None and code is not None:
+        body = lambda_body(code) if code.co_name == "<lambda>" else None
+        if not describes(source, code, body, sys.modules.get(getattr(fn, "__module__", None) or "")):
+            source, reason = None, disagreement(fn, code.co_filename, module_file=False)
+    if code is not None:
+        _checked[id(code)] = (code, source, reason)
+    return source, reason
+
+
+def disagreement(fn: Any, file: str, module_file: bool) -> str:
+    """Why the text found for ``fn`` is not its code, naming the function and the file; warned once."""
+    name = f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', None) or getattr(fn, '__name__', '?')}"
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    imported_from = getattr(module, "__file__", None)
+    if imported_from and Path(imported_from) == Path(file) and Path(file).is_file():
+        what = "the module file" if module_file else "the source of"
+        detail, identified = f"{what} `{Path(file).name}` changed on disk since it was imported", "the imported code"
+    elif Path(file).is_file():
+        detail, identified = f"it was compiled from text that is not in `{file}`, the file it names", "its code object"
+    else:
+        detail, identified = f"the source text found for `{file}` is not its code", "its code object"
+    reason = f"`{name}`: {detail}"
+    warn(f"{reason}; identifying {identified}")
+    return reason
+
+
+def unmatched(reason: str) -> str:
+    """The snapshot kept for ``explain`` when no source text matches the code that ran."""
+    return f"# No source text matches the code that ran: {reason}.\n# It is identified by its code object.\n"
+
+
+def lambda_body(code: types.CodeType) -> str:
+    """The source text of a lambda's body, from its instructions' positions."""
+    spans = [
+        (line, end_line, col, end_col)
+        for line, end_line, col, end_col in code.co_positions()
+        if line is not None and end_line is not None and col is not None and end_col is not None
+        and (end_line, end_col) > (line, col)
+    ]
+    if not spans:
+        return ""
+    first, last = min((s[0], s[2]) for s in spans), max((s[1], s[3]) for s in spans)
+    lines = linecache.getlines(code.co_filename)
+    if last[0] > len(lines):
+        return ""
+    # Columns are UTF-8 byte offsets.
+    chunk = [line.encode() for line in lines[first[0] - 1 : last[0]]]
+    chunk[-1] = chunk[-1][: last[1]]
+    chunk[0] = chunk[0][first[1] :]
+    return b"".join(chunk).decode(errors="replace")
