@@ -89,12 +89,12 @@ def module_code(module: types.ModuleType, file: str) -> Iterator[types.CodeType]
     for value in list(vars(module).values()):
         members = list(vars(value).values()) if isinstance(value, type) and value.__module__ == module.__name__ else []
         for item in [value, *members]:
-            item = getattr(item, "__func__", item)  # classmethod, staticmethod
             try:
+                item = getattr(item, "__func__", item)  # classmethod, staticmethod
                 item = inspect.unwrap(item) if callable(item) else item
-            except ValueError:
+                code = getattr(item, "__code__", None)
+            except Exception:  # a proxy whose attribute access fails is no function of this file
                 continue
-            code = getattr(item, "__code__", None)
             if isinstance(code, types.CodeType) and code.co_filename == file and id(code) not in seen:
                 seen.add(id(code))
                 yield code
@@ -311,9 +311,12 @@ def disagreement(fn: Any, file: str, module_file: bool) -> str:
     return reason
 
 
+UNMATCHED = "# No source text matches the code that ran"
+
+
 def unmatched(reason: str) -> str:
     """The snapshot kept for ``explain`` when no source text matches the code that ran."""
-    return f"# No source text matches the code that ran: {reason}.\n# It is identified by its code object.\n"
+    return f"{UNMATCHED}: {reason}.\n# It is identified by its code object.\n"
 
 
 def lambda_body(code: types.CodeType) -> str:
