@@ -81,6 +81,3 @@ def test_catalog_copied_without_data_misses_then_hits_where_the_data_is_now(tmp_
                      hydrate_dir=tmp_path / "work")
     assert CALLS == [] and hydrated.cache_hit
     assert pl.read_parquet(tmp_path / "work" / "a.parquet")["x"].to_list() == [1, 2, 3]
-
-
-# -- "why did it (not) hit": the exact thing that changed ------------------------------------

@@ -31,7 +31,6 @@ from tests.integration.guide.test_pattern2 import (
 GUIDE = Path(__file__).resolve().parents[4] / "shared" / "spec" / "usage-guide.md"
 
 
-
 VIEWS = '''
 import consist
 from sqlmodel import SQLModel, Field, select, func

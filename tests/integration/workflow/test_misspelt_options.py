@@ -64,5 +64,3 @@ def test_log_artifact_with_a_misspelt_option_is_refused_and_metadata_is_kept(tra
                 consist.log_artifact("t.csv", key="t", **{typo: True})
         art = consist.log_artifact("t.csv", key="t", role="primary", profile_file_schema=True)
     assert art.meta["role"] == "primary" and art.meta["file_schema"]["profiled"] is True
-
-# -- The whole guide as one session, run twice in fresh processes ---------------------------
