@@ -60,8 +60,8 @@ def module_describes(source: str, file: str, module: types.ModuleType, codes: li
     """Whether a module file's text is the one ``module`` was imported from.
 
     Every function and method the module defines (and ``codes``) must be found, by
-    qualified name, in the compiled text, and every module-level name the text binds to a
-    literal must hold that value (unless some function rebinds it with ``global``).
+    qualified name, in the compiled text, and every module-level name the text binds to an
+    immutable literal must hold that value (unless some function rebinds it with ``global``).
     """
     compiled = _compile(source, file, 0, module)
     try:
@@ -117,7 +117,14 @@ def _literal_bindings(tree: ast.Module) -> dict[str, Any]:
                         values[target.id] = ast.literal_eval(node.value)
                     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                         pass
-    return {name: value for name, value in values.items() if counts[name] == 1}
+    # Lists, dicts and sets are left out: modules fill such registries as they run.
+    return {name: value for name, value in values.items() if counts[name] == 1 and _immutable(value)}
+
+
+def _immutable(value: Any) -> bool:
+    if isinstance(value, (tuple, frozenset)):
+        return all(_immutable(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, complex, str, bytes))
 
 
 def _equal_value(live: Any, literal: Any) -> bool:

@@ -173,3 +173,21 @@ def test_notebook_kernel_holding_an_edited_module(tmp_path: Path):
         report(tracker.run(fn=mstep.step, config={"x": 1}, outputs=["t"]))
         """)
     assert fresh == {"hit": True, "value": [100]} and _executions(tmp_path) == 2
+
+
+def test_module_constant_edited_after_import_is_not_lent_to_the_old_module(tmp_path: Path):
+    """Under callable_module, a helper's constant edited on disk after import does not give the old code the new hash."""
+    (tmp_path / "mstep.py").write_text(
+        STEP.format(op="+ helper()").replace("from pathlib import Path\n", "from pathlib import Path\n\nOFFSET = 1\n")
+        + "\n\ndef helper():\n    return OFFSET\n"
+    )
+    run = """
+        import mstep
+        {edit}
+        report(tracker.run(fn=mstep.step, config={{"x": 1}}, outputs=["t"], code_identity="callable_module"))
+        """
+    edit = 'Path = __import__("pathlib").Path\n        Path("mstep.py").write_text(Path("mstep.py").read_text().replace("OFFSET = 1", "OFFSET = 99"))'
+    stale, warned = _python(tmp_path, run.format(edit=edit))
+    assert stale == {"hit": False, "value": [2]} and "`mstep.py` changed on disk since it was imported" in warned
+    fresh, _ = _python(tmp_path, run.format(edit=""))
+    assert fresh == {"hit": False, "value": [100]} and _executions(tmp_path) == 2
