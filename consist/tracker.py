@@ -290,7 +290,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
         if output_paths is not None and cache_hydration == "outputs-requested":
             if hydrate_to is not None and dict(hydrate_to) != dict(output_paths):
                 raise ConfigError("output_paths= and hydrate_to= name different destinations; pass one of them.")
-            spec.hydrate_to = output_paths  # a hit copies the cached outputs where a miss writes them
+            # A hit copies the cached outputs where a miss writes them, replacing what is there as a miss would.
+            spec.hydrate_to, spec.hydrate_overwrite = output_paths, True
         return run_step(self, spec)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:

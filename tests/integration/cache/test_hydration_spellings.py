@@ -124,3 +124,21 @@ def test_outputs_all_without_a_folder_copies_into_the_new_run_folder(tmp_path: P
     for hit, run_id, path in hits.values():
         assert hit and Path(path) == tmp_path / "runs" / run_id / "cleaned.parquet"
         assert pd.read_parquet(path)["value"].tolist() == [2, 3]
+
+
+def test_output_paths_hold_the_outputs_of_the_latest_call(tmp_path: Path, raw: Path):
+    """Switching configs back and forth leaves output_paths holding the current call's output, hit or miss."""
+    tracker = Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "p.duckdb")
+    calls = []
+    target = tmp_path / "out" / "cleaned.parquet"
+
+    def clean(raw: pd.DataFrame, threshold: int) -> pd.DataFrame:
+        calls.append(threshold)
+        return raw[raw["value"] > threshold]
+
+    with use_tracker(tracker):
+        for threshold in (1, 2, 1):
+            result = consist.run(fn=clean, inputs={"raw": raw}, config={"threshold": threshold}, outputs=["cleaned"],
+                                 output_paths={"cleaned": target}, cache_hydration="outputs-requested")
+            assert pd.read_parquet(target)["value"].tolist() == [v for v in (1, 2, 3) if v > threshold]
+    assert calls == [1, 2] and result.cache_hit
