@@ -22,6 +22,7 @@ from consist.identity import reasons
 from consist.engine.step import lookup, prepare
 from consist.identity.digests import diff_configs
 from consist.identity.reasons import StepComponents
+from consist.identity.source_check import UNMATCHED
 
 if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
@@ -235,7 +236,7 @@ def _code_change(host: StepHost, old: CodeInfo, new: CodeInfo, source: str | Non
         return None
     diff = None
     before = _source(host, old.hash)
-    if before is not None and before == source and old.kind == new.kind:
+    if before is not None and before == source and old.kind == new.kind and not before.startswith(UNMATCHED):
         # Same text, different identity: what the code is bound to changed.
         description += (
             "; its source text is unchanged, so a default argument, closure value or bound "

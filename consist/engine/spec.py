@@ -63,6 +63,8 @@ class StepSpec:
     hydrate_to: Mapping[str, Any] | None = None
     hydrate_dir: Any = None
     hydrate_overwrite: bool = False
+    # Where outputs are copied after an execution (a function step's output_paths=).
+    output_paths: Mapping[str, Any] | None = None
 
 
 def build_spec(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.artifacts import relocate
 from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
@@ -85,6 +86,8 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
     if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
         hydration.check_spec(spec)
+    if spec.output_paths is not None:
+        hydration.check_output_paths(spec)
     for key in spec.outputs:
         check_key(key)
     if spec.fn is not None:
@@ -155,13 +158,14 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
 
 
 def lookup(
-    host: StepHost, spec: StepSpec, prep: Prepared, *, hydrate: bool = True
+    host: StepHost, spec: StepSpec, prep: Prepared, *, hydrate: bool = True, run_id: str | None = None
 ) -> tuple[CacheEntry | None, str | None]:
     """The usable cache entry for ``prep``, or None with the reason it is unusable.
 
     With ``cache_hydration`` "outputs-requested"/"outputs-all" (and ``hydrate``), a hit
     first copies the outputs asked for; the entry returned points at the copies, and a
-    failed copy makes it a miss (:mod:`consist.engine.hydration`).
+    failed copy makes it a miss (:mod:`consist.engine.hydration`). ``run_id`` is the id the
+    call will be recorded under ("outputs-all" with no folder copies into its folder).
     """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
@@ -178,7 +182,7 @@ def lookup(
         if problem:
             return None, f"{problem} (run {entry.run_id})"
     if hydrate and spec.cache_hydration in hydration.ON_HIT:
-        return hydration.hydrate_hit(host, spec, entry)
+        return hydration.hydrate_hit(host, spec, entry, host.run_dir / run_id if run_id else None)
     return entry, None
 
 
@@ -285,12 +289,13 @@ def serve_hit(
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
-def begin(host: StepHost, spec: StepSpec, prep: Prepared) -> RunContext:
+def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = None) -> RunContext:
     """Create the run folder and the context an execution logs into.
 
     Callers restore absent inputs first (:func:`restore_inputs`), once per step.
+    ``run_id``: one already taken (see :func:`consist.engine.hydration.own_folder_id`).
     """
-    run_id = claim_run_id(host.records, spec.name, spec.run_id)
+    run_id = run_id or claim_run_id(host.records, spec.name, spec.run_id)
     folder = host.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -347,13 +352,15 @@ def run_step(host: StepHost, spec: StepSpec) -> RunResult:
     """Run a function step: serve a cache hit, or execute and record it."""
     with error_context(step=spec.name):
         prep = prepare(host, spec)
-        entry, invalid = lookup(host, spec, prep)
+        live_steps.remember(prep.code.hash, spec.fn)  # for tracker.recover, while it lives
+        run_id = hydration.own_folder_id(host, spec, lambda: claim_run_id(host.records, spec.name, spec.run_id))
+        entry, invalid = lookup(host, spec, prep, run_id=run_id)
         if entry is not None:
-            return serve_hit(host, spec, prep, entry)
+            return serve_hit(host, spec, prep, entry, run_id=run_id)
         shape = binding.shape_of(spec.fn)
         restore_inputs(host, spec, prep)  # before loading them
         loaded = binding.load_inputs(spec, prep.inputs, shape)
-        ctx = begin(host, spec, prep)
+        ctx = begin(host, spec, prep, run_id)
         try:
             kwargs = binding.bind(
                 shape,
@@ -377,6 +384,7 @@ def run_step(host: StepHost, spec: StepSpec) -> RunResult:
                 outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
                 if capture_before is not None:
                     ctx.capture_changed(capture, spec.capture_pattern, capture_before)
+                hydration.deliver(spec, ctx.outputs)
                 return finish(host, spec, prep, ctx, invalid)
         except BaseException as exc:
             fail(host, spec, prep, ctx, exc)

@@ -44,7 +44,7 @@ def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who
     if options.get("parent_id") is None:
         # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
         options["parent_id"] = active_scenario_id(host)
-    if executor != "python" or container is not None or output_paths is not None:
+    if executor != "python" or container is not None or (output_paths is not None and fn is None):
         from consist.executors.containers import executor_spec
 
         unsupported = {key: options.pop(key, None) for key in _FUNCTION_ONLY}
@@ -55,4 +55,10 @@ def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who
         )
     if fn is None or not callable(fn):
         raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
-    return build_spec(name, fn, **options)
+    spec = build_spec(name, fn, output_paths=output_paths, **options)
+    if output_paths is not None and spec.cache_hydration == "outputs-requested":
+        if spec.hydrate_to is not None and dict(spec.hydrate_to) != dict(output_paths):
+            raise ConfigError("output_paths= and hydrate_to= name different destinations; pass one of them.")
+        # A hit copies the cached outputs where a miss writes them, replacing what is there as a miss would.
+        spec.hydrate_to, spec.hydrate_overwrite = output_paths, True
+    return spec
