@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
 from consist.errors import ConfigError
+from consist.user_warnings import user_stacklevel
 from consist.views.farm import LinkFarm, foreign_partitions, partitions
 from consist.views.hot import HOT_ALIAS, quote
 from consist.views.ingestion import hot_store
@@ -41,7 +42,6 @@ from consist.views.sources import (
     present,
     select_sources,
     unify,
-    user_stacklevel,
 )
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ import msgspec
 
 from consist.artifacts import coltypes
 from consist.errors import ConfigError, SchemaConflictError
+from consist.user_warnings import user_stacklevel
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -261,21 +262,6 @@ def present(sources: Iterable[Source], what: str) -> list[Source]:
                 stacklevel=user_stacklevel(),
             )
     return out
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning raised in the caller at the user's code, not consist's."""
-    import contextlib
-    import os
-    import sys
-
-    # contextlib too: consist's context managers sit between the warning and the user.
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # consist/, above views/
-    internal = (package + os.sep, contextlib.__file__)
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(internal):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def file_schemas(store: SchemaStore, sources: Iterable[Source], what: str) -> dict[str, FileSchema]:

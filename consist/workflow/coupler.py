@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from consist.artifacts.files import check_key
 from consist.errors import ConfigError, CouplerKeyError, ScenarioOutputsMissingError
 from consist.models import Artifact
+from consist.user_warnings import user_stacklevel
 
 T = TypeVar("T")
 
@@ -183,7 +184,7 @@ class Coupler:
                         f"another key. Further replacements of {key!r} between these steps are not reported "
                         "(all are listed in sc.coupler.replaced).",
                         CouplerWarning,
-                        stacklevel=_user_stacklevel(),
+                        stacklevel=user_stacklevel(),
                     )
             self._put(key, artifact, run_id, step, code)
 
@@ -197,7 +198,7 @@ class Coupler:
                 + f"; documented keys: {sorted(self._required)}. Add it to require_outputs/declare_outputs "
                 "if it is intended.",
                 CouplerWarning,
-                stacklevel=_user_stacklevel(),
+                stacklevel=user_stacklevel(),
             )
         self._artifacts[key] = artifact
         self._writers[key] = (run_id, step, code)
@@ -366,13 +367,3 @@ def _checked(key: str, artifact: Any) -> Artifact:
             "Log the data in a step (or with sc.log_artifacts({key: path})) and store what that returns."
         )
     return artifact
-
-
-def _user_stacklevel() -> int:
-    # Point warnings at the first frame outside consist, so users see their own line.
-    import sys
-
-    frame, level = sys._getframe(1), 1
-    while frame is not None and (frame.f_globals.get("__name__") or "").startswith("consist."):
-        frame, level = frame.f_back, level + 1
-    return level
