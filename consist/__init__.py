@@ -3,6 +3,7 @@
 The front door only re-exports names; see each module for the behaviour.
 """
 
+from consist._active import current_tracker, use_tracker
 from consist.api import (
     find_run,
     find_runs,
@@ -18,9 +19,9 @@ from consist.api import (
     scenario,
     trace,
 )
-from consist._active import current_tracker, use_tracker
+from consist.cache.explain import Explanation
+from consist.display.graph import LineageGraph
 from consist.engine.context import RunContext
-from consist.workflow.coupler import Coupler, CouplerWarning
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -48,13 +49,12 @@ from consist.errors import (
     UnhashableInputError,
     UnsafeKeyError,
 )
-from consist.cache.explain import Explanation
-from consist.views.schema_export import export_sqlmodel_stub
-from consist.workflow.typed_coupler import coupler_schema
-from consist.display.graph import LineageGraph
 from consist.models import Artifact, Run, RunResult
-from consist.workflow.scenario import Scenario
 from consist.tracker import Tracker
+from consist.views.schema_export import export_sqlmodel_stub
+from consist.workflow.coupler import Coupler, CouplerWarning
+from consist.workflow.scenario import Scenario
+from consist.workflow.typed_coupler import coupler_schema
 
 __version__ = "0.1.0"
 

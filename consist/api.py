@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist._active import current_run, current_tracker, live_trackers, owner_of
-from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.artifacts.formats import drivers
-from consist.models import Artifact, Run, RunResult
-from consist.display.graph import LineageGraph
 from consist.artifacts.relocate import rebase
+from consist.display.graph import LineageGraph
+from consist.errors import ArtifactNotFoundError, ConfigError
+from consist.models import Artifact, Run, RunResult
 from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:

@@ -16,16 +16,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.atomic import write_bytes
-from consist.catalog.records import RecordStore
-from consist.catalog.location import remembered_db_path
-from consist.identity.code import RECIPES
 from consist._active import register_tracker
-from consist.errors import ConfigError
-from consist.identity.hashing import Hasher
-from consist.catalog.index import CacheIndex
-from consist.models import Artifact, RunResult
 from consist.artifacts.layout import Layout
+from consist.atomic import write_bytes
+from consist.catalog.index import CacheIndex
+from consist.catalog.location import remembered_db_path
+from consist.catalog.records import RecordStore
+from consist.errors import ConfigError
+from consist.identity.code import RECIPES
+from consist.identity.hashing import Hasher
+from consist.models import Artifact, RunResult
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
 from consist.views.state import ViewState

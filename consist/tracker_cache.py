@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 
 if TYPE_CHECKING:
-    from consist.engine.spec import StepSpec
     from consist.cache.explain import Explanation
-    from consist.models import Artifact
     from consist.cache.recover import Recovery
     from consist.cache.verify import OutputProblem
+    from consist.engine.spec import StepSpec
+    from consist.models import Artifact
 
 
 class CacheControlMethods:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from consist.catalog.compaction import CompactionReport
     from consist.catalog.lineage import Lineage
-    from consist.models import Artifact, Run, RunResult
     from consist.catalog.queries import RunArtifacts
     from consist.catalog.reader import LiveCatalog
-    from consist.views.state import ViewState
+    from consist.models import Artifact, Run, RunResult
     from consist.views.namespace import Views
+    from consist.views.state import ViewState
 
 
 class CatalogMethods:

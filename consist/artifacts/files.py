@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.artifacts.formats.drivers import driver_for
 from consist.artifacts.formats.frames import frame_kind, write_parquet
-from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
+from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.identity.digests import digest
+from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
 from consist.models import Artifact
 from consist.user_warnings import warn
 

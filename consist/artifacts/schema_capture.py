@@ -31,8 +31,8 @@ from consist.atomic import write_bytes
 from consist.errors import ConfigError
 
 if TYPE_CHECKING:
-    from consist.models import Artifact
     from consist.artifacts.layout import Layout
+    from consist.models import Artifact
 
 SCHEMA_DRIVERS = ("parquet", "csv")
 _ENUM_HINT_LIMIT = 12  # text columns with at most this many distinct values list them

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from consist.engine import hydration
-from consist.identity import reasons
 from consist.engine.step import lookup, prepare
+from consist.identity import reasons
 from consist.identity.digests import diff_configs
 from consist.identity.reasons import StepComponents
 from consist.identity.source_check import UNMATCHED
 
 if TYPE_CHECKING:
+    from consist.engine.host import StepHost
     from consist.engine.spec import StepSpec
     from consist.models import CodeInfo
-    from consist.engine.host import StepHost
 
 # Upstream hops followed at most (a cycle is impossible; this bounds a very long chain).
 _MAX_DEPTH = 32

@@ -28,20 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist.engine import live_steps
 from consist.artifacts import relocate
-from consist.identity.code import identify
+from consist.engine import live_steps
+from consist.engine.hydration import PlacementError, place
+from consist.engine.spec import build_spec
 from consist.engine.step import run_step
 from consist.errors import InputNotFoundError, RecoveryError
-from consist.identity.hashing import Hasher
-from consist.engine.hydration import PlacementError, place
+from consist.identity.code import identify
 from consist.identity.digests import config_hash, config_snapshot
+from consist.identity.hashing import Hasher
 from consist.models import Artifact, Run
-from consist.engine.spec import build_spec
 
 if TYPE_CHECKING:
-    from consist.models import RunResult
     from consist.engine.host import StepHost
+    from consist.models import RunResult
 
 # Same-content files tried before re-executing anything.
 _MAX_SOURCES = 8

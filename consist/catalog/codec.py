@@ -11,8 +11,8 @@ import os
 
 import msgspec
 
-from consist.models import Run, enc_hook
 from consist.artifacts.layout import Layout
+from consist.models import Run, enc_hook
 
 DEFAULT_COMPACT_THRESHOLD = 256
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers

@@ -33,10 +33,10 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from consist.artifacts.layout import Layout
 from consist.catalog import segments
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
-from consist.artifacts.layout import Layout
 
 log = logging.getLogger("consist.catalog")
 

@@ -26,11 +26,11 @@ from typing import Any
 
 import msgspec
 
-from consist.catalog import segments
+from consist.artifacts.layout import Layout
 from consist.atomic import temp_name, unlink_quietly, write_bytes
+from consist.catalog import segments
 from consist.errors import CatalogError
 from consist.models import Artifact, Run
-from consist.artifacts.layout import Layout
 
 log = logging.getLogger("consist.catalog")
 

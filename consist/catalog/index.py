@@ -19,11 +19,11 @@ from collections.abc import Iterable
 
 import msgspec
 
+from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
 from consist.identity.hashing import hash_bytes
-from consist.models import CacheEntry, enc_hook
 from consist.identity.reasons import StepComponents
-from consist.artifacts.layout import Layout
+from consist.models import CacheEntry, enc_hook
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
 _decoder = msgspec.msgpack.Decoder(CacheEntry)

@@ -16,8 +16,8 @@ from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run
 
 if TYPE_CHECKING:
-    from consist.display.graph import LineageGraph
     from consist.catalog.reader import CatalogHost
+    from consist.display.graph import LineageGraph
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from consist.atomic import write_bytes
 from consist.artifacts.layout import Layout
+from consist.atomic import write_bytes
 
 
 def remembered_db_path(layout: Layout, given: str | os.PathLike[str] | None, default: Path) -> Path:

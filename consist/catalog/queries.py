@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from consist.catalog.reader import INDEX_COLUMNS
 from consist.catalog.sql import VALUE_COLUMNS, compile_sql, pivot_facets, run_query
 from consist.catalog.sql import plain_value as _plain
 from consist.errors import ConfigError, RunNotFoundError
 from consist.models import Artifact, Run, RunResult
-from consist.catalog.reader import INDEX_COLUMNS
 
 if TYPE_CHECKING:
     from consist.catalog.reader import CatalogHost

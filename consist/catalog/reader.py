@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 import pyarrow as pa
 
+from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names
 from consist.models import Run
-from consist.artifacts.layout import Layout
 
 if TYPE_CHECKING:
     from consist.catalog.records import RecordStore

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from consist.atomic import create_exclusive, write_bytes
-from consist.models import Run
-from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
 from consist.artifacts.layout import Layout
+from consist.atomic import create_exclusive, write_bytes
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_run, encode_run, fresh_names
+from consist.models import Run
 
 if TYPE_CHECKING:
     # Imported lazily below: they load pyarrow, which `import consist` must not.

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from consist.artifacts.layout import Layout
+    from consist.catalog.index import CacheIndex
     from consist.catalog.records import RecordStore
     from consist.identity.hashing import Hasher
-    from consist.catalog.index import CacheIndex
     from consist.models import Artifact
-    from consist.artifacts.layout import Layout
 
 
 class StepHost(Protocol):

@@ -43,8 +43,8 @@ from consist.identity.hashing import stat_fingerprint
 from consist.models import Artifact, CacheEntry
 
 if TYPE_CHECKING:
-    from consist.engine.spec import StepSpec
     from consist.engine.host import StepHost
+    from consist.engine.spec import StepSpec
 
 MODES = ("metadata", "outputs-requested", "outputs-all", "inputs-missing")
 # Modes that copy files when a step hits the cache.

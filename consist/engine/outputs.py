@@ -19,10 +19,10 @@ from typing import Any
 import msgspec
 
 from consist.artifacts.files import check_key
+from consist.artifacts.formats.frames import frame_kind
 from consist.atomic import write_bytes
 from consist.engine.context import RunContext
 from consist.errors import ConfigError, OutputMissingError
-from consist.artifacts.formats.frames import frame_kind
 from consist.models import Artifact
 
 _JSON_SCALARS = (str, int, float, bool, type(None))

@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist.engine import live_steps
-from consist.engine import binding, hydration, outputs, replay
+from consist._active import activate
 from consist.artifacts import relocate
 from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
-from consist.identity.code import identify
-from consist._active import activate
+from consist.engine import live_steps
+from consist.engine import binding, hydration, outputs, replay
 from consist.engine.context import RunContext, snapshot_files
 from consist.errors import ConfigError, InputError, error_context
+from consist.identity.code import identify
 from consist.identity.digests import (
     config_hash,
     config_snapshot,
@@ -39,8 +39,8 @@ from consist.identity.digests import (
     inputs_hash,
     step_signature,
 )
-from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.identity.reasons import StepComponents, closest, full_reason
+from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 
 if TYPE_CHECKING:
     from consist.catalog.records import RecordStore

@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consist.engine.hydration import copy_file
 from consist.errors import (
     ConfigError,
     ContainerExitError,
     ContainerTimeoutError,
     OutputMissingError,
 )
-from consist.identity.hashing import stat_fingerprint
-from consist.engine.hydration import copy_file
 from consist.executors.container_spec import ContainerSpec
+from consist.identity.hashing import stat_fingerprint
 
 if TYPE_CHECKING:
     from consist.executors.container_spec import _Job

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id, current_tracker
+from consist.engine.spec import StepSpec, build_spec
 from consist.errors import ConfigError, ContainerTimeoutError
 from consist.executors.container_checks import (
     check_reachable,
@@ -40,7 +41,6 @@ from consist.executors.container_checks import (
     stamp,
     timeout_error,
 )
-from consist.engine.spec import StepSpec, build_spec
 from consist.executors.container_spec import (
     CONTAINER_KEYS,
     LOGS_KEY,

@@ -41,10 +41,10 @@ from typing import Any
 
 import msgspec
 
-from consist.identity import source_check
 from consist.errors import ConfigError, UnhashableInputError
-from consist.identity.hashing import hash_bytes
+from consist.identity import source_check
 from consist.identity.digests import canonical, code_hash
+from consist.identity.hashing import hash_bytes
 from consist.models import CodeInfo
 
 RECIPES = ("callable_source", "callable_module", "repo_git")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist.artifacts import coltypes
+from consist.artifacts.schema_capture import ColumnSchema, reader_sql
 from consist.atomic import write_bytes
 from consist.errors import (
     ArtifactNotFoundError,
@@ -46,7 +47,6 @@ from consist.errors import (
     SchemaConflictError,
 )
 from consist.models import Artifact
-from consist.artifacts.schema_capture import ColumnSchema, reader_sql
 from consist.views.sources import PROVENANCE, check_columns
 
 if TYPE_CHECKING:

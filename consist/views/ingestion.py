@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from consist.errors import ConfigError
-from consist.views.hot import INGESTIBLE, HotStore, IngestRecord
 from consist.models import Artifact
+from consist.views.hot import INGESTIBLE, HotStore, IngestRecord
 
 if TYPE_CHECKING:
     from consist.artifacts.layout import Layout

@@ -37,13 +37,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from consist.artifacts.schema_capture import SchemaStore
 from consist.errors import ConfigError, SchemaConflictError
 from consist.views.farm import LinkFarm
-from consist.artifacts.schema_capture import SchemaStore
 from consist.views.sources import file_schemas, list_sources, present
-from consist.views.stored import StoredView, StoredViews
 from consist.views.spec import ViewSpec, ViewTable, sa_table, view_spec
 from consist.views.sql import build_view_sql, create_failing_view, create_view, prov_rows
+from consist.views.stored import StoredView, StoredViews
 
 if TYPE_CHECKING:
     from consist.views.hot import HotStore, IngestRecord

@@ -26,12 +26,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
+from consist.artifacts.schema_capture import SchemaStore, csv_delimiter
 from consist.errors import ConfigError
 from consist.user_warnings import user_stacklevel
 from consist.views.farm import LinkFarm, foreign_partitions, partitions
 from consist.views.hot import HOT_ALIAS, quote
 from consist.views.ingestion import hot_store
-from consist.artifacts.schema_capture import SchemaStore, csv_delimiter
 from consist.views.sources import (
     FILTERS,
     PROVENANCE,

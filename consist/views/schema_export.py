@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
-from consist.errors import ArtifactNotFoundError, ConfigError
-from consist.models import Artifact
 from consist.artifacts.schema_capture import (
     SCHEMA_DRIVERS,
     ColumnSchema,
@@ -33,6 +31,8 @@ from consist.artifacts.schema_capture import (
     describe_file,
     schema_from_meta,
 )
+from consist.errors import ArtifactNotFoundError, ConfigError
+from consist.models import Artifact
 
 if TYPE_CHECKING:
     from consist.views.state import ViewState

@@ -13,15 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
+from consist.artifacts.schema_capture import csv_delimiter
 from consist.views.farm import LinkFarm, hive_types_sql, partitions
 from consist.views.hot import HOT_ALIAS
-from consist.artifacts.schema_capture import csv_delimiter
 from consist.views.sources import PROVENANCE, Source, unify
 from consist.views.spec import ViewSpec
 
 if TYPE_CHECKING:
-    from consist.views.hot import IngestRecord
     from consist.artifacts.schema_capture import FileSchema
+    from consist.views.hot import IngestRecord
 
 
 def quote(name: str) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from consist.catalog.records import RecordStore
-    from consist.catalog.reader import LiveCatalog
-    from consist.artifacts.schema_capture import SchemaStore
     from consist.artifacts.layout import Layout
+    from consist.artifacts.schema_capture import SchemaStore
+    from consist.catalog.reader import LiveCatalog
+    from consist.catalog.records import RecordStore
 
 
 @dataclass(eq=False)

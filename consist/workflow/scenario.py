@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
 from consist.artifacts.files import check_key
-from consist.workflow.coupler import Coupler
+from consist.engine.spec import build_spec, step_args, step_name
 from consist.engine.step import claim_run_id, run_step, write_record
 from consist.errors import ConfigError
 from consist.keywords import check_extra_keywords
-from consist.workflow.logged_files import log_files
 from consist.models import Artifact, RunResult
-from consist.engine.spec import build_spec, step_args, step_name
+from consist.workflow.coupler import Coupler
+from consist.workflow.logged_files import log_files
 from consist.workflow.steps import plan_step
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id
-from consist.errors import ConfigError
 from consist.engine.spec import build_spec, step_args
+from consist.errors import ConfigError
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost

@@ -38,13 +38,13 @@ import msgspec
 
 from consist._active import activate
 from consist.engine import hydration
+from consist.engine.spec import StepSpec, build_spec
 from consist.engine.step import begin, claim_run_id, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
-from consist.identity.hashing import hash_bytes
 from consist.identity.digests import config_snapshot
+from consist.identity.hashing import hash_bytes
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
-from consist.engine.spec import StepSpec, build_spec
 
 if TYPE_CHECKING:
     from consist.engine.context import RunContext

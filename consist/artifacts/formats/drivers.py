@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consist.errors import ConfigError
 from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars
+from consist.errors import ConfigError
 
 _EXTENSIONS = {
     ".parquet": "parquet",
