@@ -27,6 +27,7 @@ import msgspec
 from consist import segments
 from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import CatalogError
+from consist.formats.literal import sql_pattern
 from consist.models import Artifact, Run
 from consist.store import Layout
 
@@ -100,7 +101,7 @@ def _field(source: str, name: str, sql_type: str, default: Any) -> str:
 
 
 def _fresh_select(fresh_glob: str) -> str:
-    """Fresh JSON records in the segment schema (records omit fields at their default)."""
+    """Fresh JSON records (``fresh_glob`` a SQL literal) in the segment schema (records omit fields at their default)."""
     run_defaults = _defaults(Run)
     cols = [
         f"{_field('json', name, _SQL_TYPES[str(t)], run_defaults.get(name))} AS {name}"
@@ -141,15 +142,16 @@ def _fresh_select(fresh_glob: str) -> str:
         f"COALESCE((SELECT list({facet}) FROM json_each(json->'facets') AS j), []) AS facets",
     ]
     return (
-        f"SELECT {', '.join(cols)} FROM read_json_objects({sql_literal(fresh_glob)}, "
+        f"SELECT {', '.join(cols)} FROM read_json_objects({fresh_glob}, "
         "format = 'newline_delimited', ignore_errors = true) WHERE json->>'id' IS NOT NULL"
     )
 
 
 def file_records_sql(layout: Layout) -> str:
     """``_consist_records`` for the file: live segments plus fresh records not yet in one."""
-    seg_glob = sql_literal(str(layout.segments.resolve() / "*.parquet"))
-    fresh_glob = str(layout.fresh.resolve() / "*.json")
+    # The run folder itself may hold glob characters (``runs[2030]``): only the file part is a pattern.
+    seg_glob = sql_pattern(layout.segments.resolve(), "*.parquet")
+    fresh_glob = sql_pattern(layout.fresh.resolve(), "*.json")
     live = (
         f"SELECT * EXCLUDE (filename) FROM read_parquet({seg_glob}, union_by_name = true, filename = true, hive_partitioning = false) "
         f"WHERE parse_filename(filename) NOT IN (SELECT unnest(from_json(decode(value), '[\"VARCHAR\"]')) "
