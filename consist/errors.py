@@ -6,7 +6,8 @@ The tree::
     ├── ConfigError(ValueError)          a bad argument: wrong kind, bad key, bad option
     │   └── UnsafeKeyError               a key or id that would escape its directory
     ├── IdentityError
-    │   └── UnhashableInputError(TypeError)  a config value with no canonical form
+    │   └── UnhashableInputError(ConfigError, TypeError)  a config value with no canonical form,
+    │                                    or one a run record cannot hold (named by where it sits)
     ├── InputError
     │   └── InputNotFoundError(FileNotFoundError)  an input path that does not exist
     ├── OutputError
@@ -57,8 +58,11 @@ class IdentityError(ConsistError):
     """Something that must be hashed cannot be."""
 
 
-class UnhashableInputError(IdentityError, TypeError):
-    """A config value has no canonical encoding."""
+class UnhashableInputError(IdentityError, ConfigError, TypeError):
+    """A config value has no canonical encoding, or one a run record cannot hold.
+
+    A ConfigError too: it is bad input, refused before any work is done.
+    """
 
 
 class InputError(ConsistError):

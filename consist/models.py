@@ -7,7 +7,7 @@ added later always has a default, and no field changes type.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import msgspec
@@ -208,7 +208,7 @@ class RunResult:
 
 
 def enc_hook(obj: Any) -> Any:
-    """msgspec encoding hook for records: numpy scalars become plain numbers.
+    """msgspec encoding hook for records: numpy scalars become plain numbers, paths strings.
 
     A year from ``np.arange`` or metadata from ``np.linspace`` reaches run records and
     cache entries as numpy scalars, which msgspec does not encode on its own.
@@ -216,4 +216,6 @@ def enc_hook(obj: Any) -> Any:
     item = getattr(obj, "item", None)
     if callable(item) and type(obj).__module__ == "numpy":
         return item()
+    if isinstance(obj, PurePath):  # as in configs (values are checked where given; this is a safety net)
+        return obj.as_posix()
     raise NotImplementedError(f"Encoding objects of type {type(obj).__qualname__} is unsupported")

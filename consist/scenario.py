@@ -34,6 +34,8 @@ from consist.coupler import Coupler
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, Run, RunResult
+from consist.record_values import record_mapping
+from consist.run_fields import check_scenario
 
 if TYPE_CHECKING:
     from consist.tracing import TraceBlock
@@ -117,8 +119,8 @@ class Scenario:
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"
         self.step_cache_hydration = step_cache_hydration
-        self.tags = [tags] if isinstance(tags, str) else list(tags or ())
-        self.meta = meta
+        # Checked now: the scenario's record is written when it ends and must decode.
+        self.tags, self.meta = check_scenario(self.name, tags, meta)
         self.coupler = Coupler()
         self.run_id: str | None = None
         self.parent_id: str | None = None
@@ -443,10 +445,12 @@ class Scenario:
                 )
             if not Path(path).exists():
                 raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
+        # Checked for every key before any is logged (a path becomes its string, as in configs).
+        metas = {key: record_mapping({**shared_metadata, **dict(per_key.get(key, {}))}, f"metadata of {key!r}") for key in paths}
         ctx = current_run(required=False)
         logged: dict[str, Artifact] = {}
         for key, path in paths.items():
-            meta = {**shared_metadata, **dict(per_key.get(key, {}))}
+            meta = metas[key]
             if ctx is not None:
                 logged[key] = ctx.log_artifact(path, key, **meta)
             else:
