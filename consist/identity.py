@@ -89,14 +89,18 @@ def config_identity(config: Any) -> tuple[dict[str, Any], str]:
     if config is None:
         return {}, packed_digest(CONFIG_TAG, {}, [])
     notes: list[list[Any]] = []
-    snap = _Walker("config", notes).walk(config)
-    if not isinstance(snap, dict):
-        raise UnhashableInputError(
-            f"config is a {type(config).__name__}; expected a dict, a pydantic model, "
-            "a msgspec Struct or a dataclass."
-        )
     try:
+        snap = _Walker("config", notes).walk(config)
+        if not isinstance(snap, dict):
+            raise UnhashableInputError(
+                f"config is a {type(config).__name__}; expected a dict, a pydantic model, "
+                "a msgspec Struct or a dataclass."
+            )
+        if len(notes) > 1:
+            notes.sort(key=_packer.encode)  # walked in the caller's key order; the digest must not be
         return snap, packed_digest(CONFIG_TAG, snap, notes)
+    except UnhashableInputError:
+        raise
     except (OverflowError, UnicodeEncodeError, TypeError, ValueError) as exc:
         raise unencodable(config, "config", exc) from None
 
@@ -273,7 +277,7 @@ class _Walker:
         for item in value:
             sub = _Walker(self.where() + "{...}", [] if self.notes is not None else None)
             shown = sub.walk(item)
-            items.append((_encoder.encode([shown, sub.notes]), shown, sub.notes or []))
+            items.append((_packer.encode([shown, sub.notes]), shown, sub.notes or []))
         items.sort(key=lambda x: x[0])
         if self.notes is not None:
             for i, (_, _, notes) in enumerate(items):
