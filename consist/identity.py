@@ -359,5 +359,5 @@ def diff_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[s
     return [
         (key, a.get(key, absent), b.get(key, absent))
         for key in sorted(a.keys() | b.keys())
-        if a.get(key, absent) != b.get(key, absent)
+        if a.get(key, absent) != b.get(key, absent) or type(a.get(key, absent)) is not type(b.get(key, absent))
     ]

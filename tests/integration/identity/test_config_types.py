@@ -133,3 +133,13 @@ def test_whole_floats_stay_floats_in_records_facets_and_pivots(tmp_path):
         assert type(run.facets["rate"]) is float and type(run.facets["count"]) is int
     table = consist.run_query(consist.pivot_facets("step", keys=["rate"]), tracker=tracker)
     assert table["rate"].to_list() == [10.0] and table["rate"].dtype.is_float()
+
+
+@pytest.mark.parametrize(("first", "second", "said"), [
+    ({"n": 10}, {"n": 10.0}, "config n changed (10 -> 10.0)"),
+    ({"x": "NaN"}, {"x": float("nan")}, "config changed in the type of a value"),
+])  # fmt: skip
+def test_miss_reason_names_a_change_of_type(tmp_path, first, second, said):
+    tracker, log = Tracker(run_dir=tmp_path / "runs"), tmp_path / "log.txt"
+    _run(tracker, first, log)
+    assert said in _run(tracker, second, log).run.miss_reason
