@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,13 @@ def whole_number(value: Any, name: str) -> int | None:
 
 def check_fields(spec: StepSpec) -> None:
     """Coerce or refuse ``spec``'s typed fields in place (see the module docs)."""
+    for field in ("name", "model", "parent_id"):
+        record_value(getattr(spec, field), field)  # a lone surrogate would make the record unwritable
+    for i, key in enumerate(spec.outputs):
+        record_value(key, f"outputs[{i}]")
+    if isinstance(spec.inputs, Mapping):
+        for key in spec.inputs:
+            record_value(key, "inputs key")
     spec.year = whole_number(spec.year, "year")
     spec.iteration = whole_number(spec.iteration, "iteration")
     if spec.tags:

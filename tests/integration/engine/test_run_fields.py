@@ -29,8 +29,9 @@ def _step(log: Path) -> pl.DataFrame:
 
 
 def _run(tracker: Tracker, log: Path, **kwargs):
+    kwargs = {"name": "step", "outputs": ["out"], **kwargs}
     with use_tracker(tracker):
-        return consist.run(fn=_step, name="step", runtime_kwargs={"log": log}, outputs=["out"], **kwargs)
+        return consist.run(fn=_step, runtime_kwargs={"log": log}, **kwargs)
 
 
 def _nothing_written(tmp_path: Path, tracker: Tracker, log: Path) -> None:
@@ -67,6 +68,8 @@ def test_unambiguous_years_are_coerced_and_the_record_decodes(tmp_path, year):
         ({"config": {"a": {"b": 2**70}}}, "config['a']['b']"),
         ({"config": {"a": [1, "x\udc80"]}}, "config['a'][1]"),
         ({"config": {"k\udc80": 1}}, "config key"),
+        ({"name": "step\udc80"}, "name"),
+        ({"outputs": ["o\udc80"]}, "outputs[0]"),
     ],
     ids=lambda v: repr(v)[:40],
 )
