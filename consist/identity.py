@@ -39,8 +39,8 @@ DIR_TAG = "consist.dir/1"
 def digest(tag: str, *parts: Any) -> str:
     """Blake3 hex digest of ``parts`` under a kind-and-version ``tag``.
 
-    Every digest in consist goes through here, so two different kinds of thing can
-    never collide and a change of recipe is a change of tag.
+    Every digest in consist goes through here or :func:`packed_digest`, so two
+    different kinds of thing can never collide and a change of recipe is a change of tag.
     """
     return blake3(_encoder.encode([tag, *parts])).hexdigest()
 
