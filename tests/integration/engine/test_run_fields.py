@@ -144,3 +144,16 @@ def test_unencodable_metadata_is_refused_at_the_call_and_the_failed_run_is_recor
         with pytest.raises(ConfigError, match="metadata of 'b'"):
             sc.log_artifacts({"a": log, "b": log}, metadata_by_key={"b": {"x": 2**70}})
     assert sc.coupler.get("a") is None  # nothing was logged
+
+
+def test_issue_example_log_dataframe_with_a_path_keyword_leaves_a_decodable_record(tmp_path, monkeypatch):
+    """The reported reproduction: ``log_dataframe(df, key="t", path=Path("t.csv"))`` inside a step."""
+    monkeypatch.chdir(tmp_path)
+
+    def step() -> None:
+        consist.log_dataframe(pl.DataFrame({"a": [1]}), key="t", path=Path("t.csv"))
+
+    with use_tracker(Tracker(run_dir=tmp_path / "runs")):
+        result = consist.run(fn=step, outputs=["t"])
+    run = Tracker(run_dir=tmp_path / "runs").get_run(result.run.id)
+    assert run.status == "completed" and "t" in run.output_map
