@@ -43,6 +43,7 @@ from consist.identity import (
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
+from consist.step_log import step_recorded
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -322,6 +323,7 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fie
         **fields,
     )
     tracker.records.append(run)
+    step_recorded(run)
     return run
 
 
