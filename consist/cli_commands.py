@@ -32,6 +32,13 @@ def _json_default(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _csv_value(value: Any) -> Any:
+    """One CSV field: lists and structs as JSON text, dates and times as ISO 8601."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=_json_default)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: Any = None) -> None:
     """Rows as an aligned ``table``, ``csv`` (with a header) or ``json`` (a list of objects)."""
     out = out if out is not None else sys.stdout
@@ -41,15 +48,32 @@ def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, 
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            # Lists and structs as JSON text: one parseable value per CSV field.
-            writer.writerow(
-                [json.dumps(v, default=_json_default) if isinstance(v, (list, dict)) else v for v in row]
-            )
+            writer.writerow([_csv_value(v) for v in row])
     elif fmt == "json":
         json.dump([dict(zip(columns, row)) for row in rows], out, default=_json_default, indent=1)
         out.write("\n")
     else:  # pragma: no cover - argparse restricts the choices
         raise ConfigError(f"unknown format {fmt!r}")
+
+
+_TIME_FIELDS = ("started_at", "ended_at", "created_at")
+
+
+def iso_times(record: dict[str, Any]) -> dict[str, Any]:
+    """A decoded run record with its epoch-second times as ISO 8601 strings (config untouched)."""
+    import datetime as dt
+
+    def iso(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: dt.datetime.fromtimestamp(v).astimezone().isoformat() if k in _TIME_FIELDS and isinstance(v, float) else v
+            for k, v in item.items()
+        }
+
+    out = iso(record)
+    for field in ("inputs", "outputs", "artifacts"):
+        if isinstance(out.get(field), list):
+            out[field] = [iso(a) if isinstance(a, dict) else a for a in out[field]]
+    return out
 
 
 def _page(args: argparse.Namespace) -> tuple[int, int]:
@@ -112,7 +136,8 @@ def cmd_runs(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
         outcome = "hit" if hit else status
         step = f"{name} [scenario]" if kind == "scenario" else name
         row = [rid, step, *([model] if show_model else []), parent, year, outcome, when(started)]
-        row += [seconds(max(0.0, (ended or 0) - (started or 0))), ", ".join(tags or ())]
+        took = (ended - started).total_seconds() if started and ended else 0.0
+        row += [seconds(max(0.0, took)), ", ".join(tags or ())]
         table.append(row)
     headers = ["id", "step", *(["model"] if show_model else []), "scenario", "year", "status", "started", "took", "tags"]
     if not any(r[-1] for r in table):
@@ -233,7 +258,7 @@ def cmd_show(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
     if args.format == "json":
         from consist.catalog import encode_run
 
-        sys.stdout.write(json.dumps(json.loads(encode_run(run)), indent=1) + "\n")
+        sys.stdout.write(json.dumps(iso_times(json.loads(encode_run(run))), indent=1) + "\n")
     else:
         sys.stdout.write(describe_run(run) + "\n")
     return 0

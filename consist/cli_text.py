@@ -64,6 +64,8 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, _dt.datetime):
+        return when(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value)
     text = str(value)
