@@ -188,14 +188,17 @@ def pivot_facets(
     keys: Any = (),
     value_columns: dict[str, str] | None = None,
     tracker: Any = None,
+    rows: str = "all",
 ) -> Any:
     """Facets of a step's runs as a SQLAlchemy subquery, one column per key.
 
     Building the subquery needs no tracker; run it with :func:`run_query`. With a
     tracker (``tracker=`` or the current one), a key left out of ``value_columns`` whose
-    values are never numbers takes the column they are in. See
+    values are never numbers takes the column they are in, and whole-number keys are
+    integer columns. ``rows="executed"`` keeps only runs that executed (no cache hits),
+    ``rows="latest"`` the latest run of each step and config. See
     :func:`consist.queries.pivot_facets`.
     """
     from consist.queries import pivot_facets as build
 
-    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))
+    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False), rows=rows)

@@ -69,14 +69,17 @@ class CatalogMethods:
 
         return lineage(self, artifact, max_depth=max_depth)
 
-    def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
+    def pivot_facets(
+        self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None, rows: str = "all"
+    ) -> Any:
         """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`).
 
-        Keys not in ``value_columns`` take the column their recorded values are in.
+        Keys not in ``value_columns`` take the column their recorded values are in;
+        ``rows="executed"`` or ``"latest"`` leaves out cache hits or older repeats.
         """
         from consist.queries import pivot_facets
 
-        return pivot_facets(namespace, keys, value_columns, tracker=self)
+        return pivot_facets(namespace, keys, value_columns, tracker=self, rows=rows)
 
     def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
         """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
