@@ -4,6 +4,7 @@ The front door only re-exports names; see each module for the behaviour.
 """
 
 from consist.api import (
+    diff,
     find_run,
     find_runs,
     ingest,
@@ -13,6 +14,7 @@ from consist.api import (
     pivot_facets,
     run,
     run_query,
+    runs_table,
     scan,
     scenario,
     trace,
@@ -93,6 +95,7 @@ __all__ = [
     "UnsafeKeyError",
     "coupler_schema",
     "current_tracker",
+    "diff",
     "export_sqlmodel_stub",
     "find_run",
     "find_runs",
@@ -104,6 +107,7 @@ __all__ = [
     "pivot_facets",
     "run",
     "run_query",
+    "runs_table",
     "scan",
     "scenario",
     "trace",

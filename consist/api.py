@@ -202,3 +202,18 @@ def pivot_facets(
     from consist.queries import pivot_facets as build
 
     return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False), rows=rows)
+
+
+def runs_table(tracker: Any = None, **options: Any) -> Any:
+    """Runs as one table, one row per run with config and facets as columns (see :meth:`Tracker.runs_table`).
+
+    Examples
+    --------
+    >>> consist.runs_table(tracker=tracker, name="simulate", rows="executed")  # doctest: +SKIP
+    """
+    return (tracker or current_tracker()).runs_table(**options)
+
+
+def diff(a: Any, b: Any, *, tracker: Any = None) -> Any:
+    """What differs between runs ``a`` and ``b``: config leaves, inputs, code, outputs (see :meth:`Tracker.diff`)."""
+    return (tracker or current_tracker()).diff(a, b)
