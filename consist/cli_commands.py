@@ -176,7 +176,18 @@ def _unknown_filter_hint(catalog: CliCatalog, args: argparse.Namespace) -> None:
 # -- show ----------------------------------------------------------------------------
 
 
-def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str) -> list[list[Any]]:
+def shown_path(uri: str, run_dir: Path) -> str:
+    """A path for a table: relative to the run folder when inside it, else to the working folder, else as is."""
+    path = Path(uri)
+    for base in (run_dir, Path.cwd()):
+        try:
+            return str(path.relative_to(base.resolve()))
+        except (ValueError, OSError):
+            continue
+    return uri
+
+
+def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str, run_dir: Path) -> list[list[Any]]:
     rows = []
     for a in artifacts:
         if a.run_id is None:
@@ -185,7 +196,7 @@ def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str) -> list[list
             made = "this run"
         else:
             made = a.run_id
-        rows.append([a.key, a.driver, human_size(a.size), a.hash[:12], made, a.uri])
+        rows.append([a.key, a.driver, human_size(a.size), a.hash[:12], made, shown_path(a.uri, run_dir)])
     return rows
 
 
@@ -199,7 +210,7 @@ def _outcome(run: Run) -> str:
     return run.status
 
 
-def describe_run(run: Run) -> str:
+def describe_run(run: Run, run_dir: Path | None = None) -> str:
     """The text ``consist show`` prints for ``run``."""
     from consist.identity import flatten
 
@@ -247,20 +258,21 @@ def describe_run(run: Run) -> str:
     headers = ("key", "driver", "size", "hash", "produced by", "path")
     for title, artifacts in (("inputs", run.inputs), ("outputs", run.outputs)):
         if artifacts:
-            table = text_table(headers, _artifact_rows(artifacts, run.id))
+            table = text_table(headers, _artifact_rows(artifacts, run.id, run_dir or Path.cwd()))
             sections.append(title + "\n" + "\n".join("  " + line for line in table.splitlines()))
     return "\n\n".join(s for s in sections if s)
 
 
 def cmd_show(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist show RUN``: everything recorded about one run."""
-    run = CliCatalog(run_dir, db_path).run(args.run)
+    catalog = CliCatalog(run_dir, db_path)
+    run = catalog.run(args.run)
     if args.format == "json":
         from consist.catalog import encode_run
 
         sys.stdout.write(json.dumps(iso_times(json.loads(encode_run(run))), indent=1) + "\n")
     else:
-        sys.stdout.write(describe_run(run) + "\n")
+        sys.stdout.write(describe_run(run, Path(catalog.tracker.run_dir)) + "\n")
     return 0
 
 
@@ -360,7 +372,8 @@ def cmd_artifacts(args: argparse.Namespace, run_dir: str, db_path: str | None) -
     if args.format != "table":
         write_rows(columns, rows, args.format)
         return 0
-    table = [[i, k, d, human_size(s), h[:12], r or "(raw input)", u] for i, k, d, s, h, r, u, _ in rows]
+    here = Path(catalog.tracker.run_dir)
+    table = [[i, k, d, human_size(s), h[:12], r or "(raw input)", shown_path(u, here)] for i, k, d, s, h, r, u, _ in rows]
     sys.stdout.write(text_table(("id", "key", "driver", "size", "hash", "produced by", "path"), table) + "\n")
     _more_hint("artifacts", len(rows), limit, args.page, more)
     return 0

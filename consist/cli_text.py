@@ -73,10 +73,22 @@ def cell(value: Any) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def _clip(text: str, width: int) -> str:
+def _clip(text: str, width: int, *, left: bool = False) -> str:
     if len(text) <= width:
         return text
+    if left:  # a path keeps its end: the file name and the folders nearest it
+        return _ELLIPSIS + text[len(text) - max(0, width - 1) :]
     return text[: max(0, width - 1)] + _ELLIPSIS
+
+
+# Columns never clipped: run and artifact ids are what users paste into other commands.
+_WHOLE = ("id", "run", "run id", "produced by", "reused", "scenario id")
+_PATHS = ("path", "uri", "file")
+
+
+def _kept(header: str) -> bool:
+    name = header.lower().replace("_", " ")
+    return name in _WHOLE or name.endswith(" id")
 
 
 def _numeric(values: Iterable[Any]) -> bool:
@@ -101,7 +113,9 @@ def text_table(
 
     Numeric columns are right-aligned. When the table is wider than ``width`` (default:
     the terminal's width, or unlimited when not a terminal) the widest columns are
-    clipped with an ellipsis, never below 8 characters.
+    clipped with an ellipsis, never below 8 characters; paths lose their start, other
+    text its end. Id columns (``id``, ``run``, ``produced by``, ``..._id``) are never
+    clipped: a cut id cannot be pasted into ``consist show``.
     """
     texts = [[cell(v) for v in row] for row in rows]
     if right is None:
@@ -113,16 +127,18 @@ def text_table(
     limit = width if width is not None else terminal_width()
     if limit:
         gap = 2 * (len(widths) - 1)
+        clippable = [i for i, h in enumerate(headers) if not _kept(h)]
         while sum(widths) + gap > limit:
-            widest = max(range(len(widths)), key=lambda i: widths[i])
-            if widths[widest] <= 8:
+            widest = max(clippable, key=lambda i: widths[i], default=None)
+            if widest is None or widths[widest] <= 8:
                 break
             widths[widest] -= 1
+    paths = [h.lower() in _PATHS for h in headers]
 
     def line(values: Sequence[str]) -> str:
         parts = []
         for i, text in enumerate(values):
-            text = _clip(text, widths[i])
+            text = _clip(text, widths[i], left=paths[i])
             parts.append(text.rjust(widths[i]) if right[i] else text.ljust(widths[i]))
         return "  ".join(parts).rstrip()
 
