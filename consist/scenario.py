@@ -329,7 +329,7 @@ class Scenario:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(step)
         read = {a.id for a in result.run.inputs}
         outputs = result.outputs
         if result.run.kind == "container":
@@ -352,7 +352,7 @@ class Scenario:
         """Note a step that raised (its own record says failed; the error propagates)."""
         self.failed_steps.append(step)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(f"{step} (failed)")
 
     # -- coupler conveniences --------------------------------------------------------
 
