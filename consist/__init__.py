@@ -53,6 +53,7 @@ from consist.schema_export import export_sqlmodel_stub
 from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
+from consist.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"
@@ -87,6 +88,7 @@ __all__ = [
     "RunNotFoundError",
     "RunResult",
     "Scenario",
+    "ScenarioGraph",
     "ScenarioOutputsMissingError",
     "SchemaConflictError",
     "StoreError",
@@ -110,6 +112,7 @@ __all__ = [
     "runs_table",
     "scan",
     "scenario",
+    "scenario_graph",
     "trace",
     "use_tracker",
 ]

@@ -325,6 +325,12 @@ class Scenario:
         """Coupler keys in a list of inputs replaced by their artifacts (see :meth:`Coupler.resolve`)."""
         return self.coupler.resolve(inputs)
 
+    def graph(self) -> Any:
+        """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
+        from consist.scenario_drawing import scenario_graph
+
+        return scenario_graph(self)
+
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
