@@ -52,8 +52,24 @@ def acquire(path: Path, *, blocking: bool = True, timeout: float = -1) -> Any:
 
 @contextmanager
 def held(path: Path, *, timeout: float = -1) -> Iterator[None]:
-    """Hold the lock on ``path`` for the block, waiting for it (see :func:`acquire`)."""
-    lock = acquire(path, timeout=timeout)
+    """Hold the lock on ``path`` for the block, waiting at most ``timeout`` seconds (-1: for ever).
+
+    Raises
+    ------
+    CatalogError
+        The wait ran out: the message names the lock file.
+    """
+    import filelock
+
+    from consist.errors import CatalogError
+
+    try:
+        lock = acquire(path, timeout=timeout)
+    except filelock.Timeout:
+        raise CatalogError(
+            f"waited {timeout:g} s for the lock {path}, which another process holds. If no consist process is "
+            f"running (a lock file left by a killed process, with {SOFT_ENV}=1), delete that file and retry."
+        ) from None
     try:
         yield
     finally:

@@ -226,7 +226,7 @@ class HotStore:
 
         self.root.mkdir(parents=True, exist_ok=True)
         notice = self.root / WRITER_NOTICE
-        with self.lock, held(self.root / ".lock"):
+        with self.lock, held(self.root / ".lock", timeout=timeout):
             notice.write_bytes(str(os.getpid()).encode())
             try:
                 con = _retrying(lambda: duckdb.connect(str(self.db)), f"writing ingested data to {self.db}", timeout)

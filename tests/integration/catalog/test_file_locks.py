@@ -104,3 +104,35 @@ def test_two_processes_ingest_at_once(tmp_path: Path, lock_kind: str):
 
     with duckdb.connect(str(tracker.run_dir / ".consist" / "hot" / "hot.duckdb"), read_only=True) as con:
         assert con.execute('SELECT count(*) FROM "trips"').fetchone()[0] == 70
+
+
+def test_a_lock_held_too_long_is_one_clear_error_naming_the_file(tmp_path: Path, lock_kind: str):
+    """Waiting past the timeout raises a CatalogError that names the lock file."""
+    from consist.errors import CatalogError
+    from consist.file_lock import held
+
+    path = tmp_path / "hot" / ".lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            """
+            import sys, time
+            from pathlib import Path
+            from consist.file_lock import held
+            with held(Path(sys.argv[1])):
+                Path(sys.argv[2]).write_text("held")
+                time.sleep(30)
+            """
+        ), str(path), str(tmp_path / "ready")],
+        env=_env(tmp_path),
+    )  # fmt: skip
+    try:
+        for _ in range(1500):
+            if (tmp_path / "ready").exists():
+                break
+            subprocess.run(["sleep", "0.02"])
+        with pytest.raises(CatalogError, match=r"waited 0.2 s for the lock .*\.lock"):
+            with held(path, timeout=0.2):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
