@@ -205,6 +205,12 @@ class StepProgress:
         steps = earlier.meta.get("steps") if earlier is not None else None
         return len(steps) if isinstance(steps, list) and steps else None
 
+    def starting(self, name: str) -> None:
+        """Show ``name`` as the step running now (redrawn at once if the bar is showing)."""
+        self.bar.note = f"running {name}"
+        if self.bar.enabled:
+            self.bar._render(final=False)
+
     def step(self, name: str | None = None) -> None:
         """Count one finished (or failed) step; ``name`` is shown as the step last finished."""
         bar = self.bar

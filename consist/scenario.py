@@ -297,6 +297,8 @@ class Scenario:
         if hydration is not None:
             options["cache_hydration"] = hydration
         step = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if self._progress is not None:
+            self._progress.starting(step)
         try:
             result = self.tracker.run(
                 fn, name, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name, **options

@@ -57,3 +57,21 @@ def test_notebook_bar_is_one_graphic_with_a_caption_and_no_text_copy():
     html = notebook_html(bar.caption(), bar.done, bar.total, final=False)
     assert html.count("<progress") == 1 and "[#" not in html and "..." not in html
     assert "4 / 10 steps" in html and "elapsed" in html and "simulate" in html
+
+
+def test_a_scenario_bar_names_the_step_running_now(tmp_path):
+    """Once showing, the bar is redrawn when a step starts, naming it; after it, the step last finished."""
+    import io
+
+    from consist import Tracker
+    from consist.progress import StepProgress
+
+    out = io.StringIO()
+    bar = StepProgress(Tracker(run_dir=tmp_path / "runs"), "base", delay=0.0, stream=out)
+    bar.enabled = True
+    bar.step("prepare")
+    bar.starting("simulate")
+    assert "running simulate" in out.getvalue().split("\r")[-1]
+    bar.step("simulate")
+    bar.close()
+    assert "simulate" in out.getvalue().split("\r")[-1] and "running" not in out.getvalue().split("\r")[-1]
