@@ -13,9 +13,6 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consist.graph_layout import FILL as _FILL
-from consist.graph_layout import STROKE as _STROKE
-
 if TYPE_CHECKING:
     from consist.lineage import Lineage
     from consist.models import Artifact, Run
@@ -127,6 +124,8 @@ class LineageGraph:
 
 def mermaid(nodes: list[Node], edges: list[tuple[str, str]]) -> str:
     """A Mermaid ``flowchart LR`` of boxes and edges: runs as subroutines, artifacts as pills."""
+    from consist.graph_layout import FILL, STROKE
+
     names = {n.id: f"n{i}" for i, n in enumerate(nodes)}
     lines = ["flowchart LR"]
     for node in nodes:
@@ -134,7 +133,7 @@ def mermaid(nodes: list[Node], edges: list[tuple[str, str]]) -> str:
         shape = f'[["{label}"]]' if node.kind == "run" else f'(["{label}"])'
         lines.append(f"  {names[node.id]}{shape}:::{node.kind}")
     lines += [f"  {names[a]} --> {names[b]}" for a, b in edges]
-    lines += [f"  classDef {k} fill:{_FILL[k]},stroke:{_STROKE[k]}" for k in ("artifact", "raw", "run")]
+    lines += [f"  classDef {k} fill:{FILL[k]},stroke:{STROKE[k]}" for k in ("artifact", "raw", "run")]
     return "\n".join(lines)
 
 
