@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.cli_catalog import CliCatalog, first_line
-from consist.cli_text import human_size, key_values, seconds, text_table, when
+from consist.cli_text import human_size, iso_times, key_values, seconds, shown_path, text_table, when
 from consist.errors import ArtifactNotFoundError, ConfigError
 
 if TYPE_CHECKING:
@@ -54,26 +54,6 @@ def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, 
         out.write("\n")
     else:  # pragma: no cover - argparse restricts the choices
         raise ConfigError(f"unknown format {fmt!r}")
-
-
-_TIME_FIELDS = ("started_at", "ended_at", "created_at")
-
-
-def iso_times(record: dict[str, Any]) -> dict[str, Any]:
-    """A decoded run record with its epoch-second times as ISO 8601 strings (config untouched)."""
-    import datetime as dt
-
-    def iso(item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: dt.datetime.fromtimestamp(v).astimezone().isoformat() if k in _TIME_FIELDS and isinstance(v, float) else v
-            for k, v in item.items()
-        }
-
-    out = iso(record)
-    for field in ("inputs", "outputs", "artifacts"):
-        if isinstance(out.get(field), list):
-            out[field] = [iso(a) if isinstance(a, dict) else a for a in out[field]]
-    return out
 
 
 def _page(args: argparse.Namespace) -> tuple[int, int]:
@@ -174,17 +154,6 @@ def _unknown_filter_hint(catalog: CliCatalog, args: argparse.Namespace) -> None:
 
 
 # -- show ----------------------------------------------------------------------------
-
-
-def shown_path(uri: str, run_dir: Path) -> str:
-    """A path for a table: relative to the run folder when inside it, else to the working folder, else as is."""
-    path = Path(uri)
-    for base in (run_dir, Path.cwd()):
-        try:
-            return str(path.relative_to(base.resolve()))
-        except (ValueError, OSError):
-            continue
-    return uri
 
 
 def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str, run_dir: Path) -> list[list[Any]]:

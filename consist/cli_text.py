@@ -10,11 +10,15 @@ import datetime as _dt
 import re
 import shutil
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from consist.display import human_size, when
 
-__all__ = ["cell", "human_size", "key_values", "parse_age", "seconds", "terminal_width", "text_table", "when"]
+__all__ = [
+    "cell", "human_size", "iso_times", "key_values", "parse_age", "seconds", "shown_path", "terminal_width",
+    "text_table", "when",
+]  # fmt: skip
 
 _ELLIPSIS = "…"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -166,3 +170,33 @@ def terminal_width() -> int | None:
     except (AttributeError, ValueError):
         return None
     return shutil.get_terminal_size((120, 24)).columns
+
+
+_TIME_FIELDS = ("started_at", "ended_at", "created_at")
+
+
+def iso_times(record: dict[str, Any]) -> dict[str, Any]:
+    """A decoded run record with its epoch-second times as ISO 8601 strings (config untouched)."""
+
+    def iso(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: _dt.datetime.fromtimestamp(v).astimezone().isoformat() if k in _TIME_FIELDS and isinstance(v, float) else v
+            for k, v in item.items()
+        }
+
+    out = iso(record)
+    for field in ("inputs", "outputs", "artifacts"):
+        if isinstance(out.get(field), list):
+            out[field] = [iso(a) if isinstance(a, dict) else a for a in out[field]]
+    return out
+
+
+def shown_path(uri: str, run_dir: Path) -> str:
+    """A path for a table: relative to the run folder when inside it, else to the working folder, else as is."""
+    path = Path(uri)
+    for base in (run_dir, Path.cwd()):
+        try:
+            return str(path.relative_to(base.resolve()))
+        except (ValueError, OSError):
+            continue
+    return uri
