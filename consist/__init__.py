@@ -4,6 +4,7 @@ The front door only re-exports names; see each module for the behaviour.
 """
 
 from consist.api import (
+    diff,
     find_run,
     find_runs,
     ingest,
@@ -13,6 +14,7 @@ from consist.api import (
     pivot_facets,
     run,
     run_query,
+    runs_table,
     scan,
     scenario,
     trace,
@@ -51,6 +53,7 @@ from consist.schema_export import export_sqlmodel_stub
 from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
+from consist.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"
@@ -85,6 +88,7 @@ __all__ = [
     "RunNotFoundError",
     "RunResult",
     "Scenario",
+    "ScenarioGraph",
     "ScenarioOutputsMissingError",
     "SchemaConflictError",
     "StoreError",
@@ -93,6 +97,7 @@ __all__ = [
     "UnsafeKeyError",
     "coupler_schema",
     "current_tracker",
+    "diff",
     "export_sqlmodel_stub",
     "find_run",
     "find_runs",
@@ -104,8 +109,10 @@ __all__ = [
     "pivot_facets",
     "run",
     "run_query",
+    "runs_table",
     "scan",
     "scenario",
+    "scenario_graph",
     "trace",
     "use_tracker",
 ]

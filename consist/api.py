@@ -188,14 +188,32 @@ def pivot_facets(
     keys: Any = (),
     value_columns: dict[str, str] | None = None,
     tracker: Any = None,
+    rows: str = "all",
 ) -> Any:
     """Facets of a step's runs as a SQLAlchemy subquery, one column per key.
 
     Building the subquery needs no tracker; run it with :func:`run_query`. With a
     tracker (``tracker=`` or the current one), a key left out of ``value_columns`` whose
-    values are never numbers takes the column they are in. See
+    values are never numbers takes the column they are in, and whole-number keys are
+    integer columns. ``rows="executed"`` keeps only runs that executed (no cache hits),
+    ``rows="latest"`` the latest run of each step and config. See
     :func:`consist.queries.pivot_facets`.
     """
     from consist.queries import pivot_facets as build
 
-    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))
+    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False), rows=rows)
+
+
+def runs_table(tracker: Any = None, **options: Any) -> Any:
+    """Runs as one table, one row per run with config and facets as columns (see :meth:`Tracker.runs_table`).
+
+    Examples
+    --------
+    >>> consist.runs_table(tracker=tracker, name="simulate", rows="executed")  # doctest: +SKIP
+    """
+    return (tracker or current_tracker()).runs_table(**options)
+
+
+def diff(a: Any, b: Any, *, tracker: Any = None) -> Any:
+    """What differs between runs ``a`` and ``b``: config leaves, inputs, code, outputs (see :meth:`Tracker.diff`)."""
+    return (tracker or current_tracker()).diff(a, b)

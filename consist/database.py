@@ -33,14 +33,15 @@ from consist.store import Layout
 
 log = logging.getLogger("consist.catalog")
 
-CATALOG_SCHEMA_VERSION = 2
+CATALOG_SCHEMA_VERSION = 3  # 3: times in runs and artifacts are TIMESTAMP WITH TIME ZONE
 FRESH_PLACEHOLDER = ".empty.json"
 
 PUBLIC_VIEWS: dict[str, str] = {
     "runs": """
         SELECT id, name, model, status, kind, parent_id, parent_id AS scenario_id, year, iteration,
                tags, signature, code_hash, config_hash, inputs_hash, cache_hit, reused_run_id,
-               cache_mode, cache_epoch, miss_reason, error, started_at, ended_at,
+               cache_mode, cache_epoch, miss_reason, error,
+               to_timestamp(started_at) AS started_at, to_timestamp(ended_at) AS ended_at,
                greatest(ended_at - started_at, 0) AS duration_s, host, pid, schema_version,
                CAST(config AS JSON) AS config, CAST(meta AS JSON) AS meta, CAST(code AS JSON) AS code
         FROM _consist_records""",
@@ -50,7 +51,7 @@ PUBLIC_VIEWS: dict[str, str] = {
     "artifacts": """
         SELECT a.id AS id, a.key AS key, a.uri AS uri, a.hash AS hash, a.size AS size, a.driver AS driver,
                a.run_id AS run_id, a.frame_kind AS frame_kind, CAST(a.meta AS JSON) AS meta,
-               a.created_at AS created_at
+               to_timestamp(a.created_at) AS created_at
         FROM (SELECT unnest(artifacts) AS a FROM _consist_records)
         QUALIFY row_number() OVER (PARTITION BY a.id ORDER BY (a.direction = 'out') DESC, a.run_id) = 1""",
     "facets": """

@@ -42,6 +42,7 @@ from consist.identity import (
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
+from consist.step_log import step_recorded
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -327,6 +328,7 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, *, ba
         **fields,
     )
     tracker.records.append(run)
+    step_recorded(run)
     return run
 
 

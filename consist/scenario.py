@@ -299,6 +299,8 @@ class Scenario:
         if hydration is not None:
             options["cache_hydration"] = hydration
         step = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if self._progress is not None:
+            self._progress.starting(step)
         try:
             result = self.tracker.run(
                 fn, name, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name, **options
@@ -327,11 +329,17 @@ class Scenario:
         """Coupler keys in a list of inputs replaced by their artifacts (see :meth:`Coupler.resolve`)."""
         return self.coupler.resolve(inputs)
 
+    def graph(self) -> Any:
+        """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
+        from consist.scenario_drawing import scenario_graph
+
+        return scenario_graph(self)
+
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(step)
         read = {a.id for a in result.run.inputs}
         outputs = result.outputs
         if result.run.kind == "container":
@@ -354,7 +362,7 @@ class Scenario:
         """Note a step that raised (its own record says failed; the error propagates)."""
         self.failed_steps.append(step)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(f"{step} (failed)")
 
     # -- coupler conveniences --------------------------------------------------------
 
