@@ -51,9 +51,31 @@ def trace(name: str, *, tracker: Any = None, **options: Any) -> TraceBlock:
     return (tracker or current_tracker()).trace(name, **options)
 
 
-def log_dataframe(df: Any, key: str, **meta: Any) -> Artifact:
-    """Log a frame as a Parquet output of the step executing now."""
-    return current_run().log_dataframe(df, key, **meta)
+def log_dataframe(df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+    """Log a frame as an output of the step executing now.
+
+    Written as ``<run folder>/<key>.parquet``, or at ``path`` in the format its suffix
+    names (``.csv``, ``.parquet``, ``.feather``, ``.jsonl``...); see
+    :meth:`RunContext.log_dataframe`.
+    """
+    return current_run().log_dataframe(df, key, path=path, **meta)
+
+
+def output_path(key: str, ext: str | None = "parquet") -> Path:
+    """Where the step executing now should write an output it logs itself.
+
+    ``<run folder>/<key>.<ext>``: a folder of the run's own, so re-runs and other steps
+    never overwrite it. Write the file there, then log it with
+    :func:`consist.log_artifact`.
+
+    Examples
+    --------
+    >>> def simulate() -> None:                                  # doctest: +SKIP
+    ...     target = consist.output_path("flows", ext="csv")
+    ...     legacy_model.write_flows(target)
+    ...     consist.log_artifact(target, key="flows")
+    """
+    return current_run().output_path(key, ext)
 
 
 def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:

@@ -149,6 +149,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
         hydrate_dir: str | os.PathLike[str] | None = None,
         hydrate_overwrite: bool = False,
+        **unknown: Any,
     ) -> RunResult:
         """Run ``fn`` as a tracked, cached step.
 
@@ -221,9 +222,18 @@ class Tracker(CatalogMethods, CacheControlMethods):
             An input path does not exist (raised before ``fn`` runs).
         OutputMissingError
             A declared output was not produced (the run is recorded as failed).
+        UpstreamOptionError
+            ``execution_options=``/``cache_options=``/``output_policy=`` (upstream
+            Consist's option objects): the message gives the flat keywords to use.
         """
         from consist.engine import StepSpec, listed, run_step
 
+        if unknown:
+            import inspect
+
+            from consist.upstream import refuse_unknown
+
+            refuse_unknown("run()", unknown, inspect.signature(Tracker.run).parameters)
         if isinstance(step, str) and fn is None and callable(name):
             name, fn = step, name  # run("clean", clean_data), as sc.run accepts
             step = None
@@ -305,11 +315,11 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
         return current_run().log_artifact(path, key, **kwargs)
 
-    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
-        """Log a frame as Parquet output of the step executing now."""
+    def log_dataframe(self, df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+        """Log a frame as an output of the step executing now (see :meth:`RunContext.log_dataframe`)."""
         from consist.context import current_run
 
-        return current_run().log_dataframe(df, key, **meta)
+        return current_run().log_dataframe(df, key, path=path, **meta)
 
     # -- internals shared by the engine ------------------------------------------------
 
