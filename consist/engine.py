@@ -43,6 +43,7 @@ from consist.identity import (
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
+from consist.scenario_config import with_scenario_config
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -98,6 +99,8 @@ class StepSpec:
     hydrate_to: Mapping[str, Any] | None = None
     hydrate_dir: Any = None
     hydrate_overwrite: bool = False
+    # The enclosing scenario's canonical config= (see consist.scenario_config).
+    scenario_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -145,7 +148,7 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         if name in resolved:
             name = f"{name}#{i}"
         resolved[name] = raw_artifact(tracker, path, name)
-    snapshot = config_snapshot(spec.config)
+    snapshot = with_scenario_config(config_snapshot(spec.config), spec.scenario_config)
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,

@@ -33,7 +33,9 @@ from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
 from consist.keywords import check_extra_keywords
+from consist.identity import config_snapshot
 from consist.models import Artifact, Run, RunResult
+from consist.scenario_config import scenario_facets
 
 if TYPE_CHECKING:
     from consist.tracing import TraceBlock
@@ -77,6 +79,14 @@ class Scenario:
         Default ``cache_hydration=`` for every step of the scenario.
     tags
         Recorded on the scenario record.
+    config
+        The scenario's own config (a dict, pydantic model, msgspec Struct or dataclass):
+        part of the identity of every step run inside it (steps do not receive it) and
+        recorded on the scenario, its scalar values as facets (see
+        :mod:`consist.scenario_config`).
+    facet_from
+        Keys of ``config`` to record as facets, instead of every scalar value
+        (the upstream Consist spelling).
     **meta
         Recorded on the scenario record; scalar values are queryable as facets.
 
@@ -109,10 +119,16 @@ class Scenario:
         model: str | None = None,
         step_cache_hydration: str | None = None,
         tags: Sequence[str] | None = None,
+        config: Any = None,
+        facet_from: Sequence[str] | None = None,
         **meta: Any,
     ) -> None:
         # A misspelt option (step_cache_hydrate=) would otherwise be recorded as metadata.
-        check_extra_keywords(meta, ("model", "step_cache_hydration", "tags", "tracker"), "scenario()")
+        check_extra_keywords(
+            meta, ("model", "step_cache_hydration", "tags", "tracker", "config", "facet_from"), "scenario()"
+        )
+        self.config_snapshot = config_snapshot(config)
+        self.config_facets = scenario_facets(self.config_snapshot, facet_from)
         self.tracker = tracker
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"
@@ -196,6 +212,7 @@ class Scenario:
 
     def _record(self, error: BaseException | None) -> None:
         facets = {k: v for k, v in self.meta.items() if isinstance(v, (bool, int, float, str)) or v is None}
+        facets.update(self.config_facets)
         meta = dict(self.meta)
         meta["steps"] = list(self.steps)
         if self.failed_steps:
@@ -212,6 +229,7 @@ class Scenario:
             parent_id=self.parent_id,
             year=meta.get("year") if isinstance(meta.get("year"), int) else None,
             tags=self.tags,
+            config=self.config_snapshot,
             facets=facets,
             meta=_plain(meta),
             outputs=self.coupler.values() + [a for a in self._outputs.values() if a not in self.coupler.values()],

@@ -260,11 +260,12 @@ class Tracker(CatalogMethods, CacheControlMethods):
             )
         if fn is None or not callable(fn):
             raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
-        if parent_id is None:
-            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
-            from consist.scenario import active_scenario_id
+        from consist.scenario import active_scenario
 
-            parent_id = active_scenario_id(self)
+        scenario = active_scenario(self)
+        if parent_id is None and scenario is not None:
+            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
+            parent_id = scenario.name
         spec = StepSpec(
             name=name or getattr(fn, "__name__", None) or type(fn).__name__,
             fn=fn,
@@ -291,6 +292,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             hydrate_to=hydrate_to,
             hydrate_dir=hydrate_dir,
             hydrate_overwrite=hydrate_overwrite,
+            scenario_config=scenario.config_snapshot if scenario is not None and parent_id == scenario.name else {},
         )
         return run_step(self, spec)
 
