@@ -26,6 +26,7 @@ from consist.upstream import logging_options
 
 if TYPE_CHECKING:
     from consist.hashing import Hasher
+    from consist.mounts import Mounts
     from consist.models import Artifact
 
 _tracker: contextvars.ContextVar[Any] = contextvars.ContextVar("consist_tracker", default=None)
@@ -139,7 +140,15 @@ class RunContext:
     """
 
     def __init__(
-        self, *, run_id: str, name: str, run_dir: Path, hasher: Hasher, config: Any, inputs: dict[str, Artifact]
+        self,
+        *,
+        run_id: str,
+        name: str,
+        run_dir: Path,
+        hasher: Hasher,
+        config: Any,
+        inputs: dict[str, Artifact],
+        mounts: Mounts | None = None,
     ) -> None:
         self.run_id = run_id
         self.name = name
@@ -148,6 +157,7 @@ class RunContext:
         self.inputs = inputs
         self.outputs: dict[str, Artifact] = {}
         self._hasher = hasher
+        self._mounts = mounts
 
     def log_artifact(
         self,
@@ -183,6 +193,7 @@ class RunContext:
             force_hash_override=force_hash_override,
             validate_content_hash=validate_content_hash,
         )
+        artifact = self._named(artifact)
         if profile_file_schema:
             import msgspec
 
@@ -215,8 +226,16 @@ class RunContext:
             target, driver = frame_target(self.run_dir, key, path, driver)
             kind = write_frame(df, key, target, driver)
             artifact = file_artifact(target, key, run_id=self.run_id, hasher=self._hasher, meta=meta, kind=kind)
+        artifact = self._named(artifact)
         self.outputs[key] = artifact
         return artifact
+
+    def _named(self, artifact: Artifact) -> Artifact:
+        # Named through its mount (outputs://...) so the record outlives this machine's paths.
+        if not self._mounts:
+            return artifact
+        uri = self._mounts.uri_for(Path(artifact.uri), f"output {artifact.key!r}")
+        return artifact if uri == artifact.uri else _replace(artifact, uri=uri)
 
     def output_path(self, key: str, ext: str | None = "parquet") -> Path:
         """Where this step should write an output it logs itself: ``<run folder>/<key>.<ext>``.
@@ -254,6 +273,12 @@ class RunContext:
         shared = {key for key in keys if keys.count(key) > 1}
         keys = [_stem_key(path, directory, full=True) if key in shared else key for path, key in zip(changed, keys)]
         return [self.log_artifact(path, key) for path, key in zip(changed, keys)]
+
+
+def _replace(artifact: Artifact, **changes: Any) -> Artifact:
+    import msgspec
+
+    return msgspec.structs.replace(artifact, **changes)
 
 
 def _check_driver(path: Path, driver: str | None) -> None:

@@ -216,7 +216,7 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = str(path.resolve())
+    uri = tracker.mounts.uri_for(path.resolve(), f"input {name!r}")
     return Artifact(
         id=artifact_id(None, uri, value),
         key=name,
@@ -360,7 +360,8 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs,
+        mounts=tracker.mounts,
     )
 
 

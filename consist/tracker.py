@@ -21,6 +21,7 @@ from consist.errors import ConfigError
 from consist.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
+from consist.mounts import Mounts
 from consist.store import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
@@ -62,6 +63,14 @@ class Tracker(CatalogMethods, CacheControlMethods):
     progress
         Progress bars for long work (hashing large inputs, long scenarios): True,
         False, or None (default) to show them only in terminals and notebooks.
+    project_root, mounts
+        Portable paths (see :mod:`consist.mounts`): ``mounts={"inputs": "/data/inputs"}``
+        records a file there as ``inputs://zones.parquet`` (relative folders are taken
+        from ``project_root``; other files under ``project_root`` as ``project://...``),
+        so records stay valid when the data folder or the machine changes.
+    allow_external_paths
+        Accept inputs and logged files outside every mount and the run folder (recorded
+        by absolute path). Default: True without mounts, False with them.
 
     Examples
     --------
@@ -79,6 +88,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hash_mode: str = "fast",
         verify_outputs: str = "stat",
         progress: bool | None = None,
+        project_root: str | os.PathLike[str] | None = None,
+        mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+        allow_external_paths: bool | None = None,
     ) -> None:
         if code_identity not in RECIPES:
             raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
@@ -102,6 +114,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.cache_epoch = cache_epoch
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
+        self.mounts = Mounts(mounts, project_root, self.run_dir, allow_external_paths)
         self._sources_seen: set[str] = set()
         self._catalog: LiveCatalog | None = None
         register_tracker(self)
