@@ -128,3 +128,18 @@ def test_without_mounts_nothing_changes(tracker, raw_csv):
     """A tracker without mounts records absolute paths, as before."""
     result = tracker.run(lambda: 1, name="s", inputs=[raw_csv], outputs=["one"])
     assert result.inputs["raw"].uri == str(raw_csv.resolve())
+
+
+def test_recovery_after_a_move_reads_inputs_through_the_new_mounts(tmp_path):
+    """A deleted output on the new machine is regenerated from the input recorded as inputs://zones.parquet."""
+    first, second = tmp_path / "laptop", tmp_path / "cluster"
+    _write_zones(first / "data" / "inputs")
+    original = _run(_machine(first), first)
+    shutil.copytree(first, second)
+    shutil.rmtree(first)
+    moved = _machine(second)
+    artifact = moved.get_run(original.run_id).output_map["total"]
+    artifact.path.unlink()
+    moved.recover(artifact, runtime_kwargs={"summarise": {"out_dir": str(second / "data" / "outputs")}})
+    assert _executions(second) == 2
+    assert pl.read_parquet(second / "data" / "outputs" / "total.parquet")["pop"].to_list() == [60]
