@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from consist.artifacts import check_key, file_artifact
 from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
@@ -461,6 +463,9 @@ class Scenario:
                 )
             if not Path(path).exists():
                 raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
+            # Upstream direction=/driver=, and a path outside every mount: refused before anything is logged.
+            _check_upstream_options(Path(path), {**shared_metadata, **dict(per_key.get(key, {}))})
+            self.tracker.mounts.uri_for(Path(path).resolve(), f"log_artifacts() path for {key!r}")
         ctx = current_run(required=False)
         logged: dict[str, Artifact] = {}
         for key, path in paths.items():
@@ -468,10 +473,25 @@ class Scenario:
             if ctx is not None:
                 logged[key] = ctx.log_artifact(path, key, **meta)
             else:
-                logged[key] = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
+                meta = {k: v for k, v in meta.items() if k not in ("direction", "driver")}  # checked above
+                artifact = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
+                uri = self.tracker.mounts.uri_for(artifact.path, f"log_artifacts() path for {key!r}")
+                logged[key] = artifact if uri == artifact.uri else msgspec.structs.replace(artifact, uri=uri)
                 self._outputs[key] = logged[key]
         self.coupler.update(logged)
         return logged
+
+
+def _check_upstream_options(path: Path, meta: dict[str, Any]) -> None:
+    from consist.formats.drivers import driver_for
+    from consist.upstream import logging_options
+
+    driver = logging_options(dict(meta), "log_artifacts()")
+    if driver is not None and driver != (found := driver_for(path)):
+        raise ConfigError(
+            f"log_artifacts() got driver={driver!r} for {path.name}, whose name makes it a {found} artifact; "
+            "the driver comes from the file name: drop driver= or rename the file (nothing was logged)."
+        )
 
 
 def _claim(tracker: Tracker, name: str) -> str:

@@ -119,3 +119,18 @@ def test_driver_contradicting_a_file_name_is_refused(tracker, tmp_path):
         consist.log_artifact(table, key="t", driver="parquet")
 
     assert "driver" not in tracker.run(same, outputs=["t"]).outputs["t"].meta
+
+
+def test_log_artifacts_refuses_direction_input_before_logging_anything(tracker, tmp_path):
+    """sc.log_artifacts(..., direction='input') logs none of the files and names inputs=."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x\n1\n")
+    b.write_text("x\n2\n")
+    with use_tracker(tracker), consist.scenario("s") as sc:
+        with pytest.raises(consist.UpstreamOptionError, match="inputs="):
+            sc.log_artifacts({"a": a, "b": b}, direction="input")
+        with pytest.raises(consist.ConfigError, match="driver comes from the file name"):
+            sc.log_artifacts({"a": a}, driver="parquet")
+        assert sc.coupler.keys() == []
+        logged = sc.log_artifacts({"a": a}, driver="csv", direction="output", role="primary")
+    assert logged["a"].meta == {"role": "primary"}
