@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from ..docker_fixtures import container_step, docker_engine, make_data, runs
-except ImportError:  # tests/integration is not a package: pytest put it on sys.path
-    from docker_fixtures import container_step, docker_engine, make_data, runs  # noqa: F401
-
 import consist
+from tests.helpers.containers import container_step, make_data, runs
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
