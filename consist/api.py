@@ -133,7 +133,9 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
     as_
         ``"polars"``, ``"lazy"``, ``"pandas"``, ``"arrow"`` or ``"duckdb"`` to choose
         the kind; ``"path"`` for the path. A raw tabular file nobody logged as a frame
-        loads as a Polars DataFrame; a zarr store opens lazily; other files give their path.
+        loads as a Polars DataFrame; a zarr store opens lazily, as an ``xarray.Dataset``
+        when it holds one and xarray is installed (``"xarray"``, ``"dataarray"`` or
+        ``"zarr"`` choose); other files give their path.
     tracker
         Accepted like every module-level function's ``tracker=``; not needed, since an
         artifact carries what it takes to load it.

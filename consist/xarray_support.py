@@ -106,20 +106,32 @@ def open_dataset(path: Path) -> Any:
     return xr.open_zarr(path, chunks={} if dask else None, consolidated=consolidated)
 
 
+def _only_variable(dataset: Any, path: Path) -> Any:
+    # A parameter annotated xr.DataArray gets the store's one data variable.
+    names = list(dataset.data_vars)
+    if len(names) != 1:
+        raise ConfigError(
+            f"{path.name} holds {len(names)} data variables ({', '.join(map(str, names))}), so it is not one "
+            "DataArray; annotate the parameter xr.Dataset and pick the variable you need."
+        )
+    return dataset[names[0]]
+
+
 def load_store(path: Path, as_: str | None) -> Any:
     """A zarr store: an ``xarray.Dataset`` when it holds one and xarray is installed, else zarr."""
-    if as_ not in (None, "xarray", "zarr"):
+    if as_ not in (None, "xarray", "dataarray", "zarr"):
         raise ConfigError(
             f"{path.name} is a zarr store, which opens as an xarray.Dataset or a zarr array or group, "
             f"not as {as_!r}; load it with as_='xarray' or as_='zarr' (or without as_=)."
         )
-    if as_ == "xarray" or (as_ is None and xarray_available() and holds_dataset(path)):
+    if as_ in ("xarray", "dataarray") or (as_ is None and xarray_available() and holds_dataset(path)):
         if not holds_dataset(path):
             raise ConfigError(
                 f"{path.name} is a zarr store without dimension names, so it is not an xarray dataset; "
                 "load it with as_='zarr'."
             )
-        return open_dataset(path)
+        dataset = open_dataset(path)
+        return _only_variable(dataset, path) if as_ == "dataarray" else dataset
     import zarr
 
     return zarr.open(str(path), mode="r")

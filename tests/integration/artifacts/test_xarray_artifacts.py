@@ -130,3 +130,19 @@ def test_a_failed_zarr_write_leaves_no_store(tracker):
     with pytest.raises(Exception):
         tracker.run(lambda: bad, name="bad", outputs=["bad"])
     assert not list(tracker.run_dir.glob("*/*.zarr")) and not list(tracker.run_dir.glob("*/.*.tmp"))
+
+
+def test_a_data_array_parameter_gets_the_one_variable(tracker):
+    """A parameter annotated xr.DataArray receives the store's single variable; several variables are refused."""
+    one = tracker.run(lambda: _grid(1.0), name="one", outputs=["grid"]).outputs["grid"]
+
+    def total(grid: xr.DataArray) -> float:
+        return float(grid.sum())
+
+    assert consist.load(tracker.run(total, inputs={"grid": one}, outputs=["total"]).outputs["total"]) == 15.0
+    two = _grid(1.0)
+    two["other"] = two["temperature"]
+    both = tracker.run(lambda: two, name="two", outputs=["pair"]).outputs["pair"]
+    with pytest.raises(consist.ConfigError, match="holds 2 data variables"):
+        tracker.run(total, inputs={"grid": both}, outputs=["total"])
+    assert consist.load(one, as_="dataarray").name == "temperature"
