@@ -224,6 +224,8 @@ class RunContext:
             from consist.frame_files import frame_target, write_frame
 
             target, driver = frame_target(self.run_dir, key, path, driver)
+            if self._mounts:
+                self._mounts.uri_for(target, f"output {key!r}")  # refused before anything is written
             kind = write_frame(df, key, target, driver)
             artifact = file_artifact(target, key, run_id=self.run_id, hasher=self._hasher, meta=meta, kind=kind)
         artifact = self._named(artifact)

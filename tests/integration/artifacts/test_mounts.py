@@ -143,3 +143,17 @@ def test_recovery_after_a_move_reads_inputs_through_the_new_mounts(tmp_path):
     moved.recover(artifact, runtime_kwargs={"summarise": {"out_dir": str(second / "data" / "outputs")}})
     assert _executions(second) == 2
     assert pl.read_parquet(second / "data" / "outputs" / "total.parquet")["pop"].to_list() == [60]
+
+
+def test_a_frame_logged_outside_every_mount_is_refused_before_it_is_written(tmp_path):
+    """log_dataframe(path=) outside the mounts raises naming the path, and writes no file."""
+    project = tmp_path / "project"
+    tracker = _machine(project)
+    target = tmp_path / "elsewhere" / "t.csv"
+
+    def step() -> None:
+        consist.log_dataframe(pl.DataFrame({"a": [1]}), "t", path=target)
+
+    with pytest.raises(consist.ConfigError, match="outside every mount"):
+        tracker.run(step, outputs=["t"])
+    assert not target.exists()
