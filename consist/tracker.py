@@ -66,7 +66,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
     project_root, mounts
         Portable paths (see :mod:`consist.mounts`): ``mounts={"inputs": "/data/inputs"}``
         records a file there as ``inputs://zones.parquet`` (relative folders are taken
-        from ``project_root``; other files under ``project_root`` as ``project://...``),
+        from ``project_root``, else from the current folder; other files under
+        ``project_root`` as ``project://...``),
         so records stay valid when the data folder or the machine changes.
     allow_external_paths
         Accept inputs and logged files outside every mount and the run folder (recorded
