@@ -22,7 +22,7 @@ from consist.artifacts import check_key, file_artifact, frame_artifact
 from consist.errors import ConfigError, NoActiveTrackerError
 from consist.formats.drivers import driver_for
 from consist.keywords import check_extra_keywords
-from consist.upstream import logging_options
+from consist.upstream import check_file_driver, logging_options
 
 if TYPE_CHECKING:
     from consist.hashing import Hasher
@@ -181,7 +181,8 @@ class RunContext:
         # A misspelt option (contenthash=) would otherwise be stored as metadata.
         check_extra_keywords(meta, _LOG_ARTIFACT_OPTIONS, "log_artifact()")
         path = Path(path)
-        _check_driver(path, logging_options(meta, "log_artifact()"))
+        if path.exists():
+            check_file_driver(logging_options(meta, "log_artifact()"), driver_for(path), path.name, "log_artifact()")
         key = check_key(key if key is not None else path.name.split(".")[0] or path.name)
         artifact = file_artifact(
             path,
@@ -281,15 +282,6 @@ def _replace(artifact: Artifact, **changes: Any) -> Artifact:
     import msgspec
 
     return msgspec.structs.replace(artifact, **changes)
-
-
-def _check_driver(path: Path, driver: str | None) -> None:
-    # Upstream Consist's driver= on a file: the format here comes from the file itself.
-    if driver is not None and path.exists() and driver != (found := driver_for(path)):
-        raise ConfigError(
-            f"log_artifact() got driver={driver!r} for {path.name}, whose name makes it a {found} artifact; "
-            "the driver comes from the file name: drop driver= or rename the file."
-        )
 
 
 def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]:

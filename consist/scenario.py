@@ -34,10 +34,12 @@ from consist.artifacts import check_key, file_artifact
 from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
+from consist.formats.drivers import driver_for
 from consist.keywords import check_extra_keywords
 from consist.identity import config_snapshot
 from consist.models import Artifact, Run, RunResult
 from consist.scenario_config import scenario_facets
+from consist.upstream import check_file_driver, logging_options
 
 if TYPE_CHECKING:
     from consist.tracing import TraceBlock
@@ -464,7 +466,8 @@ class Scenario:
             if not Path(path).exists():
                 raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
             # Upstream direction=/driver=, and a path outside every mount: refused before anything is logged.
-            _check_upstream_options(Path(path), {**shared_metadata, **dict(per_key.get(key, {}))})
+            driver = logging_options({**shared_metadata, **dict(per_key.get(key, {}))}, "log_artifacts()")
+            check_file_driver(driver, driver_for(Path(path)), Path(path).name, "log_artifacts()")
             self.tracker.mounts.uri_for(Path(path).resolve(), f"log_artifacts() path for {key!r}")
         ctx = current_run(required=False)
         logged: dict[str, Artifact] = {}
@@ -480,18 +483,6 @@ class Scenario:
                 self._outputs[key] = logged[key]
         self.coupler.update(logged)
         return logged
-
-
-def _check_upstream_options(path: Path, meta: dict[str, Any]) -> None:
-    from consist.formats.drivers import driver_for
-    from consist.upstream import logging_options
-
-    driver = logging_options(dict(meta), "log_artifacts()")
-    if driver is not None and driver != (found := driver_for(path)):
-        raise ConfigError(
-            f"log_artifacts() got driver={driver!r} for {path.name}, whose name makes it a {found} artifact; "
-            "the driver comes from the file name: drop driver= or rename the file (nothing was logged)."
-        )
 
 
 def _claim(tracker: Tracker, name: str) -> str:

@@ -16,7 +16,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from consist.errors import UpstreamOptionError, UpstreamNameError
+from consist.errors import ConfigError, UpstreamNameError, UpstreamOptionError
 
 # Each upstream option object: the keyword it was passed as, and where each of its
 # fields lives here (a flat keyword of run(), or the place that takes its job).
@@ -162,3 +162,12 @@ def logging_options(meta: dict[str, Any], where: str) -> str | None:
     if driver is not None and not isinstance(driver, str):
         raise UpstreamOptionError(f"{where} got driver={driver!r}; give a format name such as 'csv' or 'parquet'.")
     return driver
+
+
+def check_file_driver(driver: str | None, found: str, name: str, where: str) -> None:
+    """Refuse an upstream ``driver=`` that contradicts the driver of the file being logged."""
+    if driver is not None and driver != found:
+        raise ConfigError(
+            f"{where} got driver={driver!r} for {name}, whose name makes it a {found} artifact; "
+            "the driver comes from the file name: drop driver= or rename the file (nothing was logged)."
+        )
