@@ -157,3 +157,38 @@ def test_a_frame_logged_outside_every_mount_is_refused_before_it_is_written(tmp_
     with pytest.raises(consist.ConfigError, match="outside every mount"):
         tracker.run(step, outputs=["t"])
     assert not target.exists()
+
+
+SECOND_MACHINE = """
+import sys
+from pathlib import Path
+
+import consist
+from tests.integration.artifacts.test_mounts import _machine, _run
+
+root = Path(sys.argv[1])
+tracker = _machine(root)
+result = _run(tracker, root)
+print(result.cache_hit, result.outputs["total"].path, consist.load(result.outputs["total"])["pop"].to_list())
+"""
+
+
+def test_another_process_with_only_the_new_mounts_is_served_from_the_cache(tmp_path):
+    """A fresh process that knows only the new folders gets a hit for the moved project and executes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    first, second = tmp_path / "laptop", tmp_path / "cluster"
+    _write_zones(first / "data" / "inputs")
+    _run(_machine(first), first)
+    shutil.copytree(first, second)
+    shutil.rmtree(first)
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", SECOND_MACHINE, str(second)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", str(second / "data" / "outputs" / "total.parquet"), "[60]"]
+    assert _executions(second) == 1
