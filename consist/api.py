@@ -13,6 +13,7 @@ from consist.context import current_run, current_tracker, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
+from consist.mounts import is_mount_uri, resolve_uri
 from consist.relocate import locate
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.
@@ -116,7 +117,7 @@ def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, st
             )
         return path, artifact.driver, artifact.frame_kind
     if isinstance(artifact, (str, os.PathLike)):
-        path = Path(artifact)
+        path = resolve_uri(artifact) if isinstance(artifact, str) and is_mount_uri(artifact) else Path(artifact)
         if not path.exists():
             raise ArtifactNotFoundError(f"{path} does not exist.")
         return path, drivers.driver_for(path), None

@@ -65,6 +65,7 @@ def test_records_name_inputs_and_outputs_through_their_mounts(tmp_path):
     uris = set(tracker.run_query("SELECT uri FROM artifacts")["uri"].to_list())
     assert uris == {"inputs://zones.parquet", "outputs://total.parquet"}
     assert consist.load(result.inputs["zones"])["pop"].to_list() == [10, 20, 30]
+    assert consist.load("inputs://zones.parquet")["zone"].to_list() == [1, 2, 3]
     assert tracker.lineage(tmp_path / "data" / "outputs" / "total.parquet").run.id == result.run_id
 
 
