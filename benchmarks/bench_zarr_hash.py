@@ -40,7 +40,8 @@ def main() -> None:
     threaded_min = parallel.PARALLEL_MIN_FILES
     with tempfile.TemporaryDirectory() as work:
         store = Path(work) / "skims.zarr"
-        array = zarr.create_array(store=str(store), shape=(args.side, args.side), chunks=(args.chunk, args.chunk), dtype="f8")
+        shape, chunks = (args.side, args.side), (args.chunk, args.chunk)
+        array = zarr.create_array(store=str(store), shape=shape, chunks=chunks, dtype="f8")
         array[:] = np.random.default_rng(0).random((args.side, args.side))
         files = sum(1 for _ in walk_files(store))
         mib = sum(p.stat().st_size for p in store.rglob("*") if p.is_file()) / 2**20

@@ -46,7 +46,9 @@ class Mounts:
         base = Path(project_root).expanduser().resolve() if project_root is not None else None
         roots: dict[str, Path] = {}
         if mounts is not None and not isinstance(mounts, Mapping):
-            raise ConfigError(f"mounts= takes a mapping of name -> folder, e.g. {{'inputs': '/data/inputs'}}; got {mounts!r}.")
+            raise ConfigError(
+                f"mounts= takes a mapping of name -> folder, e.g. {{'inputs': '/data/inputs'}}; got {mounts!r}."
+            )
         for name, folder in (mounts or {}).items():
             if not isinstance(name, str) or not _NAME.match(name) or name == PROJECT:
                 raise ConfigError(

@@ -58,7 +58,12 @@ _BY_KEYWORD = {keyword: (name, fields) for name, (keyword, fields) in OPTION_OBJ
 _RUN_KEYWORDS = {
     "facet_from": "every scalar value of config= is already a facet of the run here: drop facet_from= "
     "(facet={...} adds facets that are not config)",
-    **{field: place for _, fields in OPTION_OBJECTS.values() for field, place in fields.items() if place != f"{field}="},
+    **{
+        field: place
+        for _, fields in OPTION_OBJECTS.values()
+        for field, place in fields.items()
+        if place != f"{field}="
+    },
 }
 _FLAT_KEYWORDS = "load_inputs=, runtime_kwargs=, inject_context=, cache_mode=, cache_hydration=, code_identity="
 
@@ -125,7 +130,9 @@ def refuse_unknown(where: str, extra: Mapping[str, Any], accepted: Iterable[str]
             )
     for keyword in extra:
         if keyword in _RUN_KEYWORDS:
-            raise UpstreamOptionError(f"{where} takes no {keyword}= (the upstream Consist spelling); here: {_RUN_KEYWORDS[keyword]}.")
+            raise UpstreamOptionError(
+                f"{where} takes no {keyword}= (the upstream Consist spelling); here: {_RUN_KEYWORDS[keyword]}."
+            )
     keyword = next(iter(extra), None)
     if keyword is not None:
         close = difflib.get_close_matches(keyword, list(accepted), n=2)

@@ -141,7 +141,8 @@ def load(path: Path, driver: str, as_: str | None = None, frame_kind: str | None
     a Polars DataFrame; ``as_`` overrides. JSON nobody logged as a frame loads as the
     Python value it holds; zarr stores open lazily; other files load as their Path.
     """
-    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path" and not (driver == "zarr" and as_ in ("xarray", "dataarray", "zarr")):
+    zarr_kind = driver == "zarr" and as_ in ("xarray", "dataarray", "zarr")
+    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path" and not zarr_kind:
         raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")
     if as_ == "path":
         return path
