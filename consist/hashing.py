@@ -18,7 +18,7 @@ from blake3 import blake3
 
 from consist.atomic import write_bytes
 from consist.identity import directory_hash
-from consist.parallel_hash import hash_many
+from consist.parallel_hash import PARALLEL_MIN_FILES, hash_many
 
 # Below this size a plain read beats mapping the file and starting threads.
 _MMAP_THRESHOLD = 4 * 1024 * 1024
@@ -118,6 +118,13 @@ def stat_fingerprint(path: Path) -> str:
     return hash_bytes("\n".join(parts).encode())
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # a dangling link: hashed by where it points
+        return 0
+
+
 class Hasher:
     """Hashes files and directories, memoising by stat.
 
@@ -146,8 +153,9 @@ class Hasher:
         """Content hash of a file or directory (directories: sorted file hashes)."""
         if path.is_dir():
             files = list(walk_files(path))
-            # Many files (a Zarr store's chunks) are hashed on several threads.
-            hashes = hash_many([full for _, full in files], self._entry_hash)
+            # Many large files (a Zarr store's chunks) are hashed on several threads.
+            total = sum(_size(full) for _, full in files) if len(files) >= PARALLEL_MIN_FILES else None
+            hashes = hash_many([full for _, full in files], self._entry_hash, total)
             return directory_hash([(rel, value) for (rel, _), value in zip(files, hashes)])
         return self.hash_file(path)
 
