@@ -11,6 +11,7 @@ from consist.api import (
     load,
     log_artifact,
     log_dataframe,
+    output_path,
     pivot_facets,
     run,
     run_query,
@@ -47,6 +48,8 @@ from consist.errors import (
     StoreError,
     UnhashableInputError,
     UnsafeKeyError,
+    UpstreamNameError,
+    UpstreamOptionError,
 )
 from consist.explain import Explanation
 from consist.schema_export import export_sqlmodel_stub
@@ -57,6 +60,14 @@ from consist.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Upstream Consist's option objects get an ImportError saying what to write instead.
+    from consist.upstream import name_error
+
+    raise name_error(name)
+
 
 __all__ = [
     "Artifact",
@@ -95,6 +106,8 @@ __all__ = [
     "Tracker",
     "UnhashableInputError",
     "UnsafeKeyError",
+    "UpstreamNameError",
+    "UpstreamOptionError",
     "coupler_schema",
     "current_tracker",
     "diff",
@@ -106,6 +119,7 @@ __all__ = [
     "load",
     "log_artifact",
     "log_dataframe",
+    "output_path",
     "pivot_facets",
     "run",
     "run_query",

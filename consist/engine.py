@@ -42,6 +42,7 @@ from consist.identity import (
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
+from consist.scenario_config import with_scenario_config
 from consist.step_log import step_recorded
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ class StepSpec:
     hydrate_overwrite: bool = False
     # Where outputs are copied after an execution (a function step's output_paths=).
     output_paths: Mapping[str, Any] | None = None
+    # The enclosing scenario's canonical config= (see consist.scenario_config).
+    scenario_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -151,6 +154,11 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
             name = f"{name}#{i}"
         resolved[name] = raw_artifact(tracker, path, name)
     snapshot, chash = config_identity(spec.config)
+    if spec.scenario_config:
+        # The scenario's config= counts toward every step: the step's own digest and the
+        # scenario's config are digested together (no scenario config, digest unchanged).
+        snapshot = with_scenario_config(snapshot, spec.scenario_config)
+        chash = config_identity([chash, spec.scenario_config])[1]
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,
@@ -217,7 +225,7 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = str(path.resolve())
+    uri = tracker.mounts.uri_for(path.resolve(), f"input {name!r}")
     return Artifact(
         id=artifact_id(None, uri, value),
         key=name,
@@ -365,7 +373,8 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str | None =
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs,
+        mounts=tracker.mounts,
     )
 
 

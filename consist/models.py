@@ -51,7 +51,11 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     @property
     def path(self) -> Path:
-        """The artifact's location on disk."""
+        """The artifact's location on disk (a mount URI resolved through the tracker's mounts)."""
+        if "://" in self.uri:
+            from consist.mounts import resolve_uri
+
+            return resolve_uri(self.uri)
         return Path(self.uri)
 
     @property
@@ -65,7 +69,7 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return self.run_id
 
     def __fspath__(self) -> str:
-        return self.uri
+        return str(self.path)
 
     def _repr_html_(self) -> str:
         from consist.display import artifact_html

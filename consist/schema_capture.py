@@ -270,7 +270,7 @@ def profile_meta(artifact: Artifact, sample_rows: int | None = None) -> dict[str
             f"profile_file_schema=True needs a Parquet or CSV file; {artifact.uri} has driver "
             f"{artifact.driver!r}. Drop the flag for this artifact."
         )
-    schema = describe_file(artifact.uri, artifact.driver, artifact.hash, profile=True,
+    schema = describe_file(str(artifact.path), artifact.driver, artifact.hash, profile=True,
                            sample_rows=sample_rows, key=artifact.key)  # fmt: skip
     return {"schema_id": schema.id, "file_schema": msgspec.to_builtins(schema)}
 

@@ -125,6 +125,7 @@ def open_trace(
         code_identity=code_identity,
         kind="trace",
         code_target=None if code is None else code.target,
+        scenario_config=scenario.config_snapshot if scenario is not None else {},
         **extra,
     )
     return TraceBlock(tracker, spec, scenario, code)

@@ -158,6 +158,17 @@ class CatalogMethods:
 
         return scan_key(self, key, **filters)
 
+    def load_matrix(self, key: str, **filters: Any) -> Any:
+        """Every Zarr artifact of ``key`` across runs as one lazy ``xarray.Dataset``.
+
+        A new ``run`` dimension has the coordinates ``run_id``, ``scenario`` and ``year``;
+        filters choose runs as for :meth:`scan`, and no array data is read (see
+        :func:`consist.matrix.load_matrix`). Needs xarray (``consist[xarray]``).
+        """
+        from consist.matrix import load_matrix
+
+        return load_matrix(self, key, **filters)
+
     def ingest(self, artifacts: Any) -> Any:
         """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""
         from consist.ingestion import ingest

@@ -122,14 +122,9 @@ def _load_json(path: Path, as_: str | None) -> Any:
 
 
 def _load_zarr(path: Path, as_: str | None) -> Any:
-    if as_ is not None:
-        raise ConfigError(
-            f"{path.name} is a zarr store, which opens as a zarr array or group, not as {as_!r}; "
-            "load it without as_= and convert the arrays you need."
-        )
-    import zarr
+    from consist.xarray_support import load_store
 
-    return zarr.open(str(path), mode="r")
+    return load_store(path, as_)
 
 
 _LOADERS: dict[str, Callable[[Path, Any], Any]] = {
@@ -148,7 +143,8 @@ def load(path: Path, driver: str, as_: str | None = None, frame_kind: str | None
     a Polars DataFrame; ``as_`` overrides. JSON nobody logged as a frame loads as the
     Python value it holds; zarr stores open lazily; other files load as their Path.
     """
-    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path":
+    zarr_kind = driver == "zarr" and as_ in ("xarray", "dataarray", "zarr")
+    if as_ is not None and as_ not in LOAD_KINDS and as_ != "path" and not zarr_kind:
         raise ConfigError(f"as_={as_!r} is not a frame kind; expected one of {', '.join(LOAD_KINDS)} or 'path'.")
     if as_ == "path":
         return path
