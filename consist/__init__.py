@@ -5,6 +5,7 @@ The front door only re-exports names; see each module for the behaviour.
 
 from consist._active import current_tracker, use_tracker
 from consist.api import (
+    diff,
     find_run,
     find_runs,
     ingest,
@@ -12,9 +13,11 @@ from consist.api import (
     load,
     log_artifact,
     log_dataframe,
+    output_path,
     pivot_facets,
     run,
     run_query,
+    runs_table,
     scan,
     scenario,
     trace,
@@ -48,15 +51,26 @@ from consist.errors import (
     StoreError,
     UnhashableInputError,
     UnsafeKeyError,
+    UpstreamNameError,
+    UpstreamOptionError,
 )
 from consist.models import Artifact, Run, RunResult
 from consist.tracker import Tracker
 from consist.views.schema_export import export_sqlmodel_stub
 from consist.workflow.coupler import Coupler, CouplerWarning
 from consist.workflow.scenario import Scenario
+from consist.workflow.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.workflow.typed_coupler import coupler_schema
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Upstream Consist's option objects get an ImportError saying what to write instead.
+    from consist.upstream import name_error
+
+    raise name_error(name)
+
 
 __all__ = [
     "Artifact",
@@ -88,14 +102,18 @@ __all__ = [
     "RunNotFoundError",
     "RunResult",
     "Scenario",
+    "ScenarioGraph",
     "ScenarioOutputsMissingError",
     "SchemaConflictError",
     "StoreError",
     "Tracker",
     "UnhashableInputError",
     "UnsafeKeyError",
+    "UpstreamNameError",
+    "UpstreamOptionError",
     "coupler_schema",
     "current_tracker",
+    "diff",
     "export_sqlmodel_stub",
     "find_run",
     "find_runs",
@@ -104,11 +122,14 @@ __all__ = [
     "load",
     "log_artifact",
     "log_dataframe",
+    "output_path",
     "pivot_facets",
     "run",
     "run_query",
+    "runs_table",
     "scan",
     "scenario",
+    "scenario_graph",
     "trace",
     "use_tracker",
 ]

@@ -26,6 +26,7 @@ from consist.errors import ConfigError
 from consist.identity.code import RECIPES
 from consist.identity.hashing import Hasher
 from consist.models import Artifact, RunResult
+from consist.mounts import Mounts
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
 from consist.views.state import ViewState
@@ -67,6 +68,15 @@ class Tracker(CatalogMethods, CacheControlMethods):
     progress
         Progress bars for long work (hashing large inputs, long scenarios): True,
         False, or None (default) to show them only in terminals and notebooks.
+    project_root, mounts
+        Portable paths (see :mod:`consist.mounts`): ``mounts={"inputs": "/data/inputs"}``
+        records a file there as ``inputs://zones.parquet`` (relative folders are taken
+        from ``project_root``, else from the current folder; other files under
+        ``project_root`` as ``project://...``),
+        so records stay valid when the data folder or the machine changes.
+    allow_external_paths
+        Accept inputs and logged files outside every mount and the run folder (recorded
+        by absolute path). Default: True without mounts, False with them.
 
     Examples
     --------
@@ -84,6 +94,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hash_mode: str = "fast",
         verify_outputs: str = "stat",
         progress: bool | None = None,
+        project_root: str | os.PathLike[str] | None = None,
+        mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+        allow_external_paths: bool | None = None,
     ) -> None:
         if code_identity not in RECIPES:
             raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
@@ -107,6 +120,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.cache_epoch = cache_epoch
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
+        self.mounts = Mounts(mounts, project_root, self.run_dir, allow_external_paths)
         self._sources_seen: set[str] = set()
         self.view_state = ViewState(self.layout, self.db_path, self.run_dir, self.schemas, self.records)
         register_tracker(self)
@@ -154,6 +168,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
         hydrate_dir: str | os.PathLike[str] | None = None,
         hydrate_overwrite: bool = False,
+        **unknown: Any,
     ) -> RunResult:
         """Run ``fn`` as a tracked, cached step.
 
@@ -230,11 +245,15 @@ class Tracker(CatalogMethods, CacheControlMethods):
             An input path does not exist (raised before ``fn`` runs).
         OutputMissingError
             A declared output was not produced (the run is recorded as failed).
+        UpstreamOptionError
+            ``execution_options=``/``cache_options=``/``output_policy=`` (upstream
+            Consist's option objects): the message gives the flat keywords to use.
         """
         options = dict(locals())  # first: every argument above, and nothing else
         del options["self"], options["step"], options["name"]
         from consist.engine.step import run_step
 
+        options.update(options.pop("unknown"))  # refused by the planner, naming close spellings
         return run_step(self, self._plan(step, name, options))
 
     def _plan(self, step: Any, name: Any, options: dict[str, Any]) -> StepSpec:
@@ -264,11 +283,11 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
         return current_run().log_artifact(path, key, **kwargs)
 
-    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
-        """Log a frame as Parquet output of the step executing now."""
+    def log_dataframe(self, df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+        """Log a frame as an output of the step executing now (see :meth:`RunContext.log_dataframe`)."""
         from consist._active import current_run
 
-        return current_run().log_dataframe(df, key, **meta)
+        return current_run().log_dataframe(df, key, path=path, **meta)
 
     # -- internals shared by the engine ------------------------------------------------
 

@@ -102,8 +102,9 @@ class CacheControlMethods:
         return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
 
     def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
-        # Bound to run()'s own signature: the same defaults, and a TypeError for an unknown option.
+        # Bound to run()'s own signature: the same defaults; the planner refuses unknown options.
         bound = inspect.signature(self.run).bind(*args, **kwargs)
         bound.apply_defaults()
         options = dict(bound.arguments)
+        options.update(options.pop("unknown", {}))
         return self._plan(options.pop("step"), options.pop("name"), options)

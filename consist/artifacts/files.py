@@ -13,6 +13,7 @@ from typing import Any
 
 from consist.artifacts.formats.drivers import driver_for
 from consist.artifacts.formats.frames import frame_kind, write_parquet
+from consist.catalog.record_values import record_mapping
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.identity.digests import digest
 from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
@@ -83,6 +84,7 @@ def file_artifact(
     ``force_hash_override``; ``validate_content_hash`` checks it against the bytes on
     disk and raises on a mismatch.
     """
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before any hashing: refused at the call
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
@@ -99,14 +101,17 @@ def file_artifact(
         artifact_id(run_id, key, value if run_id is None else ""),
         run_id=run_id,
         frame_kind=kind,
-        meta=dict(meta or {}),
+        meta=meta,
         stat=stat_fingerprint(path),
         created_at=time.time(),
     )
 
 
-def raw_artifact(path: Path, name: str, hasher: Hasher) -> Artifact:
-    """An input artifact for a file nobody logged: hashed by content (stat-memoised)."""
+def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact:
+    """An input artifact for a file nobody logged: hashed by content (stat-memoised).
+
+    ``mounts`` (:class:`~consist.mounts.Mounts`) names the file portably when it lies under one.
+    """
     path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
     try:
         value = hasher.hash_path(path)
@@ -115,7 +120,7 @@ def raw_artifact(path: Path, name: str, hasher: Hasher) -> Artifact:
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = str(path.resolve())
+    uri = mounts.uri_for(path.resolve(), f"input {name!r}")
     return _hashed(path, uri, name, value, artifact_id(None, uri, value))
 
 
@@ -158,6 +163,7 @@ def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Has
             "Polars DataFrame, a Polars LazyFrame or a pyarrow Table."
         )
     check_key(key)
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key}.parquet"
     write_parquet(obj, kind, target)

@@ -150,7 +150,7 @@ def collect(
     catalog = tracker.catalog
     selected = {
         row["id"]: row["ended_at"]
-        for row in catalog.arrow(f"SELECT id, ended_at FROM runs WHERE id IN ({chosen})", params).to_pylist()
+        for row in catalog.arrow(f"SELECT id, epoch(ended_at) AS ended_at FROM runs WHERE id IN ({chosen})", params).to_pylist()
     }
     used = catalog.arrow(
         "SELECT DISTINCT a.uri FROM run_artifacts ra JOIN artifacts a ON a.id = ra.artifact_id "
@@ -199,7 +199,7 @@ def _chosen_sql(older_than: float | None, keep: list[str], keep_scenarios: list[
     conds: list[str] = []
     params: list[Any] = []
     if older_than is not None:
-        conds.append("ended_at < ?")
+        conds.append("epoch(ended_at) < ?")
         params.append(float(older_than))
     if keep:
         conds.append("NOT list_contains(?, id)")

@@ -35,7 +35,7 @@ from consist.engine.spec import build_spec
 from consist.engine.step import run_step
 from consist.errors import InputNotFoundError, RecoveryError
 from consist.identity.code import identify
-from consist.identity.digests import config_hash, config_snapshot
+from consist.identity.digests import config_hash
 from consist.identity.hashing import Hasher
 from consist.models import Artifact, Run
 
@@ -336,7 +336,7 @@ def _config(producer: Run, recipe: Mapping[str, Any], where: str) -> Any:
                 config = msgspec.convert(producer.config, cls, strict=False)
         except (ValueError, TypeError) as exc:  # pydantic and msgspec validation errors are ValueErrors
             raise RecoveryError(f"{where}: cannot rebuild its {kind} config from the record ({exc}).") from None
-    if config_hash(config_snapshot(config)) != producer.config_hash:
+    if config_hash(config) != producer.config_hash:
         raise RecoveryError(f"{where}: its config rebuilt from the record no longer hashes the same; cannot replay it.")
     return config
 

@@ -117,16 +117,22 @@ _BY_PATH = (
 )
 
 
-def recorded_artifact(rows: Callable[[str, list[Any]], list[tuple[Any, ...]]], records: Any, ref: str) -> Artifact | None:
+def recorded_artifact(
+    rows: Callable[[str, list[Any]], list[tuple[Any, ...]]],
+    records: Any,
+    ref: str,
+    name_of: Callable[[Path], str] = str,
+) -> Artifact | None:
     """The artifact recorded under id ``ref``, else the newest one whose file is at path ``ref``.
 
     ``rows(sql, params)`` runs a query on the catalog (the command line reads the catalog
-    file, a tracker its live connection); ``records`` reads run records. None when
-    nothing recorded matches.
+    file, a tracker its live connection); ``records`` reads run records; ``name_of``
+    gives how a record names a path (through a mount, for a tracker that has them).
+    None when nothing recorded matches.
     """
     found, wanted = rows(_BY_ID, [ref]), ref
     if not found:
-        found = rows(_BY_PATH, [str(Path(ref).expanduser().resolve())])
+        found = rows(_BY_PATH, [name_of(Path(ref).expanduser().resolve())])
         wanted = found[0][1] if found else None
     run = records.get(found[0][0]) if found else None
     for artifact in [*run.outputs, *run.inputs] if run is not None else ():
@@ -139,7 +145,7 @@ def _artifact_by_id(tracker: CatalogHost, artifact_id: str) -> Artifact:
     def rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return [tuple(row.values()) for row in tracker.catalog.arrow(sql, params).to_pylist()]
 
-    found = recorded_artifact(rows, tracker.records, artifact_id)
+    found = recorded_artifact(rows, tracker.records, artifact_id, lambda path: _recorded_name(tracker, path))
     if found is None:
         found = _output_in_run_folder(tracker, Path(artifact_id).expanduser().resolve())
     if found is not None:
@@ -148,6 +154,14 @@ def _artifact_by_id(tracker: CatalogHost, artifact_id: str) -> Artifact:
         f"No recorded run read or wrote an artifact with id or path {artifact_id!r}; "
         "pass an Artifact (e.g. tracker.get_artifacts_for_run(run_id).outputs[key]) or its id."
     )
+
+
+def _recorded_name(tracker: CatalogHost, path: Path) -> str:
+    # How a record names ``path``: through its mount (inputs://...) when it is under one.
+    try:
+        return tracker.mounts.uri_for(path, "the path")
+    except ConfigError:
+        return str(path)
 
 
 def _output_in_run_folder(tracker: CatalogHost, path: Path) -> Artifact | None:

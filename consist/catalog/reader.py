@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 import pyarrow as pa
 
+from consist.artifacts.formats.literal import sql_path
 from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names
@@ -78,6 +79,7 @@ class CatalogHost(Protocol):
     run_dir: Path
     layout: Layout
     records: RecordStore
+    mounts: Any  # consist.mounts.Mounts: how records name paths
 
     @property
     def catalog(self) -> LiveCatalog:
@@ -180,7 +182,7 @@ class LiveCatalog:
                     rows.append(entry[1])
             self._con.register("_consist_fresh", segments.rows_to_table(rows))
             if live:
-                files = ", ".join(database.sql_literal(p) for p in self.segments.paths())
+                files = ", ".join(sql_path(p) for p in self.segments.paths())
                 union = "" if self.segments.uniform() else ", union_by_name = true"
                 body = (
                     f"SELECT * FROM read_parquet([{files}]{union}, hive_partitioning = false) "
@@ -201,7 +203,7 @@ class LiveCatalog:
             marks = ", ".join("?" for _ in gone)
             self._con.execute(f"DELETE FROM _consist_index WHERE _segment IN ({marks})", gone)
         for name in sorted(live - self._indexed):
-            path = database.sql_literal(str(self.segments.folder / name))
+            path = sql_path(self.segments.folder / name)
             self._con.execute(
                 f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path}, hive_partitioning = false)",
                 [name],

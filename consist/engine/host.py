@@ -1,7 +1,7 @@
 """The narrow view of a tracker that the engine and the cache layer work through.
 
 :class:`StepHost` lists what running, explaining, verifying and recovering a step
-read: the run folder, the record store, the cache index, the hasher and three
+read: the run folder, the record store, the cache index, the hasher, the mounts and three
 settings, plus two hooks the front installs. ``Tracker`` satisfies it; nothing here
 or below imports the ``Tracker``.
 """
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from consist.catalog.records import RecordStore
     from consist.identity.hashing import Hasher
     from consist.models import Artifact
+    from consist.mounts import Mounts
 
 
 class StepHost(Protocol):
@@ -31,6 +32,7 @@ class StepHost(Protocol):
     cache_epoch: int
     code_identity: str
     verify_outputs: str
+    mounts: Mounts
 
     def remember_source(self, code_hash: str, source: str) -> None:
         """Keep the source text behind a code identity, so a later miss can show a diff."""

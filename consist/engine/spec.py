@@ -65,6 +65,8 @@ class StepSpec:
     hydrate_overwrite: bool = False
     # Where outputs are copied after an execution (a function step's output_paths=).
     output_paths: Mapping[str, Any] | None = None
+    # The enclosing scenario's canonical config= (see consist.engine.scenario_config).
+    scenario_config: dict[str, Any] = field(default_factory=dict)
 
 
 def build_spec(

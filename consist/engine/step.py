@@ -29,12 +29,14 @@ from consist.artifacts import relocate
 from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
 from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
+from consist.engine import run_fields
 from consist.engine.context import RunContext, snapshot_files
+from consist.engine.scenario_config import with_scenario_config
+from consist.engine.step_log import step_recorded
 from consist.errors import ConfigError, InputError, error_context
 from consist.identity.code import identify
 from consist.identity.digests import (
-    config_hash,
-    config_snapshot,
+    config_identity,
     flatten,
     inputs_hash,
     step_signature,
@@ -82,6 +84,7 @@ class Prepared:
 def prepare(host: StepHost, spec: StepSpec) -> Prepared:
     """Validate ``spec`` and compute its signature (no execution, no catalog query)."""
     started = time.time()
+    run_fields.check_fields(spec)  # a record that is written must decode: refuse what it cannot hold now
     if spec.cache_mode not in CACHE_MODES:
         raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
     if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
@@ -98,14 +101,18 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         name = f"depends_on:{path.name}"
         if name in resolved:
             name = f"{name}#{i}"
-        resolved[name] = raw_artifact(path, name, host.hasher)
-    snapshot = config_snapshot(spec.config)
+        resolved[name] = raw_artifact(path, name, host.hasher, host.mounts)
+    snapshot, chash = config_identity(spec.config)
+    if spec.scenario_config:
+        # The scenario's config= counts toward every step: the step's own digest and the
+        # scenario's config are digested together (no scenario config, digest unchanged).
+        snapshot = with_scenario_config(snapshot, spec.scenario_config)
+        chash = config_identity({"step": chash, "scenario": spec.scenario_config})[1]
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or host.code_identity,
         spec.code_version,
     )
-    chash = config_hash(snapshot)
     ihash = inputs_hash({k: a.hash for k, a in resolved.items()})
     signature = step_signature(code.hash, chash, ihash, host.cache_epoch)
     return Prepared(resolved, snapshot, code, source, chash, ihash, signature, started)
@@ -144,7 +151,7 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
             value = relocate.rebase(host.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
-            resolved[name] = raw_artifact(Path(value), name, host.hasher)
+            resolved[name] = raw_artifact(Path(value), name, host.hasher, host.mounts)
         else:
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
@@ -228,11 +235,14 @@ def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return facets
 
 
-def write_record(host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: str, **fields: Any) -> Run:
+def write_record(
+    host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: str, *, bare: bool = False, **fields: Any
+) -> Run:
     """Append the run record of ``spec``; ``fields`` (status, outputs, ...) complete or override it.
 
     The one writer of run records: steps, traced blocks, container steps and (with
-    ``prep=None``: no identity, no cache settings) a scenario's own record.
+    ``prep=None``: no identity, no cache settings, no step log line) a scenario's own
+    record. ``bare`` leaves out user metadata and facets (see :func:`fail`).
     """
     values: dict[str, Any] = {
         "id": run_id,
@@ -242,8 +252,8 @@ def write_record(host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: 
         "year": spec.year,
         "iteration": spec.iteration,
         "tags": list(spec.tags),
-        "facets": _facets(spec, prep.snapshot if prep is not None else {}),
-        "meta": dict(spec.meta),
+        "facets": {} if bare else _facets(spec, prep.snapshot if prep is not None else {}),
+        "meta": {} if bare else dict(spec.meta),
         "ended_at": time.time(),
         "host": _HOST,
         "pid": os.getpid(),
@@ -265,6 +275,8 @@ def write_record(host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: 
     values.update(fields)
     run = Run(**values)
     host.records.append(run)
+    if prep is not None:
+        step_recorded(run)
     return run
 
 
@@ -299,7 +311,8 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     folder = host.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs,
+        mounts=host.mounts,
     )
 
 
@@ -339,8 +352,14 @@ def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: B
     second error.
     """
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
+    produced = list(ctx.outputs.values())
     try:
-        return write_record(host, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+        try:
+            return write_record(host, spec, prep, ctx.run_id, status="failed", outputs=produced, error=error)
+        except (TypeError, ValueError, OverflowError, NotImplementedError, msgspec.EncodeError):
+            # The failure may be user metadata no record can hold: the record of it must not need it.
+            bare = [msgspec.structs.replace(a, meta={}) for a in produced]
+            return write_record(host, spec, prep, ctx.run_id, bare=True, status="failed", outputs=bare, error=error)
     except OSError as err:
         # A "completed" record written just before the fault must not outlive it.
         host.records.discard(ctx.run_id)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist._active import active_scenario_id, current_tracker
+from consist._active import active_scenario, current_tracker
 from consist.engine.spec import StepSpec, build_spec
 from consist.errors import ConfigError, ContainerTimeoutError
 from consist.executors.container_checks import (
@@ -166,15 +166,17 @@ def run_container(
     from consist.engine.step import run_step
 
     tracker = tracker if tracker is not None else current_tracker()
-    if parent_id is None:
+    scenario = active_scenario(tracker)
+    if parent_id is None and scenario is not None:
         # Inside `with tracker.scenario(...)`, the scenario is the parent, as for function steps.
-        parent_id = active_scenario_id(tracker)
+        parent_id = scenario.name
     step = container_step(
         run_id=run_id, image=image, command=command, volumes=volumes, inputs=inputs, outputs=outputs,
         environment=environment, working_dir=working_dir, name=name, config=config, depends_on=depends_on,
         year=year, iteration=iteration, tags=tags, facet=facet, parent_id=parent_id, model=model,
         cache_mode=cache_mode, cache_hydration=cache_hydration, hydrate_to=hydrate_to, hydrate_dir=hydrate_dir,
         hydrate_overwrite=hydrate_overwrite, network_disabled=network_disabled, timeout_s=timeout_s,
+        scenario_config=scenario.config_snapshot if scenario is not None and parent_id == scenario.name else {},
     )
     return run_step(tracker, step)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
+from consist.artifacts.formats.literal import sql_path
 from consist.artifacts.schema_capture import csv_delimiter
 from consist.views.farm import LinkFarm, hive_types_sql, partitions
 from consist.views.hot import HOT_ALIAS
@@ -51,7 +52,7 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
 
 def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
     """A reader of ``files``; ``hive`` names the partitions of paths through provenance folders (None: plain paths)."""
-    listed = "[" + ", ".join(literal(f) for f in files) + "]"
+    listed = "[" + ", ".join(sql_path(f) for f in files) + "]"  # each file literally, never a pattern
     options = ", hive_partitioning = false"  # folders like ``exp=1`` above a file are not its columns
     if hive is not None:
         options = f", hive_partitioning = true, hive_types = {hive_types_sql(hive)}, hive_types_autocast = false"

@@ -24,27 +24,29 @@ import contextvars
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
 from consist.artifacts.files import check_key
+from consist.engine.run_fields import check_scenario
+from consist.engine.scenario_config import scenario_facets
 from consist.engine.spec import build_spec, step_args, step_name
 from consist.engine.step import claim_run_id, run_step, write_record
 from consist.errors import ConfigError
+from consist.identity.digests import config_snapshot
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
 from consist.workflow.coupler import Coupler
-from consist.workflow.logged_files import log_files
+from consist.workflow.coupler_methods import CouplerMethods
 from consist.workflow.steps import plan_step
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost
     from consist.workflow.tracing import TraceBlock
 
-T = TypeVar("T")
 
 
-class Scenario:
+class Scenario(CouplerMethods):
     """A named group of steps sharing a :class:`~consist.workflow.coupler.Coupler`.
 
     Create it with :func:`consist.scenario` or :meth:`Tracker.scenario` and use it as a
@@ -63,6 +65,14 @@ class Scenario:
         Default ``cache_hydration=`` for every step of the scenario.
     tags
         Recorded on the scenario record.
+    config
+        The scenario's own config (a dict, pydantic model, msgspec Struct or dataclass):
+        part of the identity of every step run inside it (steps do not receive it) and
+        recorded on the scenario, its scalar values as facets (see
+        :mod:`consist.engine.scenario_config`).
+    facet_from
+        Keys of ``config`` to record as facets, instead of every scalar value
+        (the upstream Consist spelling).
     **meta
         Recorded on the scenario record; scalar values are queryable as facets.
 
@@ -95,16 +105,22 @@ class Scenario:
         model: str | None = None,
         step_cache_hydration: str | None = None,
         tags: Sequence[str] | None = None,
+        config: Any = None,
+        facet_from: Sequence[str] | None = None,
         **meta: Any,
     ) -> None:
         # A misspelt option (step_cache_hydrate=) would otherwise be recorded as metadata.
-        check_extra_keywords(meta, ("model", "step_cache_hydration", "tags", "tracker"), "scenario()")
+        check_extra_keywords(
+            meta, ("model", "step_cache_hydration", "tags", "tracker", "config", "facet_from"), "scenario()"
+        )
+        self.config_snapshot = config_snapshot(config)
+        self.config_facets = scenario_facets(self.config_snapshot, facet_from)
         self.tracker = tracker
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"
         self.step_cache_hydration = step_cache_hydration
-        self.tags = [tags] if isinstance(tags, str) else list(tags or ())
-        self.meta = meta
+        # Checked now: the scenario's record is written when it ends and must decode.
+        self.tags, self.meta = check_scenario(self.name, tags, meta)
         self.coupler = Coupler()
         self.run_id: str | None = None
         self.parent_id: str | None = None
@@ -177,7 +193,7 @@ class Scenario:
             meta["coupler_replaced"] = {k: list(v) for k, v in self.coupler.replaced.items()}
         spec = build_spec(
             self.name, model=self.model, parent_id=self.parent_id, tags=self.tags, meta=self.meta, kind="scenario",
-            year=meta.get("year") if isinstance(meta.get("year"), int) else None,
+            year=meta.get("year") if isinstance(meta.get("year"), int) else None, facet=self.config_facets,
         )
         write_record(
             self.tracker,
@@ -185,6 +201,7 @@ class Scenario:
             None,
             self.run_id or self.name,
             status=self.status,
+            config=self.config_snapshot,
             meta=_plain(meta),
             outputs=self.coupler.values() + [a for a in self._outputs.values() if a not in self.coupler.values()],
             started_at=self._started,
@@ -255,10 +272,13 @@ class Scenario:
         if hydration is not None:
             options["cache_hydration"] = hydration
         options.update(fn=fn, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name)
+        step = name or step_name(fn)
+        if self._progress is not None:
+            self._progress.starting(step)
         try:
             result = run_step(self.tracker, plan_step(self.tracker, None, name, options, "sc.run()"))
         except BaseException as exc:
-            self.step_failed(name or step_name(fn), exc)
+            self.step_failed(step, exc)
             raise
         self.step_finished(result, result.run.name, [outputs] if isinstance(outputs, str) else outputs or ())
         return result
@@ -281,11 +301,17 @@ class Scenario:
         """Coupler keys in a list of inputs replaced by their artifacts (see :meth:`Coupler.resolve`)."""
         return self.coupler.resolve(inputs)
 
+    def graph(self) -> Any:
+        """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
+        from consist.workflow.scenario_drawing import scenario_graph
+
+        return scenario_graph(self)
+
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(step)
         read = {a.id for a in result.run.inputs}
         outputs = result.outputs
         if result.run.kind == "container":
@@ -308,73 +334,7 @@ class Scenario:
         """Note a step that raised (its own record says failed; the error propagates)."""
         self.failed_steps.append(step)
         if self._progress is not None:
-            self._progress.step()
-
-    # -- coupler conveniences --------------------------------------------------------
-
-    def require_outputs(
-        self, *keys: str, warn_undocumented: bool = False, description: Mapping[str, str] | None = None
-    ) -> None:
-        """Declare coupler keys that must be set before the scenario ends.
-
-        Leaving the scenario without one fails it (recorded as failed) with
-        :class:`~consist.errors.ScenarioOutputsMissingError`. ``warn_undocumented=True``
-        warns whenever a key that was not declared is set (catching typos);
-        ``description`` documents what each key holds.
-        """
-        self.coupler.declare_outputs(*keys, required=True, description=description, warn_undocumented=warn_undocumented)
-
-    def declare_outputs(
-        self,
-        *keys: str,
-        required: bool | Mapping[str, bool] = False,
-        description: Mapping[str, str] | None = None,
-        warn_undocumented: bool = False,
-    ) -> None:
-        """Declare coupler keys, each required or optional (``required={"debug": False}``)."""
-        self.coupler.declare_outputs(
-            *keys, required=required, description=description, warn_undocumented=warn_undocumented
-        )
-
-    def coupler_schema(self, schema: type[T]) -> T:
-        """A typed view of the coupler: ``view.zarr_skims`` is the artifact under that key.
-
-        ``schema`` is a class whose annotated attributes are the keys (see
-        :func:`consist.coupler_schema`); they become documented outputs of the scenario.
-        Reading a key nobody set raises :class:`~consist.errors.CouplerAttributeError`.
-        """
-        return self.coupler.typed(schema)
-
-    def collect_by_keys(self, outputs: Mapping[str, Artifact] | RunResult, *keys: str) -> dict[str, Artifact]:
-        """Put the named entries of ``outputs`` (e.g. ``result.outputs``) into the coupler; returns them."""
-        return self.coupler.collect_by_keys(outputs, *keys)
-
-    def log_artifacts(
-        self,
-        paths: Mapping[str, str | os.PathLike[str]],
-        *,
-        metadata_by_key: Mapping[str, Mapping[str, Any]] | None = None,
-        **shared_metadata: Any,
-    ) -> dict[str, Artifact]:
-        """Log several existing files at once, each under its key, and set them in the coupler.
-
-        Every artifact gets ``shared_metadata``; ``metadata_by_key[key]`` adds to (and
-        overrides) it for one key. Inside a running step they are that step's outputs;
-        elsewhere they are outputs of the scenario's own record.
-
-        Raises
-        ------
-        ConfigError
-            ``metadata_by_key`` names a key that is not in ``paths``.
-        InputNotFoundError
-            A path does not exist (nothing is logged).
-        """
-        self.check_open()
-        logged = log_files(
-            paths, metadata_by_key, shared_metadata, run_id=self.run_id, hasher=self.tracker.hasher, sink=self._outputs
-        )
-        self.coupler.update(logged)
-        return logged
+            self._progress.step(f"{step} (failed)")
 
 
 def _plain(value: Any) -> Any:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from consist._active import active_scenario_id
+from consist._active import active_scenario
 from consist.engine.spec import build_spec, step_args
 from consist.errors import ConfigError
+from consist.upstream import refuse_unknown
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost
@@ -34,16 +35,19 @@ _FUNCTION_ONLY = ("load_inputs", "runtime_kwargs", "capture_dir", "inject_contex
 
 def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who: str = "run()") -> StepSpec:
     """The spec ``run(step, name, **options)`` would run on ``host`` (nothing executes)."""
-    unknown = sorted(set(options) - RUN_OPTIONS)
+    unknown = {key: value for key, value in options.items() if key not in RUN_OPTIONS}
     if unknown:
-        raise TypeError(f"{who} got an unexpected keyword argument {unknown[0]!r}")
+        refuse_unknown(who, unknown, RUN_OPTIONS)
     options = dict(options)
     name, fn = step_args(step, name, options.pop("fn", None), who)
     executor = options.pop("executor", "python")
     container, output_paths = options.pop("container", None), options.pop("output_paths", None)
-    if options.get("parent_id") is None:
+    scenario = active_scenario(host)
+    if options.get("parent_id") is None and scenario is not None:
         # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
-        options["parent_id"] = active_scenario_id(host)
+        options["parent_id"] = scenario.name
+    same = scenario is not None and options.get("parent_id") == scenario.name
+    options["scenario_config"] = scenario.config_snapshot if same else {}
     if executor != "python" or container is not None or (output_paths is not None and fn is None):
         from consist.executors.containers import executor_spec
 

@@ -38,10 +38,11 @@ import msgspec
 
 from consist._active import activate
 from consist.engine import hydration
+from consist.engine.run_fields import whole_number
 from consist.engine.spec import StepSpec, build_spec
 from consist.engine.step import begin, claim_run_id, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
-from consist.identity.digests import config_snapshot
+from consist.identity.digests import config_snapshot, fields_of
 from consist.identity.hashing import hash_bytes
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
@@ -60,6 +61,7 @@ class Scenario(Protocol):
 
     name: str
     step_cache_hydration: str | None
+    config_snapshot: dict[str, Any]
 
     def check_open(self) -> None: ...
     def resolve_inputs(self, inputs: Any) -> Any: ...
@@ -103,6 +105,8 @@ def open_trace(
     """Build the :class:`TraceBlock` for ``with sc.trace(...)`` / ``with consist.trace(...)``."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"trace() needs a step name, e.g. sc.trace(name='simulate'); got {name!r}.")
+    # Before they join the block's identity: year="2030" and year=2030 are one block.
+    year, iteration = whole_number(year, "year"), whole_number(iteration, "iteration")
     if scenario is not None:
         inputs = scenario.resolve_inputs(inputs)
         if cache_hydration is None:
@@ -134,6 +138,7 @@ def open_trace(
         code_identity=code_identity,
         kind="trace",
         code_target=None if code is None else code.target,
+        scenario_config=scenario.config_snapshot if scenario is not None else {},
         **extra,
     )
     return TraceBlock(tracker, spec, scenario, code)
@@ -156,7 +161,7 @@ def _identity_config(
         raise ConfigError(
             f"trace metadata {clash} is also in config=; give each value once (in config= or as a keyword)."
         )
-    merged = {**snapshot, **metadata}
+    merged = {**fields_of(config), **metadata}  # as given: the identity keeps every value's type
     if year is not None:
         merged.setdefault("year", year)
     if iteration is not None:

@@ -24,7 +24,7 @@ FLOORS = {
     "consist.catalog": 6, "consist.artifacts": 6,
     "consist.identity": 7,
     "consist.models": 8, "consist.errors": 8, "consist.atomic": 8, "consist.keywords": 8, "consist.dotted": 8,
-    "consist.user_warnings": 8,
+    "consist.user_warnings": 8, "consist.upstream": 8, "consist.file_lock": 8, "consist.mounts": 8,
     "consist._active": 8, "consist.display": 8,
 }  # fmt: skip
 FRONT = {"consist", "consist.__main__", "consist.api", "consist.tracker", "consist.tracker_cache", "consist.tracker_catalog"}
