@@ -163,7 +163,7 @@ class CatalogMethods:
         """
         from consist.views.matrix import load_matrix
 
-        return load_matrix(self, key, **filters)
+        return load_matrix(self.view_state, key, **filters)
 
     def ingest(self, artifacts: Any) -> Any:
         """Copy artifacts' rows into the hot database (see :func:`consist.views.ingestion.ingest`)."""

@@ -9,20 +9,23 @@ before any store is opened) becomes one slice of a new ``run`` dimension, labell
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consist.artifacts.formats.xarray_support import open_dataset, require_xarray
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.views.sources import FILTERS, list_sources, present, select_sources
 
+if TYPE_CHECKING:
+    from consist.views.state import ViewState
 
-def load_matrix(tracker: Any, key: str, **filters: Any) -> Any:
+
+def load_matrix(state: ViewState, key: str, **filters: Any) -> Any:
     """One Zarr artifact of ``key`` per run, stacked lazily along a new ``run`` dimension.
 
     Parameters
     ----------
-    tracker
-        Whose catalog is searched.
+    state
+        The views state of the tracker whose catalog is searched.
     key
         The output key of the N-d artifact.
     **filters
@@ -38,7 +41,7 @@ def load_matrix(tracker: Any, key: str, **filters: Any) -> Any:
     xr = require_xarray("tracker.load_matrix")
     provenance = {k: v for k, v in filters.items() if k in FILTERS}
     facets = {k: v for k, v in filters.items() if k not in FILTERS}
-    sources = select_sources(tracker, list_sources(tracker, [key]), provenance, facets)
+    sources = select_sources(state, list_sources(state, [key]), provenance, facets)
     others = sorted({s.driver for s in sources if s.driver != "zarr"})
     if others:
         raise ConfigError(
