@@ -14,6 +14,7 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.cli.catalog import CliCatalog, first_line

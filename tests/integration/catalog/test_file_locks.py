@@ -25,7 +25,7 @@ HOLD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from consist import Tracker
-from consist.catalog import compaction
+    from consist.catalog import compaction
     tracker = Tracker(run_dir=sys.argv[1], db_path=sys.argv[2])
     with compaction.compaction_lock(tracker.layout, blocking=True) as held:
         assert held
