@@ -11,6 +11,7 @@ module never builds an artifact path.
 from __future__ import annotations
 
 import atexit
+import errno
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.atomic import create_exclusive, write_bytes
+from consist.errors import CatalogError
 from consist.models import Run, enc_hook
 from consist.store import Layout
 
@@ -110,12 +112,22 @@ class RecordStore:
         self._since_check = 0
         if self._compactor is not None and self._compactor.is_alive():
             return
-        if len(fresh_names(self.layout)) < self.compact_threshold:
+        if self._unfolded() < self.compact_threshold:
             return
         thread = threading.Thread(target=self._compact_in_background, name="consist-compaction", daemon=True)
         self._compactor = thread
         _compactors.add(thread)
         thread.start()
+
+    def _unfolded(self) -> int:
+        """Fresh record files no live segment holds yet (folded ones stay a grace period)."""
+        names = fresh_names(self.layout)
+        if len(names) < self.compact_threshold or not os.path.isdir(self.layout.segments):
+            return len(names)
+        with self._lock:
+            seg = self.segments
+            seg.refresh()
+            return sum(1 for name in names if seg.holder(name[: -len(".json")]) is None)
 
     def _compact_in_background(self) -> None:
         from consist import compaction
@@ -148,11 +160,28 @@ class RecordStore:
             self._segments = SegmentCatalog(self.layout.segments)
         return self._segments
 
-    def claim_id(self, run_id: str) -> bool:
-        """Reserve a user-chosen run id; False when a run already used it."""
+    def claim_id(self, run_id: str, *, check_segments: bool = True) -> bool:
+        """Reserve ``run_id`` with an exclusive create; False when a run already used it.
+
+        The claim file alone is not trusted: a catalog copied without its ``ids`` folder
+        still holds the ids in its records, so a fresh record or (``check_segments``) a
+        compacted one with this id also makes it taken. Generated ids skip the segment
+        check: they carry the second they were made in, so only a live writer can
+        collide with them, and the exclusive create settles that.
+        """
+        if not create_exclusive(self.layout.id_claim_path(run_id)):
+            return False
         if self.layout.record_path(run_id).exists():
             return False
-        return create_exclusive(self.layout.id_claim_path(run_id))
+        return not (check_segments and self._in_segments(run_id))
+
+    def _in_segments(self, run_id: str) -> bool:
+        if not os.path.isdir(self.layout.segments):
+            return False
+        with self._lock:
+            seg = self.segments
+            seg.refresh()
+            return seg.holder(run_id) is not None
 
     def get(self, run_id: str) -> Run | None:
         """The record of ``run_id`` (its fresh file, else its segment), or None.
@@ -171,8 +200,13 @@ class RecordStore:
             data = self._segment_record(run_id)
             if data is None:
                 return None
-        except OSError:  # e.g. a run id too long for a file name: it was never recorded
-            return None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # an id too long for a file name was never recorded
+                return None
+            raise CatalogError(
+                f"cannot read the run record {path}: {exc.strerror or exc}. Check the file's permissions and the "
+                "disk; `consist rebuild` re-reads the catalog once it is readable."
+            ) from exc
         try:
             return decode_run(data)
         except msgspec.DecodeError:
@@ -193,18 +227,17 @@ class RecordStore:
             return None
 
     def iter_fresh(self) -> Iterator[Run]:
-        """Every readable fresh record; corrupt files are reported by name and skipped."""
-        try:
-            names = os.listdir(self.layout.fresh)
-        except FileNotFoundError:
-            return
-        for name in names:
-            if not name.endswith(".json") or name.startswith("."):
-                continue
+        """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""
+        found: dict[str, Run] = {}
+        for name in sorted(fresh_names(self.layout)):
             path = self.layout.fresh / name
             try:
-                yield decode_run(path.read_bytes())
+                run = decode_run(path.read_bytes())
             except FileNotFoundError:
                 continue
             except msgspec.DecodeError:
                 log.warning("skipping corrupt run record %s", path)
+                continue
+            if run.id not in found or name == f"{run.id}.json":  # a copy under another name is no second run
+                found[run.id] = run
+        yield from found.values()

@@ -49,12 +49,18 @@ _lock_warned = False
 
 @dataclass
 class CompactionReport:
-    """What one compaction did."""
+    """What one compaction did.
+
+    ``conflicts`` are fresh files moved aside because another record has their run id;
+    ``pending`` counts folded fresh files kept for the grace period (deleted later).
+    """
 
     folded: int = 0
     merged: int = 0
     deleted_segments: int = 0
     quarantined: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    pending: int = 0
     skipped: bool = False
 
 
@@ -114,8 +120,56 @@ def compact(
 
 
 def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport) -> None:
-    pairs, folded = [], []
-    for name in fresh_names(layout):
+    """Fold fresh records into a new segment; settle copies and leftovers by run id.
+
+    A fresh file is deleted only when a live segment holds its run byte for byte, and
+    only once that segment is older than :data:`GRACE_S` (an outside reader of the
+    catalog file may have listed it). A file holding a different record under an id
+    already taken (a sync tool's conflicted copy, a reused id) is moved aside, never
+    deleted or folded.
+    """
+    by_id = _fresh_by_id(layout, catalog, report)
+    held = catalog.read_records(run_id for run_id in by_id if catalog.holder(run_id) is not None)
+    pairs, leftovers = [], []
+    for run_id, copies in by_id.items():
+        kept = held.get(run_id)
+        if kept is None:
+            path, data, run = copies[0]
+            pairs.append((run, data))
+            leftovers.append((run_id, path))
+            kept, copies = data, copies[1:]
+        for path, data, _ in copies:
+            if data == kept:
+                leftovers.append((run_id, path))
+            else:
+                _set_aside(layout, path, run_id, report)
+    if pairs:
+        segments.write_segment(layout.segments, pairs)
+        report.folded = len(pairs)
+        catalog.refresh()
+    now = time.time()
+    for run_id, path in leftovers:
+        holder = catalog.holder(run_id)
+        if holder is not None and now - catalog.infos[holder].mtime >= GRACE_S:
+            _unlink(path)
+        else:
+            report.pending += 1
+
+
+def _fresh_by_id(
+    layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport
+) -> dict[str, list[tuple[Path, bytes, Run]]]:
+    """Readable fresh records by run id; the file named after its id first. Corrupt ones are quarantined.
+
+    Files folded less than :data:`GRACE_S` ago are not even read (a later compaction settles them).
+    """
+    by_id: dict[str, list[tuple[Path, bytes, Run]]] = {}
+    now = time.time()
+    for name in sorted(fresh_names(layout)):
+        holder = catalog.holder(name[: -len(".json")])
+        if holder is not None and now - catalog.infos[holder].mtime < GRACE_S:
+            report.pending += 1
+            continue
         path = layout.fresh / name
         try:
             data = path.read_bytes()
@@ -126,26 +180,24 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
         except msgspec.DecodeError:
             report.quarantined.append(str(_quarantine(layout, path)))
             continue
-        if catalog.holder(run.id) is not None:
-            # Left over by a compaction killed after publishing its segment.
-            _unlink(path)
-            continue
-        pairs.append((run, data))
-        folded.append(path)
-    if not pairs:
-        return
-    segments.write_segment(layout.segments, pairs)
-    for path in folded:
-        _unlink(path)
-    report.folded = len(pairs)
-    catalog.refresh()
+        by_id.setdefault(run.id, []).append((path, data, run))
+    for run_id, copies in by_id.items():
+        copies.sort(key=lambda c: c[0].name != f"{run_id}.json")
+    return by_id
 
 
-def _quarantine(layout: Layout, path: Path) -> Path:
+def _set_aside(layout: Layout, path: Path, run_id: str, report: CompactionReport) -> None:
+    target = _quarantine(layout, path, f"it holds a different record under run id {run_id!r}, which another record has")
+    report.conflicts.append(str(target))
+
+
+def _quarantine(layout: Layout, path: Path, why: str = "it cannot be decoded") -> Path:
     target = layout.corrupt / path.name
+    if target.exists():
+        target = layout.corrupt / f"{path.stem}.{time.time_ns()}{path.suffix}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
-    log.warning("corrupt run record %s cannot be decoded; moved it to %s", path, target)
+    log.warning("run record %s: %s; moved it to %s", path, why, target)
     return target
 
 

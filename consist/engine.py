@@ -275,7 +275,10 @@ def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
                 return candidate
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    while True:  # claimed exclusively: two runs drawing one id must not share a record
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if tracker.records.claim_id(candidate, check_segments=False):
+            return candidate
 
 
 def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,8 @@ class LiveCatalog:
         self._pid = -1
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        self._warned: set[tuple[str, str]] = set()
         self._state: tuple[Any, ...] | None = None
         self._indexed: set[str] = set()
         self._plans: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -156,11 +158,8 @@ class LiveCatalog:
             state = (live, frozenset(names))
             if state == self._state:
                 return
-            rows = []
-            for name in names:
-                entry = self._fresh.get(name)
-                if entry is not None and self.segments.holder(entry[0].id) is None:
-                    rows.append(entry[1])
+            self._by_id = self._fresh_by_id(names)
+            rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", segments.rows_to_table(rows))
             if live:
                 files = ", ".join(database.sql_literal(p) for p in self.segments.paths())
@@ -190,6 +189,31 @@ class LiveCatalog:
                 [name],
             )
         self._indexed = set(live)
+
+    def _fresh_by_id(self, names: list[str]) -> dict[str, tuple[Run, dict[str, Any]]]:
+        """Decoded fresh records by run id: a copy under another file name is not a second run.
+
+        The file named after its id wins; two files with one id and different records
+        are reported once, by name.
+        """
+        by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        names_of: dict[str, str] = {}
+        for name in sorted(names):
+            entry = self._fresh.get(name)
+            if entry is None:
+                continue
+            run_id = entry[0].id
+            other = names_of.get(run_id)
+            if other is not None and by_id[run_id][0] != entry[0] and (other, name) not in self._warned:
+                self._warned.add((other, name))
+                log.warning(
+                    "run records %s and %s both hold run id %r with different content; reading %s "
+                    "(the next compaction moves the other aside)", self.layout.fresh / other,
+                    self.layout.fresh / name, run_id, f"{run_id}.json" if name == f"{run_id}.json" else other,
+                )  # fmt: skip
+            if other is None or name == f"{run_id}.json":
+                by_id[run_id], names_of[run_id] = entry, name
+        return by_id
 
     def _read_fresh(self) -> list[str]:
         names = fresh_names(self.layout)
@@ -286,7 +310,7 @@ class LiveCatalog:
     def _records(self, run_ids: list[str]) -> list[Run]:
         fresh = {}
         for run_id in run_ids:
-            entry = self._fresh.get(f"{run_id}.json")
+            entry = self._by_id.get(run_id)
             if entry is not None:
                 fresh[run_id] = entry[0]
         stored = self.segments.read_records(i for i in run_ids if i not in fresh)
