@@ -23,6 +23,7 @@ import msgspec
 from consist.atomic import create_exclusive, write_bytes
 from consist.errors import CatalogError
 from consist.models import Run, enc_hook
+from consist.segment_sums import vanished
 from consist.store import Layout
 
 if TYPE_CHECKING:
@@ -222,9 +223,10 @@ class RecordStore:
             for _ in range(3):
                 try:
                     return seg.read_record(run_id)
-                except FileNotFoundError:
+                except FileNotFoundError as exc:
+                    missing = exc.filename or str(exc)
                     seg.refresh()
-            return None
+            raise vanished(missing)
 
     def iter_fresh(self) -> Iterator[Run]:
         """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""

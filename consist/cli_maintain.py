@@ -92,7 +92,13 @@ def cmd_rebuild(args: argparse.Namespace, run_dir: str, db_path: str | None) -> 
     if args.compact:
         report = tracker.compact()
         sys.stdout.write(f"compacted: {report.folded} fresh records folded into a segment\n")
-    tracker.rebuild_catalog()
+    repaired = tracker.rebuild_catalog()
+    for path in repaired.damaged:
+        sys.stdout.write(f"damaged segment {path}: moved to {tracker.layout.corrupt / 'segments'}\n")
+    if repaired.damaged:
+        sys.stdout.write(f"recovered {repaired.recovered} runs from intact twins and fresh records\n")
+    if repaired.lost:
+        sys.stdout.write(f"lost {len(repaired.lost)} runs: {', '.join(repaired.lost[:20])}\n")
     _, rows = catalog.execute("SELECT count(*) FROM (SELECT id FROM runs)")
     sys.stdout.write(f"rebuilt {tracker.db_path} from the records in {tracker.layout.root} ({rows[0][0]} runs)\n")
     return 0

@@ -33,7 +33,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import segments
+from consist import segment_sums, segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.models import Run
 from consist.store import Layout
@@ -218,6 +218,8 @@ def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> 
         group = next((names for _, names in sorted(by_level.items()) if len(names) >= FANOUT), None)
         if group is None:
             return merged
+        if not all([catalog.verified(name) for name in group]):
+            continue  # a damaged input is never merged (its damage would get a valid checksum)
         # Name every still-present file the inputs replaced too, so deleting an input
         # later can never bring its own leftovers back to life.
         replaces = set(group)
@@ -269,6 +271,7 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
             # The Parquet file first: without it the segment no longer exists.
             _unlink(layout.segments / old)
             _unlink(segments.records_path(layout.segments / old))
+            _unlink(segment_sums.sums_path(layout.segments / old))
             deleted += 1
     # Under the lock, a temporary file or a records file without its Parquet file can
     # only be left over from a killed compaction.
@@ -276,10 +279,10 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
         names = set(os.listdir(layout.segments))
     except FileNotFoundError:
         names = set()
-    suffix = segments.RECORDS_SUFFIX
     for name in names:
         temporary = name.startswith(".seg-") and name.endswith(".tmp")
-        orphan = name.endswith(suffix) and name[: -len(suffix)] + ".parquet" not in names
+        suffix = next((s for s in (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX) if name.endswith(s)), None)
+        orphan = suffix is not None and name[: -len(suffix)] + ".parquet" not in names
         if temporary or orphan:
             _unlink(layout.segments / name)
     if deleted:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from consist import database, segments
 from consist.catalog import decode_run, fresh_names
+from consist.segment_sums import vanished
 from consist.models import Run
 from consist.store import Layout
 
@@ -256,7 +257,7 @@ class LiveCatalog:
                         raise
                     # A segment merged away between listing and reading: list again.
                     if attempt == _RETRIES - 1:
-                        raise
+                        raise vanished(str(exc)) from exc
                     self._state = None
         raise AssertionError("unreachable")
 
@@ -299,13 +300,15 @@ class LiveCatalog:
         if order:
             sql += f" ORDER BY {order}"
         with self._lock:
-            for _ in range(_RETRIES):
+            for attempt in range(_RETRIES):
                 found = self.arrow(sql, params).column("id").to_pylist()
                 try:
                     return self._records(found)
-                except FileNotFoundError:  # a segment merged away meanwhile
+                except FileNotFoundError as exc:  # a segment merged away meanwhile: list again
+                    if attempt == _RETRIES - 1:
+                        raise vanished(exc.filename or str(exc)) from exc
                     self._state = None
-            return self._records(self.arrow(sql, params).column("id").to_pylist())
+        raise AssertionError("unreachable")
 
     def _records(self, run_ids: list[str]) -> list[Run]:
         fresh = {}

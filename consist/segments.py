@@ -37,8 +37,10 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
+from consist import segment_sums
 from consist.atomic import temp_name
 from consist.models import Run
+from consist.segment_sums import DamagedSegmentError
 
 log = logging.getLogger("consist.catalog")
 
@@ -211,21 +213,27 @@ def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterabl
 def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
     """Temporary names for a segment's two files; renamed into place, records first."""
     tmp_records, tmp = temp_name(records_path(target)), temp_name(target)
+    committed = False
     try:
         yield tmp_records, tmp
         # Durable before the rename: the caller deletes the folded fresh files next,
         # and a crash must not leave their only copy in unflushed pages.
         for path in (tmp_records, tmp):
             _fsync(path)
+        segment_sums.write_sums(target, tmp, tmp_records)
         os.replace(tmp_records, records_path(target))
         os.replace(tmp, target)  # the commit: readers see the segment from here on
+        committed = True
         _fsync(target.parent)
-    except BaseException:
-        for path in (tmp_records, tmp):
+    except BaseException as exc:
+        leftovers = [tmp_records, tmp] + ([] if committed else [records_path(target), segment_sums.sums_path(target)])
+        for path in leftovers:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(target)  # a full disk says which segment it was writing
         raise
 
 
@@ -259,7 +267,11 @@ class SegmentInfo(msgspec.Struct, frozen=True):
 
 
 def read_info(path: Path) -> SegmentInfo:
-    """Ids (with their row numbers), row groups and replaced segments of a segment."""
+    """Ids (with their row numbers), row groups and replaced segments of a segment.
+
+    Raises :class:`DamagedSegmentError` when the file does not match its checksum.
+    """
+    segment_sums.check(path, "parquet", path)
     pf = pq.ParquetFile(path)
     meta = pf.schema_arrow.metadata or {}
     replaces = frozenset(msgspec.json.decode(meta.get(_REPLACES, b"[]"), type=list[str]))
@@ -290,18 +302,26 @@ class SegmentCatalog:
         self.live: list[str] = []
         self._live_key: tuple[str, ...] = ()
         self._records: dict[str, tuple[list[pa.Array], list[int]]] = {}
+        self.bad: set[str] = set()  # damaged segments, reported once and skipped
+
+    def _skip(self, name: str, exc: Exception) -> None:
+        """Report a damaged segment once, by name, and leave it out from now on."""
+        self.bad.add(name)
+        self.infos.pop(name, None)
+        self._records.pop(name, None)
+        log.warning("%s", exc if isinstance(exc, DamagedSegmentError) else segment_sums.damaged(str(exc), self.folder / name))
 
     def refresh(self) -> bool:
         """Re-list the folder; True when the set of live segments changed."""
         names = list_segment_names(self.folder)
         for name in names:
-            if name not in self.infos:
+            if name not in self.infos and name not in self.bad:
                 try:
                     self.infos[name] = read_info(self.folder / name)
                 except FileNotFoundError:
                     continue
-                except (OSError, pa.ArrowInvalid) as exc:
-                    log.warning("skipping unreadable catalog segment %s: %s", self.folder / name, exc)
+                except (OSError, pa.ArrowInvalid, DamagedSegmentError) as exc:
+                    self._skip(name, exc)
                     continue
         present = [n for n in names if n in self.infos]
         for gone in set(self.infos) - set(present):
@@ -352,6 +372,8 @@ class SegmentCatalog:
                 wanted.setdefault(name, []).append((run_id, self.infos[name].ids[run_id]))
         out: dict[str, bytes] = {}
         for name, items in wanted.items():
+            if not self.verified(name):
+                continue
             chunks, starts = self._record_chunks(name)
             by_chunk: dict[int, list[tuple[str, int]]] = {}
             for run_id, row in items:
@@ -362,13 +384,27 @@ class SegmentCatalog:
                 out.update(zip((run_id for run_id, _ in rows), values))
         return out
 
+    def verified(self, name: str) -> bool:
+        """Whether segment ``name``'s records file is intact; a damaged one is skipped from now on."""
+        try:
+            self._record_chunks(name)
+        except (pa.ArrowInvalid, DamagedSegmentError) as exc:
+            self._skip(name, exc)
+            self.refresh()
+            return False
+        return True
+
     def _record_chunks(self, name: str) -> tuple[list[pa.Array], list[int]]:
         # Memory-mapped and kept: zero-copy, read once, and the mapping keeps working
         # even if a later merge deletes the file.
         cached = self._records.get(name)
         if cached is None:
-            source = pa.memory_map(str(records_path(self.folder / name)))
-            chunks = pa.ipc.open_file(source).read_all().column("record").chunks
+            path = records_path(self.folder / name)
+            segment_sums.check(self.folder / name, "records", path)
+            source = pa.memory_map(str(path))
+            table = pa.ipc.open_file(source).read_all()
+            table.validate(full=True)  # offsets within bounds: never a wild read, checksum or not
+            chunks = table.column("record").chunks
             starts, total = [], 0
             for chunk in chunks:
                 starts.append(total)
