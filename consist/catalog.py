@@ -87,6 +87,7 @@ class RecordStore:
         self._segments: SegmentCatalog | None = None
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
+        self._settler: threading.Timer | None = None
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
@@ -134,11 +135,22 @@ class RecordStore:
         from consist import compaction
 
         try:
-            compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
+            report = compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
         except Exception:  # the run is recorded either way; a failed compaction loses nothing
             log.exception("automatic catalog compaction of %s failed", self.layout.root)
+        else:
+            if report.pending and self._settler is None:
+                # Folded fresh files wait out the grace period: delete them then, even if no
+                # more runs come (a bulk load would otherwise leave them for every reader to list).
+                self._settler = threading.Timer(compaction.GRACE_S + 1, self._settle)
+                self._settler.daemon = True
+                self._settler.start()
         finally:
             _compactors.discard(threading.current_thread())
+
+    def _settle(self) -> None:
+        self._settler = None
+        self._compact_in_background()
 
     def wait_for_compaction(self, timeout: float | None = None) -> None:
         """Block until an automatic compaction started by this store has finished."""

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from consist import segment_sums, segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.errors import DiskWriteError
 from consist.models import Run
 from consist.store import Layout
 
@@ -113,9 +114,19 @@ def compact(
         catalog = segments.SegmentCatalog(layout.segments)
         catalog.refresh()
         report.deleted_segments = _collect_garbage(layout, catalog)
-        _fold_fresh(layout, catalog, report)
-        if merge:
-            report.merged = _merge(layout, catalog, threshold)
+        try:
+            _fold_fresh(layout, catalog, report)
+            if merge:
+                report.merged = _merge(layout, catalog, threshold)
+        except OSError as exc:
+            if isinstance(exc, (DiskWriteError, FileNotFoundError)):
+                raise
+            where = exc.filename or str(layout.segments)
+            raise DiskWriteError(
+                f"catalog compaction could not write {where}: {exc.strerror or exc}. Nothing was lost (fresh "
+                "records stay until a segment holds them); free space on that disk, then run `consist rebuild "
+                "--compact` or tracker.compact().", filename=where, errno=exc.errno,
+            ) from exc  # fmt: skip
     return report
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, relocate, replay
+from consist import binding, hydration, orphans, outputs, relocate, replay
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -346,6 +346,8 @@ def serve_hit(
         cache_hit=True,
         reused_run_id=entry.run_id,
     )
+    if run_id is not None:
+        orphans.release(run_id)  # a traced block that executed under begin()
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
@@ -357,6 +359,7 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
     """
     restore_inputs(tracker, spec, prep)
     run_id = new_run_id(tracker, spec)
+    orphans.hold(tracker.layout, run_id)  # a folder of a run still going is never an orphan
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -390,6 +393,7 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
     # while writing the bookkeeping above) would still be served as a cache hit.
     if spec.cache_mode != "readonly":
         tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
 
@@ -409,6 +413,8 @@ def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc:
         tracker.records.discard(ctx.run_id)
         exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
         return None
+    finally:
+        orphans.release(ctx.run_id)
 
 
 def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
@@ -473,6 +479,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
                 inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
             )
         except ConfigError:
+            orphans.release(ctx.run_id)
             _remove_if_empty(ctx.run_dir)
             raise
         capture_before = None

@@ -153,6 +153,7 @@ class LiveCatalog:
         """Bring the views up to date with the files (cheap when nothing changed)."""
         with self._lock:
             self._connect()
+            self.segments.refresh()  # only to skip reading folded fresh files (a held id stays held)
             names = self._read_fresh()
             self.segments.refresh()
             live = tuple(self.segments.live)
@@ -223,6 +224,8 @@ class LiveCatalog:
             del self._fresh[gone]
         kept = []
         for name in names:
+            if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
+                continue  # folded by a compaction, kept a grace period for outside readers
             if name not in self._fresh:
                 path = self.layout.fresh / name
                 try:
