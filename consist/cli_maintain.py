@@ -33,7 +33,7 @@ def cmd_verify(args: argparse.Namespace, run_dir: str, db_path: str | None) -> i
         gc_hint = "; files deleted by `consist gc` count as missing" if missing else ""
         sys.stdout.write(
             f"{_count(len(problems), 'problem')} in the outputs of {what}: {missing} missing, "
-            f"{len(problems) - missing} modified (tracker.recover(artifact) can restore them{gc_hint})\n"
+            f"{len(problems) - missing} modified or unreadable (tracker.recover(artifact) can restore them{gc_hint})\n"
         )
         return 1
     sys.stdout.write(f"all outputs of {what} hold their recorded bytes\n")
