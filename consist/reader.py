@@ -260,7 +260,9 @@ class LiveCatalog:
                         raise
                     # A segment merged away between listing and reading: list again.
                     if attempt == _RETRIES - 1:
-                        raise vanished(str(exc)) from exc
+                        if str(self.layout.segments) in str(exc):  # other files (views' data) are not ours to name
+                            raise vanished(str(exc)) from exc
+                        raise
                     self._state = None
         raise AssertionError("unreachable")
 
