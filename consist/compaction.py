@@ -33,7 +33,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import segment_sums, segments
+from consist import segment_records, segment_sums, segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.errors import DiskWriteError
 from consist.models import Run
@@ -229,7 +229,7 @@ def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> 
         group = next((names for _, names in sorted(by_level.items()) if len(names) >= FANOUT), None)
         if group is None:
             return merged
-        if not all([catalog.verified(name) for name in group]):
+        if not all([catalog.verified(name, every_record=True) for name in group]):
             continue  # a damaged input is never merged (its damage would get a valid checksum)
         # Name every still-present file the inputs replaced too, so deleting an input
         # later can never bring its own leftovers back to life.
@@ -252,7 +252,7 @@ def _write_merged(layout: Layout, inputs: list[Path], replaces: set[str]) -> Pat
                 with pa.memory_map(str(segments.records_path(path))) as source:
                     reader = pa.ipc.open_file(source)
                     for i in range(reader.num_record_batches):
-                        writer.write_batch(reader.get_batch(i))
+                        writer.write_batch(segment_records.with_digests(reader.get_batch(i)))
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             # Coalesce small input groups into full ones: scans pay per row group.
             pending: list[pa.Table] = []

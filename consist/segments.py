@@ -8,7 +8,9 @@ A segment is two files written once:
 - ``seg-<time>-<token>.records.arrow``: the run records as appended (JSON bytes), in
   the same row order, in an uncompressed Arrow IPC file. Written before the Parquet
   file, memory-mapped by readers, so a run is read back in microseconds from its row
-  number without decompressing anything, and byte for byte as it was appended.
+  number without decompressing anything, and byte for byte as it was appended; each
+  record is stored beside its digest and checked when read (:mod:`consist.segment_records`).
+- ``seg-<time>-<token>.sums``: checksums of both files (:mod:`consist.segment_sums`).
 
 A merged segment names the segments it replaces in its Parquet key/value metadata
 (``consist.replaces``); readers ignore replaced segments even while their files still
@@ -22,7 +24,6 @@ to compact (see :mod:`consist.compaction`).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 import secrets
@@ -40,7 +41,10 @@ import pyarrow.parquet as pq
 from consist import segment_sums
 from consist.atomic import temp_name
 from consist.models import Run
+from consist.segment_records import RECORDS_SCHEMA, RECORDS_SUFFIX, RecordsFile, records_path, records_table
 from consist.segment_sums import DamagedSegmentError
+
+__all__ = ["RECORDS_SCHEMA", "RECORDS_SUFFIX", "SCHEMA", "SegmentCatalog", "records_path", "write_segment"]
 
 log = logging.getLogger("consist.catalog")
 
@@ -116,8 +120,6 @@ SCHEMA = pa.schema(
         ("facets", pa.list_(FACET_TYPE)),
     ]
 )
-RECORDS_SCHEMA = pa.schema([("record", pa.binary())])
-RECORDS_SUFFIX = ".records.arrow"
 
 
 def facet_row(key: str, value: Any) -> dict[str, Any]:
@@ -186,11 +188,6 @@ def segment_name() -> str:
     return f"seg-{time.time_ns():020d}-{secrets.token_hex(4)}.parquet"
 
 
-def records_path(segment: Path) -> Path:
-    """The records file that goes with the segment at ``segment``."""
-    return segment.with_name(segment.name[: -len(".parquet")] + RECORDS_SUFFIX)
-
-
 def segment_meta(replaces: Iterable[str] = ()) -> dict[bytes, bytes]:
     """Parquet key/value metadata of a new segment."""
     return {_VERSION: str(SEGMENT_VERSION).encode(), _REPLACES: _json.encode(sorted(set(replaces)))}
@@ -201,7 +198,7 @@ def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterabl
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / segment_name()
     table = rows_to_table([run_row(run) for run, _ in runs]).replace_schema_metadata(segment_meta(replaces))
-    records = pa.table({"record": pa.array([data for _, data in runs], pa.binary())})
+    records = records_table([data for _, data in runs])
     with publishing(target) as (tmp_records, tmp):
         with pa.ipc.new_file(tmp_records, RECORDS_SCHEMA) as writer:
             writer.write_table(records, max_chunksize=ROW_GROUP)
@@ -301,7 +298,7 @@ class SegmentCatalog:
         self.infos: dict[str, SegmentInfo] = {}
         self.live: list[str] = []
         self._live_key: tuple[str, ...] = ()
-        self._records: dict[str, tuple[list[pa.Array], list[int]]] = {}
+        self._records: dict[str, RecordsFile] = {}
         self.bad: set[str] = set()  # damaged segments, reported once and skipped
 
     def _skip(self, name: str, exc: Exception) -> None:
@@ -372,42 +369,30 @@ class SegmentCatalog:
                 wanted.setdefault(name, []).append((run_id, self.infos[name].ids[run_id]))
         out: dict[str, bytes] = {}
         for name, items in wanted.items():
-            if not self.verified(name):
+            try:
+                values = self._records_file(name).take([row for _, row in items])
+            except DamagedSegmentError as exc:
+                self._skip(name, exc)
+                self.refresh()
                 continue
-            chunks, starts = self._record_chunks(name)
-            by_chunk: dict[int, list[tuple[str, int]]] = {}
-            for run_id, row in items:
-                index = bisect.bisect_right(starts, row) - 1
-                by_chunk.setdefault(index, []).append((run_id, row - starts[index]))
-            for index, rows in by_chunk.items():
-                values = chunks[index].take([offset for _, offset in rows]).to_pylist()
-                out.update(zip((run_id for run_id, _ in rows), values))
+            out.update(zip((run_id for run_id, _ in items), values))
         return out
 
-    def verified(self, name: str) -> bool:
+    def verified(self, name: str, *, every_record: bool = False) -> bool:
         """Whether segment ``name``'s records file is intact; a damaged one is skipped from now on."""
         try:
-            self._record_chunks(name)
-        except (pa.ArrowInvalid, DamagedSegmentError) as exc:
+            records = self._records_file(name)
+            if every_record:
+                records.check_all()
+        except DamagedSegmentError as exc:
             self._skip(name, exc)
             self.refresh()
             return False
         return True
 
-    def _record_chunks(self, name: str) -> tuple[list[pa.Array], list[int]]:
-        # Memory-mapped and kept: zero-copy, read once, and the mapping keeps working
-        # even if a later merge deletes the file.
+    def _records_file(self, name: str) -> RecordsFile:
+        # Memory-mapped and kept: zero-copy, validated once.
         cached = self._records.get(name)
         if cached is None:
-            path = records_path(self.folder / name)
-            segment_sums.check(self.folder / name, "records", path)
-            source = pa.memory_map(str(path))
-            table = pa.ipc.open_file(source).read_all()
-            table.validate(full=True)  # offsets within bounds: never a wild read, checksum or not
-            chunks = table.column("record").chunks
-            starts, total = [], 0
-            for chunk in chunks:
-                starts.append(total)
-                total += len(chunk)
-            cached = self._records[name] = (chunks, starts)
+            cached = self._records[name] = RecordsFile(self.folder / name)
         return cached

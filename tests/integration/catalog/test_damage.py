@@ -126,6 +126,29 @@ def test_damaged_arrow_offsets_never_crash_and_rebuild_recovers(tracker, log, mo
     assert all(run(tracker, i).cache_hit for i in range(STEPS)) and len(executions(log)) == STEPS
 
 
+def test_one_changed_byte_in_a_stored_record_is_never_returned(tracker, log, monkeypatch, caplog):
+    """A digit changed inside one record of the records file: reported by name, never read back as the record."""
+    ids = compacted(tracker, monkeypatch)
+    originals = {i: tracker.get_run(i) for i in ids}
+    records = segments.records_path(only_segment(tracker))
+    data = records.read_bytes()
+    needle = f'"id":"{ids[5]}"'.encode()
+    at = data.index(needle) + len(needle) - 3  # inside the id's random hex: still valid JSON
+    changed = bytes([data[at] ^ 0x01])
+    records.write_bytes(data[:at] + changed + data[at + 1 :])
+    other = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
+    with caplog.at_level(logging.WARNING, logger="consist.catalog"):
+        found = other.find_runs(status=None)
+    assert all(originals.get(r.id) == r for r in found)  # every run shown is an intact record
+    assert records.name in caplog.text and "digest" in caplog.text
+    with pytest.raises(consist.RunNotFoundError):
+        other.get_run(ids[5])  # never the changed bytes
+    report = other.rebuild_catalog()
+    assert report.recovered == STEPS and report.lost == []
+    assert all_ids(other) == sorted(ids)
+    assert all(other.get_run(i).config == originals[i].config for i in ids)
+
+
 def test_random_bytes_in_a_parquet_segment_never_give_wrong_rows(tracker, log, monkeypatch, caplog):
     """Bytes in the middle of a Parquet segment overwritten: no wrong artifact ids; rebuild from the records twin."""
     ids = compacted(tracker, monkeypatch)
