@@ -84,6 +84,8 @@ class RecordStore:
         self.compact_threshold = compact_threshold
         self.auto_compact = True
         self._since_check = 0
+        self._listed = 0
+        self._folded: set[str] = set()
         self._segments: SegmentCatalog | None = None
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
@@ -108,8 +110,10 @@ class RecordStore:
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
+        # A folder holding many folded files (kept a grace period) costs more to list:
+        # look less often then, so a check stays a small share of an append.
         self._since_check += 1
-        if self._since_check < max(1, min(32, self.compact_threshold // 8)):
+        if self._since_check < max(1, min(32, self.compact_threshold // 8), self._listed // 64):
             return
         self._since_check = 0
         if self._compactor is not None and self._compactor.is_alive():
@@ -124,12 +128,16 @@ class RecordStore:
     def _unfolded(self) -> int:
         """Fresh record files no live segment holds yet (folded ones stay a grace period)."""
         names = fresh_names(self.layout)
+        self._listed = len(names)
         if len(names) < self.compact_threshold or not os.path.isdir(self.layout.segments):
             return len(names)
         with self._lock:
             seg = self.segments
             seg.refresh()
-            return sum(1 for name in names if seg.holder(name[: -len(".json")]) is None)
+            # A folded name stays folded (merges keep ids): only new names need a look-up.
+            self._folded &= set(names)
+            self._folded.update(n for n in names if n not in self._folded and seg.holder(n[: -len(".json")]) is not None)
+            return len(names) - len(self._folded)
 
     def _compact_in_background(self) -> None:
         from consist import compaction

@@ -87,6 +87,8 @@ class LiveCatalog:
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
         self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        self._folded: set[str] = set()
+        self._bad_seen = 0
         self._warned: set[tuple[str, str]] = set()
         self._state: tuple[Any, ...] | None = None
         self._indexed: set[str] = set()
@@ -218,14 +220,19 @@ class LiveCatalog:
         return by_id
 
     def _read_fresh(self) -> list[str]:
-        names = fresh_names(self.layout)
-        present = set(names)
+        present = set(fresh_names(self.layout))
         for gone in [n for n in self._fresh if n not in present]:
             del self._fresh[gone]
+        if len(self.segments.bad) != self._bad_seen:  # a skipped segment's fresh copies count again
+            self._bad_seen, self._folded = len(self.segments.bad), set()
+        # Files folded by a compaction stay a grace period for outside readers; a held id
+        # stays held (merges keep ids), so each name is looked up once.
+        self._folded &= present
         kept = []
-        for name in names:
+        for name in present - self._folded:
             if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
-                continue  # folded by a compaction, kept a grace period for outside readers
+                self._folded.add(name)
+                continue
             if name not in self._fresh:
                 path = self.layout.fresh / name
                 try:
