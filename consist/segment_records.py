@@ -86,11 +86,14 @@ class RecordsFile:
         for chunk in self.records:
             self.starts.append(total)
             total += len(chunk)
+        self.rows = total
 
     def take(self, rows: Sequence[int]) -> list[bytes]:
         """The records at row numbers ``rows``, each checked against its digest."""
         by_chunk: dict[int, list[tuple[int, int]]] = {}
         for position, row in enumerate(rows):
+            if not 0 <= row < self.rows:  # the Parquet twin names a row this file lacks
+                raise segment_sums.damaged(f"it holds {self.rows} records, not the row {row} its twin names", self.path)
             index = bisect.bisect_right(self.starts, row) - 1
             by_chunk.setdefault(index, []).append((position, row - self.starts[index]))
         out: list[bytes] = [b""] * len(rows)
