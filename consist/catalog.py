@@ -29,6 +29,7 @@ from consist.store import Layout
 if TYPE_CHECKING:
     # Imported lazily below: they load pyarrow, which `import consist` must not.
     from consist.compaction import CompactionReport
+    from consist.segment_ids import IdIndex
     from consist.segments import SegmentCatalog
 
 log = logging.getLogger("consist.catalog")
@@ -46,6 +47,13 @@ def _finish_compactions() -> None:
 DEFAULT_COMPACT_THRESHOLD = 256
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers
 _decoder = msgspec.json.Decoder(Run)
+
+
+class _RunId(msgspec.Struct):
+    id: str
+
+
+_id_decoder = msgspec.json.Decoder(_RunId)  # a record's id alone, the other fields skipped
 
 
 def fresh_names(layout: Layout) -> list[str]:
@@ -87,6 +95,7 @@ class RecordStore:
         self._listed = 0
         self._folded: set[str] = set()
         self._segments: SegmentCatalog | None = None
+        self._id_indexes: dict[str, IdIndex] = {}
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
         self._settler: threading.Timer | None = None
@@ -237,6 +246,10 @@ class RecordStore:
     def _segment_record(self, run_id: str) -> bytes | None:
         with self._lock:
             seg = self.segments
+            if not seg.infos:  # nothing listed yet in this process: the id indexes answer without it
+                data = self._indexed_record(run_id)
+                if data is not None:
+                    return data
             if seg.holder(run_id) is None:
                 seg.refresh()
             # A segment being merged away may vanish between listing and reading.
@@ -247,6 +260,37 @@ class RecordStore:
                     missing = exc.filename or str(exc)
                     seg.refresh()
             raise vanished(missing)
+
+    def _indexed_record(self, run_id: str) -> bytes | None:
+        """``run_id``'s record found through the segments' id indexes, or None when they cannot tell.
+
+        No segment's ids are read: a handful of page reads per live segment. A segment
+        without a usable index, or a damaged record, leaves the answer to the full listing.
+        """
+        from consist.segment_ids import IdIndex
+        from consist.segment_sums import DamagedSegmentError
+        from consist.segments import list_segment_names
+
+        names = list_segment_names(self.layout.segments)
+        for name in names:
+            if name not in self._id_indexes:
+                try:
+                    self._id_indexes[name] = IdIndex(self.layout.segments / name)
+                except (OSError, ValueError):
+                    return None
+        indexes = [self._id_indexes[n] for n in names]
+        replaced = set().union(*(index.replaces for index in indexes))
+        for name, index in reversed(list(zip(names, indexes))):
+            if name in replaced or name in self.segments.bad:
+                continue
+            for row in index.rows(run_id):
+                try:
+                    data = self.segments.record_at(name, row)
+                except (DamagedSegmentError, FileNotFoundError):
+                    return None
+                if _id_decoder.decode(data).id == run_id:
+                    return data
+        return None
 
     def iter_fresh(self) -> Iterator[Run]:
         """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""

@@ -33,7 +33,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import segment_records, segment_sums, segments
+from consist import segment_ids, segment_records, segment_sums, segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
 from consist.errors import DiskWriteError
 from consist.models import Run
@@ -283,6 +283,7 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
             _unlink(layout.segments / old)
             _unlink(segments.records_path(layout.segments / old))
             _unlink(segment_sums.sums_path(layout.segments / old))
+            _unlink(segment_ids.ids_path(layout.segments / old))
             deleted += 1
     # Under the lock, a temporary file or a records file without its Parquet file can
     # only be left over from a killed compaction.
@@ -292,7 +293,8 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
         names = set()
     for name in names:
         temporary = name.startswith(".seg-") and name.endswith(".tmp")
-        suffix = next((s for s in (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX) if name.endswith(s)), None)
+        sidecars = (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX, segment_ids.IDS_SUFFIX)
+        suffix = next((s for s in sidecars if name.endswith(s)), None)
         orphan = suffix is not None and name[: -len(suffix)] + ".parquet" not in names
         if temporary or orphan:
             _unlink(layout.segments / name)

@@ -12,8 +12,9 @@ segment with a damaged twin is rewritten from what is still intact, in this orde
    folded again).
 
 The rewritten segment replaces the damaged one and every segment whose runs it holds;
-the damaged files are moved to ``records/corrupt/``, never deleted. Fresh records are
-then folded as by any compaction.
+the damaged files are moved to ``records/corrupt/``, never deleted. An intact segment
+without an id index (written by an older consist) gets one. Fresh records are then
+folded as by any compaction.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import compaction, segment_sums, segments
+from consist import compaction, segment_ids, segment_sums, segments
 from consist.catalog import decode_run, encode_run, fresh_names
 from consist.models import Artifact, CodeInfo, Run
 from consist.store import Layout
@@ -76,6 +77,7 @@ def _twin_ok(path: Path, twin: str) -> bool:
 def _repair_one(layout: Layout, path: Path, report: RepairReport) -> None:
     parquet_ok, records_ok = _twin_ok(path, "parquet"), _twin_ok(path, "records")
     if parquet_ok and records_ok:
+        _index_ids(path)
         return
     if records_ok:
         runs = _from_records(segments.records_path(path))
@@ -91,6 +93,17 @@ def _repair_one(layout: Layout, path: Path, report: RepairReport) -> None:
     report.lost += lost
     if lost:
         log.warning("damaged segment %s: %d runs could not be recovered: %s", path, len(lost), ", ".join(lost[:10]))
+
+
+def _index_ids(path: Path) -> None:
+    """Give an intact segment written by an older consist its id index (lookups by id then skip its ids)."""
+    try:
+        segment_ids.IdIndex(path)
+        return
+    except (OSError, ValueError):
+        pass
+    info = segments.read_info(path)
+    segment_ids.write_index(path, sorted(info.ids, key=info.ids.__getitem__), info.replaces)
 
 
 def _from_records(path: Path) -> list[Run]:
@@ -170,7 +183,7 @@ def _covered(layout: Layout, damaged: Path, runs: list[Run]) -> set[str]:
 def _move_aside(layout: Layout, path: Path) -> None:
     target = layout.corrupt / "segments"
     target.mkdir(parents=True, exist_ok=True)
-    for part in (path, segments.records_path(path), segment_sums.sums_path(path)):
+    for part in (path, segments.records_path(path), segment_sums.sums_path(path), segment_ids.ids_path(path)):
         try:
             os.replace(part, target / part.name)
         except FileNotFoundError:

@@ -98,11 +98,11 @@ class RecordsFile:
             by_chunk.setdefault(index, []).append((position, row - self.starts[index]))
         out: list[bytes] = [b""] * len(rows)
         for index, items in by_chunk.items():
-            offsets = [offset for _, offset in items]
-            values = self.records[index].take(offsets).to_pylist()
-            digests = self.digests[index].take(offsets).to_pylist() if self.digests is not None else None
-            for j, ((position, _), value) in enumerate(zip(items, values)):
-                if digests is not None and digest(value) != digests[j]:
+            # Scalar reads, not Array.take: that loads pyarrow.compute (and pandas) on first use.
+            records, digests = self.records[index], self.digests[index] if self.digests is not None else None
+            for position, offset in items:
+                value = records[offset].as_py()
+                if digests is not None and digest(value) != digests[offset].as_py():
                     raise segment_sums.damaged(f"record at row {rows[position]} does not match its digest", self.path)
                 out[position] = value
         return out

@@ -28,8 +28,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +40,17 @@ import pyarrow.parquet as pq
 from consist import segment_sums
 from consist.atomic import temp_name
 from consist.models import Run
+from consist.segment_publish import REPLACES_KEY, publishing
 from consist.segment_records import RECORDS_SCHEMA, RECORDS_SUFFIX, RecordsFile, records_path, records_table
 from consist.segment_sums import DamagedSegmentError
 
-__all__ = ["RECORDS_SCHEMA", "RECORDS_SUFFIX", "SCHEMA", "SegmentCatalog", "records_path", "write_segment"]
+__all__ = ["RECORDS_SCHEMA", "RECORDS_SUFFIX", "SCHEMA", "SegmentCatalog", "publishing", "records_path", "write_segment"]
 
 log = logging.getLogger("consist.catalog")
 
 SEGMENT_VERSION = 1
 PLACEHOLDER = ".empty.parquet"
-_REPLACES = b"consist.replaces"
+_REPLACES = REPLACES_KEY
 _VERSION = b"consist.segment_version"
 # Rows per Parquet row group (and per Arrow batch of records): scans pay per group,
 # and a merge holds about one group of rows in memory at a time.
@@ -206,42 +206,6 @@ def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterabl
     return target
 
 
-@contextmanager
-def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
-    """Temporary names for a segment's two files; renamed into place, records first."""
-    tmp_records, tmp = temp_name(records_path(target)), temp_name(target)
-    committed = False
-    try:
-        yield tmp_records, tmp
-        # Durable before the rename: the caller deletes the folded fresh files next,
-        # and a crash must not leave their only copy in unflushed pages.
-        for path in (tmp_records, tmp):
-            _fsync(path)
-        segment_sums.write_sums(target, tmp, tmp_records)
-        os.replace(tmp_records, records_path(target))
-        os.replace(tmp, target)  # the commit: readers see the segment from here on
-        committed = True
-        _fsync(target.parent)
-    except BaseException as exc:
-        leftovers = [tmp_records, tmp] + ([] if committed else [records_path(target), segment_sums.sums_path(target)])
-        for path in leftovers:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        if isinstance(exc, OSError) and exc.filename is None:
-            exc.filename = str(target)  # a full disk says which segment it was writing
-        raise
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def ensure_placeholder(folder: Path) -> None:
     """An empty segment named with a leading dot, so SQL globs always match a schema."""
     target = folder / PLACEHOLDER
@@ -377,6 +341,10 @@ class SegmentCatalog:
                 continue
             out.update(zip((run_id for run_id, _ in items), values))
         return out
+
+    def record_at(self, name: str, row: int) -> bytes:
+        """The record at ``row`` of segment ``name``, checked against its digest."""
+        return self._records_file(name).take([row])[0]
 
     def verified(self, name: str, *, every_record: bool = False) -> bool:
         """Whether segment ``name``'s records file is intact; a damaged one is skipped from now on."""

@@ -199,6 +199,34 @@ def test_a_records_file_deleted_under_its_segment_is_a_catalog_error_then_rebuil
     assert other.get_run(ids[3]).outputs[0].key == "t"
 
 
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "another segment's", "random bytes"])
+def test_a_damaged_id_index_never_gives_another_runs_record(tracker, log, monkeypatch, damage):
+    """The id index beside a segment (a hint for lookups by id) damaged: get_run still returns each run's own record."""
+    tracker.records.auto_compact = False
+    monkeypatch.setattr(compaction, "GRACE_S", 0.0)
+    first = [run(tracker, i).run for i in range(6)]
+    tracker.compact()
+    second = [run(tracker, i).run for i in range(6, 12)]
+    tracker.compact()
+    tracker.compact()
+    index_a, index_b = sorted(tracker.layout.segments.glob("seg-*.ids"))
+    if damage == "deleted":
+        index_a.unlink()
+    elif damage == "truncated":
+        index_a.write_bytes(index_a.read_bytes()[:20])
+    elif damage == "another segment's":
+        shutil.copyfile(index_b, index_a)
+    else:
+        data = bytearray(index_a.read_bytes())
+        data[-30:] = os.urandom(30)
+        index_a.write_bytes(bytes(data))
+    for expected in first + second:
+        fresh_process = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
+        assert fresh_process.get_run(expected.id) == expected
+    with pytest.raises(consist.RunNotFoundError):
+        Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path).get_run("no-such-run")
+
+
 # -- lost or doubled runs ----------------------------------------------------------------
 
 
