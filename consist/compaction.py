@@ -5,9 +5,11 @@ opens a few Parquet files instead of one JSON file per run. Compaction never los
 duplicates a record, whenever it is killed:
 
 1. fresh records are written into a new segment (a temporary file, then one rename);
-2. only then are the folded fresh files deleted. Killed in between, a run is briefly in
-   both places; readers skip fresh records whose id a live segment holds, and the next
-   compaction deletes those leftovers instead of folding them again;
+2. only then may the folded fresh files go: each is deleted once a live segment holds
+   its record byte for byte and that segment is older than :data:`GRACE_S` (an outside
+   reader of the catalog file may have listed it). Until then a run is in both places;
+   readers skip fresh records whose id a live segment holds. A fresh file holding a
+   different record under an id already taken is moved to ``records/corrupt/``;
 3. a merge writes one segment that names the segments it replaces; readers ignore
    replaced segments at once, and their files are deleted by a later compaction once
    the replacement is older than :data:`GRACE_S` (so a query that listed them just
