@@ -97,6 +97,8 @@ def cmd_rebuild(args: argparse.Namespace, run_dir: str, db_path: str | None) -> 
         sys.stdout.write(f"damaged segment {path}: moved to {tracker.layout.corrupt / 'segments'}\n")
     if repaired.damaged:
         sys.stdout.write(f"recovered {repaired.recovered} runs from intact twins and fresh records\n")
+    if repaired.duplicates:
+        sys.stdout.write(f"removed {repaired.duplicates} duplicate copies of runs held twice in segments\n")
     if repaired.lost:
         sys.stdout.write(f"lost {len(repaired.lost)} runs: {', '.join(repaired.lost[:20])}\n")
     _, rows = catalog.execute("SELECT count(*) FROM (SELECT id FROM runs)")

@@ -313,7 +313,7 @@ class LiveCatalog:
             sql += f" ORDER BY {order}"
         with self._lock:
             for attempt in range(_RETRIES):
-                found = self.arrow(sql, params).column("id").to_pylist()
+                found = list(dict.fromkeys(self.arrow(sql, params).column("id").to_pylist()))  # once per id
                 try:
                     return self._records(found)
                 except FileNotFoundError as exc:  # a segment merged away meanwhile: list again

@@ -44,6 +44,7 @@ class RepairReport:
     damaged: list[str] = field(default_factory=list)
     recovered: int = 0
     lost: list[str] = field(default_factory=list)
+    duplicates: int = 0
     compaction: compaction.CompactionReport | None = None
 
 
@@ -54,8 +55,44 @@ def repair(layout: Layout) -> RepairReport:
         if held:
             for name in segments.list_segment_names(layout.segments):
                 _repair_one(layout, layout.segments / name, report)
+            _deduplicate(layout, report)
     report.compaction = compaction.compact(layout)
     return report
+
+
+def _deduplicate(layout: Layout, report: RepairReport) -> None:
+    """Fold segments that hold a run twice (an older consist folded a copied record too) into one.
+
+    One record is kept per run id, the newest segment's; a differing copy is reported.
+    """
+    catalog = segments.SegmentCatalog(layout.segments)
+    catalog.refresh()
+    seen: dict[str, str] = {}
+    affected: set[str] = set()
+    for name in reversed(catalog.live):
+        info = catalog.infos[name]
+        if pq.ParquetFile(layout.segments / name).metadata.num_rows != len(info.ids):
+            affected.add(name)  # an id twice within the segment
+        for run_id in info.ids:
+            if run_id in seen:
+                affected |= {name, seen[run_id]}
+            seen.setdefault(run_id, name)
+    if not affected:
+        return
+    kept: dict[str, bytes] = {}
+    for name in [n for n in reversed(catalog.live) if n in affected]:
+        with pa.memory_map(str(segments.records_path(layout.segments / name))) as source:
+            for data in pa.ipc.open_file(source).read_all().column("record").to_pylist():
+                run_id = decode_run(data).id
+                if run_id in kept:
+                    report.duplicates += 1
+                    if kept[run_id] != data:
+                        log.warning("run %r is held twice with different records; kept the one in the newest segment", run_id)
+                else:
+                    kept[run_id] = data
+    pairs = [(decode_run(data), data) for data in kept.values()]
+    new = segments.write_segment(layout.segments, pairs, affected)
+    log.warning("%d runs were held twice in %s: rewrote them once into %s", report.duplicates, sorted(affected), new.name)
 
 
 def _twin_ok(path: Path, twin: str) -> bool:

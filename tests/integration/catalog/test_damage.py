@@ -289,6 +289,24 @@ def test_a_conflicted_copy_of_a_fresh_record_is_not_a_second_run(tracker, log, m
     assert all(run(fresh, i).cache_hit for i in range(3)) and executions(log) == [0, 1, 2]
 
 
+def test_runs_an_older_consist_made_permanent_twice_are_listed_once_and_rebuilt_once(tracker, log, monkeypatch):
+    """Segments holding a run twice (an older compaction folded a conflicted copy): find_runs lists it once; rebuild fixes SQL."""
+    from consist.catalog import encode_run
+
+    ids = compacted(tracker, monkeypatch, 4)
+    twice = tracker.get_run(ids[1])
+    pair = (twice, encode_run(twice))
+    segments.write_segment(tracker.layout.segments, [pair])  # the same run in a second segment
+    segments.write_segment(tracker.layout.segments, [pair, pair])  # and twice within a third
+    other = Tracker(run_dir=tracker.run_dir, db_path=tracker.db_path)
+    assert sorted(r.id for r in other.find_runs(status=None)) == sorted(ids)
+    report = other.rebuild_catalog()
+    assert report.duplicates == 3
+    assert other.run_query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM runs").rows() == [(4, 4)]
+    assert all_ids(other) == sorted(ids) and other.get_run(ids[1]) == twice
+    assert all(run(other, i).cache_hit for i in range(4)) and len(executions(log)) == 4
+
+
 def test_compaction_keeps_a_fresh_record_that_differs_from_its_segment(tracker, log, monkeypatch):
     """A fresh record whose id a segment already holds with other bytes is moved aside, never deleted."""
     ids = compacted(tracker, monkeypatch, 3)
