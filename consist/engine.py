@@ -158,7 +158,7 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         # The scenario's config= counts toward every step: the step's own digest and the
         # scenario's config are digested together (no scenario config, digest unchanged).
         snapshot = with_scenario_config(snapshot, spec.scenario_config)
-        chash = config_identity([chash, spec.scenario_config])[1]
+        chash = config_identity({"step": chash, "scenario": spec.scenario_config})[1]
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,
