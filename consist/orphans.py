@@ -9,12 +9,12 @@ While a step runs, its process holds an ``flock`` on the id's claim file; the ke
 drops it when the process dies, however it dies. A folder is an orphan when consist
 claimed its name as a run id, no record has that id, nobody holds the claim's lock,
 and nothing in it changed for :data:`ORPHAN_GRACE_S` (the grace also covers a step
-running on another machine, whose lock this one cannot see).
+running on another machine, whose lock this one cannot see, and Windows, which has no
+``flock``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -22,6 +22,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from consist.store import Layout
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the grace period alone protects running steps
+    fcntl = None  # type: ignore[assignment]
 
 ORPHAN_GRACE_S = 24 * 3600.0
 
@@ -31,6 +36,8 @@ _lock = threading.Lock()
 
 def hold(layout: Layout, run_id: str) -> None:
     """Mark ``run_id`` as running in this process (until :func:`release` or process death)."""
+    if fcntl is None:
+        return
     try:
         fd = os.open(layout.id_claim_path(run_id), os.O_RDONLY)
     except OSError:
@@ -53,6 +60,8 @@ def release(run_id: str) -> None:
 
 
 def _running(claim: Path) -> bool:
+    if fcntl is None:
+        return False
     try:
         fd = os.open(claim, os.O_RDONLY)
     except OSError:
