@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,10 @@ class CollectReport:
         Paths left in place because a kept run references them.
     outside
         Output files of selected runs left in place because they are outside ``run_dir``.
+    orphans
+        Run folders no record names (a worker killed mid-step), unchanged for
+        :data:`consist.catalog.orphans.ORPHAN_GRACE_S` and not held by a running step; listed in
+        ``runs`` under their folder name.
     """
 
     dry_run: bool
@@ -60,6 +64,7 @@ class CollectReport:
     selected: int = 0
     protected: int = 0
     outside: int = 0
+    orphans: int = 0
 
     @property
     def freed(self) -> int:
@@ -84,6 +89,8 @@ class CollectReport:
             notes.append(f"{self.protected} paths kept because kept runs use them")
         if self.outside:
             notes.append(f"{self.outside} output files outside the run folder left alone")
+        if self.orphans:
+            notes.append(f"{self.orphans} of the folders belonged to no recorded run (a worker killed mid-step)")
         return line + (f"; {'; '.join(notes)}" if notes else "")
 
 
@@ -109,6 +116,9 @@ def collect(
     dry_run: bool = False,
 ) -> CollectReport:
     """Delete the files of runs that ended before ``older_than`` and are not kept.
+
+    Run folders no record names (left by a worker killed mid-step) are deleted too, once
+    unchanged for a day (and since ``older_than``), never while their step still runs.
 
     Parameters
     ----------
@@ -163,11 +173,7 @@ def collect(
     run_dir = tracker.run_dir.resolve()
     protected = _protected(used, run_dir)
     report = CollectReport(dry_run=dry_run, selected=len(selected))
-    targets: dict[str, list[Path]] = {}
-    for run_id in selected:
-        folder = run_dir / run_id
-        if not run_id.startswith(".") and folder.parent == run_dir and folder.is_dir():
-            targets.setdefault(run_id, []).append(folder)
+    targets = _run_folders(selected, run_dir)
     kept_paths: set[Path] = set()
     for row in owned:
         path = Path(row["uri"]).resolve()
@@ -188,10 +194,21 @@ def collect(
         if entry.paths:
             report.runs.append(entry)
     report.protected = len(kept_paths)
+    _add_orphans(tracker, report, older_than)
     if not dry_run:
         for path in (path for entry in report.runs for path in entry.paths):
             _delete(path)
     return report
+
+
+def _run_folders(selected: Mapping[str, Any], run_dir: Path) -> dict[str, list[Path]]:
+    """The selected runs' own folders under ``run_dir``, by run id (the first paths to collect)."""
+    targets: dict[str, list[Path]] = {}
+    for run_id in selected:
+        folder = run_dir / run_id
+        if not run_id.startswith(".") and folder.parent == run_dir and folder.is_dir():
+            targets.setdefault(run_id, []).append(folder)
+    return targets
 
 
 def _chosen_sql(older_than: float | None, keep: list[str], keep_scenarios: list[str]) -> tuple[str, list[Any]]:
@@ -221,6 +238,16 @@ def _protected(used: list[str], run_dir: Path) -> set[Path]:
             protected.add(path)
             protected.update(p for p in path.parents if _inside(p, run_dir))
     return protected
+def _add_orphans(tracker: CatalogHost, report: CollectReport, older_than: float | None) -> None:
+    """Run folders no record names, left by a worker killed mid-step (see :mod:`consist.catalog.orphans`)."""
+    from consist.catalog import orphans
+
+    def recorded(run_id: str) -> bool:
+        return tracker.records.get(run_id) is not None
+
+    for folder, changed in orphans.find(tracker.run_dir, tracker.layout, recorded, before=older_than):
+        report.runs.append(CollectedRun(folder.name, changed, [folder], _size(folder)))
+        report.orphans += 1
 
 
 def _delete(path: Path) -> None:

@@ -19,6 +19,13 @@ _encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user meta
 _decoder = msgspec.json.Decoder(Run)
 
 
+class _RunId(msgspec.Struct):
+    id: str
+
+
+_id_decoder = msgspec.json.Decoder(_RunId)  # a record's id alone, the other fields skipped
+
+
 def fresh_names(layout: Layout) -> list[str]:
     """Names of the fresh record files (temporary and hidden files excluded)."""
     try:
@@ -36,3 +43,8 @@ def encode_run(run: Run) -> bytes:
 def decode_run(data: bytes) -> Run:
     """A run record from its JSON bytes."""
     return _decoder.decode(data)
+
+
+def decode_id(data: bytes) -> str:
+    """The id of the run record in ``data`` (its other fields are skipped, not decoded)."""
+    return _id_decoder.decode(data).id

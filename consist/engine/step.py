@@ -27,6 +27,7 @@ import msgspec
 from consist._active import activate
 from consist.artifacts import relocate
 from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
+from consist.catalog import orphans
 from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.engine import run_fields
@@ -216,7 +217,10 @@ def claim_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
                 return candidate
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    while True:  # claimed exclusively: two runs drawing one id must not share a record
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if records.claim_id(candidate, check_segments=False):
+            return candidate
 
 
 def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,6 +302,8 @@ def serve_hit(
         cache_hit=True,
         reused_run_id=entry.run_id,
     )
+    if run_id is not None:
+        orphans.release(run_id)  # a traced block that executed under begin()
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
@@ -308,6 +314,7 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     ``run_id``: one already taken (see :func:`consist.engine.hydration.own_folder_id`).
     """
     run_id = run_id or claim_run_id(host.records, spec.name, spec.run_id)
+    orphans.hold(host.layout, run_id)  # a folder of a run still going is never an orphan
     folder = host.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -340,6 +347,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
     # while writing the bookkeeping above) would still be served as a cache hit.
     if spec.cache_mode != "readonly":
         host.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
 
@@ -365,6 +373,8 @@ def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: B
         host.records.discard(ctx.run_id)
         exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
         return None
+    finally:
+        orphans.release(ctx.run_id)
 
 
 def run_step(host: StepHost, spec: StepSpec) -> RunResult:
@@ -390,6 +400,7 @@ def run_step(host: StepHost, spec: StepSpec) -> RunResult:
                 inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
             )
         except ConfigError:
+            orphans.release(ctx.run_id)
             _remove_if_empty(ctx.run_dir)
             raise
         capture_before = None
