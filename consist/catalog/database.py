@@ -268,6 +268,21 @@ def ensure_database(db_path: Path, layout: Layout, *, check: bool = True) -> Non
     CatalogError
         ``db_path`` exists but is not a DuckDB database.
     """
+    import duckdb
+
+    try:
+        _ensure_database(db_path, layout, check=check)
+    except duckdb.Error as exc:
+        # A segment DuckDB cannot even open (a truncated Parquet file) stops the views from
+        # being defined. consist's own queries read the checked records, not this file.
+        log.warning(
+            "could not define the catalog views in %s over the run records (%s); consist's own queries still "
+            "work from the records. Run `consist rebuild` to repair the damaged segment and rebuild the file.",
+            db_path, exc,
+        )  # fmt: skip
+
+
+def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
     if not db_path.exists():
         build_database(db_path, layout)
         return
