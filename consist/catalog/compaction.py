@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from consist.artifacts.layout import Layout
 from consist.catalog import segment_ids, segment_records, segment_sums
 from consist.catalog import segments
-from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, fresh_names
 from consist.errors import DiskWriteError
 from consist.file_lock import acquire
 from consist.models import Run
@@ -285,22 +285,56 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
             _unlink(segment_sums.sums_path(layout.segments / old))
             _unlink(segment_ids.ids_path(layout.segments / old))
             deleted += 1
-    # Under the lock, a temporary file or a records file without its Parquet file can
-    # only be left over from a killed compaction.
+    # Under the lock, a temporary file or a records file without its Parquet file is
+    # left over from a killed compaction, unless the Parquet file was deleted by hand:
+    # a records file is deleted only when every record in it is held elsewhere.
     try:
         names = set(os.listdir(layout.segments))
     except FileNotFoundError:
         names = set()
+    kept = {n[: -len(segments.RECORDS_SUFFIX)] for n in names if n.endswith(segments.RECORDS_SUFFIX)}
+    kept = {stem for stem in kept if stem + ".parquet" not in names and not _records_held(layout, catalog, stem)}
     for name in names:
         temporary = name.startswith(".seg-") and name.endswith(".tmp")
         sidecars = (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX, segment_ids.IDS_SUFFIX)
         suffix = next((s for s in sidecars if name.endswith(s)), None)
         orphan = suffix is not None and name[: -len(suffix)] + ".parquet" not in names
-        if temporary or orphan:
+        if temporary or (orphan and name[: -len(suffix)] not in kept):
             _unlink(layout.segments / name)
     if deleted:
         catalog.refresh()
     return deleted
+
+
+def _records_held(layout: Layout, catalog: segments.SegmentCatalog, stem: str) -> bool:
+    """Whether every record of the records file ``<stem>.records.arrow`` is, byte for byte, in a live segment or fresh file.
+
+    One that is not (its Parquet twin was deleted by hand) is kept, with a warning, for
+    `consist rebuild` to write its runs into a segment again.
+    """
+    path = layout.segments / (stem + segments.RECORDS_SUFFIX)
+    try:
+        with pa.memory_map(str(path)) as source:
+            records = pa.ipc.open_file(source).read_all().column("record").to_pylist()
+        by_id = {decode_id(data): data for data in records}
+    except (OSError, pa.ArrowException, msgspec.DecodeError, KeyError):
+        by_id = None
+    if by_id is not None:
+        in_segments = catalog.read_records(by_id)
+        if all(in_segments.get(i) == d or _fresh_bytes(layout, i) == d for i, d in by_id.items()):
+            return True
+    log.warning(
+        "catalog records file %s has no Parquet twin and holds runs no segment holds; kept it. Run `consist rebuild` "
+        "to write its runs into a segment again.", path,
+    )  # fmt: skip
+    return False
+
+
+def _fresh_bytes(layout: Layout, run_id: str) -> bytes | None:
+    try:
+        return (layout.fresh / f"{run_id}.json").read_bytes()
+    except OSError:
+        return None
 
 
 def _unlink(path: Path) -> None:

@@ -55,6 +55,8 @@ def repair(layout: Layout) -> RepairReport:
         if held:
             for name in segments.list_segment_names(layout.segments):
                 _repair_one(layout, layout.segments / name, report)
+            for path in _orphan_records(layout):
+                _repair_orphan(layout, path, report)
             _deduplicate(layout, report)
     report.compaction = compaction.compact(layout)
     return report
@@ -130,6 +132,39 @@ def _repair_one(layout: Layout, path: Path, report: RepairReport) -> None:
     report.lost += lost
     if lost:
         log.warning("damaged segment %s: %d runs could not be recovered: %s", path, len(lost), ", ".join(lost[:10]))
+
+
+def _orphan_records(layout: Layout) -> list[Path]:
+    """Segments (by their Parquet path) whose records file is there but whose Parquet file is gone."""
+    try:
+        names = os.listdir(layout.segments)
+    except FileNotFoundError:
+        return []
+    suffix = segments.RECORDS_SUFFIX
+    paths = [layout.segments / (n[: -len(suffix)] + ".parquet") for n in sorted(names) if n.endswith(suffix)]
+    return [p for p in paths if not p.name.startswith(".") and not p.exists()]
+
+
+def _repair_orphan(layout: Layout, path: Path, report: RepairReport) -> None:
+    """A Parquet file deleted under its intact records twin: its runs no live segment holds are written again.
+
+    A compaction killed while deleting a merged segment leaves the same shape, with every
+    run already in the segment that replaced it: then nothing is written.
+    """
+    if not _twin_ok(path, "records"):
+        _move_aside(layout, path)  # nothing readable names its runs: kept in corrupt/ for inspection
+        report.damaged.append(str(path))
+        return
+    catalog = segments.SegmentCatalog(layout.segments)
+    catalog.refresh()
+    held = {run_id for name in catalog.live for run_id in catalog.infos[name].ids}
+    runs = [r for r in _from_records(segments.records_path(path)) if r.id not in held]
+    if runs:
+        new = segments.write_segment(layout.segments, [(r, encode_run(r)) for r in runs])
+        log.warning("recovered %d runs of segment %s (its Parquet file is missing) into %s", len(runs), path, new.name)
+        report.damaged.append(str(path))
+        report.recovered += len(runs)
+    _move_aside(layout, path)
 
 
 def _index_ids(path: Path) -> None:
