@@ -46,10 +46,11 @@ def rebase_uri(run_dir: Path, uri: str, run_id: str | None, *, must_exist: bool 
     if run_id not in parts:
         return uri  # not inside its run's folder (a hydrated copy, an external file)
     index = len(parts) - 1 - parts[::-1].index(run_id)
-    moved = run_dir.joinpath(*parts[index:])
-    if must_exist and not os.path.lexists(moved):
+    # The run's folder, not the file, decides: a copy whose file was deleted must not be
+    # served the file at the old location (another project's, which may go any time).
+    if must_exist and not os.path.lexists(run_dir / run_id):
         return uri
-    return str(moved)
+    return str(run_dir.joinpath(*parts[index:]))
 
 
 def rebase_all(run_dir: Path, artifacts: Iterable[Artifact]) -> list[Artifact]:
