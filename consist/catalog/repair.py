@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
-from consist.catalog import compaction, segment_ids, segment_sums, segments
+from consist.catalog import compaction, segment_ids, segment_records, segment_sums, segments
 from consist.catalog.records import decode_run, encode_run, fresh_names
 from consist.models import Artifact, CodeInfo, Run
 
@@ -103,6 +103,13 @@ def _twin_ok(path: Path, twin: str) -> bool:
     try:
         if segment_sums.check(path, twin, target):
             return True
+    except segment_sums.DamagedSegmentError:
+        if twin == "parquet" or segment_sums.readable(path):
+            return False
+        return _records_digests_ok(path)  # the checksum file itself is damaged: each record has its digest
+    except OSError:
+        return False
+    try:
         if twin == "parquet":
             pq.read_table(target)
         else:
@@ -111,6 +118,18 @@ def _twin_ok(path: Path, twin: str) -> bool:
         return True
     except (OSError, pa.ArrowException, segment_sums.DamagedSegmentError):
         return False
+
+
+def _records_digests_ok(path: Path) -> bool:
+    """Whether the records file of segment ``path`` is valid and every record matches the digest beside it."""
+    try:
+        records = segment_records.RecordsFile(path)
+        if records.digests is None:
+            return False  # an old file without digests: only its checksum could vouch for it
+        records.check_all()
+    except (OSError, pa.ArrowException, segment_sums.DamagedSegmentError):
+        return False
+    return True
 
 
 def _repair_one(layout: Layout, path: Path, report: RepairReport) -> None:

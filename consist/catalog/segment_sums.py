@@ -50,6 +50,15 @@ def write_sums(segment: Path, parquet_file: Path, records_file: Path) -> None:
     write_bytes(sums_path(segment), msgspec.json.encode(sums), durable=True)
 
 
+def readable(segment: Path) -> bool:
+    """Whether the checksum file of ``segment`` exists and decodes (its digests can be trusted to compare)."""
+    try:
+        _decoder.decode(sums_path(segment).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return False
+    return True
+
+
 def damaged(message: str, path: Path) -> DamagedSegmentError:
     """The error for a damaged segment file at ``path``, with the way out."""
     return DamagedSegmentError(
