@@ -98,6 +98,9 @@ class StepSpec:
     hydrate_to: Mapping[str, Any] | None = None
     hydrate_dir: Any = None
     hydrate_overwrite: bool = False
+    # (CodeInfo, source) computed by a map's client (see consist.executors): used as is
+    # where the function arrived by value and has no source to read (a worker).
+    code_info: tuple[CodeInfo, str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -146,7 +149,7 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
             name = f"{name}#{i}"
         resolved[name] = raw_artifact(tracker, path, name)
     snapshot = config_snapshot(spec.config)
-    code, source = identify(
+    code, source = spec.code_info or identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,
         spec.code_version,
@@ -447,12 +450,15 @@ class StepCaptured(BaseException):
 capturing: ContextVar[bool] = ContextVar("consist_capture_step", default=False)
 
 
-def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
-    """Run a function step: serve a cache hit, or execute and record it."""
+def run_step(tracker: Tracker, spec: StepSpec, prep: Prepared | None = None) -> RunResult:
+    """Run a function step: serve a cache hit, or execute and record it.
+
+    ``prep`` is the step's identity when the caller already computed (and checked) it.
+    """
     if capturing.get():
         raise StepCaptured(spec)
     with error_context(step=spec.name):
-        prep = prepare(tracker, spec)
+        prep = prep or prepare(tracker, spec)
         entry, invalid = lookup(tracker, spec, prep)
         if entry is not None:
             return serve_hit(tracker, spec, prep, entry)

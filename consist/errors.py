@@ -6,7 +6,8 @@ The tree::
     ├── ConfigError(ValueError)          a bad argument: wrong kind, bad key, bad option
     │   └── UnsafeKeyError               a key or id that would escape its directory
     ├── IdentityError
-    │   └── UnhashableInputError(TypeError)  a config value with no canonical form
+    │   ├── UnhashableInputError(TypeError)  a config value with no canonical form
+    │   └── SignatureMismatchError       a map worker computes another signature than its client
     ├── InputError
     │   └── InputNotFoundError(FileNotFoundError)  an input path that does not exist
     ├── OutputError
@@ -59,6 +60,10 @@ class IdentityError(ConsistError):
 
 class UnhashableInputError(IdentityError, TypeError):
     """A config value has no canonical encoding."""
+
+
+class SignatureMismatchError(IdentityError):
+    """A map worker computes a different step signature than the client planned (stale code on the worker)."""
 
 
 class InputError(ConsistError):
