@@ -149,8 +149,13 @@ class _Run:
     def _submit(self, index: int, task: Any = None) -> None:
         task = task or payload(self.host, self.items[index])
         self.attempts[index] += 1
+        try:
+            future = self.adapter.pool.submit(run_task, task)
+        except cf.BrokenExecutor as exc:  # the pool broke before this task could be queued
+            self._broken(index, self.generation, exc)
+            return
         self.shipped += 1
-        self.pending[self.adapter.pool.submit(run_task, task)] = (index, self.generation)
+        self.pending[future] = (index, self.generation)
 
     def _collect(self, index: int, generation: int, future: cf.Future[Any]) -> None:
         try:

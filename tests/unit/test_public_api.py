@@ -27,3 +27,14 @@ def test_import_does_not_load_heavy_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_map_is_the_sweep_function_and_leaves_the_builtin_alone():
+    """consist.map runs sweeps; it shadows the builtin map only inside consist's namespace."""
+    import builtins
+
+    from consist.executors.sweep import run_map
+
+    assert "map" in consist.__all__ and consist.map is not builtins.map
+    assert consist.map.__module__ == "consist.api" and callable(run_map)
+    assert list(map(str, [1, 2])) == ["1", "2"]
