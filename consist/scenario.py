@@ -335,7 +335,8 @@ class Scenario:
                     self.step_failed(step, error)
 
         return run_map(
-            self.tracker, fn, configs, parent_id=self.name, resolve_inputs=self.resolve_inputs, after=sync, **options
+            self.tracker, fn, configs, parent_id=self.name, resolve_inputs=self.resolve_inputs,
+            opened=self.check_open, after=sync, **options,
         )
 
     map_runs = map  # the upstream library's spelling

@@ -165,9 +165,12 @@ def check_payloads(adapter: Adapter, payloads: list[tuple[Planned, Payload]], fn
     if adapter.dumps is None or not payloads:
         return
     _check_function(adapter, fn)
-    for item, task in payloads:
+    for n, (item, task) in enumerate(payloads):
+        spec = task.spec
+        # The first whole; then only what differs between configs (the function is checked above).
+        part = task if n == 0 else (spec.config, spec.inputs, spec.runtime_kwargs, spec.facets, spec.run_id)
         try:
-            adapter.dumps(task)
+            adapter.dumps(part)
         except Exception as exc:  # noqa: BLE001 - pickle raises many kinds
             raise ConfigError(
                 f"configs[{item.index}] of the map cannot be sent to the {adapter.kind} executor "

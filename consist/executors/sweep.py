@@ -41,6 +41,7 @@ def run_map(
     record_in: str = "workers",
     per_config: Callable[[Any], Mapping[str, Any]] | None = None,
     resolve_inputs: Callable[[Any], Any] | None = None,
+    opened: Callable[[], None] | None = None,
     after: Callable[[MapResult], None] | None = None,
     **options: Any,
 ) -> MapResult:
@@ -66,11 +67,14 @@ def run_map(
     per_config
         ``config -> {"year": ..., "facet": ..., "run_id": ..., "inputs": ...}``: options of
         one config (see :data:`~consist.executors.plan.PER_CONFIG_KEYS`).
-    resolve_inputs, after
-        Hooks of ``sc.map``: resolving coupler keys, syncing results into the coupler.
+    resolve_inputs, opened, after
+        Hooks of ``sc.map``: resolving coupler keys, checking the scenario is still open
+        (a ``retry()`` after it closed), syncing results into the coupler.
     **options
         ``inputs``, ``outputs``, ``name`` and every other option of ``tracker.run``.
     """
+    if opened is not None:
+        opened()
     if not callable(fn):
         raise ConfigError(f"map() needs a step function; got {fn!r}.")
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
@@ -83,7 +87,7 @@ def run_map(
         options["inputs"] = resolve_inputs(options["inputs"])
     adapter = adapt(executor)
     settings = dict(executor=executor, retries=retries, progress=progress, record_in=record_in,
-                    per_config=per_config, resolve_inputs=resolve_inputs, after=after, **options)
+                    per_config=per_config, resolve_inputs=resolve_inputs, opened=opened, after=after, **options)
 
     def rerun(subset: list[Any]) -> MapResult:
         return run_map(tracker, fn, subset, **settings)
@@ -96,6 +100,7 @@ def run_map(
         try:
             run.ship(fn)
         finally:
+            run.cancel()
             run.bar.close()
             adapter.close()
     finally:
@@ -145,6 +150,12 @@ class _Run:
             for future in done:
                 index, generation = self.pending.pop(future)  # released: nothing holds it now
                 self._collect(index, generation, future)
+
+    def cancel(self) -> None:
+        """Cancel tasks still out (the map was interrupted); nothing waits for them."""
+        for future in self.pending:
+            future.cancel()
+        self.pending.clear()
 
     def _submit(self, index: int, task: Any = None) -> None:
         task = task or payload(self.host, self.items[index])

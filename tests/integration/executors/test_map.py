@@ -195,3 +195,13 @@ def test_module_level_map_uses_the_current_tracker(tmp_path, log):
     with consist.use_tracker(tracker):
         batch = consist.map(sweep_steps.simulate, configs=grid(2), runtime_kwargs={"log": str(log)})
     assert batch.executed == 2 and batch[0].run.name == "simulate"
+
+
+def test_retry_of_a_scenario_map_needs_the_scenario_open(tracker, log, tmp_path):
+    """A scenario map's retry() after the scenario closed is refused before anything runs."""
+    with consist.use_tracker(tracker), consist.scenario("sweep") as sc:
+        batch = sc.map(sweep_steps.always_fails, configs=grid(2), runtime_kwargs={"log": str(log)})
+    assert len(batch.failed) == 2 and sc.failed_steps == ["always_fails", "always_fails"]
+    with pytest.raises(ConfigError, match="scenario 'sweep' is failed|scenario 'sweep' is completed"):
+        batch.retry()
+    assert executions(log) == [0, 1]
