@@ -8,7 +8,7 @@ fresh attempt token up to n times. A process pool that broke (a worker died) is
 replaced and every unfinished config resubmitted, a few times at most. Dask and Ray
 reschedule tasks of a dead worker themselves; an attempt killed mid-run never wrote a
 cache entry (the engine writes it last). At the end the client compacts the catalog
-once and refreshes the views.
+once (in the background) and refreshes the views.
 """
 
 from __future__ import annotations
@@ -232,7 +232,11 @@ def _retryable(error: BaseException) -> bool:
 
 
 def _finish(tracker: Any) -> None:
-    """Compact the records the map wrote, once, and bring the views up to date."""
-    tracker.compact()
+    """Compact the records the map wrote, once, and bring the views up to date.
+
+    The compaction runs beside the caller (readers see fresh records and segments alike),
+    so a map returns as soon as its last config is recorded.
+    """
+    tracker.records.compact_in_background()
     if tracker.schemas or "_consist_views" in tracker.__dict__:
         tracker.views.flush()
