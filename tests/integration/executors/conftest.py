@@ -2,7 +2,7 @@
 
 A Dask ``LocalCluster`` of two single-threaded worker processes and a two-CPU Ray
 instance, both bound to 127.0.0.1. Workers import the step functions of
-``sweep_steps`` (and consist itself) from this checkout: its root goes on PYTHONPATH.
+``tests.helpers.sweep_steps`` (and consist itself) from this checkout: its root goes on PYTHONPATH.
 """
 
 from __future__ import annotations

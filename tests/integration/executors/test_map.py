@@ -12,8 +12,8 @@ import pytest
 import consist
 from consist import ConfigError, Tracker
 from consist.executors import MapResult
-from tests.integration.executors import sweep_steps
-from tests.integration.executors.sweep_steps import executions
+from tests.helpers import sweep_steps
+from tests.helpers.sweep_steps import executions
 
 
 @pytest.fixture

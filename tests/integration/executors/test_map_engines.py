@@ -20,8 +20,8 @@ import pytest
 import consist
 from consist import ConfigError, SignatureMismatchError, Tracker
 from consist.code_identity import identify
-from tests.integration.executors import sweep_steps
-from tests.integration.executors.sweep_steps import executions
+from tests.helpers import sweep_steps
+from tests.helpers.sweep_steps import executions
 
 N = 40
 ENGINES = ["processes", "dask", "ray"]
@@ -238,7 +238,7 @@ def test_stale_code_on_a_worker_is_an_error_not_a_second_entry(tracker, log, das
     """A worker importing other code for the step refuses to run it and records nothing."""
 
     def patch() -> None:
-        import tests.integration.executors.sweep_steps as steps
+        import tests.helpers.sweep_steps as steps
 
         source = "def simulate(config, log):\n    return None  # other code\n"
         namespace: dict = {}
@@ -247,7 +247,7 @@ def test_stale_code_on_a_worker_is_an_error_not_a_second_entry(tracker, log, das
         steps._original, steps.simulate = steps.simulate, namespace["simulate"]
 
     def unpatch() -> None:
-        import tests.integration.executors.sweep_steps as steps
+        import tests.helpers.sweep_steps as steps
 
         steps.simulate = steps._original
 

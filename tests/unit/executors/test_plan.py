@@ -12,7 +12,7 @@ from consist import ConfigError
 from consist.executors.adapters import Adapter, InlineExecutor, adapt
 from consist.executors.plan import by_value, check_payloads, host_of, payload, plan
 from consist.executors.task import Payload
-from tests.integration.executors import sweep_steps
+from tests.helpers import sweep_steps
 
 
 class Model:
