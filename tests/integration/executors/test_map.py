@@ -207,3 +207,23 @@ def test_retry_of_a_scenario_map_needs_the_scenario_open(tracker, log, tmp_path)
     with pytest.raises(ConfigError, match="scenario 'sweep' is failed|scenario 'sweep' is completed"):
         batch.retry()
     assert executions(log) == [0, 1]
+
+
+def test_the_sweep_example_runs_twice_and_ships_nothing_the_second_time(tmp_path):
+    """examples/sweep.py on a process pool: 40 configs executed, then 40 hits and no task."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, str(root / "examples" / "sweep.py"), "--fresh", "--executor", "processes",
+         "--work", str(tmp_path / "work")],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    ).stdout.splitlines()
+    assert out[:2] == [
+        "processes, 40 configs: 0 hits, 40 executed, 0 failed, 40 tasks shipped",
+        "processes, 40 configs: 40 hits, 0 executed, 0 failed, 0 tasks shipped",
+    ]
+    assert out[2].startswith("40 runs in the catalog's trips scan")
