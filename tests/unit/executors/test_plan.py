@@ -76,3 +76,20 @@ def test_each_payload_gets_a_fresh_attempt_token(tracker):
     first, second = payload(host_of(tracker, "workers"), item), payload(host_of(tracker, "workers"), item)
     assert first.token != second.token and first.expected == second.expected
     assert first.spec.code_info is None  # importable: the worker identifies it again
+
+
+def test_a_process_pool_refuses_a_notebook_cell_function_by_name(tracker, monkeypatch):
+    """A function of an interactive __main__ (no file to re-import) cannot reach a process pool."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    namespace = {"__name__": "__main__"}
+    exec("def cell(config):\n    return None\n", namespace)
+    cell = namespace["cell"]
+    items = plan(tracker, cell, [{"i": 0}], {}, None, None)
+    tasks = [(i, payload(host_of(tracker, "workers"), i)) for i in items]
+    assert tasks[0][1].spec.code_info is not None  # the client's identity travels with it
+    with pytest.raises(ConfigError, match=r"__main__\.cell cannot be sent to the processes executor: it is defined in "
+                                          r"__main__ of an interactive session .* Dask or Ray"):
+        check_payloads(Adapter(InlineExecutor(), "processes", pickle.dumps), tasks, cell)
