@@ -315,3 +315,14 @@ def test_records_can_be_written_by_the_client(tracker, log, dask_client):
                             runtime_kwargs={"log": str(log)}, executor=dask_client)
     assert batch.executed == N and again.shipped == 0
     assert {r.id for r in step_records(tracker, "simulate") if not r.cache_hit} == {r.run_id for r in batch.results}
+
+
+def test_workers_never_open_the_catalog_file(tracker, log, dask_client):
+    """Workers record into the run folder only: a deleted db_path stays absent until the client queries."""
+    tracker.db_path.unlink()
+    with consist.use_tracker(tracker):
+        batch = consist.map(sweep_steps.simulate, configs=configs(8), outputs=["table"],
+                            runtime_kwargs={"log": str(log)}, executor=dask_client)
+    assert batch.executed == 8 and not tracker.db_path.exists()
+    assert len(step_records(tracker, "simulate")) == 8  # the client's query builds it again
+    assert tracker.db_path.exists()
