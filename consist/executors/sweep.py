@@ -175,7 +175,7 @@ class _Run:
             self._broken(index, generation, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a lost worker, a task the engine gave up on
-            outcome = Outcome("", error=exc)
+            outcome = Outcome(error=exc)
         if outcome.writes is not None:
             outcome.writes.replay(self.tracker)
         if outcome.error is None:

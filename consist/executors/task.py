@@ -51,7 +51,11 @@ class Host:
 
 @dataclass(slots=True)
 class Payload:
-    """Everything one task needs: the step, the identity the client planned, an attempt token."""
+    """Everything one task needs: the step, the identity the client planned, an attempt token.
+
+    The token is new for every submission (a retry is a new attempt); an error from a
+    worker names it.
+    """
 
     host: Host
     spec: StepSpec
@@ -84,7 +88,6 @@ class Writes:
 class Outcome:
     """What a task returns: its result or its error, and its writes when the client records."""
 
-    token: str
     result: RunResult | None = None
     error: BaseException | None = None
     writes: Writes | None = None
@@ -101,9 +104,9 @@ def run_task(payload: Payload) -> Outcome:
             prep = prepare(tracker, payload.spec)
             check_signature(payload, prep)
             result = run_step(tracker, payload.spec, prep)
-        return Outcome(payload.token, result=result, writes=writes)
+        return Outcome(result=result, writes=writes)
     except Exception as exc:  # noqa: BLE001 - returned to the client, which reports or retries it
-        return Outcome(payload.token, error=portable(exc, payload.host), writes=writes)
+        return Outcome(error=portable(exc, payload), writes=writes)
 
 
 _trackers: dict[Host, Any] = {}
@@ -193,11 +196,13 @@ class _BufferedIndex(CacheIndex):
         self.writes.lasts.append((name, components))
 
 
-def portable(exc: BaseException, host: Host) -> BaseException:
+def portable(exc: BaseException, payload: Payload) -> BaseException:
     """``exc`` as it can travel to the client: with the worker's traceback, and picklable."""
+    host = payload.host
     if (os.getpid(), socket.gethostname()) == (host.client_pid, host.client_host):
         return exc  # the client's own process: the traceback is already there
-    exc.add_note(f"raised on worker {socket.gethostname()} (pid {os.getpid()}):\n" + "".join(traceback.format_exception(exc)))
+    where = f"worker {socket.gethostname()} (pid {os.getpid()}, attempt {payload.token})"
+    exc.add_note(f"raised on {where}:\n" + "".join(traceback.format_exception(exc)))
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:  # noqa: BLE001 - any failure to round-trip means: send text instead

@@ -179,6 +179,8 @@ def test_a_raising_step_fails_alone_and_retries_with_a_fresh_attempt(tracker, lo
     assert [type(e) for _, e in broken.failed] == [ValueError] * 4
     assert [c["i"] for c, _ in broken.failed] == [0, 1, 2, 3]
     assert "config 2 is invalid" in str(broken.failed[2][1])
+    notes = "".join(broken.failed[2][1].__notes__)
+    assert "raised on worker" in notes and "attempt " in notes and "in always_fails" in notes
     assert broken.results == [None] * 4 and broken.counts["failed"] == 4
     assert again.shipped == 8 and len(again.failed) == 4  # ran again: no cache entry was left
     assert len(step_records(tracker, "always_fails", status="failed")) == 8
