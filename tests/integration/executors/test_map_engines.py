@@ -203,7 +203,10 @@ def test_a_killed_worker_leaves_no_cache_entry_and_the_task_is_rescheduled(track
                             runtime_kwargs={"log": str(log), "marks": marks}, executor=executor)
     assert batch.ok and again.shipped == 0
     recorded = step_records(tracker, "dies_once")
-    assert len(recorded) == len(executions(log)) + batch.hits + again.hits
+    # Every execution is recorded once. A finished task whose result died with its worker
+    # before reaching the client is run again by the engine: a hit, recorded as such.
+    assert len([r for r in recorded if not r.cache_hit]) == len(executions(log)) == batch.executed + batch.hits
+    assert len([r for r in recorded if r.cache_hit]) >= batch.hits + again.hits
     for result in batch.results:
         entry = tracker.index.get(result.run.signature)
         producer = result.run.reused_run_id or result.run_id
