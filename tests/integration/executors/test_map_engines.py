@@ -112,6 +112,7 @@ def test_duplicates_fold_and_a_loop_of_sc_run_shares_entries(tracker, log, dask_
         remap = sc.map(sweep_steps.simulate, configs=configs(N // 2 + 5), outputs=["table"],
                        runtime_kwargs={"log": str(log)}, executor=dask_client)
     assert (batch.executed, batch.hits, batch.shipped) == (N // 2, N // 2, N // 2)
+    assert not dask_client.futures  # each released as it completed: nothing held on the cluster
     assert batch.statuses[N // 2:] == ["hit"] * (N // 2)
     assert [r.run.reused_run_id for r in batch.results[N // 2:]] == [r.run_id for r in batch.results[: N // 2]]
     assert [r.cache_hit for r in looped] == [True] * (N // 2) + [False] * 5
