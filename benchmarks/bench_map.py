@@ -7,7 +7,7 @@ Three figures, each against a baseline measured in the same run:
 - speed-up: ``--configs`` configs of about ``--ms`` ms of CPU each, mapped inline
   (``executor=None``, one after the other in this process) and on ``--workers`` workers
   of Dask (a ``LocalCluster`` of single-threaded processes), Ray and a spawned process
-  pool. Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
+  pool, in ``--chunks`` chunks run in rotating order (see :func:`speedups`). Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
 - engine overhead per shipped task: a map of no-op steps against the executor's own
   no-op round trip (the same number of ``submit`` calls of a function that does
   nothing, then waiting for all). Target: <= 2 ms a task;
@@ -84,12 +84,34 @@ def engines(workers: int) -> dict[str, tuple[Any, Callable[[Any], None]]]:
              log_to_driver=False, configure_logging=False)
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     remote_noop = ray.remote(num_cpus=1)(noop)
+    dask_pool = client.get_executor(pure=False)  # the executor a map submits through
     return {
-        "dask": (client, lambda n: client.gather([client.submit(noop, i, pure=False) for i in range(n)])),
+        "dask": (client, lambda n: [f.result() for f in [dask_pool.submit(noop, i) for i in range(n)]]),
         "ray": (RayExecutor(), lambda n: ray.get([remote_noop.remote(i) for i in range(n)])),
         "processes": (pool, lambda n: [f.result() for f in [pool.submit(noop, i) for i in range(n)]]),
         "_stop": (None, lambda _: (client.close(), cluster.close(), ray.shutdown(), pool.shutdown())),
     }
+
+
+def speedups(work: Path, running: dict[str, Any], grid: list[dict], loops: int, chunks: int) -> dict[str, float]:
+    """Seconds each executor takes over ``grid``, in chunks run in rotating order.
+
+    Chunk k of every executor maps the same configs (on its own run folder), and the
+    order rotates per chunk, so a burst of load elsewhere on the machine hits all alike.
+    """
+    names = ["inline", "dask", "ray", "processes"]
+    trackers = {name: Tracker(run_dir=work / f"speed-{name}", progress=False) for name in names}
+    seconds = dict.fromkeys(names, 0.0)
+    size = -(-len(grid) // chunks)
+    for k in range(chunks):
+        part = grid[k * size : (k + 1) * size]
+        for name in names[k % 4 :] + names[: k % 4]:
+            executor = None if name == "inline" else running[name][0]
+            spent, batch = timed(lambda: trackers[name].map(busy, part, executor=executor, runtime_kwargs={"loops": loops}))
+            trackers[name].records.wait_for_compaction()
+            assert batch.executed == len(part), batch
+            seconds[name] += spent
+    return seconds
 
 
 def main() -> None:
@@ -97,6 +119,7 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=200)
     parser.add_argument("--ms", type=float, default=50.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunks", type=int, default=4, help="speed-up runs in this many rotating chunks")
     args = parser.parse_args()
     loops = calibrate(args.ms)
     grid = [{"i": i} for i in range(args.configs)]
@@ -109,16 +132,14 @@ def main() -> None:
         tracker.records.wait_for_compaction()  # its CPU must not land in the next figure
         return out
 
-    inline_s, _ = sweep("inline", None, runtime_kwargs={"loops": loops})
-    print(f"\ninline loop (executor=None): {inline_s:7.2f} s")
     running = engines(args.workers)
     try:
         for name in ("dask", "ray", "processes"):
-            executor, round_trip = running[name]
-            round_trip(4)  # warm: workers started, function shipped once
-            seconds, batch = sweep(name, executor, runtime_kwargs={"loops": loops})
-            assert batch.executed == args.configs, batch
-            print(f"{name:>9}: {seconds:7.2f} s = {inline_s / seconds:4.2f}x the inline loop")
+            running[name][1](4)  # warm: workers started, function shipped once
+        seconds = speedups(work, running, grid, loops, args.chunks)
+        print(f"\ninline loop (executor=None): {seconds['inline']:7.2f} s")
+        for name in ("dask", "ray", "processes"):
+            print(f"{name:>9}: {seconds[name]:7.2f} s = {seconds['inline'] / seconds[name]:4.2f}x the inline loop")
         looped = Tracker(run_dir=work / "noop-loop", progress=False)
         loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
         print(f"\na no-op step recorded in this process (loop of tracker.run): {loop_s / args.configs * 1000:.2f} ms")
