@@ -124,7 +124,8 @@ def main() -> None:
     loops = calibrate(args.ms)
     grid = [{"i": i} for i in range(args.configs)]
     work = Path(tempfile.mkdtemp(prefix="bench_map_"))
-    print(f"{args.configs} configs of ~{args.ms:.0f} ms CPU ({loops} loops), {args.workers} workers, in {work}")
+    print(f"{args.configs} configs of ~{args.ms:.0f} ms CPU ({loops} loops), {args.workers} workers, in {work}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     def sweep(label: str, executor: Any, fn: Any = busy, **options: Any) -> tuple[float, Any]:
         tracker = Tracker(run_dir=work / label, progress=False)
@@ -155,7 +156,7 @@ def main() -> None:
             print(f"{name:>9}: map {mapped_s / args.configs * 1000:6.2f} ms/task, executor alone "
                   f"{bare_s / args.configs * 1000:6.2f} ms/task: +{extra:5.2f} ms per task (target <= 2 ms); "
                   f"{beyond:+5.2f} ms beyond recording the step")
-        tracker = Tracker(run_dir=work / "dask", progress=False)
+        tracker = Tracker(run_dir=work / "speed-dask", progress=False)  # every config ran there
         seconds, batch = timed(lambda: tracker.map(busy, grid, executor=running["dask"][0], runtime_kwargs={"loops": loops}))
         compact_s, _ = timed(tracker.records.wait_for_compaction)
         print(f"\nfully cached re-map on dask: {batch.shipped} tasks shipped, {batch.hits} hits, "
