@@ -99,17 +99,23 @@ def speedups(work: Path, running: dict[str, Any], grid: list[dict], loops: int, 
     Chunk k of every executor maps the same configs (on its own run folder), and the
     order rotates per chunk, so a burst of load elsewhere on the machine hits all alike.
     """
-    names = ["inline", "dask", "ray", "processes"]
-    trackers = {name: Tracker(run_dir=work / f"speed-{name}", progress=False) for name in names}
+    names = ["inline", "dask", "ray", "processes", "dask without consist"]
+    trackers = {name: Tracker(run_dir=work / f"speed-{name.split()[0]}", progress=False) for name in names[:4]}
+    bare = running["dask"][0].get_executor(pure=False)
     seconds = dict.fromkeys(names, 0.0)
     size = -(-len(grid) // chunks)
     for k in range(chunks):
         part = grid[k * size : (k + 1) * size]
-        for name in names[k % 4 :] + names[: k % 4]:
-            executor = None if name == "inline" else running[name][0]
-            spent, batch = timed(lambda: trackers[name].map(busy, part, executor=executor, runtime_kwargs={"loops": loops}))
-            trackers[name].records.wait_for_compaction()
-            assert batch.executed == len(part), batch
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            if name not in trackers:  # the same work straight through Dask's executor: the peer
+                spent, _ = timed(lambda: [f.result() for f in [bare.submit(busy, c, loops) for c in part]])
+            else:
+                executor = None if name == "inline" else running[name][0]
+                spent, batch = timed(
+                    lambda: trackers[name].map(busy, part, executor=executor, runtime_kwargs={"loops": loops})
+                )
+                trackers[name].records.wait_for_compaction()
+                assert batch.executed == len(part), batch
             seconds[name] += spent
     return seconds
 
@@ -139,7 +145,7 @@ def main() -> None:
             running[name][1](4)  # warm: workers started, function shipped once
         seconds = speedups(work, running, grid, loops, args.chunks)
         print(f"\ninline loop (executor=None): {seconds['inline']:7.2f} s")
-        for name in ("dask", "ray", "processes"):
+        for name in ("dask", "ray", "processes", "dask without consist"):
             print(f"{name:>9}: {seconds[name]:7.2f} s = {seconds['inline'] / seconds[name]:4.2f}x the inline loop")
         looped = Tracker(run_dir=work / "noop-loop", progress=False)
         loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
