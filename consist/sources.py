@@ -161,9 +161,12 @@ def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     machine, a renamed project), each file sits at the same place under its run's folder
     (see :mod:`consist.relocate`).
     """
+    from consist.mounts import is_mount_uri, resolve_uri
     from consist.relocate import rebase_uri
 
     for row in rows:
+        if is_mount_uri(row["uri"]):  # inputs://... through this machine's mounts
+            row["uri"] = str(resolve_uri(row["uri"]))
         row["uri"] = rebase_uri(run_dir, row["uri"], row.pop("producer"))
     return rows
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.farm import LinkFarm, hive_types_sql, partitions
+from consist.formats.literal import sql_path
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import csv_delimiter
 from consist.sources import PROVENANCE, Source, unify
@@ -51,7 +52,7 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
 
 def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
     """A reader of ``files``; ``hive`` names the partitions of paths through provenance folders (None: plain paths)."""
-    listed = "[" + ", ".join(literal(f) for f in files) + "]"
+    listed = "[" + ", ".join(sql_path(f) for f in files) + "]"  # each file literally, never a pattern
     options = ", hive_partitioning = false"  # folders like ``exp=1`` above a file are not its columns
     if hive is not None:
         options = f", hive_partitioning = true, hive_types = {hive_types_sql(hive)}, hive_types_autocast = false"

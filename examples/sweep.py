@@ -3,7 +3,7 @@
 Run it twice: the first run executes every config on the workers, the second ships
 nothing (every config is a cache hit, served in this process).
 
-    python examples/sweep.py            # work folder: ./consist-sweep
+    python examples/sweep.py            # work folder: examples/_work/sweep (git ignores it)
     python examples/sweep.py --fresh    # start from an empty work folder
     python examples/sweep.py --executor processes
 
@@ -49,7 +49,7 @@ def executor(kind: str, stack: ExitStack) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("consist-sweep"))
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "_work" / "sweep")
     parser.add_argument("--fresh", action="store_true", help="delete the work folder first")
     parser.add_argument("--executor", choices=["dask", "processes"], default=None)
     args = parser.parse_args()

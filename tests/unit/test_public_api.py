@@ -38,3 +38,19 @@ def test_map_is_the_sweep_function_and_leaves_the_builtin_alone():
     assert "map" in consist.__all__ and consist.map is not builtins.map
     assert consist.map.__module__ == "consist.api" and callable(run_map)
     assert list(map(str, [1, 2])) == ["1", "2"]
+
+
+def test_runs_table_and_diff_are_public_functions_and_tracker_methods():
+    """The daily-view helpers are reachable from the package and from a tracker."""
+    assert {"runs_table", "diff"} <= set(consist.__all__)
+    assert callable(consist.Tracker.runs_table) and callable(consist.Tracker.diff)
+
+
+def test_names_for_users_coming_from_upstream_consist_are_exported():
+    """output_path and the two upstream-spelling errors are public; the upstream option objects are not."""
+    for name in ("output_path", "UpstreamNameError", "UpstreamOptionError"):
+        assert name in consist.__all__
+    assert issubclass(consist.UpstreamOptionError, TypeError)
+    assert issubclass(consist.UpstreamNameError, ImportError)
+    for name in ("ExecutionOptions", "CacheOptions", "OutputPolicyOptions"):
+        assert name not in consist.__all__
