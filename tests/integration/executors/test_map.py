@@ -227,3 +227,15 @@ def test_the_sweep_example_runs_twice_and_ships_nothing_the_second_time(tmp_path
         "processes, 40 configs: 40 hits, 0 executed, 0 failed, 0 tasks shipped",
     ]
     assert out[2].startswith("40 runs in the catalog's trips scan")
+
+
+def test_a_scenario_config_counts_toward_each_mapped_step_as_toward_sc_run(tracker, log):
+    """Inside a scenario with config=, map and a loop of sc.run share entries; another scenario config misses."""
+    with consist.use_tracker(tracker), consist.scenario("policy", config={"toll": 2.0}) as sc:
+        batch = sc.map(sweep_steps.simulate, configs=grid(3), outputs=["table"], runtime_kwargs={"log": str(log)})
+        looped = [sc.run(sweep_steps.simulate, config=c, outputs=["table"], runtime_kwargs={"log": str(log)})
+                  for c in grid(3)]
+    with consist.use_tracker(tracker), consist.scenario("policy-b", config={"toll": 3.0}) as other:
+        moved = other.map(sweep_steps.simulate, configs=grid(3), outputs=["table"], runtime_kwargs={"log": str(log)})
+    assert batch.executed == 3 and all(r.cache_hit for r in looped)
+    assert moved.executed == 3 and executions(log) == [0, 1, 2, 0, 1, 2]
