@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, live_steps, outputs, relocate, replay, run_fields
+from consist import binding, hydration, live_steps, orphans, outputs, relocate, replay, run_fields
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -291,7 +291,10 @@ def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
                 return candidate
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    while True:  # claimed exclusively: two runs drawing one id must not share a record
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if tracker.records.claim_id(candidate, check_segments=False):
+            return candidate
 
 
 def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,6 +364,8 @@ def serve_hit(
         cache_hit=True,
         reused_run_id=entry.run_id,
     )
+    if run_id is not None:
+        orphans.release(run_id)  # a traced block that executed under begin()
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
@@ -373,6 +378,7 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str | None =
     """
     restore_inputs(tracker, spec, prep)
     run_id = run_id or new_run_id(tracker, spec)
+    orphans.hold(tracker.layout, run_id)  # a folder of a run still going is never an orphan
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -407,6 +413,7 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
     # while writing the bookkeeping above) would still be served as a cache hit.
     if spec.cache_mode != "readonly":
         tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
 
@@ -432,6 +439,8 @@ def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc:
         tracker.records.discard(ctx.run_id)
         exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
         return None
+    finally:
+        orphans.release(ctx.run_id)
 
 
 def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
@@ -501,6 +510,7 @@ def run_step(tracker: Tracker, spec: StepSpec, prep: Prepared | None = None) -> 
                 inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
             )
         except ConfigError:
+            orphans.release(ctx.run_id)
             _remove_if_empty(ctx.run_dir)
             raise
         capture_before = None
