@@ -70,8 +70,10 @@ def step_records(tracker: Tracker, name: str, status: str = "completed") -> list
     return tracker.find_runs(name=name, status=status)
 
 
-def temp_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+def temp_files(tracker: Tracker) -> list[Path]:
+    """Temporary files left under the run folder once the map's background compaction is done."""
+    tracker.records.wait_for_compaction()
+    return [p for p in tracker.run_dir.rglob("*") if p.name.endswith(".tmp")]
 
 
 def configs(n: int = N, **extra: object) -> list[dict]:
@@ -98,7 +100,7 @@ def test_every_config_is_recorded_once_and_a_second_map_ships_nothing(tracker, l
     assert len(executions(log)) == N
     assert [r.run.reused_run_id for r in again.results] == [r.run_id for r in first.results]
     assert all(r.parent_id == "sweep" for r in recorded)
-    assert temp_files(tracker.run_dir) == []
+    assert temp_files(tracker) == []
 
 
 def test_duplicates_fold_and_a_loop_of_sc_run_shares_entries(tracker, log, dask_client):
@@ -212,7 +214,7 @@ def test_a_killed_worker_leaves_no_cache_entry_and_the_task_is_rescheduled(track
         entry = tracker.index.get(result.run.signature)
         producer = result.run.reused_run_id or result.run_id
         assert entry.run_id == producer and tracker.get_run(producer).status == "completed"
-    assert temp_files(tracker.run_dir) == []
+    assert temp_files(tracker) == []
 
 
 def test_a_broken_process_pool_is_replaced_and_unfinished_configs_resubmitted(tracker, log, marks, process_pool):
