@@ -106,7 +106,7 @@ class MapResult:
         )
 
     def _repr_html_(self) -> str:
-        from consist.display import esc, table
+        from consist.display.html import esc, table
 
         c = self.counts
         head = table(("configs", "hits", "executed", "failed", "tasks shipped"),

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from consist.engine import Prepared, StepSpec, lookup, prepare, serve_hit
+from consist.engine.spec import StepSpec
+from consist.engine.step import Prepared, lookup, prepare, serve_hit
 from consist.errors import ConfigError
 from consist.executors.adapters import Adapter
 from consist.executors.task import Host, Payload
@@ -99,7 +100,7 @@ def _spec(
         if resolve_inputs is not None and "inputs" in own:
             kwargs["inputs"] = resolve_inputs(own["inputs"])
     kwargs["config"] = config
-    return tracker._captured_step((fn,), kwargs)
+    return tracker._planned((fn,), kwargs)
 
 
 def host_of(tracker: Any, record_in: str) -> Host:

@@ -17,13 +17,13 @@ import concurrent.futures as cf
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from consist.engine import lookup, serve_hit
+from consist.display.progress import Progress, wanted
+from consist.engine.step import lookup, serve_hit
 from consist.errors import ConfigError, SignatureMismatchError
 from consist.executors.adapters import Adapter, adapt
 from consist.executors.batch import MapResult
 from consist.executors.plan import Planned, check_payloads, host_of, payload, plan
 from consist.executors.task import RECORD_IN, Host, Outcome, run_task
-from consist.progress import Progress, wanted
 
 # Replacements of a broken process pool within one map before the rest is reported failed.
 MAX_POOL_RESTARTS = 3
@@ -238,5 +238,5 @@ def _finish(tracker: Any) -> None:
     so a map returns as soon as its last config is recorded.
     """
     tracker.records.compact_in_background()
-    if tracker.schemas or "_consist_views" in tracker.__dict__:
+    if tracker.schemas or tracker.view_state.views is not None:
         tracker.views.flush()

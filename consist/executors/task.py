@@ -22,13 +22,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from consist.catalog import RecordStore
-from consist.context import use_tracker
-from consist.engine import Prepared, StepSpec, prepare, run_step
+from consist._active import use_tracker
+from consist.catalog.index import CacheIndex
+from consist.catalog.records import RecordStore
+from consist.engine.spec import StepSpec
+from consist.engine.step import Prepared, prepare, run_step
 from consist.errors import SignatureMismatchError
-from consist.index import CacheIndex
+from consist.identity.reasons import StepComponents
 from consist.models import CacheEntry, Run, RunResult
-from consist.reasons import StepComponents
 
 RECORD_IN = ("workers", "client")
 

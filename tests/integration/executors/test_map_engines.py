@@ -19,7 +19,7 @@ import pytest
 
 import consist
 from consist import ConfigError, SignatureMismatchError, Tracker
-from consist.code_identity import identify
+from consist.identity.code import identify
 from tests.helpers import sweep_steps
 from tests.helpers.sweep_steps import executions
 
