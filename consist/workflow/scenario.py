@@ -46,6 +46,16 @@ if TYPE_CHECKING:
 
 
 
+def expected_steps(records: Any, name: str) -> int | None:
+    """How many steps the first recorded run of scenario ``name`` had (None: no such run)."""
+    try:
+        earlier = records.get(name)
+    except Exception:  # noqa: BLE001 - a guess must never break a scenario
+        return None
+    steps = earlier.meta.get("steps") if earlier is not None else None
+    return len(steps) if isinstance(steps, list) and steps else None
+
+
 class Scenario(CouplerMethods):
     """A named group of steps sharing a :class:`~consist.workflow.coupler.Coupler`.
 
@@ -153,7 +163,8 @@ class Scenario(CouplerMethods):
         self.status = "running"
         from consist.display.progress import StepProgress
 
-        self._progress = StepProgress(self.tracker, self.name)
+        records, name = self.tracker.records, self.name
+        self._progress = StepProgress(name, setting=self.tracker.progress, expected=lambda: expected_steps(records, name))
         self._token = enter_scenario(self)
         # Inside the block, consist.run/consist.trace use this scenario's tracker.
         self._using = use_tracker(self.tracker)
