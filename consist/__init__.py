@@ -20,6 +20,7 @@ from consist.api import (
     runs_table,
     scan,
     scenario,
+    scenario_graph,
     trace,
 )
 from consist.cache.explain import Explanation
@@ -59,7 +60,7 @@ from consist.tracker import Tracker
 from consist.views.schema_export import export_sqlmodel_stub
 from consist.workflow.coupler import Coupler, CouplerWarning
 from consist.workflow.scenario import Scenario
-from consist.workflow.scenario_drawing import ScenarioGraph, scenario_graph
+from consist.workflow.scenario_drawing import ScenarioGraph
 from consist.workflow.typed_coupler import coupler_schema
 
 __version__ = "0.1.0"

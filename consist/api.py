@@ -20,6 +20,7 @@ from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
     from consist.catalog.lineage import Lineage
+    from consist.workflow.scenario_drawing import ScenarioGraph
     from consist.workflow.tracing import TraceBlock
 
 
@@ -290,3 +291,29 @@ def lineage_graph(
     if isinstance(artifact, Lineage):
         return LineageGraph(artifact)
     return LineageGraph((tracker or current_tracker()).lineage(artifact, max_depth=max_depth))
+
+
+def scenario_graph(scenario: Any, *, tracker: Any = None) -> ScenarioGraph:
+    """The graph of a whole scenario: a live :class:`~consist.Scenario`, or a recorded one's name.
+
+    Parameters
+    ----------
+    scenario
+        A scenario object (open or finished) or the name of a recorded scenario (its
+        latest record is drawn).
+    tracker
+        Whose catalog to read (default: the scenario's, else the current tracker).
+
+    Returns
+    -------
+    ScenarioGraph
+
+    Examples
+    --------
+    >>> consist.scenario_graph("baseline", tracker=tracker)  # doctest: +SKIP
+    """
+    from consist.workflow.scenario_drawing import scenario_graph as draw
+
+    if tracker is None and isinstance(scenario, str):
+        tracker = current_tracker()
+    return draw(scenario, tracker)

@@ -316,7 +316,7 @@ class Scenario(CouplerMethods):
         """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
         from consist.workflow.scenario_drawing import scenario_graph
 
-        return scenario_graph(self)
+        return scenario_graph(self, self.tracker)
 
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
