@@ -149,7 +149,7 @@ class Scenario(CouplerMethods):
     def _repr_html_(self) -> str:
         from consist.display.html import scenario_html
 
-        return scenario_html(self)
+        return scenario_html(self, [(run_id, self.tracker.records.get(run_id)) for run_id in self.steps])
 
     # -- lifecycle -------------------------------------------------------------------
 
