@@ -19,6 +19,7 @@ from consist.mounts import is_mount_uri, resolve_uri
 from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
+    from consist.artifacts.schema_capture import FileSchema
     from consist.catalog.lineage import Lineage
     from consist.workflow.scenario_drawing import ScenarioGraph
     from consist.workflow.tracing import TraceBlock
@@ -317,3 +318,50 @@ def scenario_graph(scenario: Any, *, tracker: Any = None) -> ScenarioGraph:
     if tracker is None and isinstance(scenario, str):
         tracker = current_tracker()
     return draw(scenario, tracker)
+
+
+def export_sqlmodel_stub(
+    artifact: Artifact | FileSchema,
+    *,
+    tracker: Any = None,
+    class_name: str | None = None,
+    table_name: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    include_system_columns: bool = False,
+    stats_comments: bool = True,
+) -> str:
+    """An editable SQLModel class (Python source) for an artifact's captured schema.
+
+    Parameters
+    ----------
+    artifact
+        The artifact (e.g. ``result.outputs["persons"]``), or a :class:`FileSchema`.
+    tracker
+        Whose ingestion records and schema store to consult (default: the tracker in use, if any).
+    class_name, table_name
+        Override the class name (default: the key in CamelCase) and ``__tablename__``
+        (default: the key).
+    out
+        Also write the source to this file.
+    include_system_columns
+        Keep ``consist_*`` provenance columns (and ``_dlt_*`` loader columns).
+    stats_comments
+        Put the captured statistics next to each field as comments.
+
+    Returns
+    -------
+    str
+        The module source.
+
+    Examples
+    --------
+    >>> code = consist.export_sqlmodel_stub(result.outputs["persons"], out="models/persons.py")  # doctest: +SKIP
+    """
+    from consist.views.schema_export import export_sqlmodel_stub as export
+
+    if tracker is None:
+        tracker = current_tracker(required=False)
+    return export(
+        artifact, tracker=tracker, class_name=class_name, table_name=table_name, out=out,
+        include_system_columns=include_system_columns, stats_comments=stats_comments,
+    )
