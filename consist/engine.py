@@ -385,9 +385,19 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
         tracker.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    if spec.cache_mode != "readonly":
-        tracker.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    written = [*(a.path for a in produced), tracker.layout.record_path(run.id)]
+    if spec.cache_mode == "readonly":
+        tracker.flusher.written(written)
+    elif tracker.flusher.mode == "step":  # every byte the entry names is on disk first
+        tracker.flusher.written(written)
+        tracker.index.put(_entry(prep, run, produced), durable=True)
+    else:
+        tracker.flusher.written([*written, tracker.index.put(_entry(prep, run, produced))])
     return RunResult(dict(ctx.outputs), run, False)
+
+
+def _entry(prep: Prepared, run: Run, produced: list[Artifact]) -> CacheEntry:
+    return CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at)
 
 
 def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:

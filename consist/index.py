@@ -14,6 +14,8 @@ that has every output the step declares.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import os
 from collections.abc import Iterable
 
@@ -68,16 +70,19 @@ class CacheIndex:
         except msgspec.DecodeError:
             return []
 
-    def put(self, entry: CacheEntry) -> None:
-        """Store ``entry`` durably (fsync): losing it would lose a cache entry.
+    def put(self, entry: CacheEntry, *, durable: bool = False) -> Path:
+        """Store ``entry`` atomically and return its file; ``durable`` fsyncs it first.
 
         It replaces the entry with the same output keys; entries with other output keys
-        are kept beside it (see the module docstring).
+        are kept beside it (see the module docstring). When the bytes reach the disk is
+        the tracker's durability policy (:mod:`consist.durability`).
         """
         keys = {a.key for a in entry.outputs}
         others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=True)
+        path = self.layout.index_path(entry.signature)
+        write_bytes(path, _encoder.encode(payload), durable=durable)
+        return path
 
     def drop(self, signature: str) -> None:
         """Forget the entry for ``signature`` if there is one."""

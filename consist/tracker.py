@@ -17,6 +17,7 @@ from consist.catalog import RecordStore
 from consist.catalog_location import remembered_db_path
 from consist.code_identity import RECIPES
 from consist.context import register_tracker
+from consist.durability import Flusher
 from consist.errors import ConfigError
 from consist.hashing import Hasher
 from consist.index import CacheIndex
@@ -59,6 +60,10 @@ class Tracker(CatalogMethods, CacheControlMethods):
         How a cache hit checks its outputs: ``"stat"`` (re-hash only when size or
         mtime changed; default), ``"hash"`` (always re-hash) or ``"exists"`` (only check
         they exist: opt out of detecting modified outputs).
+    durability
+        When written files are fsynced: ``"batch"`` (default: in the background, in
+        groups, and at exit), ``"step"`` (each step's outputs, record and cache entry
+        before the entry appears) or ``"none"``. See ``docs/performance.md``.
     progress
         Progress bars for long work (hashing large inputs, long scenarios): True,
         False, or None (default) to show them only in terminals and notebooks.
@@ -79,6 +84,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hash_mode: str = "fast",
         verify_outputs: str = "stat",
         progress: bool | None = None,
+        durability: str = "batch",
     ) -> None:
         if code_identity not in RECIPES:
             raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
@@ -102,6 +108,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.cache_epoch = cache_epoch
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
+        self.flusher = Flusher(durability)
         self._sources_seen: set[str] = set()
         self._catalog: LiveCatalog | None = None
         register_tracker(self)
