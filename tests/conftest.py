@@ -1,9 +1,15 @@
-"""Shared fixtures: a fresh tracker in a temporary folder, and a small raw CSV."""
+"""Shared fixtures: a fresh tracker in a temporary folder, a small raw CSV, and a real Docker engine.
+
+``docker_engine`` yields a real Docker engine's client, or skips saying why there is none; a
+container test module uses ``pytestmark = pytest.mark.usefixtures("docker_engine")`` to skip
+as a whole when no engine answers. The test images ``consist-test/busybox:1`` and ``:2`` are
+made by ``scripts/start-docker.sh``; when the engine answers but they are missing, the fixture
+runs that script once (it only imports images then).
+"""
 
 from __future__ import annotations
 
-import os
-import time
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,7 +36,42 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def age(path: Path, seconds: float = 10.0) -> None:
-    """Backdate a file's mtime so its hash may be memoised."""
-    stamp = time.time() - seconds
-    os.utime(path, (stamp, stamp))
+TEST_IMAGES = ("consist-test/busybox:1", "consist-test/busybox:2")
+START_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "start-docker.sh"
+
+
+def _missing_images(api) -> list[str]:
+    import docker
+
+    missing = []
+    for tag in TEST_IMAGES:
+        try:
+            api.images.get(tag)
+        except docker.errors.ImageNotFound:
+            missing.append(tag)
+    return missing
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """Yield the shared docker client; skip if no engine answers."""
+    pytest.importorskip("docker", reason="the `docker` Python package is not installed")
+    from consist.integrations import _docker_engine as engine
+
+    engine.reset_client()
+    try:
+        api = engine.client()
+    except engine.EngineUnavailableError as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+    if _missing_images(api):
+        done = subprocess.run(
+            ["bash", str(START_SCRIPT)], capture_output=True, text=True, timeout=600
+        )
+        missing = _missing_images(api)
+        if missing:
+            pytest.fail(
+                f"test images {missing} are missing and {START_SCRIPT.name} could not "
+                f"import them (exit {done.returncode}):\n{engine.tail(done.stderr)}"
+            )
+    yield api
+    engine.reset_client()
