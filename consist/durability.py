@@ -6,15 +6,19 @@ other processes; only a power loss or kernel crash can lose bytes the page cache
 So fsync is spent according to ``durability``:
 
 - ``"batch"`` (default): files written by finished steps are fsynced by a background
-  thread in groups, outputs before the records and entries that name them, and all at
-  once when the tracker closes or the process exits. A step pays no fsync. After a power
-  loss the last moments' entries may point at torn outputs: a hit checks each output's
-  size and mtime against the record (``verify_outputs="stat"``) and re-runs on mismatch.
+  thread in groups, and whatever is left when the process exits. A step pays no fsync.
+  After a power loss the last moments' entries may name outputs whose bytes never
+  reached the disk; on journaling file systems that write a file's data before its new
+  size (ext4 ``data=ordered``, XFS, btrfs) such a file is short or empty, so the hit's
+  size check (``verify_outputs="stat"``) re-hashes it and re-runs the step.
 - ``"step"``: each step's outputs, record and cache entry are fsynced before the entry
   is renamed into place: no entry ever names bytes that are not on disk.
 - ``"none"``: never fsync (scratch folders, tests on tmpfs).
 
-This module owns only the policy and the flushing thread; it never decides what to write.
+A killed process (SIGKILL, OOM) loses nothing the kernel already holds, in any mode: every
+file appears by rename, and the cache entry is renamed last. The full reasoning is in
+``docs/performance.md``. This module owns only the policy and the flushing thread; it
+never decides what to write.
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ class Flusher:
         self.mode = check_mode(mode)
         self._pending: list[Path] = []
         self._lock = threading.Lock()
+        self._syncing = threading.Lock()  # held while a batch is fsynced: flush() waits for it
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
 
     def written(self, paths: Iterable[Path]) -> None:
         """Note files a step wrote: synced now (``"step"``) or soon (``"batch"``)."""
@@ -79,16 +85,21 @@ class Flusher:
             return
         with self._lock:
             self._pending.extend(paths)
-            if self._thread is None:
+            if self._thread is None or self._pid != os.getpid():  # none yet, or forked: threads do not follow
+                self._pid = os.getpid()
                 self._start()
         self._wake.set()
 
     def flush(self) -> None:
-        """fsync everything noted so far, in the order it was noted."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-        for path in batch:
-            fsync_path(path)
+        """fsync everything noted so far, in the order it was noted.
+
+        Returns only when the batch the background thread may be syncing is done too.
+        """
+        with self._syncing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            for path in batch:
+                fsync_path(path)
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=_run, args=(weakref.ref(self),), name="consist-flush", daemon=True)
