@@ -10,6 +10,7 @@ decides when views are (re)built is :mod:`consist.views`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
@@ -17,6 +18,7 @@ from consist.farm import LinkFarm, hive_types_sql, partitions
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import csv_delimiter
 from consist.sources import PROVENANCE, Source, unify
+from consist.view_folds import Served, hide_sql
 from consist.view_spec import ViewSpec
 
 if TYPE_CHECKING:
@@ -72,11 +74,13 @@ def build_view_sql(
     schemas: dict[str, FileSchema],
     prov_table: str,
     farm: LinkFarm | None = None,
+    folds: Sequence[Served] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """The view's SQL and the rows of its provenance table, for these sources.
 
     Cold files are read through their provenance folders in ``farm`` (provenance as hive partition
     columns); files without a folder, and ingested rows, are joined to the provenance table.
+    ``folds`` serve the rows of further sources (see :mod:`consist.view_folds`).
     """
     what = f"view {spec.name!r}"
     declared = spec.declared
@@ -94,6 +98,8 @@ def build_view_sql(
     for s in hot_sources:
         record = hot[s.artifact_id]
         labels[f"ingested artifact {s.artifact_id} (hot table {record.table!r})"] = {c.name: c.type for c in record.columns}
+    for served in folds:
+        labels[f"fold {served.fold.path}"] = served.fold.info.columns
     types = unify(labels, declared, what)
 
     prov: list[dict[str, Any]] = []
@@ -127,6 +133,7 @@ def build_view_sql(
             f"SELECT {cols}, {prov_cols} FROM {_reader(driver, paths, schema, hive=None)} AS d "
             f"JOIN (SELECT * FROM {quote(prov_table)} WHERE grp = {number}) AS p ON p.fi = d.file_index"
         )
+    branches.extend(_fold_branches(folds, declared, types))
     by_table: dict[str, list[Source]] = {}
     for s in hot_sources:
         by_table.setdefault(hot[s.artifact_id].table, []).append(s)
@@ -149,14 +156,30 @@ def build_view_sql(
     return " UNION ALL BY NAME ".join(branches), prov
 
 
-def prov_rows(prov: list[dict[str, Any]]) -> Any:
-    import pyarrow as pa
+def _fold_branches(folds: Sequence[Served], declared: dict[str, str | None], types: dict[str, str | None]) -> list[str]:
+    """One read per column layout of the folds (the ones that hide rows each on their own)."""
+    groups: dict[tuple[Any, ...], list[Served]] = {}
+    for served in folds:
+        layout = tuple(served.fold.info.columns.items())
+        groups.setdefault((layout, served.fold.path) if served.hide else (layout, None), []).append(served)
+    branches = []
+    for (layout, _), members in groups.items():
+        cols = ", ".join(_projection(name, types.get(name), dict(layout)) for name in declared)
+        where = hide_sql(members[0].hide) if members[0].hide else ""
+        listed = "[" + ", ".join(literal(m.fold.path) for m in members) + "]"
+        branches.append(
+            f"SELECT {cols}, {', '.join('d.' + n for n in PROVENANCE)} FROM read_parquet({listed}, hive_partitioning = false) AS d"
+            + (f" WHERE {where}" if where else "")
+        )
+    return branches
 
-    schema = pa.schema(
-        [("grp", pa.int32()), ("fi", pa.uint64())]
-        + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]
-    )
-    return pa.Table.from_pylist(prov, schema=schema)
+
+def prov_rows(prov: list[dict[str, Any]]) -> Any:
+    """The provenance table's rows as a frame DuckDB reads (built by Polars: pyarrow would import pandas)."""
+    import polars as pl
+
+    schema = {"grp": pl.Int32, "fi": pl.UInt64, **{n: pl.Int64 if t == "BIGINT" else pl.String for n, t in PROVENANCE.items()}}
+    return pl.DataFrame(prov, schema=schema, strict=False)
 
 
 def create_view(con: Any, name: str, sql: str, prov_table: str, prov: list[dict[str, Any]]) -> None:

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from consist.errors import ConfigError, SchemaConflictError
 from consist.farm import LinkFarm
 from consist.schema_capture import SchemaStore
-from consist.sources import file_schemas, list_sources, present
+from consist.sources import Source, file_schemas, list_sources, present
 from consist.stored_views import StoredView, StoredViews
+from consist.view_folds import Served, fold_store
 from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec
 from consist.view_sql import build_view_sql, create_failing_view, create_view, prov_rows
 
@@ -79,6 +80,7 @@ class Views:
         self._stale = False
         self._store = SchemaStore(tracker.layout)
         self._farm = LinkFarm(tracker.layout)
+        self._folds = fold_store(tracker)
         self._stored = StoredViews(tracker.db_path)
         self._broken: dict[str, SchemaConflictError] = {}  # message -> error, of views that failed to build
         self.builds = 0
@@ -202,22 +204,41 @@ class Views:
         unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
         if unreadable:
             log.warning("%s: skipping artifacts DuckDB views cannot read (ingest them): %s", what, ", ".join(unreadable))
-        cold = present([s for s in cold if s.driver in _COLD], what)
+        served, cold = self._fold(con, [s for s in cold if s.driver in _COLD], what)
+        cold = present(cold, what)
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
-        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm)
+        read = {id(s) for s in cold}
+        sources = [s for s in sources if s.artifact_id in hot or id(s) in read]  # folded ones come from their fold
+        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm, served)
         create_view(con, spec.name, sql, prov_table, prov)
 
         # The catalog file cannot reach the hot database: ingested artifacts come from their files there.
         ingested = [s for s in sources if s.artifact_id in hot and s.driver in _COLD and os.path.exists(s.uri)]
         schemas.update(file_schemas(self._store, ingested, what))
         readable = cold + ingested
-        file_sql, file_prov = build_view_sql(spec, readable, {}, schemas, prov_table, self._farm)
+        file_sql, file_prov = build_view_sql(spec, readable, {}, schemas, prov_table, self._farm, served)
         return StoredView(
-            spec.name, file_sql, artifacts=len({s.artifact_id for s in readable}),
+            spec.name, file_sql, artifacts=len({s.artifact_id for s in readable}) + sum(f.used for f in served),
             omitted=len({s.artifact_id for s in sources if s.artifact_id in hot}) - len({s.artifact_id for s in ingested}),
             provenance=prov_rows(file_prov) if file_prov else None, provenance_table=prov_table,
         )  # fmt: skip
+
+    def _fold(self, con: Any, cold: list[Source], what: str) -> tuple[list[Served], list[Source]]:
+        """The folds serving some of ``cold`` (small Parquet files, see :mod:`consist.view_folds`) and the rest."""
+        by_key: dict[str, list[Source]] = {}
+        rest = []
+        for s in cold:
+            if s.driver == "parquet":
+                by_key.setdefault(s.key, []).append(s)
+            else:
+                rest.append(s)
+        served: list[Served] = []
+        for key, group in by_key.items():
+            used, unfolded = self._folds.serve(con, key, group, self._store, what)
+            served.extend(used)
+            rest.extend(unfolded)
+        return served, rest
 
     def named_in(self, sql: str) -> bool:
         """Whether ``sql`` may read a registered view (its name appears in the text)."""
