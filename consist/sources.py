@@ -16,7 +16,9 @@ here, before any data file is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,25 +139,28 @@ def list_sources(tracker: Tracker, keys: Sequence[str], *, ignore_case: bool = F
     if hit is not None and hit[0] == token:
         return hit[1]
     params: list[Any] = []
-    key_column = "lower(l.key)" if ignore_case else "l.key"
+    key_column = "lower(a.key)" if ignore_case else "a.key"
+    # Straight over the records (not the public views): an artifact's fields as the run
+    # that lists it recorded them, which a hit copies from its producer's record.
     sql = f"""
-        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.run_id AS producer, a.hash AS hash,
-               a.driver AS driver, CAST(a.meta AS VARCHAR) AS meta, r.id AS run_id, r.parent_id AS scenario_id,
-               r.year AS year, r.iteration AS iteration
-        FROM run_artifacts l JOIN runs r ON r.id = l.run_id JOIN artifacts a ON a.id = l.artifact_id
-        WHERE l.direction = 'out' AND r.kind <> 'scenario' AND r.status = 'completed'
-          AND {_in(key_column, list(wanted), params)}
-        QUALIFY row_number() OVER (PARTITION BY a.id, r.parent_id, r.year, r.iteration
-                                   ORDER BY (r.id = a.run_id) DESC, r.started_at, r.id) = 1
+        SELECT a.id AS artifact_id, a.key AS key, a.uri AS uri, a.hash AS hash, a.driver AS driver,
+               id AS run_id, parent_id AS scenario_id, year, iteration, a.meta AS meta, a.run_id AS producer
+        FROM (SELECT id, parent_id, year, iteration, started_at, unnest(artifacts) AS a FROM _consist_records
+              WHERE kind <> 'scenario' AND status = 'completed')
+        WHERE a.direction = 'out' AND {_in(key_column, list(wanted), params)}
+        QUALIFY row_number() OVER (PARTITION BY a.id, parent_id, year, iteration
+                                   ORDER BY (id = a.run_id) DESC, started_at, id) = 1
         ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"""
-    rows = tracker.catalog.arrow(sql, params).to_pylist()
-    sources = [Source(meta_json=row.pop("meta"), **row) for row in _rebased(tracker.run_dir, rows)]
+    table = tracker.catalog.arrow(sql, params)
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    sources = [Source(*row) for row in zip(*columns[:-1])]
+    _rebase(tracker.run_dir, sources, columns[-1])
     cache[(wanted, ignore_case)] = (token, sources)
     return sources
 
 
-def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose file is read from this tracker's copy of its run folder where that moved here.
+def _rebase(run_dir: Path, sources: list[Source], producers: list[str | None]) -> None:
+    """Read each file from this tracker's copy of its run folder where that moved here.
 
     Records keep absolute paths; after the whole run folder was copied or moved (another
     machine, a renamed project), each file sits at the same place under its run's folder
@@ -163,9 +168,12 @@ def _rebased(run_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     from consist.relocate import rebase_uri
 
-    for row in rows:
-        row["uri"] = rebase_uri(run_dir, row["uri"], row.pop("producer"))
-    return rows
+    here = f"{run_dir}{os.sep}"
+    for number, (source, producer) in enumerate(zip(sources, producers)):
+        if producer is not None and not source.uri.startswith(here):
+            uri = rebase_uri(run_dir, source.uri, producer)
+            if uri != source.uri:
+                sources[number] = dataclasses.replace(source, uri=uri)
 
 
 def select_sources(
@@ -247,8 +255,6 @@ def known_keys(tracker: Tracker) -> list[str]:
 
 def present(sources: Iterable[Source], what: str) -> list[Source]:
     """The sources whose file exists; each missing one is skipped with a warning naming it."""
-    import os
-
     out = []
     for source in sources:
         if os.path.exists(source.uri):
@@ -266,7 +272,6 @@ def present(sources: Iterable[Source], what: str) -> list[Source]:
 def user_stacklevel() -> int:
     """The ``stacklevel`` that points a warning raised in the caller at the user's code, not consist's."""
     import contextlib
-    import os
     import sys
 
     # contextlib too: consist's context managers sit between the warning and the user.

@@ -83,11 +83,15 @@ class Fold:
 
 @dataclass
 class Served:
-    """What a fold gives a view or scan: its file, and the folded sources not to show."""
+    """What a fold gives a view or scan: its file, the folded sources to show, and those not to."""
 
     fold: Fold
-    hide: list[tuple[str, str]]
-    used: int
+    shown: set[tuple[str, str]] = field(repr=False)
+    hide: list[tuple[str, str]] = field(repr=False)
+
+    @property
+    def used(self) -> int:
+        return len(self.shown)
 
 
 def fold_store(tracker: Any) -> FoldStore:
@@ -177,6 +181,28 @@ class FoldStore:
             log.warning("could not merge the folds of %r: %s", key, exc)
 
 
+def serve_sources(
+    store: FoldStore, con: Any, sources: list[Source], schemas: Any, what: str
+) -> tuple[list[Served], list[Source]]:
+    """The folds serving some of ``sources`` (not ingested) and the sources to read from their files.
+
+    Only Parquet files are folded, per exact key.
+    """
+    by_key: dict[str, list[Source]] = {}
+    rest = []
+    for s in sources:
+        if s.driver == "parquet":
+            by_key.setdefault(s.key, []).append(s)
+        else:
+            rest.append(s)
+    served: list[Served] = []
+    for key, group in by_key.items():
+        used, unfolded = store.serve(con, key, group, schemas, what)
+        served.extend(used)
+        rest.extend(unfolded)
+    return served, rest
+
+
 def _small(uri: str) -> bool:
     try:
         return os.stat(uri).st_size <= FOLD_MAX_BYTES
@@ -204,7 +230,7 @@ def _split(folds: list[Fold], sources: list[Source]) -> tuple[list[Served], list
         if pairs:
             # What a fold holds but must not show now: changed or gone files, sources owned by an older fold.
             hide = [] if len(pairs) == len(fold.sources) else [p for p in fold.sources if p not in pairs]
-            served.append(Served(fold, hide, len(pairs)))
+            served.append(Served(fold, pairs, hide))
     return served, rest
 
 

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from consist.errors import ConfigError, SchemaConflictError
 from consist.farm import LinkFarm
 from consist.schema_capture import SchemaStore
-from consist.sources import Source, file_schemas, list_sources, present
+from consist.sources import file_schemas, list_sources, present
 from consist.stored_views import StoredView, StoredViews
-from consist.view_folds import Served, fold_store
+from consist.view_folds import fold_store, serve_sources
 from consist.view_spec import ViewSpec, ViewTable, sa_table, view_spec
 from consist.view_sql import build_view_sql, create_failing_view, create_view, prov_rows
 
@@ -204,7 +204,7 @@ class Views:
         unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
         if unreadable:
             log.warning("%s: skipping artifacts DuckDB views cannot read (ingest them): %s", what, ", ".join(unreadable))
-        served, cold = self._fold(con, [s for s in cold if s.driver in _COLD], what)
+        served, cold = serve_sources(self._folds, con, [s for s in cold if s.driver in _COLD], self._store, what)
         cold = present(cold, what)
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
@@ -223,22 +223,6 @@ class Views:
             omitted=len({s.artifact_id for s in sources if s.artifact_id in hot}) - len({s.artifact_id for s in ingested}),
             provenance=prov_rows(file_prov) if file_prov else None, provenance_table=prov_table,
         )  # fmt: skip
-
-    def _fold(self, con: Any, cold: list[Source], what: str) -> tuple[list[Served], list[Source]]:
-        """The folds serving some of ``cold`` (small Parquet files, see :mod:`consist.view_folds`) and the rest."""
-        by_key: dict[str, list[Source]] = {}
-        rest = []
-        for s in cold:
-            if s.driver == "parquet":
-                by_key.setdefault(s.key, []).append(s)
-            else:
-                rest.append(s)
-        served: list[Served] = []
-        for key, group in by_key.items():
-            used, unfolded = self._folds.serve(con, key, group, self._store, what)
-            served.extend(used)
-            rest.extend(unfolded)
-        return served, rest
 
     def named_in(self, sql: str) -> bool:
         """Whether ``sql`` may read a registered view (its name appears in the text)."""
