@@ -45,13 +45,14 @@ import msgspec
 
 from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import SchemaConflictError
-from consist.sources import PROVENANCE, Source, file_schemas, unify
+from consist.sources import PROVENANCE, Source, file_schemas, no_gc, unify
 
 log = logging.getLogger("consist.views")
 
 FOLD_MIN = 64  # unfolded small files of a key before they are folded
 FOLD_MAX_BYTES = 1 << 20  # larger files are read as themselves
 MAX_FOLDS = 8  # live folds of a key before they are merged into one
+FOLD_CHUNK = 8_192  # files read into one new fold at most
 ROW_GROUP = 16_384
 VERSION = 1
 _META = b"consist.fold"
@@ -112,6 +113,7 @@ class FoldStore:
     def __init__(self, root: Path) -> None:
         self.root = root / "folds"
         self._known: dict[tuple[str, int, int], Fold | None] = {}  # (path, size, mtime) -> fold
+        self._owners: dict[tuple[str, ...], dict[tuple[str, str], tuple[int, str, int, int]]] = {}
 
     def folder(self, key: str) -> Path:
         return self.root / quote(key, safe="")
@@ -151,15 +153,26 @@ class FoldStore:
         enough of them, and merges the key's folds when there are too many.
         """
         folds = self.live(key)
-        served, rest = _split(folds, sources)
+        served, rest = _split(folds, sources, self._owner_map(folds))
         pending = [s for s in rest if _small(s.uri)]
-        if len(pending) >= FOLD_MIN and self._try_fold(con, key, pending, schemas, what):
+        # In chunks: DuckDB holds a chunk's rows in memory to sort them.
+        chunks = [pending[i : i + FOLD_CHUNK] for i in range(0, len(pending), FOLD_CHUNK)]
+        if len(pending) >= FOLD_MIN and any([self._try_fold(con, key, chunk, schemas, what) for chunk in chunks]):
             folds = self.live(key)
             if len(folds) > MAX_FOLDS:
                 self._try_merge(con, key, folds)
                 folds = self.live(key)
-            served, rest = _split(folds, sources)
+            served, rest = _split(folds, sources, self._owner_map(folds))
         return served, rest
+
+    def _owner_map(self, folds: list[Fold]) -> dict[tuple[str, str], tuple[int, str, int, int]]:
+        names = tuple(f.path for f in folds)
+        found = self._owners.get(names)
+        if found is None:
+            if len(self._owners) > 8:
+                self._owners.clear()
+            found = self._owners[names] = _owners(folds)
+        return found
 
     def _try_fold(self, con: Any, key: str, pending: list[Source], schemas: Any, what: str) -> bool:
         found = file_schemas(schemas, pending, what)
@@ -210,21 +223,39 @@ def _small(uri: str) -> bool:
         return False
 
 
-def _split(folds: list[Fold], sources: list[Source]) -> tuple[list[Served], list[Source]]:
+def _owners(folds: list[Fold]) -> dict[tuple[str, str], tuple[int, str, int, int]]:
+    """(artifact id, run id) -> (fold number, path, size, mtime); a source held twice (two
+    processes folded it at once) is served by the older fold."""
+    owner: dict[tuple[str, str], tuple[int, str, int, int]] = {}
+    for number, fold in reversed(list(enumerate(folds))):
+        owner.update(zip(fold.sources, ((number, *v) for v in fold.sources.values())))
+    return owner
+
+
+def _split(folds: list[Fold], sources: list[Source], owner: dict[tuple[str, str], tuple[int, str, int, int]] | None = None
+           ) -> tuple[list[Served], list[Source]]:  # fmt: skip
     """Which sources each fold serves (file unchanged since it was folded), and the rest."""
-    owner: dict[tuple[str, str], int] = {}
-    for number, fold in enumerate(folds):
-        for pair in fold.sources:
-            owner.setdefault(pair, number)  # held twice (a concurrent fold): the older one serves it
+    with no_gc():
+        return _split_sources(folds, sources, _owners(folds) if owner is None else owner)
+
+
+def _split_sources(folds: list[Fold], sources: list[Source], owner: dict[tuple[str, str], tuple[int, str, int, int]]
+                   ) -> tuple[list[Served], list[Source]]:  # fmt: skip
     shown: list[set[tuple[str, str]]] = [set() for _ in folds]
     rest = []
+    stat = os.stat
     for s in sources:
         pair = (s.artifact_id, s.run_id)
-        number = owner.get(pair)
-        if number is not None and _unchanged(s.uri, folds[number].sources[pair]):
-            shown[number].add(pair)
-        else:
-            rest.append(s)
+        found = owner.get(pair)
+        if found is not None and found[1] == s.uri:
+            try:
+                st = stat(s.uri)
+            except OSError:
+                st = None
+            if st is not None and st.st_size == found[2] and st.st_mtime_ns == found[3]:
+                shown[found[0]].add(pair)
+                continue
+        rest.append(s)
     served = []
     for fold, pairs in zip(folds, shown):
         if pairs:
@@ -232,17 +263,6 @@ def _split(folds: list[Fold], sources: list[Source]) -> tuple[list[Served], list
             hide = [] if len(pairs) == len(fold.sources) else [p for p in fold.sources if p not in pairs]
             served.append(Served(fold, pairs, hide))
     return served, rest
-
-
-def _unchanged(uri: str, folded: tuple[str, int, int]) -> bool:
-    path, size, mtime = folded
-    if path != uri:
-        return False
-    try:
-        st = os.stat(uri)
-    except OSError:
-        return False
-    return st.st_size == size and st.st_mtime_ns == mtime
 
 
 def hide_sql(hide: Iterable[tuple[str, str]]) -> str:
@@ -385,7 +405,8 @@ def merge_folds(con: Any, folder: Path, key: str, folds: list[Fold]) -> Path | N
 def _read_fold(path: str, size: int) -> Fold | None:
     """A published fold, or None when its list is unreadable or its bytes are not the ones listed."""
     try:
-        manifest = _decoder.decode(Path(sources_path(path)).read_bytes())
+        with no_gc():
+            manifest = _decoder.decode(Path(sources_path(path)).read_bytes())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
     info = manifest.info
@@ -399,7 +420,8 @@ def _read_fold(path: str, size: int) -> Fold | None:
         return None
     if hasher.hexdigest() != info.digest:
         return None
-    sources = {(a, r): (u, n, m) for a, r, u, n, m in zip(*columns)}
+    with no_gc():
+        sources = dict(zip(zip(manifest.artifact_ids, manifest.run_ids), zip(manifest.uris, manifest.sizes, manifest.mtimes)))
     return Fold(path, info, sources)
 
 
