@@ -7,6 +7,7 @@ paths. Drivers are plain functions in a registry, each testable alone.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,16 +50,38 @@ def _sep(path: Path) -> str:
     return "\t" if ".tsv" in path.suffixes else ","
 
 
+_SMALL_PARQUET = 8 << 20  # bytes: read in one call, converted without thread pools
+
+
+def _read_arrow(path: Path) -> tuple[Any, bool]:
+    """The Parquet file (or dataset folder) at ``path`` as an Arrow table, and whether it is small.
+
+    A small file is read whole into memory and decoded on this thread: ``read_table``'s
+    dataset machinery and thread pool cost 0.3-0.6 ms a call, several times the work for
+    the few-thousand-row files most steps write.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        size = os.stat(path).st_size if not path.is_dir() else None
+    except OSError:
+        size = None
+    if size is None or size > _SMALL_PARQUET:
+        return pq.read_table(path), False
+    import pyarrow as pa
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False), True
+
+
 def _load_parquet(path: Path, as_: str) -> Any:
     if as_ == "pandas":
-        import pyarrow.parquet as pq
-
         # Through Arrow so that a pandas index logged with the frame comes back.
-        return pq.read_table(path).to_pandas()
+        table, small = _read_arrow(path)
+        return table.to_pandas(use_threads=not small)
     if as_ == "arrow":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _read_arrow(path)[0]
     if as_ == "duckdb":
         import duckdb
 
