@@ -7,7 +7,9 @@ paths. Drivers are plain functions in a registry, each testable alone.
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,15 @@ def _sep(path: Path) -> str:
 _SMALL_PARQUET = 8 << 20  # bytes: read in one call, converted without thread pools
 
 
+def _small_file(path: Path) -> bool:
+    """Whether ``path`` is a file of at most ``_SMALL_PARQUET`` bytes (not a dataset folder)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= _SMALL_PARQUET
+
+
 def _read_arrow(path: Path) -> tuple[Any, bool]:
     """The Parquet file (or dataset folder) at ``path`` as an Arrow table, and whether it is small.
 
@@ -62,11 +73,7 @@ def _read_arrow(path: Path) -> tuple[Any, bool]:
     """
     import pyarrow.parquet as pq
 
-    try:
-        size = os.stat(path).st_size if not path.is_dir() else None
-    except OSError:
-        size = None
-    if size is None or size > _SMALL_PARQUET:
+    if not _small_file(path):
         return pq.read_table(path), False
     import pyarrow as pa
 
@@ -88,7 +95,12 @@ def _load_parquet(path: Path, as_: str) -> Any:
         return duckdb.read_parquet(str(path))
     import polars as pl
 
-    return pl.scan_parquet(path) if as_ == "lazy" else pl.read_parquet(path)
+    if as_ == "lazy":
+        return pl.scan_parquet(path)
+    if _small_file(path):  # one read call, decoded from memory: a third less than reading by path for small files
+        with open(path, "rb") as fh:
+            return pl.read_parquet(io.BytesIO(fh.read()))
+    return pl.read_parquet(path)
 
 
 def _load_csv(path: Path, as_: str) -> Any:
