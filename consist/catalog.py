@@ -14,14 +14,12 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from consist.atomic import create_exclusive, write_bytes
-from consist.durability import drain, unwritten
 from consist.models import Run, enc_hook
 from consist.store import Layout
 
@@ -49,7 +47,6 @@ _decoder = msgspec.json.Decoder(Run)
 
 def fresh_names(layout: Layout) -> list[str]:
     """Names of the fresh record files (temporary and hidden files excluded)."""
-    drain()  # hit records still held by the flushing thread
     try:
         names = os.listdir(layout.fresh)
     except FileNotFoundError:
@@ -88,13 +85,9 @@ class RecordStore:
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
 
-    def append(self, run: Run, write: Callable[[Path, bytes], None] = write_bytes) -> None:
-        """Write ``run``'s record atomically (never partially visible), with ``write`` if given.
-
-        A cache hit passes :meth:`consist.durability.Flusher.write_later`: its record is
-        written on the flushing thread, readable meanwhile through :meth:`get`.
-        """
-        write(self.layout.record_path(run.id), encode_run(run))
+    def append(self, run: Run) -> None:
+        """Write ``run``'s record atomically (never partially visible)."""
+        write_bytes(self.layout.record_path(run.id), encode_run(run))
         if self.auto_compact:
             self._maybe_compact()
 
@@ -157,8 +150,7 @@ class RecordStore:
 
     def claim_id(self, run_id: str) -> bool:
         """Reserve a user-chosen run id; False when a run already used it."""
-        path = self.layout.record_path(run_id)
-        if path.exists() or unwritten(path) is not None:
+        if self.layout.record_path(run_id).exists():
             return False
         return create_exclusive(self.layout.id_claim_path(run_id))
 
@@ -172,7 +164,7 @@ class RecordStore:
             return None  # never a recorded id (see check_key): and no path escapes fresh/
         path = self.layout.record_path(run_id)
         try:
-            data = unwritten(path) or path.read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             if not os.path.isdir(self.layout.segments):
                 return None
@@ -202,7 +194,6 @@ class RecordStore:
 
     def iter_fresh(self) -> Iterator[Run]:
         """Every readable fresh record; corrupt files are reported by name and skipped."""
-        drain()
         try:
             names = os.listdir(self.layout.fresh)
         except FileNotFoundError:

@@ -17,62 +17,23 @@ So fsync is spent according to ``durability``:
 
 A killed process (SIGKILL, OOM) loses nothing the kernel already holds, in any mode: every
 file appears by rename, and the cache entry is renamed last. The full reasoning is in
-``docs/performance.md``.
-
-The same thread writes the run records of cache hits (:meth:`Flusher.write_later`),
-except with ``"step"``: a hit's record is history, not a cache entry, so a hit returns
-without waiting for a file to be created. Until written, such a record is readable through
-:func:`unwritten`, and anything that lists the records folder calls :func:`drain` first;
-the process writes them all at exit. A process killed meanwhile loses the last half
-second of hit records, never a cache entry. This module owns only the policy and the
-flushing thread; it never decides what to write.
+``docs/performance.md``. This module owns only the policy and the flushing thread; it
+never decides what to write.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
-from consist.atomic import write_bytes
 from consist.errors import ConfigError
-
-log = logging.getLogger("consist.catalog")
 
 MODES = ("batch", "step", "none")
 _INTERVAL_S = 0.5
-
-
-# Process-wide: path -> bytes handed to write_later and not yet written (every tracker's).
-_UNWRITTEN: dict[str, bytes] = {}
-_UNWRITTEN_LOCK = threading.Lock()
-_DRAINING = threading.Lock()
-
-
-def unwritten(path: Path) -> bytes | None:
-    """The bytes of ``path`` if they were handed to :meth:`Flusher.write_later` and not written yet."""
-    return _UNWRITTEN.get(os.fspath(path)) if _UNWRITTEN else None
-
-
-def drain() -> None:
-    """Write every file handed to :meth:`Flusher.write_later` so far (call before listing their folder)."""
-    if not _UNWRITTEN:
-        return
-    with _DRAINING:
-        with _UNWRITTEN_LOCK:
-            items = list(_UNWRITTEN.items())
-        for name, data in items:
-            try:
-                write_bytes(Path(name), data)
-            except OSError as exc:  # history only: a hit's record lost to a full disk
-                log.warning("could not write the run record %s: %s", name, exc)
-            with _UNWRITTEN_LOCK:  # dropped only once on disk: readers see it in one place or the other
-                if _UNWRITTEN.get(name) is data:
-                    del _UNWRITTEN[name]
 
 
 def check_mode(mode: str) -> str:
@@ -124,30 +85,16 @@ class Flusher:
             return
         with self._lock:
             self._pending.extend(paths)
-        self._wake_thread()
-
-    def write_later(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to ``path`` atomically soon, on the flushing thread (now with ``"step"``)."""
-        if self.mode == "step":
-            write_bytes(path, data)
-            return
-        with _UNWRITTEN_LOCK:
-            _UNWRITTEN[os.fspath(path)] = data
-        self._wake_thread()
-
-    def _wake_thread(self) -> None:
-        with self._lock:
             if self._thread is None or self._pid != os.getpid():  # none yet, or forked: threads do not follow
                 self._pid = os.getpid()
                 self._start()
         self._wake.set()
 
     def flush(self) -> None:
-        """Write what :meth:`write_later` holds, then fsync everything noted so far, in order.
+        """fsync everything noted so far, in the order it was noted.
 
         Returns only when the batch the background thread may be syncing is done too.
         """
-        drain()
         with self._syncing:
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -182,6 +129,5 @@ _FLUSHERS: weakref.WeakSet[Flusher] = weakref.WeakSet()
 
 @atexit.register
 def _flush_all() -> None:
-    drain()
     for flusher in list(_FLUSHERS):
         flusher.flush()

@@ -294,7 +294,7 @@ def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return facets
 
 
-def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, write: Any = None, **fields: Any) -> Run:
+def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fields: Any) -> Run:
     run = Run(
         id=run_id,
         name=spec.name,
@@ -321,10 +321,7 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, write
         kind=spec.kind,
         **fields,
     )
-    if write is None:
-        tracker.records.append(run)
-    else:
-        tracker.records.append(run, write)
+    tracker.records.append(run)
     return run
 
 
@@ -345,7 +342,6 @@ def serve_hit(
         outputs=entry.outputs,
         cache_hit=True,
         reused_run_id=entry.run_id,
-        write=tracker.flusher.write_later,  # history, not an entry: written off the hit's path
     )
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
