@@ -31,7 +31,6 @@ from consist.farm import LinkFarm, foreign_partitions, partitions
 from consist.hot import HOT_ALIAS, quote
 from consist.ingestion import hot_store
 from consist.schema_capture import SchemaStore, csv_delimiter
-from consist.view_folds import Served, fold_store, serve_sources
 from consist.sources import (
     FILTERS,
     PROVENANCE,
@@ -44,6 +43,7 @@ from consist.sources import (
     unify,
     user_stacklevel,
 )
+from consist.view_folds import Served, fold_store, serve_sources
 
 if TYPE_CHECKING:
     import polars as pl

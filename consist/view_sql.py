@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from consist import coltypes
 from consist.farm import LinkFarm, hive_types_sql, partitions
+from consist.fold_files import hide_sql
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import csv_delimiter
 from consist.sources import PROVENANCE, Source, unify
-from consist.view_folds import Served, hide_sql
+from consist.view_folds import Served
 from consist.view_spec import ViewSpec
 
 if TYPE_CHECKING:

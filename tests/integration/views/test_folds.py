@@ -21,7 +21,7 @@ from sqlmodel import func, select
 
 import consist
 from consist import Tracker, use_tracker
-from consist import view_folds
+from consist import fold_files, view_folds
 from tests.helpers.views import Person, make_tracker
 
 RUNS = view_folds.FOLD_MIN + 6
@@ -132,7 +132,7 @@ def test_a_damaged_fold_is_set_aside_and_the_files_read(folded, damage):
         data[len(data) // 2] ^= 0xFF
         fold.write_bytes(bytes(data))
     else:
-        Path(view_folds.sources_path(str(fold))).write_text("{not json")
+        Path(fold_files.sources_path(str(fold))).write_text("{not json")
     fresh = make_tracker(tmp_path, Person)
     assert totals(fresh).equals(expected(range(RUNS)))
     assert (fold.parent / "damaged" / fold.name).exists()
@@ -144,7 +144,7 @@ def test_a_source_in_two_folds_counts_once(folded):
     tmp_path, tracker = folded
     fold = folds(tracker)[0]
     twin = fold.with_name(fold.name.replace("fold-", "fold-9"))
-    shutil.copy(view_folds.sources_path(str(fold)), view_folds.sources_path(str(twin)))
+    shutil.copy(fold_files.sources_path(str(fold)), fold_files.sources_path(str(twin)))
     shutil.copy(fold, twin)
     fresh = make_tracker(tmp_path, Person)
     assert totals(fresh).equals(expected(range(RUNS)))
@@ -162,11 +162,11 @@ def test_merged_folds_replace_theirs_even_when_the_merge_was_cut_short(tmp_path,
     merged = folds(tracker)
     assert len(merged) == 1  # nine folds merged into one
     # A merge killed before deleting what it replaced leaves them beside it: they stay unread.
-    replaced = view_folds._decoder.decode(Path(view_folds.sources_path(str(merged[0]))).read_bytes()).info.replaces
+    replaced = fold_files._decoder.decode(Path(fold_files.sources_path(str(merged[0]))).read_bytes()).info.replaces
     assert len(replaced) == view_folds.MAX_FOLDS + 1
     copy = merged[0].with_name(replaced[0])
     shutil.copy(merged[0], copy)
-    shutil.copy(view_folds.sources_path(str(merged[0])), view_folds.sources_path(str(copy)))
+    shutil.copy(fold_files.sources_path(str(merged[0])), fold_files.sources_path(str(copy)))
     assert totals(make_tracker(tmp_path, Person)).equals(expected(range(seeds)))
 
 
