@@ -17,6 +17,7 @@ from consist.formats.frames import frame_kind, write_parquet
 from consist.hashing import Hasher, stat_fingerprint, walk_files
 from consist.identity import digest
 from consist.models import Artifact
+from consist.user_warnings import warn
 
 _FORBIDDEN = ("/", "\\", "\x00")
 # The longest key, in UTF-8 bytes (see check_key).
@@ -77,9 +78,10 @@ def file_artifact(
     """An artifact for an existing file or folder.
 
     ``content_hash`` reuses a hash you already have (after a copy or move) instead of
-    reading the bytes. It must not contradict a hash consist already knows for the
-    unchanged file unless ``force_hash_override``; ``validate_content_hash`` checks it
-    against the bytes on disk.
+    reading the bytes. One that contradicts a hash consist already knows for the
+    unchanged file is ignored with a warning (the known hash is kept) unless
+    ``force_hash_override``; ``validate_content_hash`` checks it against the bytes on
+    disk and raises on a mismatch.
     """
     path = Path(path)
     if not path.exists():
@@ -117,11 +119,13 @@ def _checked_hash(
         return supplied
     known = hasher.known_hash(path)
     if known is not None and known != supplied and not force:
-        raise ConfigError(
-            f"content_hash for {key!r} differs from the hash already recorded for {path} "
-            f"({known[:16]}...). Pass force_hash_override=True to replace it, or "
-            "validate_content_hash=True to check it against the file."
+        # Failing here would throw away a step that may have run for hours: keep what is known.
+        warn(
+            f"log_artifact({key!r}): content_hash={supplied} differs from the hash already recorded for "
+            f"{path} ({known}); keeping the recorded hash. Pass force_hash_override=True to replace it, "
+            "or validate_content_hash=True to check it against the file."
         )
+        return known
     if path.is_file():
         hasher.remember(path, supplied)
     return supplied

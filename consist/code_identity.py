@@ -15,7 +15,10 @@ Recipes (``code_identity=``):
 
 When source is not available (functions made by ``exec``, typed into a REPL, built-ins)
 the code object is hashed instead (bytecode, constants, names, recursively): a callable
-always has an identity. Results are memoised per callable and recipe.
+always has an identity. Source text is used only once it is shown to be the text of the
+code that runs (see :mod:`consist.source_check`): a module edited on disk since it was
+imported, or code compiled under the name of another file, is identified by its code
+object, with a warning. Results are memoised per callable and recipe.
 
 Besides the code, the values it reads count: default arguments, closure values and the
 module-level constants it reads by name (``THRESHOLD = 0.5`` in another notebook cell),
@@ -29,7 +32,6 @@ import dis
 import enum
 import functools
 import inspect
-import linecache
 import subprocess
 import sys
 import textwrap
@@ -39,6 +41,7 @@ from typing import Any
 
 import msgspec
 
+from consist import source_check
 from consist.errors import ConfigError, UnhashableInputError
 from consist.hashing import hash_bytes
 from consist.identity import canonical, code_hash
@@ -69,14 +72,7 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     seen: set[int] = set()
     target, extra = _unwrap(fn, seen)
     seen.update((id(fn), id(target)))
-    code = getattr(target, "__code__", target)
-    cached = _memo.get((id(code), recipe))
-    # repo_git is checked on every call (cheaply, see _git_state): the repository can change
-    # under a function object that stays the same (a helper module autoreloaded, a commit).
-    if cached is None or cached[0] is not code or recipe == "repo_git":
-        cached = (code, *_compute(target, recipe))
-        _memo[(id(code), recipe)] = cached
-    _, info, source = cached
+    info, source = _memoised(target, recipe)
     bound = _bound_values(target, seen)
     if extra is not None or bound:
         info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
@@ -88,6 +84,17 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
         if source is not None:
             source += "".join(f"\n# global {name} = {value!r}" for name, value in read.items())
     return info, source
+
+
+def _memoised(target: Any, recipe: str) -> tuple[CodeInfo, str | None]:
+    code = getattr(target, "__code__", target)
+    cached = _memo.get((id(code), recipe))
+    # repo_git is checked on every call (cheaply, see _git_state): the repository can change
+    # under a function object that stays the same (a helper module autoreloaded, a commit).
+    if cached is None or cached[0] is not code or recipe == "repo_git":
+        cached = (code, *_compute(target, recipe))
+        _memo[(id(code), recipe)] = cached
+    return cached[1], cached[2]
 
 
 def _bound_values(fn: Any, seen: set[int]) -> list[Any]:
@@ -196,7 +203,7 @@ def _soft(value: Any, seen: set[int]) -> Any:
             return "<recursive>"
         seen.add(id(value))
         target, extra = _unwrap(value, seen)
-        info = _compute(target, "callable_source")[0]
+        info = _memoised(target, "callable_source")[0]
         return ["callable", info.hash, extra, _bound_values(target, seen)]
     if isinstance(value, (type, types.ModuleType)):
         return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}>"
@@ -268,53 +275,37 @@ def _location(fn: Any) -> dict[str, Any]:
 
 def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
     where = _location(fn)
+    code = getattr(fn, "__code__", None)
     if recipe == "repo_git":
         commit, dirty = _git_state(where["file"])
-        if commit:
+        if commit and source_check.checked_source(fn, code)[1] is None:
             return CodeInfo(kind="repo_git", hash=code_hash("repo_git", [commit, dirty]), version=commit, **where), None
-        recipe = "callable_module"
+        recipe = "callable_module" if commit == "" else "callable_source"
     if recipe == "callable_module":
         module = sys.modules.get(where["module"] or "")
         path = getattr(module, "__file__", None)
-        if path and Path(path).is_file():
+        if module is not None and path and Path(path).is_file():
             source = Path(path).read_text(encoding="utf-8", errors="replace")
-            return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
+            codes = [code] if code is not None else []
+            if source_check.module_describes(source, path, module, codes):
+                return CodeInfo(kind="callable_module", hash=code_hash("module", source), **where), source
+            reason = source_check.disagreement(fn, path, module_file=True)
+            payload = [_code_payload(c) for c in [*codes, *source_check.module_code(module, path)]]
+            return CodeInfo(kind="bytecode", hash=code_hash("bytecode", payload), **where), source_check.unmatched(reason)
         recipe = "callable_source"
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
+    source, reason = source_check.checked_source(fn, code)
+    if source is None:
         if code is None:
             token = f"{where['module']}.{where['qualname'] or getattr(fn, '__name__', repr(fn))}"
             return CodeInfo(kind="name", hash=code_hash("name", token), **where), None
-        return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), None
-    code = getattr(fn, "__code__", None)
+        snapshot = source_check.unmatched(reason) if reason else None
+        return CodeInfo(kind="bytecode", hash=code_hash("bytecode", _code_payload(code)), **where), snapshot
+    source = textwrap.dedent(source)
     if code is not None and code.co_name == "<lambda>":
         # getsource gives a lambda's whole line, which may hold other lambdas
         # ({"head": lambda df: ..., "tail": lambda df: ...}): add this one's own text.
-        source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {_lambda_body(code)}\n"
+        source += f"\n# lambda {list(code.co_varnames[: code.co_argcount])}: {source_check.lambda_body(code)}\n"
     return CodeInfo(kind="callable_source", hash=code_hash("source", source), **where), source
-
-
-def _lambda_body(code: types.CodeType) -> str:
-    """The source text of a lambda's body, from its instructions' positions."""
-    spans = [
-        (line, end_line, col, end_col)
-        for line, end_line, col, end_col in code.co_positions()
-        if line is not None and end_line is not None and col is not None and end_col is not None
-        and (end_line, end_col) > (line, col)
-    ]
-    if not spans:
-        return ""
-    first, last = min((s[0], s[2]) for s in spans), max((s[1], s[3]) for s in spans)
-    lines = linecache.getlines(code.co_filename)
-    if last[0] > len(lines):
-        return ""
-    # Columns are UTF-8 byte offsets.
-    chunk = [line.encode() for line in lines[first[0] - 1 : last[0]]]
-    chunk[-1] = chunk[-1][: last[1]]
-    chunk[0] = chunk[0][first[1] :]
-    return b"".join(chunk).decode(errors="replace")
 
 
 def _code_payload(code: types.CodeType) -> list[Any]:

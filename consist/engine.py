@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, outputs, relocate, replay
+from consist import binding, hydration, live_steps, outputs, relocate, replay
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -98,6 +98,8 @@ class StepSpec:
     hydrate_to: Mapping[str, Any] | None = None
     hydrate_dir: Any = None
     hydrate_overwrite: bool = False
+    # Where outputs are copied after an execution (a function step's output_paths=).
+    output_paths: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -134,6 +136,8 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
     if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
         hydration.check_spec(spec)
+    if spec.output_paths is not None:
+        hydration.check_output_paths(spec)
     for key in spec.outputs:
         check_key(key)
     if spec.fn is not None:
@@ -225,13 +229,14 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
 
 
 def lookup(
-    tracker: Tracker, spec: StepSpec, prep: Prepared, *, hydrate: bool = True
+    tracker: Tracker, spec: StepSpec, prep: Prepared, *, hydrate: bool = True, run_id: str | None = None
 ) -> tuple[CacheEntry | None, str | None]:
     """The usable cache entry for ``prep``, or None with the reason it is unusable.
 
     With ``cache_hydration`` "outputs-requested"/"outputs-all" (and ``hydrate``), a hit
     first copies the outputs asked for; the entry returned points at the copies, and a
-    failed copy makes it a miss (:mod:`consist.hydration`).
+    failed copy makes it a miss (:mod:`consist.hydration`). ``run_id`` is the id the
+    call will be recorded under ("outputs-all" with no folder copies into its folder).
     """
     if spec.cache_mode == "overwrite":
         return None, "cache_mode='overwrite'"
@@ -248,7 +253,7 @@ def lookup(
         if problem:
             return None, f"{problem} (run {entry.run_id})"
     if hydrate and spec.cache_hydration in hydration.ON_HIT:
-        return hydration.hydrate_hit(tracker, spec, entry)
+        return hydration.hydrate_hit(tracker, spec, entry, tracker.run_dir / run_id if run_id else None)
     return entry, None
 
 
@@ -346,14 +351,15 @@ def serve_hit(
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
-def begin(tracker: Tracker, spec: StepSpec, prep: Prepared) -> RunContext:
+def begin(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str | None = None) -> RunContext:
     """Create the run folder and the context an execution logs into.
 
     Every execution (function step or traced block) passes here before user code runs,
-    so absent inputs are restored here too (:func:`restore_inputs`).
+    so absent inputs are restored here too (:func:`restore_inputs`). ``run_id``: one
+    already taken (see :func:`consist.hydration.own_folder_id`).
     """
     restore_inputs(tracker, spec, prep)
-    run_id = new_run_id(tracker, spec)
+    run_id = run_id or new_run_id(tracker, spec)
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -463,13 +469,15 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
         raise StepCaptured(spec)
     with error_context(step=spec.name):
         prep = prepare(tracker, spec)
-        entry, invalid = lookup(tracker, spec, prep)
+        live_steps.remember(prep.code.hash, spec.fn)  # for tracker.recover, while it lives
+        run_id = hydration.own_folder_id(tracker, spec, lambda: new_run_id(tracker, spec))
+        entry, invalid = lookup(tracker, spec, prep, run_id=run_id)
         if entry is not None:
-            return serve_hit(tracker, spec, prep, entry)
+            return serve_hit(tracker, spec, prep, entry, run_id=run_id)
         shape = binding.shape_of(spec.fn)
         restore_inputs(tracker, spec, prep)  # before loading them (begin finds them present)
         loaded = load_inputs(spec, prep, shape)
-        ctx = begin(tracker, spec, prep)
+        ctx = begin(tracker, spec, prep, run_id)
         try:
             kwargs = binding.bind(
                 shape,
@@ -493,6 +501,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
                 outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
                 if capture_before is not None:
                     ctx.capture_changed(capture, spec.capture_pattern, capture_before)
+                hydration.deliver(spec, ctx.outputs)
                 return finish(tracker, spec, prep, ctx, invalid)
         except BaseException as exc:
             fail(tracker, spec, prep, ctx, exc)

@@ -21,6 +21,7 @@ from consist import hydration, reasons
 from consist.engine import StepSpec, lookup, prepare
 from consist.identity import diff_configs
 from consist.reasons import StepComponents
+from consist.source_check import UNMATCHED
 
 if TYPE_CHECKING:
     from consist.models import CodeInfo
@@ -233,7 +234,7 @@ def _code_change(tracker: Tracker, old: CodeInfo, new: CodeInfo, source: str | N
         return None
     diff = None
     before = _source(tracker, old.hash)
-    if before is not None and before == source and old.kind == new.kind:
+    if before is not None and before == source and old.kind == new.kind and not before.startswith(UNMATCHED):
         # Same text, different identity: what the code is bound to changed.
         description += (
             "; its source text is unchanged, so a default argument, closure value or bound "

@@ -5,11 +5,13 @@ Modes (``cache_hydration=`` on a run, ``step_cache_hydration=`` on a scenario):
 ``"metadata"`` (default)
     Nothing is copied: the hit's artifacts point at the producing run's files.
 ``"outputs-requested"``
-    Copy the cached outputs named in ``hydrate_to={key: path}`` to those paths (a path
-    written as a string ending in ``/`` is a folder: the output keeps its file name there).
+    Copy the cached outputs named in ``output_paths={key: path}`` (or its synonym
+    ``hydrate_to=``) to those paths (a path written as a string ending in ``/`` is a
+    folder: the output keeps its file name there).
 ``"outputs-all"``
-    Copy every cached output into the folder ``hydrate_dir`` (keeping each file's path
-    relative to the producing run's folder, or its name when it lies elsewhere).
+    Copy every cached output into the folder ``hydrate_dir``, or into the new run's own
+    folder when no ``hydrate_dir`` is given (keeping each file's path relative to the
+    producing run's folder, or its name when it lies elsewhere).
 ``"inputs-missing"``
     On a miss, restore absent input files before executing (see :mod:`consist.recover`).
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +38,7 @@ import msgspec
 
 from consist.artifacts import artifact_id, bytes_problem, check_key
 from consist.atomic import temp_name
-from consist.errors import ConfigError, HydrationConflictError
+from consist.errors import ConfigError, HydrationConflictError, OutputError, OutputMissingError
 from consist.hashing import stat_fingerprint
 from consist.models import Artifact, CacheEntry
 
@@ -67,8 +69,9 @@ def check_spec(spec: StepSpec) -> None:
     if mode == "outputs-requested":
         if not isinstance(spec.hydrate_to, Mapping) or not spec.hydrate_to:
             raise ConfigError(
-                "cache_hydration='outputs-requested' needs hydrate_to={output_key: destination_path}, "
-                f"naming the cached outputs to copy and where; got hydrate_to={spec.hydrate_to!r}."
+                "cache_hydration='outputs-requested' needs output_paths={output_key: destination_path} "
+                "(or its synonym hydrate_to=), naming the cached outputs to copy and where; "
+                f"got {spec.hydrate_to!r}."
             )
         seen: dict[Path, str] = {}
         for key, dest in spec.hydrate_to.items():
@@ -81,11 +84,29 @@ def check_spec(spec: StepSpec) -> None:
             if target in seen:
                 raise ConfigError(f"hydrate_to sends both {seen[target]!r} and {key!r} to {target}; give each its own path.")
             seen[target] = key
-    if mode == "outputs-all" and not isinstance(spec.hydrate_dir, (str, os.PathLike)):
+    if mode == "outputs-all" and not isinstance(spec.hydrate_dir, (str, os.PathLike, type(None))):
         raise ConfigError(
-            "cache_hydration='outputs-all' needs hydrate_dir=, the folder to copy every cached output into; "
-            f"got hydrate_dir={spec.hydrate_dir!r}."
+            "cache_hydration='outputs-all' takes hydrate_dir=, the folder to copy every cached output into "
+            f"(or none: the new run's own folder); got hydrate_dir={spec.hydrate_dir!r}."
         )
+
+
+def check_output_paths(spec: StepSpec) -> None:
+    """Validate ``output_paths=`` of a function step: a mapping of declared output keys to paths."""
+    paths = spec.output_paths
+    if not isinstance(paths, Mapping) or not paths:
+        raise ConfigError(f"output_paths= must map output keys to paths, like {{'cleaned': 'out/cleaned.parquet'}}; got {paths!r}.")
+    seen: dict[Path, str] = {}
+    for key, dest in paths.items():
+        check_key(key, "output_paths key")
+        if spec.outputs and key not in spec.outputs:
+            raise ConfigError(f"output_paths names {key!r}, which is not among outputs={list(spec.outputs)}; declare it or drop it.")
+        if not isinstance(dest, (str, os.PathLike)):
+            raise ConfigError(f"output_paths[{key!r}] is a {type(dest).__name__}; expected a path.")
+        target = destination(dest)
+        if not into_folder(dest) and target in seen:
+            raise ConfigError(f"output_paths sends both {seen[target]!r} and {key!r} to {target}; give each its own path.")
+        seen[target] = key
 
 
 def destination(path: str | os.PathLike[str]) -> Path:
@@ -98,10 +119,13 @@ def into_folder(path: str | os.PathLike[str]) -> bool:
     return isinstance(path, str) and path.endswith(("/", os.sep))
 
 
-def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Artifact, Path, bool]] | str:
+def plan(
+    tracker: Tracker, spec: StepSpec, entry: CacheEntry, own_folder: Path | None = None
+) -> list[tuple[Artifact, Path, bool]] | str:
     """(cached artifact, destination, needs a copy) for each output to hydrate, or why the hit is unusable.
 
-    A destination that already holds the cached bytes needs no copy.
+    A destination that already holds the cached bytes needs no copy. ``own_folder`` is
+    the new run's folder, where ``"outputs-all"`` copies when no ``hydrate_dir`` is given.
 
     Raises
     ------
@@ -118,7 +142,10 @@ def plan(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> list[tuple[Arti
             target = destination(dest) / by_key[key].path.name if into_folder(dest) else destination(dest)
             pairs.append((by_key[key], target))
     else:
-        folder = destination(spec.hydrate_dir)
+        if spec.hydrate_dir is not None:
+            folder = destination(spec.hydrate_dir)
+        else:
+            folder = own_folder if own_folder is not None else tracker.run_dir / "(the new run)"
         producer_dir = tracker.run_dir / entry.run_id
         pairs, taken = [], {}
         for artifact in entry.outputs:
@@ -181,13 +208,15 @@ def preflight(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> str | None
     return planned if isinstance(planned, str) else None
 
 
-def hydrate_hit(tracker: Tracker, spec: StepSpec, entry: CacheEntry) -> tuple[CacheEntry | None, str | None]:
+def hydrate_hit(
+    tracker: Tracker, spec: StepSpec, entry: CacheEntry, own_folder: Path | None = None
+) -> tuple[CacheEntry | None, str | None]:
     """Copy what ``spec`` asks for out of ``entry``; the entry to serve, or None and why not.
 
     The served entry's artifacts point at the copies (same hash and producing run, a new
     id and location). A failed copy leaves nothing behind and makes the hit a miss.
     """
-    planned = plan(tracker, spec, entry)
+    planned = plan(tracker, spec, entry, own_folder)
     if isinstance(planned, str):
         return None, planned
     pending = [(a, d) for a, d, needed in planned if needed]
@@ -324,6 +353,45 @@ def describe(spec: StepSpec) -> str:
     mode = spec.cache_hydration
     if mode == "outputs-requested" and spec.hydrate_to:
         return f"{mode} -> " + ", ".join(f"{k}: {destination(v)}" for k, v in spec.hydrate_to.items())
-    if mode == "outputs-all" and spec.hydrate_dir is not None:
-        return f"{mode} -> {destination(spec.hydrate_dir)}"
+    if mode == "outputs-all":
+        return f"{mode} -> {destination(spec.hydrate_dir) if spec.hydrate_dir is not None else 'the new run folder'}"
     return mode
+
+
+def own_folder_id(tracker: Tracker, spec: StepSpec, new_run_id: Callable[[], str]) -> str | None:
+    """The run id to take before the lookup when a hit copies into the new run's own folder."""
+    if spec.cache_hydration == "outputs-all" and spec.hydrate_dir is None and spec.cache_mode != "overwrite":
+        return new_run_id()
+    return None
+
+
+def deliver(spec: StepSpec, produced: Mapping[str, Artifact]) -> None:
+    """After an execution, copy the outputs named in ``output_paths`` there (all or nothing).
+
+    A destination holding older bytes is replaced: it is where this step's output goes.
+
+    Raises
+    ------
+    OutputMissingError
+        ``output_paths`` names an output the step did not produce.
+    OutputError
+        A copy failed; no destination changed.
+    """
+    if not spec.output_paths:
+        return
+    missing = [key for key in spec.output_paths if key not in produced]
+    if missing:
+        have = ", ".join(sorted(produced)) or "none"
+        raise OutputMissingError(
+            f"output_paths names {missing[0]!r}, which step {spec.name!r} did not produce (it produced: {have})."
+        )
+    pairs = []
+    for key, dest in spec.output_paths.items():
+        artifact = produced[key]
+        target = destination(dest) / artifact.path.name if into_folder(dest) else destination(dest)
+        if target != artifact.path:
+            pairs.append((artifact.path, target))
+    try:
+        place(pairs)
+    except PlacementError as exc:
+        raise OutputError(f"could not copy output to {exc.target} (output_paths=): {exc.cause}; nothing was left there") from exc

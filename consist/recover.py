@@ -7,8 +7,10 @@
    that file is re-hashed and copied;
 2. otherwise the producing run is re-executed, after restoring *its* missing inputs the
    same way, recursively: only the steps whose outputs are needed run, upstream first.
-   The function is re-imported from the module and qualified name recorded in the run
-   (it must be importable in this process and its code identity unchanged), called with
+   The function is the one this process still holds under the run's code identity (a
+   function defined inside another function or in a notebook cell), or else is
+   re-imported from the module and qualified name recorded in the run (it must be
+   importable in this process and its code identity unchanged); it is called with
    the recorded inputs, config and replay recipe (:mod:`consist.replay`), and the bytes
    it produces are checked against the recorded hash before they are put in place.
 
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import relocate
+from consist import live_steps, relocate
 from consist.code_identity import identify
 from consist.errors import InputNotFoundError, RecoveryError
 from consist.hashing import Hasher
@@ -223,7 +225,9 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
     state.active.add(producer.id)
     recipe = producer.replay
     where = f"step {producer.name!r} (run {producer.id})"
-    if not recipe or "function" not in recipe:
+    version = producer.code.version if producer.code is not None and producer.code.kind == "version" else None
+    fn = _live(producer, version)
+    if not recipe or ("function" not in recipe and fn is None):
         if producer.kind == "trace":
             why = "it was a traced block (sc.trace); re-run the scenario instead"
         elif recipe:
@@ -231,8 +235,8 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
         else:
             why = "its record holds no replay recipe (not a function step, or recorded by an older consist)"
         raise RecoveryError(f"{where} cannot be re-executed: {why}.")
-    fn = _import(recipe["function"], where, "function")
-    version = producer.code.version if producer.code is not None and producer.code.kind == "version" else None
+    if fn is None:
+        fn = _import(recipe["function"], where, "function")
     code, _ = identify(fn, recipe.get("code_identity", "callable_source"), version)
     if code.hash != producer.code_hash:
         raise RecoveryError(
@@ -280,12 +284,26 @@ def _reexecute(state: _State, producer: Run) -> RunResult:
     return result
 
 
+def _live(producer: Run, version: str | None) -> Any:
+    """The function that produced ``producer``, if this process still holds it (matched by code identity).
+
+    A function defined inside another function or in a notebook cell cannot be imported
+    again, but while it lives it can re-run.
+    """
+    fn = live_steps.find(producer.code_hash)
+    if fn is None or producer.replay is None:
+        return None
+    code, _ = identify(fn, producer.replay.get("code_identity", "callable_source"), version)
+    return fn if code.hash == producer.code_hash else None
+
+
 def _import(target: str, where: str, what: str) -> Any:
     module_name, _, qualname = target.partition(":")
     if not qualname or "<" in qualname:
         raise RecoveryError(
             f"{where} ran {target}, which is defined inside a function (or is a lambda) and cannot be "
-            f"imported again; define the {what} at module level to make its outputs recoverable."
+            f"imported again, and this process no longer holds it; define the {what} at module level "
+            "to make its outputs recoverable."
         )
     try:
         obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)

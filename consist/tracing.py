@@ -31,12 +31,14 @@ import textwrap
 import tokenize
 import types
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from consist.context import activate
-from consist.engine import StepSpec, begin, fail, finish, listed, lookup, prepare, serve_hit
+from consist import hydration
+from consist.engine import StepSpec, begin, fail, finish, listed, lookup, new_run_id, prepare, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
 from consist.identity import config_snapshot
@@ -215,9 +217,10 @@ class TraceBlock:
                     version=None,
                 )
                 prep.source = self._code.source
-            self._entry, self._invalid = lookup(self.tracker, self.spec, prep)
+            run_id = hydration.own_folder_id(self.tracker, self.spec, lambda: new_run_id(self.tracker, self.spec))
+            self._entry, self._invalid = lookup(self.tracker, self.spec, prep, run_id=run_id)
             self._prep = prep
-            self._ctx = begin(self.tracker, self.spec, prep)
+            self._ctx = begin(self.tracker, self.spec, prep, run_id)
         self._activation = activate(self._ctx)
         self._activation.__enter__()
         return self
@@ -249,7 +252,7 @@ class TraceBlock:
             cached = {a.key: a.hash for a in entry.outputs}
             differ = sorted(k for k, a in ctx.outputs.items() if cached.get(k) != a.hash)
             if not differ:
-                _discard_copies(ctx)
+                _discard_copies(ctx, {a.path for a in entry.outputs})
                 return serve_hit(self.tracker, self.spec, self._prep, entry, run_id=ctx.run_id)
             reason = (
                 f"the block logged {', '.join(repr(k) for k in differ)} with content that differs from "
@@ -258,13 +261,16 @@ class TraceBlock:
         return finish(self.tracker, self.spec, self._prep, ctx, reason)
 
 
-def _discard_copies(ctx: RunContext) -> None:
-    """Remove what a matching block re-wrote into its own folder: the cached copies are served."""
+def _discard_copies(ctx: RunContext, served: set[Path]) -> None:
+    """Remove what a matching block re-wrote into its own folder: the cached copies are served.
+
+    Files the served entry points at stay (``"outputs-all"`` hydrated them into this folder).
+    """
     folder = ctx.run_dir
     for artifact in ctx.outputs.values():
         path = artifact.path
-        if folder not in path.parents:
-            continue  # the user's own file, logged where it lies: never ours to delete
+        if folder not in path.parents or path in served:
+            continue  # the user's own file, logged where it lies, or a hydrated copy: never ours to delete
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:

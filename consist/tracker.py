@@ -201,19 +201,23 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``executor="container"`` runs ``container={"image", "command", "volumes",
             "environment", "working_dir"}`` instead of ``fn`` and logs
             ``output_paths={key: host path}`` (see
-            :func:`consist.integrations.containers.run_container`).
+            :func:`consist.integrations.containers.run_container`). With ``fn``,
+            ``output_paths={key: path}`` is where outputs are copied after an execution,
+            and where ``cache_hydration="outputs-requested"`` copies them on a hit.
         cache_hydration
             What a cache hit copies (see :mod:`consist.hydration`): ``"metadata"``
             (default: nothing; artifacts point at the producing run's files),
-            ``"outputs-requested"`` (the outputs named in ``hydrate_to``),
-            ``"outputs-all"`` (every output, into ``hydrate_dir``), or
+            ``"outputs-requested"`` (the outputs named in ``output_paths``/``hydrate_to``),
+            ``"outputs-all"`` (every output, into ``hydrate_dir`` or else the new run's
+            own folder), or
             ``"inputs-missing"`` (on a miss, restore absent inputs before executing).
         hydrate_to
-            ``{output_key: destination path}`` for ``"outputs-requested"`` (``"out/"``, with
+            A synonym of ``output_paths`` for ``"outputs-requested"``: ``{output_key:
+            destination path}`` (``"out/"``, with
             the slash, copies into that folder under the output's file name). All or
             nothing: if one cannot be copied the call is a miss and nothing is left there.
         hydrate_dir
-            The folder ``"outputs-all"`` copies into.
+            The folder ``"outputs-all"`` copies into (default: the new run's own folder).
         hydrate_overwrite
             Replace a destination that holds different bytes (otherwise refused with
             :class:`~consist.errors.HydrationConflictError`).
@@ -242,7 +246,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             if fn is not None:
                 raise ConfigError("run() got the function twice: positionally and as fn=.")
             fn = step
-        if executor != "python" or container is not None or output_paths is not None:
+        if executor != "python" or container is not None or (output_paths is not None and fn is None):
             from consist.integrations.containers import run_executor
 
             return run_executor(
@@ -288,7 +292,13 @@ class Tracker(CatalogMethods, CacheControlMethods):
             hydrate_to=hydrate_to,
             hydrate_dir=hydrate_dir,
             hydrate_overwrite=hydrate_overwrite,
+            output_paths=output_paths,
         )
+        if output_paths is not None and cache_hydration == "outputs-requested":
+            if hydrate_to is not None and dict(hydrate_to) != dict(output_paths):
+                raise ConfigError("output_paths= and hydrate_to= name different destinations; pass one of them.")
+            # A hit copies the cached outputs where a miss writes them, replacing what is there as a miss would.
+            spec.hydrate_to, spec.hydrate_overwrite = output_paths, True
         return run_step(self, spec)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import shutil
 import time
@@ -183,10 +184,11 @@ def test_source_failing_its_hash_is_never_copied(tmp_path):
 
 def test_hydration_options_are_checked(tracker, tmp_path):
     """Missing or misplaced hydration options are reported before anything runs."""
-    with pytest.raises(consist.ConfigError, match="needs hydrate_to="):
+    with pytest.raises(consist.ConfigError, match="needs output_paths=.*synonym hydrate_to="):
         tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-requested")
-    with pytest.raises(consist.ConfigError, match="needs hydrate_dir="):
-        tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-all")
+    # outputs-all without hydrate_dir= copies into the new run's folder; a non-path is refused.
+    with pytest.raises(consist.ConfigError, match="takes hydrate_dir="):
+        tracker.run(load, config={"threshold": 0.5}, cache_hydration="outputs-all", hydrate_dir=42)
     with pytest.raises(consist.ConfigError, match="only with cache_hydration='outputs-all'"):
         tracker.run(load, config={"threshold": 0.5}, hydrate_dir=tmp_path)
     with pytest.raises(consist.ConfigError, match="'inputs-missing'"):
@@ -244,12 +246,16 @@ def test_inputs_missing_regenerates_when_no_copy_exists(tracker):
 
 
 def test_inputs_missing_that_cannot_be_restored_names_the_input(tracker):
-    """An absent input whose producer cannot be re-imported fails before running, saying why."""
+    """An absent input whose producer cannot be re-imported (and is gone) fails before running, saying why."""
 
-    def local_step() -> pl.DataFrame:
-        return pl.DataFrame({"x": [1]})
+    def produce():
+        def local_step() -> pl.DataFrame:
+            return pl.DataFrame({"x": [1]})
 
-    a = tracker.run(local_step, outputs=["a"]).outputs["a"]
+        return tracker.run(local_step, outputs=["a"]).outputs["a"]
+
+    a = produce()  # local_step is gone once produce returns
+    gc.collect()
     a.path.unlink()
     with pytest.raises(InputNotFoundError, match=r"Input 'a' is missing .* could not restore it: .*module level"):
         tracker.run(mid, inputs={"a": a}, outputs=["b"], cache_hydration="inputs-missing")
@@ -349,12 +355,16 @@ def test_recover_refuses_bytes_that_do_not_match(tracker):
 
 
 def test_recover_needs_importable_unchanged_code(tracker, monkeypatch):
-    """Recovery refuses a function defined inside another, or whose code changed since."""
+    """Recovery refuses a function defined inside another that is gone; the live original of a renamed one re-runs."""
 
-    def local_step() -> pl.DataFrame:
-        return pl.DataFrame({"x": [1]})
+    def produce():
+        def local_step() -> pl.DataFrame:
+            return pl.DataFrame({"x": [1]})
 
-    local = tracker.run(local_step, outputs=["a"]).outputs["a"]
+        return tracker.run(local_step, outputs=["a"]).outputs["a"]
+
+    local = produce()  # local_step is gone once produce returns
+    gc.collect()
     local.path.unlink()
     with pytest.raises(RecoveryError, match="define the function at module level"):
         tracker.recover(local)
@@ -366,8 +376,10 @@ def test_recover_needs_importable_unchanged_code(tracker, monkeypatch):
         return pl.DataFrame({"x": [0]})
 
     monkeypatch.setattr("tests.helpers.chain_steps.load", edited)  # the same name now holds other code
-    with pytest.raises(RecoveryError, match="whose code has changed"):
-        tracker.recover(a)
+    # ... but this process still holds the original, matched by code identity: it re-runs.
+    # (A process holding only the edited code is refused: tests/integration/cache/test_recover_live_functions.py.)
+    recovery = tracker.recover(a)
+    assert [r.name for r in recovery.executed] == ["load"] and a.path.exists()
 
 
 def test_recover_asks_for_unrecorded_runtime_kwargs(tracker):

@@ -420,13 +420,15 @@ def test_log_artifact_hash_options(tracker, tmp_path):
         assert consist.run(fn=trusted, inject_context=True).outputs["d"].hash == real
         with pytest.raises(consist.ConfigError, match="does not match"):
             consist.run(fn=wrong_validated, inject_context=True)
-        with pytest.raises(consist.ConfigError, match="force_hash_override"):
-            consist.run(fn=wrong_known, inject_context=True)
+        # A contradicting hash does not fail the step: the known hash is kept, with a warning naming both.
+        with pytest.warns(UserWarning, match=f"content_hash={'0' * 64} differs .* {data} \\({real}\\); keeping"):
+            kept = consist.run(fn=wrong_known, inject_context=True)
+        assert not kept.cache_hit and kept.outputs["d"].hash == real
         assert consist.run(fn=forced, inject_context=True).outputs["d"].hash == "0" * 64
 
 
-def test_content_hash_contradicting_a_just_written_file_is_refused(tracker, tmp_path):
-    """A content_hash= that contradicts the hash just recorded for a freshly written file is refused."""
+def test_content_hash_contradicting_a_just_written_file_keeps_the_recorded_hash(tracker, tmp_path):
+    """A content_hash= that contradicts the hash just recorded for a freshly written file is not taken."""
     data = tmp_path / "fresh.csv"
     data.write_text("a\n1\n")
     calls = []
@@ -437,9 +439,9 @@ def test_content_hash_contradicting_a_just_written_file_is_refused(tracker, tmp_
         consist.log_artifact(data, key="second", content_hash="0" * 64)
 
     with use_tracker(tracker):
-        with pytest.raises(consist.ConfigError, match="force_hash_override"):
-            consist.run(fn=step, name="fresh")
-    assert calls == [1]
+        with pytest.warns(UserWarning, match="keeping the recorded hash.*force_hash_override=True"):
+            result = consist.run(fn=step, name="fresh")
+    assert calls == [1] and result.outputs["second"].hash == result.outputs["first"].hash != "0" * 64
 
 
 def test_list_inputs_with_the_same_key_are_all_part_of_identity(tracker):
