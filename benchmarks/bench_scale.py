@@ -1,22 +1,28 @@
-"""Scale: a modeller's catalog of 10,000 step runs, each query measured in a fresh process.
+"""Scale: a modeller's catalog of 400 to 100,000 step runs, each query measured in a fresh process.
 
-Builds (once, reused when present) a catalog of S scenarios x Y years x I iterations
-(default 20 x 50 x 10 = 10,000) completed step runs of one tiny step, each logging a
-small ``persons`` Parquet output (``consist.run`` with the scenario as ``parent_id``), with
-a ``Person`` schema class registered for views. Then, each in a new Python process
-(imports excluded, shown separately), measures:
+Builds (once, reused when present) a catalog of S scenarios x Y years x 10 iterations
+completed step runs of one tiny step (``--runs`` 400, 2,000, 10,000 or 100,000), each
+logging a ``--rows``-row ``persons`` Parquet output (default 20; ``consist.run`` with the
+scenario as ``parent_id``, ``durability="none"`` while building), with a ``Person``
+schema class registered for views, and the same rows as ONE Parquet file
+(``one.parquet``). Then, each in a new Python process with duckdb, polars and pyarrow
+already imported (``import consist`` shown separately), measures:
 
-- ``Tracker(...)`` creation;
-- the first ``consist.run_query`` over ``tracker.views.Person`` (builds the provenance
-  folders and reads the file schemas), a second identical query, and a query after one
-  more run lands;
-- ``tracker.scan("persons", scenario=, year=)``: building the frame, and collecting it;
-- ``find_runs`` with filters (``parent_id=``, ``year=``) and ``pivot_facets``;
-- ``consist runs`` (the CLI's first page), as a subprocess, wall time;
-- ``tracker.views.flush()`` (the schema-view snapshot written into the catalog file).
+- ``floor``: plain DuckDB over the one file, the guide's grouped query: first and repeat;
+- ``views``: the same query through ``consist.run_query`` over ``tracker.views.Person``:
+  first (in a fresh process), repeat (median of 7), peak RSS, and whether pandas was
+  imported; then prints both as ratios to the floor;
+- ``query``: first, second, after one more run lands, again;
+- ``scan``: ``tracker.scan("persons", scenario=, year=)`` build and collect, and of all runs;
+- ``find``: ``find_runs`` with filters and ``pivot_facets``;
+- ``flush``: ``tracker.views.flush()``; ``cli``: ``consist runs`` (whole process).
 
-Run: ``python benchmarks/bench_scale.py [--root DIR] [--scenarios 20] [--years 50]
-[--iterations 10] [--rebuild]``. Put ``--root`` where nothing was deleted lately.
+The very first view query over a new catalog folds the small files into one Parquet
+file (see ``consist.view_folds``); delete ``runs/.consist/folds`` to measure that again.
+
+Run: ``python benchmarks/bench_scale.py --runs 10000 [--only floor views] [--rebuild]``
+(folders under ``/root/btmp/scale/<runs>`` unless ``--root``). Put the folder where
+nothing was deleted lately.
 """
 
 from __future__ import annotations
