@@ -43,6 +43,10 @@ FOLD_CHUNK_BYTES = 256 << 20  # and bytes of them
 MERGE_BYTES = 512 << 20  # folds merged into one at most
 
 
+# (artifact id, run id, file path) -> (fold number, size, mtime when folded)
+Owners = dict[tuple[str, str, str], tuple[int, int, int]]
+
+
 @dataclass
 class Served:
     """What a fold gives a view or scan: its file, the folded sources to show, and those not to."""
@@ -70,7 +74,7 @@ class FoldStore:
     def __init__(self, root: Path) -> None:
         self.root = root / "folds"
         self._known: dict[tuple[str, int, int], Fold | None] = {}  # (path, size, mtime) -> fold
-        self._owners: dict[tuple[str, ...], dict[tuple[str, str], tuple[int, str, int, int]]] = {}
+        self._owners: dict[tuple[str, ...], Owners] = {}
 
     def folder(self, key: str) -> Path:
         return self.root / quote(key, safe="")
@@ -119,7 +123,7 @@ class FoldStore:
             served, rest = _split(folds, sources, self._owner_map(folds))
         return served, rest
 
-    def _owner_map(self, folds: list[Fold]) -> dict[tuple[str, str], tuple[int, str, int, int]]:
+    def _owner_map(self, folds: list[Fold]) -> Owners:
         names = tuple(f.path for f in folds)
         found = self._owners.get(names)
         if found is None:
@@ -202,37 +206,38 @@ def _chunks(pending: list[tuple[Source, int]]) -> Iterator[list[Source]]:
         yield chunk
 
 
-def _owners(folds: list[Fold]) -> dict[tuple[str, str], tuple[int, str, int, int]]:
-    """(artifact id, run id) -> (fold number, path, size, mtime); a source held twice (two
-    processes folded it at once) is served by the older fold."""
-    owner: dict[tuple[str, str], tuple[int, str, int, int]] = {}
+def _owners(folds: list[Fold]) -> Owners:
+    """(artifact id, run id, file path) -> (fold number, size, mtime when folded).
+
+    A source held twice (two processes folded it at once) is served by the older fold.
+    The path is part of the key: after the run folder moved, a fold made before the move
+    serves nothing, and one made after serves its sources.
+    """
+    owner: Owners = {}
     for number, fold in reversed(list(enumerate(folds))):
-        owner.update(zip(fold.sources, ((number, *v) for v in fold.sources.values())))
+        owner.update(((a, r, v[0]), (number, v[1], v[2])) for (a, r), v in fold.sources.items())
     return owner
 
 
-def _split(folds: list[Fold], sources: list[Source], owner: dict[tuple[str, str], tuple[int, str, int, int]] | None = None
-           ) -> tuple[list[Served], list[Source]]:  # fmt: skip
+def _split(folds: list[Fold], sources: list[Source], owner: Owners | None = None) -> tuple[list[Served], list[Source]]:
     """Which sources each fold serves (file unchanged since it was folded), and the rest."""
     with no_gc():
         return _split_sources(folds, sources, _owners(folds) if owner is None else owner)
 
 
-def _split_sources(folds: list[Fold], sources: list[Source], owner: dict[tuple[str, str], tuple[int, str, int, int]]
-                   ) -> tuple[list[Served], list[Source]]:  # fmt: skip
+def _split_sources(folds: list[Fold], sources: list[Source], owner: Owners) -> tuple[list[Served], list[Source]]:
     shown: list[set[tuple[str, str]]] = [set() for _ in folds]
     rest = []
     stat = os.stat
     for s in sources:
-        pair = (s.artifact_id, s.run_id)
-        found = owner.get(pair)
-        if found is not None and found[1] == s.uri:
+        found = owner.get((s.artifact_id, s.run_id, s.uri))
+        if found is not None:
             try:
                 st = stat(s.uri)
             except OSError:
                 st = None
-            if st is not None and st.st_size == found[2] and st.st_mtime_ns == found[3]:
-                shown[found[0]].add(pair)
+            if st is not None and st.st_size == found[1] and st.st_mtime_ns == found[2]:
+                shown[found[0]].add((s.artifact_id, s.run_id))
                 continue
         rest.append(s)
     served = []

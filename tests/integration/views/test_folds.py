@@ -215,3 +215,16 @@ def test_a_burst_killed_mid_fold_never_doubles_rows(tmp_path):
             proc.kill()
             proc.wait()
         assert totals(make_tracker(tmp_path, Person)).equals(expected(range(RUNS)))
+
+
+def test_a_moved_run_folder_is_folded_again_once(folded):
+    """After the whole run folder moved, old folds name old paths: the files are folded again, once."""
+    tmp_path, tracker = folded
+    shutil.copytree(tmp_path / "runs", tmp_path / "moved" / "runs", symlinks=True)
+    moved = Tracker(run_dir=tmp_path / "moved" / "runs", db_path=tmp_path / "moved" / "p.duckdb", schemas=[Person])
+    assert totals(moved).equals(expected(range(RUNS)))
+    assert len(folds(moved)) == 2  # the copied fold (paths of the old folder) and one of the moved files
+    again = Tracker(run_dir=tmp_path / "moved" / "runs", db_path=tmp_path / "moved" / "p.duckdb", schemas=[Person])
+    assert totals(again).equals(expected(range(RUNS)))
+    assert totals_of(again.scan("persons").collect()).equals(expected(range(RUNS)))
+    assert len(folds(again)) == 2
