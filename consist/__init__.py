@@ -4,15 +4,18 @@ The front door only re-exports names; see each module for the behaviour.
 """
 
 from consist.api import (
+    diff,
     find_run,
     find_runs,
     ingest,
     load,
     log_artifact,
     log_dataframe,
+    output_path,
     pivot_facets,
     run,
     run_query,
+    runs_table,
     scan,
     scenario,
     trace,
@@ -45,15 +48,26 @@ from consist.errors import (
     StoreError,
     UnhashableInputError,
     UnsafeKeyError,
+    UpstreamNameError,
+    UpstreamOptionError,
 )
 from consist.explain import Explanation
 from consist.schema_export import export_sqlmodel_stub
 from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
 from consist.scenario import Scenario
+from consist.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.tracker import Tracker
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Upstream Consist's option objects get an ImportError saying what to write instead.
+    from consist.upstream import name_error
+
+    raise name_error(name)
+
 
 __all__ = [
     "Artifact",
@@ -85,14 +99,18 @@ __all__ = [
     "RunNotFoundError",
     "RunResult",
     "Scenario",
+    "ScenarioGraph",
     "ScenarioOutputsMissingError",
     "SchemaConflictError",
     "StoreError",
     "Tracker",
     "UnhashableInputError",
     "UnsafeKeyError",
+    "UpstreamNameError",
+    "UpstreamOptionError",
     "coupler_schema",
     "current_tracker",
+    "diff",
     "export_sqlmodel_stub",
     "find_run",
     "find_runs",
@@ -101,11 +119,14 @@ __all__ = [
     "load",
     "log_artifact",
     "log_dataframe",
+    "output_path",
     "pivot_facets",
     "run",
     "run_query",
+    "runs_table",
     "scan",
     "scenario",
+    "scenario_graph",
     "trace",
     "use_tracker",
 ]

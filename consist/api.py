@@ -13,6 +13,7 @@ from consist.context import current_run, current_tracker, owner_of
 from consist.errors import ArtifactNotFoundError, ConfigError
 from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
+from consist.mounts import is_mount_uri, resolve_uri
 from consist.relocate import locate
 # Imported here, before `scenario` below is bound in the package: loading the submodule
 # consist.scenario after that would rebind `consist.scenario` to the module.
@@ -51,9 +52,31 @@ def trace(name: str, *, tracker: Any = None, **options: Any) -> TraceBlock:
     return (tracker or current_tracker()).trace(name, **options)
 
 
-def log_dataframe(df: Any, key: str, **meta: Any) -> Artifact:
-    """Log a frame as a Parquet output of the step executing now."""
-    return current_run().log_dataframe(df, key, **meta)
+def log_dataframe(df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+    """Log a frame as an output of the step executing now.
+
+    Written as ``<run folder>/<key>.parquet``, or at ``path`` in the format its suffix
+    names (``.csv``, ``.parquet``, ``.feather``, ``.jsonl``...); see
+    :meth:`RunContext.log_dataframe`.
+    """
+    return current_run().log_dataframe(df, key, path=path, **meta)
+
+
+def output_path(key: str, ext: str | None = "parquet") -> Path:
+    """Where the step executing now should write an output it logs itself.
+
+    ``<run folder>/<key>.<ext>``: a folder of the run's own, so re-runs and other steps
+    never overwrite it. Write the file there, then log it with
+    :func:`consist.log_artifact`.
+
+    Examples
+    --------
+    >>> def simulate() -> None:                                  # doctest: +SKIP
+    ...     target = consist.output_path("flows", ext="csv")
+    ...     legacy_model.write_flows(target)
+    ...     consist.log_artifact(target, key="flows")
+    """
+    return current_run().output_path(key, ext)
 
 
 def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:
@@ -94,7 +117,7 @@ def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, st
             )
         return path, artifact.driver, artifact.frame_kind
     if isinstance(artifact, (str, os.PathLike)):
-        path = Path(artifact)
+        path = resolve_uri(artifact) if isinstance(artifact, str) and is_mount_uri(artifact) else Path(artifact)
         if not path.exists():
             raise ArtifactNotFoundError(f"{path} does not exist.")
         return path, drivers.driver_for(path), None
@@ -111,7 +134,9 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
     as_
         ``"polars"``, ``"lazy"``, ``"pandas"``, ``"arrow"`` or ``"duckdb"`` to choose
         the kind; ``"path"`` for the path. A raw tabular file nobody logged as a frame
-        loads as a Polars DataFrame; a zarr store opens lazily; other files give their path.
+        loads as a Polars DataFrame; a zarr store opens lazily, as an ``xarray.Dataset``
+        when it holds one and xarray is installed (``"xarray"``, ``"dataarray"`` or
+        ``"zarr"`` choose); other files give their path.
     tracker
         Accepted like every module-level function's ``tracker=``; not needed, since an
         artifact carries what it takes to load it.
@@ -188,14 +213,32 @@ def pivot_facets(
     keys: Any = (),
     value_columns: dict[str, str] | None = None,
     tracker: Any = None,
+    rows: str = "all",
 ) -> Any:
     """Facets of a step's runs as a SQLAlchemy subquery, one column per key.
 
     Building the subquery needs no tracker; run it with :func:`run_query`. With a
     tracker (``tracker=`` or the current one), a key left out of ``value_columns`` whose
-    values are never numbers takes the column they are in. See
+    values are never numbers takes the column they are in, and whole-number keys are
+    integer columns. ``rows="executed"`` keeps only runs that executed (no cache hits),
+    ``rows="latest"`` the latest run of each step and config. See
     :func:`consist.queries.pivot_facets`.
     """
     from consist.queries import pivot_facets as build
 
-    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False))
+    return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False), rows=rows)
+
+
+def runs_table(tracker: Any = None, **options: Any) -> Any:
+    """Runs as one table, one row per run with config and facets as columns (see :meth:`Tracker.runs_table`).
+
+    Examples
+    --------
+    >>> consist.runs_table(tracker=tracker, name="simulate", rows="executed")  # doctest: +SKIP
+    """
+    return (tracker or current_tracker()).runs_table(**options)
+
+
+def diff(a: Any, b: Any, *, tracker: Any = None) -> Any:
+    """What differs between runs ``a`` and ``b``: config leaves, inputs, code, outputs (see :meth:`Tracker.diff`)."""
+    return (tracker or current_tracker()).diff(a, b)

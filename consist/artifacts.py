@@ -17,6 +17,7 @@ from consist.formats.frames import frame_kind, write_parquet
 from consist.hashing import Hasher, stat_fingerprint, walk_files
 from consist.identity import digest
 from consist.models import Artifact
+from consist.record_values import record_mapping
 from consist.user_warnings import warn
 
 _FORBIDDEN = ("/", "\\", "\x00")
@@ -83,6 +84,7 @@ def file_artifact(
     ``force_hash_override``; ``validate_content_hash`` checks it against the bytes on
     disk and raises on a mismatch.
     """
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before any hashing: refused at the call
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
@@ -100,7 +102,7 @@ def file_artifact(
         driver=driver_for(path),
         run_id=run_id,
         frame_kind=kind,
-        meta=dict(meta or {}),
+        meta=meta,
         stat=stat_fingerprint(path),
         created_at=time.time(),
     )
@@ -140,6 +142,7 @@ def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Has
             "Polars DataFrame, a Polars LazyFrame or a pyarrow Table."
         )
     check_key(key)
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key}.parquet"
     write_parquet(obj, kind, target)

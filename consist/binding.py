@@ -36,6 +36,8 @@ _ANNOTATION_KINDS = {
     ("duckdb", "DuckDBPyRelation"): "duckdb",
     ("consist", "Artifact"): "artifact",
     ("builtins", "str"): "str",
+    ("xarray", "Dataset"): "xarray",
+    ("xarray", "DataArray"): "dataarray",
 }
 # Kinds that hand over the artifact (or its path as text) without reading the file.
 UNLOADED_KINDS = ("artifact", "str")
@@ -54,6 +56,10 @@ _STRING_KINDS = {
     "Artifact": "artifact",
     "consist.Artifact": "artifact",
     "str": "str",
+    "xr.Dataset": "xarray",
+    "xarray.Dataset": "xarray",
+    "xr.DataArray": "dataarray",
+    "xarray.DataArray": "dataarray",
 }
 
 

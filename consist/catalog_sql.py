@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.database import PUBLIC_VIEWS
 from consist.errors import CatalogError, ConfigError
+from consist.result_types import tidy_integers
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -37,11 +39,15 @@ def plain_value(value: Any) -> Any:
     return value
 
 
+PIVOT_ROWS = ("all", "executed", "latest")
+
+
 def pivot_facets(
     namespace: str | None = None,
     keys: Iterable[str] = (),
     value_columns: Mapping[str, str] | None = None,
     tracker: Tracker | None = None,
+    rows: str = "all",
 ) -> Any:
     """A SQLAlchemy subquery with one row per run and one column per facet key.
 
@@ -59,13 +65,19 @@ def pivot_facets(
     tracker
         When given, a key left out of ``value_columns`` whose recorded values are
         never numbers (a string or bool facet) takes the column its values are in,
-        rather than a column of nulls.
+        rather than a column of nulls; a numeric key whose values are all whole numbers
+        (and never a float in a run's config) is a BIGINT column; and a key no run has
+        is named in a warning that lists the keys that exist.
+    rows
+        Which runs get a row: ``"all"`` (every recorded run, cache hits included),
+        ``"executed"`` (runs that executed and completed, no cache hits) or
+        ``"latest"`` (the latest completed run of each step and config).
 
     Returns
     -------
     sqlalchemy.Subquery
         With ``.c.run_id`` and ``.c.<key>``; use it in ``select(...)`` and pass that to
-        :func:`run_query`. Cache hits are runs too: join ``runs`` to filter them.
+        :func:`run_query`.
 
     Examples
     --------
@@ -73,7 +85,7 @@ def pivot_facets(
     ...                               value_columns={"mode": "value_str"})
     >>> consist.run_query(select(params.c.run_id, params.c.alpha), tracker=tracker)
     """
-    from sqlalchemy import column, func, or_, select, table
+    from sqlalchemy import BigInteger, cast, column, func, select, table
 
     keys = list(dict.fromkeys(keys))
     if not keys or not all(isinstance(k, str) and k for k in keys):
@@ -86,35 +98,94 @@ def pivot_facets(
             raise ConfigError(f"value_columns names {key!r}, which is not one of keys={keys!r}.")
     if "run_id" in keys:
         raise ConfigError("a facet key cannot be named 'run_id' in a pivot: that column holds the run id.")
-    if tracker is not None and any(key not in value_columns for key in keys):
-        value_columns = {**_recorded_columns(tracker, [k for k in keys if k not in value_columns]), **value_columns}
+    if rows not in PIVOT_ROWS:
+        raise ConfigError(f"rows={rows!r}; expected one of {', '.join(repr(r) for r in PIVOT_ROWS)}.")
+    whole: set[str] = set()
+    if tracker is not None:
+        found = _recorded(tracker, keys)
+        _warn_missing(tracker, namespace, keys, found)
+        value_columns = {**{k: v[0] for k, v in found.items() if k not in value_columns}, **value_columns}
+        whole = {k for k, v in found.items() if v[1] and value_columns.get(k, "value_num") == "value_num"}
     facets = table("facets", *(column(c) for c in ("run_id", "key", *VALUE_COLUMNS)))
     cols = [facets.c.run_id]
     for key in keys:
-        value = facets.c[value_columns.get(key, "value_num")]
-        cols.append(func.max(value).filter(facets.c.key == key).label(key))
+        value = func.max(facets.c[value_columns.get(key, "value_num")]).filter(facets.c.key == key)
+        cols.append((cast(value, BigInteger) if key in whole else value).label(key))
     query = select(*cols).where(facets.c.key.in_(keys))
-    if namespace is not None:
-        runs = table("runs", column("id"), column("name"), column("model"))
-        owners = select(runs.c.id).where(or_(runs.c.name == namespace, runs.c.model == namespace))
+    owners = _pivot_runs(namespace, rows)
+    if owners is not None:
         query = query.where(facets.c.run_id.in_(owners))
     # An anonymous alias: two pivots joined in one statement (two steps' parameters) must not clash.
     return query.group_by(facets.c.run_id).subquery()
 
 
-def _recorded_columns(tracker: Tracker, keys: list[str]) -> dict[str, str]:
-    """For keys never recorded as numbers, the value column their values are in."""
-    sql = (
-        "SELECT key, count(value_num) AS n, count(value_str) AS s, count(value_bool) AS b, count(value_json) AS j "
-        f"FROM facets WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY key"
+def _pivot_runs(namespace: str | None, rows: str) -> Any:
+    """The ids of the runs a pivot keeps (a SQLAlchemy select), or None for every run."""
+    from sqlalchemy import and_, column, false, func, or_, select, table
+
+    runs = table("runs", *(column(c) for c in ("id", "name", "model", "status", "cache_hit", "config_hash", "ended_at")))
+    conds = [] if namespace is None else [or_(runs.c.name == namespace, runs.c.model == namespace)]
+    if rows != "all":
+        conds.append(runs.c.status == "completed")
+    if rows == "executed":
+        conds.append(runs.c.cache_hit == false())
+    if rows != "latest":
+        return select(runs.c.id).where(and_(*conds)) if conds else None
+    newest = func.row_number().over(
+        partition_by=(runs.c.name, runs.c.config_hash), order_by=(runs.c.ended_at.desc(), runs.c.id.desc())
     )
+    ranked = select(runs.c.id, newest.label("newest")).where(and_(*conds)).subquery()
+    return select(ranked.c.id).where(ranked.c.newest == 1)
+
+
+def _recorded(tracker: Tracker, keys: list[str]) -> dict[str, tuple[str, bool]]:
+    """For each recorded key: the value column its values are in, and whether they are all whole numbers.
+
+    Whole means every number is integral and no run's config holds the key as a float
+    (``growth=1.0`` stays a float column).
+    """
+    marks = ", ".join("?" for _ in keys)
+    sql = f"""
+        WITH f AS (SELECT * FROM facets WHERE key IN ({marks})),
+        floats AS (
+            SELECT DISTINCT f.key FROM f JOIN runs r ON r.id = f.run_id
+            WHERE f.value_num IS NOT NULL AND try(json_type(r.config, '$.' || f.key)) = 'DOUBLE')
+        SELECT key, count(value_num) AS n, count(value_str) AS s, count(value_bool) AS b, count(value_json) AS j,
+               coalesce(bool_and(value_num = trunc(value_num)), false)
+                 AND key NOT IN (SELECT key FROM floats) AS whole
+        FROM f GROUP BY key"""
     out = {}
     for row in tracker.catalog.arrow(sql, keys).to_pylist():
-        if not row["n"]:
-            found = [c for c, n in (("value_str", row["s"]), ("value_bool", row["b"]), ("value_json", row["j"])) if n]
-            if found:
-                out[row["key"]] = found[0]
+        counts = (("value_num", row["n"]), ("value_str", row["s"]), ("value_bool", row["b"]), ("value_json", row["j"]))
+        column = next((c for c, n in counts if n), "value_num")
+        out[row["key"]] = (column, bool(row["whole"]) and column == "value_num")
     return out
+
+
+def _warn_missing(tracker: Tracker, namespace: str | None, keys: list[str], found: Mapping[str, Any]) -> None:
+    """Warn about pivot keys no run has, naming the keys the step's runs do have."""
+    missing = [k for k in keys if k not in found]
+    if not missing:
+        return
+    sql = "SELECT DISTINCT key FROM facets"
+    params: list[Any] = []
+    if namespace is not None:
+        sql += " WHERE run_id IN (SELECT id FROM runs WHERE name = ? OR model = ?)"
+        params = [namespace, namespace]
+    known = sorted(tracker.catalog.arrow(sql + " ORDER BY key LIMIT 200", params).column("key").to_pylist())
+    close = {k: difflib.get_close_matches(k, known, n=1) for k in missing}
+    hints = "".join(f" ({k!r}: did you mean {c[0]!r}?)" for k, c in close.items() if c)
+    whose = f"runs of {namespace!r}" if namespace is not None else "runs"
+    warnings.warn(
+        f"pivot_facets: no run has the facet key(s) {', '.join(map(repr, missing))}, so their columns are "
+        f"empty.{hints} The {whose} have: {', '.join(known) if known else '(no facets at all)'}.",
+        PivotWarning,
+        stacklevel=4,
+    )
+
+
+class PivotWarning(UserWarning):
+    """A pivot asked for facet keys no recorded run has."""
 
 
 _COMPILED: dict[Any, Any] = {}  # statement structure (SQLAlchemy cache key) -> compiled form
@@ -180,7 +251,7 @@ def run_query(tracker: Tracker, query: Any, params: Sequence[Any] | None = None)
     import duckdb
 
     try:
-        return pl.from_arrow(tracker.catalog.arrow(sql, bound))
+        return pl.from_arrow(tidy_integers(tracker.catalog.arrow(sql, bound)))
     except duckdb.CatalogException as exc:
         missing = re.search(r"Table with name (\S+) does not exist", str(exc))
         if missing is None:

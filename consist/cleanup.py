@@ -148,7 +148,7 @@ def collect(
         )
     conds, params = [], []
     if older_than is not None:
-        conds.append("ended_at < ?")
+        conds.append("epoch(ended_at) < ?")
         params.append(float(older_than))
     if keep:
         conds.append("NOT list_contains(?, id)")
@@ -160,7 +160,7 @@ def collect(
     catalog = tracker.catalog
     selected = {
         row["id"]: row["ended_at"]
-        for row in catalog.arrow(f"SELECT id, ended_at FROM runs WHERE id IN ({chosen})", params).to_pylist()
+        for row in catalog.arrow(f"SELECT id, epoch(ended_at) AS ended_at FROM runs WHERE id IN ({chosen})", params).to_pylist()
     }
     used = catalog.arrow(
         "SELECT DISTINCT a.uri FROM run_artifacts ra JOIN artifacts a ON a.id = ra.artifact_id "

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="a run id (or an unambiguous start of one)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or the JSON record")
 
+    p = command("diff", "cli_diff:cmd_diff", "Show what differs between two runs: config, inputs, code, outputs.")
+    p.add_argument("run_a", metavar="RUN_A", help="a run id (or an unambiguous start of one)")
+    p.add_argument("run_b", metavar="RUN_B", help="the run to compare it with")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
+
     p = command("lineage", "cli_commands:cmd_lineage", "Show the runs and inputs that produced an artifact.")
     p.add_argument("artifact", metavar="ARTIFACT", help="an artifact id, RUN:KEY (an output of a run), or a file path")
     p.add_argument("--depth", type=int, metavar="N", help="follow at most N producing runs upstream")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # consist.database.CATALOG_SCHEMA_VERSION, repeated so that opening the catalog does not
 # import pyarrow (through consist.segments) before the first row is printed; a unit test
 # keeps the two equal.
-CATALOG_SCHEMA_VERSION = 2
+CATALOG_SCHEMA_VERSION = 3
 ENV_RUN_DIR = "CONSIST_RUN_DIR"
 ENV_DB_PATH = "CONSIST_DB_PATH"
 

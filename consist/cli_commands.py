@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consist.cli_catalog import CliCatalog, first_line
-from consist.cli_text import human_size, key_values, seconds, text_table, when
+from consist.cli_text import human_size, iso_times, key_values, seconds, shown_path, text_table, when
 from consist.errors import ArtifactNotFoundError, ConfigError
 
 if TYPE_CHECKING:
@@ -32,6 +32,13 @@ def _json_default(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _csv_value(value: Any) -> Any:
+    """One CSV field: lists and structs as JSON text, dates and times as ISO 8601."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=_json_default)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: Any = None) -> None:
     """Rows as an aligned ``table``, ``csv`` (with a header) or ``json`` (a list of objects)."""
     out = out if out is not None else sys.stdout
@@ -41,10 +48,7 @@ def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, 
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            # Lists and structs as JSON text: one parseable value per CSV field.
-            writer.writerow(
-                [json.dumps(v, default=_json_default) if isinstance(v, (list, dict)) else v for v in row]
-            )
+            writer.writerow([_csv_value(v) for v in row])
     elif fmt == "json":
         json.dump([dict(zip(columns, row)) for row in rows], out, default=_json_default, indent=1)
         out.write("\n")
@@ -112,7 +116,8 @@ def cmd_runs(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int
         outcome = "hit" if hit else status
         step = f"{name} [scenario]" if kind == "scenario" else name
         row = [rid, step, *([model] if show_model else []), parent, year, outcome, when(started)]
-        row += [seconds(max(0.0, (ended or 0) - (started or 0))), ", ".join(tags or ())]
+        took = (ended - started).total_seconds() if started and ended else 0.0
+        row += [seconds(max(0.0, took)), ", ".join(tags or ())]
         table.append(row)
     headers = ["id", "step", *(["model"] if show_model else []), "scenario", "year", "status", "started", "took", "tags"]
     if not any(r[-1] for r in table):
@@ -151,7 +156,7 @@ def _unknown_filter_hint(catalog: CliCatalog, args: argparse.Namespace) -> None:
 # -- show ----------------------------------------------------------------------------
 
 
-def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str) -> list[list[Any]]:
+def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str, run_dir: Path) -> list[list[Any]]:
     rows = []
     for a in artifacts:
         if a.run_id is None:
@@ -160,7 +165,7 @@ def _artifact_rows(artifacts: Sequence[Artifact], producer_of: str) -> list[list
             made = "this run"
         else:
             made = a.run_id
-        rows.append([a.key, a.driver, human_size(a.size), a.hash[:12], made, a.uri])
+        rows.append([a.key, a.driver, human_size(a.size), a.hash[:12], made, shown_path(a.uri, run_dir)])
     return rows
 
 
@@ -174,7 +179,7 @@ def _outcome(run: Run) -> str:
     return run.status
 
 
-def describe_run(run: Run) -> str:
+def describe_run(run: Run, run_dir: Path | None = None) -> str:
     """The text ``consist show`` prints for ``run``."""
     from consist.identity import flatten
 
@@ -222,20 +227,21 @@ def describe_run(run: Run) -> str:
     headers = ("key", "driver", "size", "hash", "produced by", "path")
     for title, artifacts in (("inputs", run.inputs), ("outputs", run.outputs)):
         if artifacts:
-            table = text_table(headers, _artifact_rows(artifacts, run.id))
+            table = text_table(headers, _artifact_rows(artifacts, run.id, run_dir or Path.cwd()))
             sections.append(title + "\n" + "\n".join("  " + line for line in table.splitlines()))
     return "\n\n".join(s for s in sections if s)
 
 
 def cmd_show(args: argparse.Namespace, run_dir: str, db_path: str | None) -> int:
     """``consist show RUN``: everything recorded about one run."""
-    run = CliCatalog(run_dir, db_path).run(args.run)
+    catalog = CliCatalog(run_dir, db_path)
+    run = catalog.run(args.run)
     if args.format == "json":
         from consist.catalog import encode_run
 
-        sys.stdout.write(json.dumps(json.loads(encode_run(run)), indent=1) + "\n")
+        sys.stdout.write(json.dumps(iso_times(json.loads(encode_run(run))), indent=1) + "\n")
     else:
-        sys.stdout.write(describe_run(run) + "\n")
+        sys.stdout.write(describe_run(run, Path(catalog.tracker.run_dir)) + "\n")
     return 0
 
 
@@ -335,7 +341,8 @@ def cmd_artifacts(args: argparse.Namespace, run_dir: str, db_path: str | None) -
     if args.format != "table":
         write_rows(columns, rows, args.format)
         return 0
-    table = [[i, k, d, human_size(s), h[:12], r or "(raw input)", u] for i, k, d, s, h, r, u, _ in rows]
+    here = Path(catalog.tracker.run_dir)
+    table = [[i, k, d, human_size(s), h[:12], r or "(raw input)", shown_path(u, here)] for i, k, d, s, h, r, u, _ in rows]
     sys.stdout.write(text_table(("id", "key", "driver", "size", "hash", "produced by", "path"), table) + "\n")
     _more_hint("artifacts", len(rows), limit, args.page, more)
     return 0

@@ -10,11 +10,15 @@ import datetime as _dt
 import re
 import shutil
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from consist.display import human_size, when
 
-__all__ = ["cell", "human_size", "key_values", "parse_age", "seconds", "terminal_width", "text_table", "when"]
+__all__ = [
+    "cell", "human_size", "iso_times", "key_values", "parse_age", "seconds", "shown_path", "terminal_width",
+    "text_table", "when",
+]  # fmt: skip
 
 _ELLIPSIS = "…"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -64,6 +68,8 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, _dt.datetime):
+        return when(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value)
     text = str(value)
@@ -71,10 +77,22 @@ def cell(value: Any) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def _clip(text: str, width: int) -> str:
+def _clip(text: str, width: int, *, left: bool = False) -> str:
     if len(text) <= width:
         return text
+    if left:  # a path keeps its end: the file name and the folders nearest it
+        return _ELLIPSIS + text[len(text) - max(0, width - 1) :]
     return text[: max(0, width - 1)] + _ELLIPSIS
+
+
+# Columns never clipped: run and artifact ids are what users paste into other commands.
+_WHOLE = ("id", "run", "run id", "produced by", "reused", "scenario id")
+_PATHS = ("path", "uri", "file")
+
+
+def _kept(header: str) -> bool:
+    name = header.lower().replace("_", " ")
+    return name in _WHOLE or name.endswith(" id")
 
 
 def _numeric(values: Iterable[Any]) -> bool:
@@ -99,7 +117,9 @@ def text_table(
 
     Numeric columns are right-aligned. When the table is wider than ``width`` (default:
     the terminal's width, or unlimited when not a terminal) the widest columns are
-    clipped with an ellipsis, never below 8 characters.
+    clipped with an ellipsis, never below 8 characters; paths lose their start, other
+    text its end. Id columns (``id``, ``run``, ``produced by``, ``..._id``) are never
+    clipped: a cut id cannot be pasted into ``consist show``.
     """
     texts = [[cell(v) for v in row] for row in rows]
     if right is None:
@@ -111,16 +131,18 @@ def text_table(
     limit = width if width is not None else terminal_width()
     if limit:
         gap = 2 * (len(widths) - 1)
+        clippable = [i for i, h in enumerate(headers) if not _kept(h)]
         while sum(widths) + gap > limit:
-            widest = max(range(len(widths)), key=lambda i: widths[i])
-            if widths[widest] <= 8:
+            widest = max(clippable, key=lambda i: widths[i], default=None)
+            if widest is None or widths[widest] <= 8:
                 break
             widths[widest] -= 1
+    paths = [h.lower() in _PATHS for h in headers]
 
     def line(values: Sequence[str]) -> str:
         parts = []
         for i, text in enumerate(values):
-            text = _clip(text, widths[i])
+            text = _clip(text, widths[i], left=paths[i])
             parts.append(text.rjust(widths[i]) if right[i] else text.ljust(widths[i]))
         return "  ".join(parts).rstrip()
 
@@ -148,3 +170,33 @@ def terminal_width() -> int | None:
     except (AttributeError, ValueError):
         return None
     return shutil.get_terminal_size((120, 24)).columns
+
+
+_TIME_FIELDS = ("started_at", "ended_at", "created_at")
+
+
+def iso_times(record: dict[str, Any]) -> dict[str, Any]:
+    """A decoded run record with its epoch-second times as ISO 8601 strings (config untouched)."""
+
+    def iso(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: _dt.datetime.fromtimestamp(v).astimezone().isoformat() if k in _TIME_FIELDS and isinstance(v, float) else v
+            for k, v in item.items()
+        }
+
+    out = iso(record)
+    for field in ("inputs", "outputs", "artifacts"):
+        if isinstance(out.get(field), list):
+            out[field] = [iso(a) if isinstance(a, dict) else a for a in out[field]]
+    return out
+
+
+def shown_path(uri: str, run_dir: Path) -> str:
+    """A path for a table: relative to the run folder when inside it, else to the working folder, else as is."""
+    path = Path(uri)
+    for base in (run_dir, Path.cwd()):
+        try:
+            return str(path.relative_to(base.resolve()))
+        except (ValueError, OSError):
+            continue
+    return uri

@@ -13,13 +13,12 @@ duplicates a record, whenever it is killed:
    the replacement is older than :data:`GRACE_S` (so a query that listed them just
    before keeps working).
 
-Only one process compacts a folder at a time (an ``flock`` on ``records/.compact.lock``,
+Only one process compacts a folder at a time (a file lock on ``records/.compact.lock``,
 taken without waiting by automatic compaction). Appending never takes the lock.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import math
 import os
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 
 from consist import segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.file_lock import acquire
 from consist.models import Run
 from consist.store import Layout
 
@@ -63,24 +63,21 @@ def compaction_lock(layout: Layout, blocking: bool) -> Iterator[bool]:
     """Hold the folder's compaction lock; yields False when another process holds it."""
     global _lock_warned
     path = layout.root / "records" / ".compact.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        except OSError as exc:
-            # A file system without working locks: never compact blind, just read slower.
-            if not _lock_warned:
-                _lock_warned = True
-                log.warning("catalog compaction disabled: cannot lock %s (%s)", path, exc)
-            yield False
-            return
+        lock = acquire(path, blocking=blocking)
+    except OSError as exc:
+        # A file system without working locks: never compact blind, just read slower.
+        if not _lock_warned:
+            _lock_warned = True
+            log.warning("catalog compaction disabled: cannot lock %s (%s)", path, exc)
+        lock = None
+    if lock is None:
+        yield False
+        return
+    try:
         yield True
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def compact(

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import check_key, file_artifact, frame_artifact
 from consist.errors import ConfigError, NoActiveTrackerError
+from consist.formats.drivers import driver_for
 from consist.keywords import check_extra_keywords
+from consist.upstream import check_file_driver, logging_options
 
 if TYPE_CHECKING:
     from consist.hashing import Hasher
+    from consist.mounts import Mounts
     from consist.models import Artifact
 
 _tracker: contextvars.ContextVar[Any] = contextvars.ContextVar("consist_tracker", default=None)
@@ -137,7 +140,15 @@ class RunContext:
     """
 
     def __init__(
-        self, *, run_id: str, name: str, run_dir: Path, hasher: Hasher, config: Any, inputs: dict[str, Artifact]
+        self,
+        *,
+        run_id: str,
+        name: str,
+        run_dir: Path,
+        hasher: Hasher,
+        config: Any,
+        inputs: dict[str, Artifact],
+        mounts: Mounts | None = None,
     ) -> None:
         self.run_id = run_id
         self.name = name
@@ -146,6 +157,7 @@ class RunContext:
         self.inputs = inputs
         self.outputs: dict[str, Artifact] = {}
         self._hasher = hasher
+        self._mounts = mounts
 
     def log_artifact(
         self,
@@ -169,6 +181,8 @@ class RunContext:
         # A misspelt option (contenthash=) would otherwise be stored as metadata.
         check_extra_keywords(meta, _LOG_ARTIFACT_OPTIONS, "log_artifact()")
         path = Path(path)
+        if path.exists():
+            check_file_driver(logging_options(meta, "log_artifact()"), driver_for(path), path.name, "log_artifact()")
         key = check_key(key if key is not None else path.name.split(".")[0] or path.name)
         artifact = file_artifact(
             path,
@@ -180,6 +194,7 @@ class RunContext:
             force_hash_override=force_hash_override,
             validate_content_hash=validate_content_hash,
         )
+        artifact = self._named(artifact)
         if profile_file_schema:
             import msgspec
 
@@ -194,11 +209,49 @@ class RunContext:
         """Record ``path`` as an output of this run (alias of :meth:`log_artifact`)."""
         return self.log_artifact(path, key, **meta)
 
-    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
-        """Write a frame into the run folder as Parquet and record it under ``key``."""
-        artifact = frame_artifact(df, check_key(key), self.run_dir, run_id=self.run_id, hasher=self._hasher, meta=meta)
+    def log_dataframe(self, df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+        """Write a frame and record it as an output under ``key``.
+
+        Without ``path`` it goes to ``<run folder>/<key>.parquet``; with ``path`` it is
+        written there (a relative path from the current directory) in the format the
+        suffix names: ``.parquet``, ``.csv``/``.tsv``, ``.feather``/``.arrow`` or
+        ``.json``/``.jsonl``. Other keywords are the artifact's metadata.
+        """
+        driver = logging_options(meta, "log_dataframe()")
+        check_key(key)
+        if path is None and driver in (None, "parquet"):
+            artifact = frame_artifact(df, key, self.run_dir, run_id=self.run_id, hasher=self._hasher, meta=meta)
+        else:
+            from consist.frame_files import frame_target, write_frame
+
+            target, driver = frame_target(self.run_dir, key, path, driver)
+            if self._mounts:
+                self._mounts.uri_for(target, f"output {key!r}")  # refused before anything is written
+            kind = write_frame(df, key, target, driver)
+            artifact = file_artifact(target, key, run_id=self.run_id, hasher=self._hasher, meta=meta, kind=kind)
+        artifact = self._named(artifact)
         self.outputs[key] = artifact
         return artifact
+
+    def _named(self, artifact: Artifact) -> Artifact:
+        # Named through its mount (outputs://...) so the record outlives this machine's paths.
+        if not self._mounts:
+            return artifact
+        uri = self._mounts.uri_for(Path(artifact.uri), f"output {artifact.key!r}")
+        return artifact if uri == artifact.uri else _replace(artifact, uri=uri)
+
+    def output_path(self, key: str, ext: str | None = "parquet") -> Path:
+        """Where this step should write an output it logs itself: ``<run folder>/<key>.<ext>``.
+
+        ``ext=None`` (or ``""``) gives a name without a suffix, e.g. for a folder. The
+        run folder exists; nothing is created at the path. Log the file once written,
+        with :meth:`log_artifact`.
+        """
+        check_key(key)
+        suffix = str(ext or "").lstrip(".")
+        if "/" in suffix or "\\" in suffix:
+            raise ConfigError(f"output_path() ext={ext!r} must be a file extension such as 'csv', not a path.")
+        return self.run_dir / (f"{key}.{suffix}" if suffix else key)
 
     @contextmanager
     def capture_outputs(self, directory: str | os.PathLike[str], pattern: str = "*") -> Iterator[list[Artifact]]:
@@ -223,6 +276,12 @@ class RunContext:
         shared = {key for key in keys if keys.count(key) > 1}
         keys = [_stem_key(path, directory, full=True) if key in shared else key for path, key in zip(changed, keys)]
         return [self.log_artifact(path, key) for path, key in zip(changed, keys)]
+
+
+def _replace(artifact: Artifact, **changes: Any) -> Artifact:
+    import msgspec
+
+    return msgspec.structs.replace(artifact, **changes)
 
 
 def snapshot_files(directory: Path, pattern: str) -> dict[Path, tuple[int, int]]:

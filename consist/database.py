@@ -27,19 +27,21 @@ import msgspec
 from consist import segments
 from consist.atomic import temp_name, unlink_quietly, write_bytes
 from consist.errors import CatalogError
+from consist.formats.literal import sql_pattern
 from consist.models import Artifact, Run
 from consist.store import Layout
 
 log = logging.getLogger("consist.catalog")
 
-CATALOG_SCHEMA_VERSION = 2
+CATALOG_SCHEMA_VERSION = 3  # 3: times in runs and artifacts are TIMESTAMP WITH TIME ZONE
 FRESH_PLACEHOLDER = ".empty.json"
 
 PUBLIC_VIEWS: dict[str, str] = {
     "runs": """
         SELECT id, name, model, status, kind, parent_id, parent_id AS scenario_id, year, iteration,
                tags, signature, code_hash, config_hash, inputs_hash, cache_hit, reused_run_id,
-               cache_mode, cache_epoch, miss_reason, error, started_at, ended_at,
+               cache_mode, cache_epoch, miss_reason, error,
+               to_timestamp(started_at) AS started_at, to_timestamp(ended_at) AS ended_at,
                greatest(ended_at - started_at, 0) AS duration_s, host, pid, schema_version,
                CAST(config AS JSON) AS config, CAST(meta AS JSON) AS meta, CAST(code AS JSON) AS code
         FROM _consist_records""",
@@ -49,7 +51,7 @@ PUBLIC_VIEWS: dict[str, str] = {
     "artifacts": """
         SELECT a.id AS id, a.key AS key, a.uri AS uri, a.hash AS hash, a.size AS size, a.driver AS driver,
                a.run_id AS run_id, a.frame_kind AS frame_kind, CAST(a.meta AS JSON) AS meta,
-               a.created_at AS created_at
+               to_timestamp(a.created_at) AS created_at
         FROM (SELECT unnest(artifacts) AS a FROM _consist_records)
         QUALIFY row_number() OVER (PARTITION BY a.id ORDER BY (a.direction = 'out') DESC, a.run_id) = 1""",
     "facets": """
@@ -100,7 +102,7 @@ def _field(source: str, name: str, sql_type: str, default: Any) -> str:
 
 
 def _fresh_select(fresh_glob: str) -> str:
-    """Fresh JSON records in the segment schema (records omit fields at their default)."""
+    """Fresh JSON records (``fresh_glob`` a SQL literal) in the segment schema (records omit fields at their default)."""
     run_defaults = _defaults(Run)
     cols = [
         f"{_field('json', name, _SQL_TYPES[str(t)], run_defaults.get(name))} AS {name}"
@@ -141,15 +143,16 @@ def _fresh_select(fresh_glob: str) -> str:
         f"COALESCE((SELECT list({facet}) FROM json_each(json->'facets') AS j), []) AS facets",
     ]
     return (
-        f"SELECT {', '.join(cols)} FROM read_json_objects({sql_literal(fresh_glob)}, "
+        f"SELECT {', '.join(cols)} FROM read_json_objects({fresh_glob}, "
         "format = 'newline_delimited', ignore_errors = true) WHERE json->>'id' IS NOT NULL"
     )
 
 
 def file_records_sql(layout: Layout) -> str:
     """``_consist_records`` for the file: live segments plus fresh records not yet in one."""
-    seg_glob = sql_literal(str(layout.segments.resolve() / "*.parquet"))
-    fresh_glob = str(layout.fresh.resolve() / "*.json")
+    # The run folder itself may hold glob characters (``runs[2030]``): only the file part is a pattern.
+    seg_glob = sql_pattern(layout.segments.resolve(), "*.parquet")
+    fresh_glob = sql_pattern(layout.fresh.resolve(), "*.json")
     live = (
         f"SELECT * EXCLUDE (filename) FROM read_parquet({seg_glob}, union_by_name = true, filename = true, hive_partitioning = false) "
         f"WHERE parse_filename(filename) NOT IN (SELECT unnest(from_json(decode(value), '[\"VARCHAR\"]')) "

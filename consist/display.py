@@ -36,10 +36,12 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-def when(ts: float | None) -> str:
+def when(ts: float | _dt.datetime | None) -> str:
+    """A moment (epoch seconds or a datetime) as local ``YYYY-MM-DD HH:MM:SS``."""
     if not ts:
         return ""
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    moment = ts.astimezone() if isinstance(ts, _dt.datetime) else _dt.datetime.fromtimestamp(ts)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> str:

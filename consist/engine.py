@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, live_steps, outputs, relocate, replay
+from consist import binding, hydration, live_steps, outputs, relocate, replay, run_fields
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -35,14 +35,15 @@ from consist.context import RunContext, activate, snapshot_files
 from consist.errors import ConfigError, InputError, InputNotFoundError, error_context
 from consist.formats.drivers import driver_for, load
 from consist.identity import (
-    config_hash,
-    config_snapshot,
+    config_identity,
     flatten,
     inputs_hash,
     step_signature,
 )
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 from consist.reasons import StepComponents, closest, full_reason
+from consist.scenario_config import with_scenario_config
+from consist.step_log import step_recorded
 
 if TYPE_CHECKING:
     from consist.tracker import Tracker
@@ -100,6 +101,8 @@ class StepSpec:
     hydrate_overwrite: bool = False
     # Where outputs are copied after an execution (a function step's output_paths=).
     output_paths: Mapping[str, Any] | None = None
+    # The enclosing scenario's canonical config= (see consist.scenario_config).
+    scenario_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -132,6 +135,7 @@ class Prepared:
 def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
     """Validate ``spec`` and compute its signature (no execution, no catalog query)."""
     started = time.time()
+    run_fields.check_fields(spec)  # a record that is written must decode: refuse what it cannot hold now
     if spec.cache_mode not in CACHE_MODES:
         raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
     if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
@@ -149,13 +153,17 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         if name in resolved:
             name = f"{name}#{i}"
         resolved[name] = raw_artifact(tracker, path, name)
-    snapshot = config_snapshot(spec.config)
+    snapshot, chash = config_identity(spec.config)
+    if spec.scenario_config:
+        # The scenario's config= counts toward every step: the step's own digest and the
+        # scenario's config are digested together (no scenario config, digest unchanged).
+        snapshot = with_scenario_config(snapshot, spec.scenario_config)
+        chash = config_identity([chash, spec.scenario_config])[1]
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,
         spec.code_version,
     )
-    chash = config_hash(snapshot)
     ihash = inputs_hash({k: a.hash for k, a in resolved.items()})
     signature = step_signature(code.hash, chash, ihash, tracker.cache_epoch)
     return Prepared(resolved, snapshot, code, source, chash, ihash, signature, started)
@@ -217,7 +225,7 @@ def raw_artifact(tracker: Tracker, path: Path, name: str) -> Artifact:
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = str(path.resolve())
+    uri = tracker.mounts.uri_for(path.resolve(), f"input {name!r}")
     return Artifact(
         id=artifact_id(None, uri, value),
         key=name,
@@ -299,7 +307,8 @@ def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return facets
 
 
-def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fields: Any) -> Run:
+def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, *, bare: bool = False, **fields: Any) -> Run:
+    """Write the run record; ``bare`` leaves out user metadata and facets (see :func:`fail`)."""
     run = Run(
         id=run_id,
         name=spec.name,
@@ -313,8 +322,8 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fie
         iteration=spec.iteration,
         tags=list(spec.tags),
         config=prep.snapshot,
-        facets=_facets(spec, prep.snapshot),
-        meta={k: v for k, v in spec.meta.items()},
+        facets={} if bare else _facets(spec, prep.snapshot),
+        meta={} if bare else dict(spec.meta),
         inputs=list(prep.inputs.values()),
         code=prep.code,
         cache_mode=spec.cache_mode,
@@ -327,6 +336,7 @@ def _record(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str, **fie
         **fields,
     )
     tracker.records.append(run)
+    step_recorded(run)
     return run
 
 
@@ -363,7 +373,8 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str | None =
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=tracker.hasher, config=spec.config, inputs=prep.inputs,
+        mounts=tracker.mounts,
     )
 
 
@@ -415,8 +426,14 @@ def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc:
     second error.
     """
     error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
+    produced = list(ctx.outputs.values())
     try:
-        return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=list(ctx.outputs.values()), error=error)
+        try:
+            return _record(tracker, spec, prep, ctx.run_id, status="failed", outputs=produced, error=error)
+        except (TypeError, ValueError, OverflowError, NotImplementedError, msgspec.EncodeError):
+            # The failure may be user metadata no record can hold: the record of it must not need it.
+            bare = [msgspec.structs.replace(a, meta={}) for a in produced]
+            return _record(tracker, spec, prep, ctx.run_id, bare=True, status="failed", outputs=bare, error=error)
     except OSError as err:
         # A "completed" record written just before the fault must not outlive it.
         tracker.records.discard(ctx.run_id)

@@ -4,9 +4,11 @@ The tree::
 
     ConsistError
     ├── ConfigError(ValueError)          a bad argument: wrong kind, bad key, bad option
-    │   └── UnsafeKeyError               a key or id that would escape its directory
+    │   ├── UnsafeKeyError               a key or id that would escape its directory
+    │   └── UpstreamOptionError(TypeError)  an option spelt the upstream Consist way (names ours)
     ├── IdentityError
-    │   └── UnhashableInputError(TypeError)  a config value with no canonical form
+    │   └── UnhashableInputError(ConfigError, TypeError)  a config value with no canonical form,
+    │                                    or one a run record cannot hold (named by where it sits)
     ├── InputError
     │   └── InputNotFoundError(FileNotFoundError)  an input path that does not exist
     ├── OutputError
@@ -27,7 +29,8 @@ The tree::
     │   ├── ImageNotFoundError(LookupError)  the engine has no image of that name
     │   └── ContainerExitError           the container exited non-zero (its last log lines)
     │       └── ContainerTimeoutError(TimeoutError)  it ran past timeout_s and was killed
-    └── NoActiveTrackerError(RuntimeError)  a module-level call with no tracker in use
+    ├── NoActiveTrackerError(RuntimeError)  a module-level call with no tracker in use
+    └── UpstreamNameError(ImportError)   an upstream Consist name we do not have (names ours)
 
 Errors from the user's own step functions are never wrapped: they propagate unchanged.
 """
@@ -57,8 +60,11 @@ class IdentityError(ConsistError):
     """Something that must be hashed cannot be."""
 
 
-class UnhashableInputError(IdentityError, TypeError):
-    """A config value has no canonical encoding."""
+class UnhashableInputError(IdentityError, ConfigError, TypeError):
+    """A config value has no canonical encoding, or one a run record cannot hold.
+
+    A ConfigError too: it is bad input, refused before any work is done.
+    """
 
 
 class InputError(ConsistError):
@@ -150,6 +156,14 @@ class ContainerTimeoutError(ContainerExitError, TimeoutError):
 
 class NoActiveTrackerError(ConsistError, RuntimeError):
     """A module-level function was called with no tracker in use."""
+
+
+class UpstreamOptionError(ConfigError, TypeError):
+    """An option spelt as upstream Consist spells it; the message gives this library's spelling."""
+
+
+class UpstreamNameError(ConsistError, ImportError):
+    """A name upstream Consist exports that this library does not have (the message says what to use)."""
 
 
 @contextmanager

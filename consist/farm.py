@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from consist.formats.literal import has_glob
 from consist.sources import PROVENANCE, Source
 
 if TYPE_CHECKING:
@@ -142,11 +143,15 @@ class LinkFarm:
 
 
 def _through(folder: str, real_folder: str, real_uri: str) -> str | None:
-    """``<folder>/../../<file>``, or None if the way back names a folder with an ``=``."""
+    """``<folder>/../../<file>``, or None if the way back names a folder with an ``=`` or the path a glob character."""
     back = _relative(real_uri, real_folder)
     if any("=" in part for part in back.split(os.sep)[:-1] if part != os.pardir):
         return None
     path = f"{folder}{os.sep}{back}"
+    if has_glob(path):
+        # Readers are given such a path escaped, as a pattern, and DuckDB drops the ``..``
+        # (and the partitions with them) when it expands one: use a symbolic link instead.
+        return None
     return path if os.path.exists(path) else None
 
 

@@ -25,6 +25,7 @@ import blake3
 import msgspec
 
 from consist.atomic import temp_name, unlink_quietly, write_bytes
+from consist.formats.literal import sql_path
 from consist.sources import PROVENANCE, Source, no_gc, unify
 
 log = logging.getLogger("consist.views")
@@ -140,7 +141,7 @@ def write_fold(con: Any, folder: Path, key: str, sources: list[Source], columns:
         types = {"fi": pl.Int64, **{n: pl.Int64 if t == "BIGINT" else pl.String for n, t in PROVENANCE.items()}}
         con.register("_consist_fold_prov", pl.DataFrame(prov, schema=types))
         cols = ", ".join(f"CAST(d.{_ident(n)} AS {t}) AS {_ident(n)}" for n, t in columns.items())
-        listed = ", ".join(_literal(f) for f in files)
+        listed = ", ".join(sql_path(f) for f in files)
         select = (
             f"SELECT {cols}, {', '.join('p.' + n for n in PROVENANCE)} "
             f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false) AS d "
@@ -176,7 +177,7 @@ def merge_folds(con: Any, folder: Path, key: str, folds: list[Fold]) -> Path | N
                 f"CAST({_ident(n) if n in fold.info.columns else 'NULL'} AS {t}) AS {_ident(n)}" for n, t in columns.items()
             )
             where = hide_sql(p for p in fold.sources if p not in set(own))
-            parts.append(f"SELECT {cols}, {', '.join(PROVENANCE)} FROM read_parquet({_literal(fold.path)})"
+            parts.append(f"SELECT {cols}, {', '.join(PROVENANCE)} FROM read_parquet({sql_path(fold.path)})"
                          + (f" WHERE {where}" if where else ""))  # fmt: skip
         tmp = temp_name(folder / "fold.parquet")
         try:

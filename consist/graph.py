@@ -17,11 +17,6 @@ if TYPE_CHECKING:
     from consist.lineage import Lineage
     from consist.models import Artifact, Run
 
-# Layout in SVG user units: columns of nodes, inputs on the left, the artifact on the right.
-_NODE_W, _NODE_H, _COL_GAP, _ROW_GAP, _PAD = 190, 42, 60, 18, 12
-_FILL = {"artifact": "#e8f1fb", "raw": "#f2f2f2", "run": "#fdf0dc"}
-_STROKE = {"artifact": "#4a7ab5", "raw": "#8a8a8a", "run": "#c08a2d"}
-
 
 @dataclass(frozen=True)
 class Node:
@@ -61,28 +56,6 @@ def graph_of(lineage: Lineage) -> tuple[list[Node], list[tuple[str, str]]]:
             edges[(_artifact_node(child.artifact).id, run.id)] = None
             stack.append(child)
     return list(nodes.values()), list(edges)
-
-
-def _levels(nodes: list[Node], edges: list[tuple[str, str]]) -> dict[str, int]:
-    # Distance to the target along the longest path: a node sits left of everything it feeds.
-    level = {n.id: 0 for n in nodes}
-    for _ in range(len(nodes)):
-        changed = False
-        for src, dst in edges:
-            if level[src] < level[dst] + 1:
-                level[src] = level[dst] + 1
-                changed = True
-        if not changed:
-            break
-    return level
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _clip(text: str, n: int = 28) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 class LineageGraph:
@@ -126,65 +99,13 @@ class LineageGraph:
 
     def mermaid(self) -> str:
         """A Mermaid ``flowchart LR`` of the graph (paste it into a ```mermaid block)."""
-        names = {n.id: f"n{i}" for i, n in enumerate(self.nodes)}
-        lines = ["flowchart LR"]
-        for node in self.nodes:
-            label = f"{_mermaid_text(node.title)}<br/><small>{_mermaid_text(node.detail)}</small>"
-            shape = f'[["{label}"]]' if node.kind == "run" else f'(["{label}"])'
-            lines.append(f"  {names[node.id]}{shape}:::{node.kind}")
-        lines += [f"  {names[a]} --> {names[b]}" for a, b in self.edges]
-        lines += [f"  classDef {k} fill:{_FILL[k]},stroke:{_STROKE[k]}" for k in ("artifact", "raw", "run")]
-        return "\n".join(lines)
+        return mermaid(self.nodes, self.edges)
 
     def svg(self) -> str:
-        """The graph as a standalone SVG document (inputs left, the artifact right)."""
-        level = _levels(self.nodes, self.edges)
-        depth = max(level.values(), default=0)
-        columns: dict[int, list[Node]] = {}
-        for node in self.nodes:
-            columns.setdefault(level[node.id], []).append(node)
-        tallest = max((len(c) for c in columns.values()), default=1)
-        width = _PAD * 2 + (depth + 1) * _NODE_W + depth * _COL_GAP
-        height = _PAD * 2 + tallest * _NODE_H + (tallest - 1) * _ROW_GAP
-        where: dict[str, tuple[float, float]] = {}
-        for lvl, members in columns.items():
-            x = _PAD + (depth - lvl) * (_NODE_W + _COL_GAP)
-            block = len(members) * _NODE_H + (len(members) - 1) * _ROW_GAP
-            top = (height - block) / 2
-            for i, node in enumerate(members):
-                where[node.id] = (x, top + i * (_NODE_H + _ROW_GAP))
-        parts = [
-            (
-                f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'
-            ),
-            (
-                '<defs><marker id="consist-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-                'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#666"/></marker></defs>'
-            ),
-        ]
-        for src, dst in self.edges:
-            (x1, y1), (x2, y2) = where[src], where[dst]
-            sx, sy, ex, ey = x1 + _NODE_W, y1 + _NODE_H / 2, x2, y2 + _NODE_H / 2
-            mid = (sx + ex) / 2
-            parts.append(
-                f'<path d="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} {mid:.0f},{ey:.0f} {ex:.0f},{ey:.0f}" '
-                'fill="none" stroke="#666" stroke-width="1.2" marker-end="url(#consist-arrow)"/>'
-            )
-        for node in self.nodes:
-            x, y = where[node.id]
-            radius = 4 if node.kind == "run" else 14
-            parts.append(
-                f'<g><title>{_esc(node.title)}: {_esc(node.detail)}</title>'
-                f'<rect x="{x:.0f}" y="{y:.0f}" width="{_NODE_W}" height="{_NODE_H}" rx="{radius}" '
-                f'fill="{_FILL[node.kind]}" stroke="{_STROKE[node.kind]}"/>'
-                f'<text x="{x + _NODE_W / 2:.0f}" y="{y + 17:.0f}" text-anchor="middle" font-weight="600">'
-                f"{_esc(_clip(node.title))}</text>"
-                f'<text x="{x + _NODE_W / 2:.0f}" y="{y + 32:.0f}" text-anchor="middle" fill="#555" '
-                f'font-size="10">{_esc(_clip(node.detail, 31))}</text></g>'
-            )
-        parts.append("</svg>")
-        return "".join(parts)
+        """The graph as a standalone SVG document (inputs first; see :mod:`consist.graph_layout`)."""
+        from consist.graph_layout import svg
+
+        return svg(self.nodes, self.edges)
 
     def text(self) -> str:
         """The lineage as an indented tree, the artifact first and raw inputs last."""
@@ -193,11 +114,27 @@ class LineageGraph:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        title = f"Lineage of {_esc(self.lineage.artifact.key)}"
-        return f"<div style='overflow:auto'><div style='font-weight:600;margin:4px 0'>{title}</div>{self.svg()}</div>"
+        from consist.graph_layout import html_block
+
+        return html_block(f"Lineage of {self.lineage.artifact.key}", self.svg())
 
     def _repr_markdown_(self) -> str:
         return f"```mermaid\n{self.mermaid()}\n```"
+
+
+def mermaid(nodes: list[Node], edges: list[tuple[str, str]]) -> str:
+    """A Mermaid ``flowchart LR`` of boxes and edges: runs as subroutines, artifacts as pills."""
+    from consist.graph_layout import FILL, STROKE
+
+    names = {n.id: f"n{i}" for i, n in enumerate(nodes)}
+    lines = ["flowchart LR"]
+    for node in nodes:
+        label = f"{_mermaid_text(node.title)}<br/><small>{_mermaid_text(node.detail)}</small>"
+        shape = f'[["{label}"]]' if node.kind == "run" else f'(["{label}"])'
+        lines.append(f"  {names[node.id]}{shape}:::{node.kind}")
+    lines += [f"  {names[a]} --> {names[b]}" for a, b in edges]
+    lines += [f"  classDef {k} fill:{FILL[k]},stroke:{STROKE[k]}" for k in ("artifact", "raw", "run")]
+    return "\n".join(lines)
 
 
 def _mermaid_text(text: str) -> str:

@@ -18,6 +18,7 @@ from blake3 import blake3
 
 from consist.atomic import write_bytes
 from consist.identity import directory_hash
+from consist.parallel_hash import PARALLEL_MIN_FILES, hash_many
 
 # Below this size a plain read beats mapping the file and starting threads.
 _MMAP_THRESHOLD = 4 * 1024 * 1024
@@ -117,6 +118,13 @@ def stat_fingerprint(path: Path) -> str:
     return hash_bytes("\n".join(parts).encode())
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:  # a dangling link: hashed by where it points
+        return 0
+
+
 class Hasher:
     """Hashes files and directories, memoising by stat.
 
@@ -144,15 +152,18 @@ class Hasher:
     def hash_path(self, path: Path) -> str:
         """Content hash of a file or directory (directories: sorted file hashes)."""
         if path.is_dir():
-            entries = []
-            for rel, full in walk_files(path):
-                if os.path.islink(full) and not os.path.exists(full):
-                    # A dangling link has no bytes; where it points is its content.
-                    entries.append((rel, hash_bytes(f"symlink:{os.readlink(full)}".encode())))
-                else:
-                    entries.append((rel, self.hash_file(Path(full))))
-            return directory_hash(entries)
+            files = list(walk_files(path))
+            # Many large files (a Zarr store's chunks) are hashed on several threads.
+            total = sum(_size(full) for _, full in files) if len(files) >= PARALLEL_MIN_FILES else None
+            hashes = hash_many([full for _, full in files], self._entry_hash, total)
+            return directory_hash([(rel, value) for (rel, _), value in zip(files, hashes)])
         return self.hash_file(path)
+
+    def _entry_hash(self, full: str) -> str:
+        if os.path.islink(full) and not os.path.exists(full):
+            # A dangling link has no bytes; where it points is its content.
+            return hash_bytes(f"symlink:{os.readlink(full)}".encode())
+        return self.hash_file(Path(full))
 
     def hash_file(self, path: Path) -> str:
         """Content hash of one file, served from the memo when its stat is unchanged."""

@@ -10,7 +10,7 @@ Where hot data lives, and why there
 
 How it is shared between processes
     DuckDB lets one process write a database file, or any number read it, never both.
-    Writers take ``hot/.lock`` (an ``flock``), leave a ``hot/.writing`` notice, and open
+    Writers take ``hot/.lock`` (a file lock, see :mod:`consist.file_lock`), leave a ``hot/.writing`` notice, and open
     the file read-write only for one ingestion; readers (view queries, ghost loads)
     attach it read-only only for the duration of one query, and wait while a notice is
     up, so a stream of queries cannot starve a writer. Either side retries for a while
@@ -26,7 +26,6 @@ What an ingestion records
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -39,6 +38,7 @@ import msgspec
 
 from consist import coltypes
 from consist.atomic import write_bytes
+from consist.file_lock import held
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -226,8 +226,7 @@ class HotStore:
 
         self.root.mkdir(parents=True, exist_ok=True)
         notice = self.root / WRITER_NOTICE
-        with self.lock, open(self.root / ".lock", "a+b") as lock_file:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        with self.lock, held(self.root / ".lock", timeout=timeout):
             notice.write_bytes(str(os.getpid()).encode())
             try:
                 con = _retrying(lambda: duckdb.connect(str(self.db)), f"writing ingested data to {self.db}", timeout)

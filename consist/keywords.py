@@ -76,7 +76,10 @@ def check_extra_keywords(
     ConfigError
         Naming the keyword, the option it resembles and how to keep it as a value.
     """
-    options = tuple(options)
+    from consist.upstream import refuse_option_objects
+
+    options, extra = tuple(options), list(extra)
+    refuse_option_objects(extra, where)
     for key in extra:
         option = misspelt_option(key, options)
         if option is not None:

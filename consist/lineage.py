@@ -121,7 +121,7 @@ def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
             "SELECT ra.run_id, a.id FROM artifacts a JOIN run_artifacts ra ON ra.artifact_id = a.id "
             "JOIN runs r ON r.id = ra.run_id WHERE a.uri = ? "
             "ORDER BY ra.direction = 'out' DESC, r.ended_at DESC LIMIT 1",
-            [str(Path(artifact_id).expanduser().resolve())],
+            [_recorded_name(tracker, Path(artifact_id).expanduser().resolve())],
         )
         rows, wanted = found.column("run_id"), (found.column("id")[0].as_py() if found.num_rows else None)
     if len(rows):
@@ -136,6 +136,14 @@ def _artifact_by_id(tracker: Tracker, artifact_id: str) -> Artifact:
         f"No recorded run read or wrote an artifact with id or path {artifact_id!r}; "
         "pass an Artifact (e.g. tracker.get_artifacts_for_run(run_id).outputs[key]) or its id."
     )
+
+
+def _recorded_name(tracker: Tracker, path: Path) -> str:
+    # How a record names ``path``: through its mount (inputs://...) when it is under one.
+    try:
+        return tracker.mounts.uri_for(path, "the path")
+    except ConfigError:
+        return str(path)
 
 
 def _output_in_run_folder(tracker: Tracker, path: Path) -> Artifact | None:

@@ -7,7 +7,7 @@ added later always has a default, and no field changes type.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import msgspec
@@ -51,7 +51,11 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     @property
     def path(self) -> Path:
-        """The artifact's location on disk."""
+        """The artifact's location on disk (a mount URI resolved through the tracker's mounts)."""
+        if "://" in self.uri:
+            from consist.mounts import resolve_uri
+
+            return resolve_uri(self.uri)
         return Path(self.uri)
 
     @property
@@ -65,7 +69,7 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return self.run_id
 
     def __fspath__(self) -> str:
-        return self.uri
+        return str(self.path)
 
     def _repr_html_(self) -> str:
         from consist.display import artifact_html
@@ -208,7 +212,7 @@ class RunResult:
 
 
 def enc_hook(obj: Any) -> Any:
-    """msgspec encoding hook for records: numpy scalars become plain numbers.
+    """msgspec encoding hook for records: numpy scalars become plain numbers, paths strings.
 
     A year from ``np.arange`` or metadata from ``np.linspace`` reaches run records and
     cache entries as numpy scalars, which msgspec does not encode on its own.
@@ -216,4 +220,6 @@ def enc_hook(obj: Any) -> Any:
     item = getattr(obj, "item", None)
     if callable(item) and type(obj).__module__ == "numpy":
         return item()
+    if isinstance(obj, PurePath):  # as in configs (values are checked where given; this is a safety net)
+        return obj.as_posix()
     raise NotImplementedError(f"Encoding objects of type {type(obj).__qualname__} is unsupported")

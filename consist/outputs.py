@@ -1,6 +1,7 @@
 """Turning what a step returned into output artifacts.
 
 - a frame (pandas, Polars eager or lazy, pyarrow) becomes ``<key>.parquet``;
+- an ``xarray.Dataset``/``DataArray`` becomes the Zarr store ``<key>.zarr``;
 - a :class:`~pathlib.Path` is logged as a file (or folder) artifact where it lies;
 - an :class:`Artifact` is kept (re-keyed when needed);
 - plain JSON values (numbers, strings, lists, dicts of them) become ``<key>.json``;
@@ -24,6 +25,7 @@ from consist.context import RunContext
 from consist.errors import ConfigError, OutputMissingError
 from consist.formats.frames import frame_kind
 from consist.models import Artifact
+from consist.xarray_support import is_xarray, log_xarray
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -31,6 +33,10 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 def collect(returned: Any, declared: Sequence[str], default_key: str, ctx: RunContext) -> None:
     """Log ``returned`` into ``ctx.outputs`` following the module rules."""
     if returned is None:
+        return
+    if is_xarray(returned):
+        # An xarray.Dataset is a Mapping of its variables, but it is one N-d artifact.
+        log_xarray(returned, declared[0] if declared else default_key, ctx)
         return
     if isinstance(returned, tuple) and frame_kind(returned) is None and not hasattr(returned, "_fields"):
         if len(declared) != len(returned):
@@ -67,6 +73,8 @@ def _log_one(value: Any, key: str, ctx: RunContext) -> Artifact:
         return artifact
     if frame_kind(value) is not None:
         return ctx.log_dataframe(value, key)
+    if is_xarray(value):
+        return log_xarray(value, key, ctx)
     if isinstance(value, Path):
         return ctx.log_artifact(value, key)
     if _jsonable(value):
@@ -80,7 +88,7 @@ def _log_one(value: Any, key: str, ctx: RunContext) -> Artifact:
         return ctx.log_artifact(target, key)
     raise ConfigError(
         f"output {key!r} is a {type(value).__module__}.{type(value).__qualname__}; a step may return "
-        "a frame, a Path, an Artifact, plain JSON values, a dict or tuple of those, or None "
+        "a frame, an xarray Dataset/DataArray, a Path, an Artifact, plain JSON values, a dict or tuple of those, or None "
         "(after logging files with _consist_ctx.log_output)."
     )
 

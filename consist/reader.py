@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from consist import database, segments
 from consist.catalog import decode_run, fresh_names
+from consist.formats.literal import sql_path
 from consist.models import Run
 from consist.store import Layout
 
@@ -193,7 +194,7 @@ class LiveCatalog:
                     rows.append(entry[1])
             self._con.register("_consist_fresh", fresh_table(rows))
             if live:
-                files = ", ".join(database.sql_literal(p) for p in self.segments.paths())
+                files = ", ".join(sql_path(p) for p in self.segments.paths())
                 union = "" if self.segments.uniform() else ", union_by_name = true"
                 body = (
                     f"SELECT * FROM read_parquet([{files}]{union}, hive_partitioning = false) "
@@ -214,7 +215,7 @@ class LiveCatalog:
             marks = ", ".join("?" for _ in gone)
             self._con.execute(f"DELETE FROM _consist_index WHERE _segment IN ({marks})", gone)
         for name in sorted(live - self._indexed):
-            path = database.sql_literal(str(self.segments.folder / name))
+            path = sql_path(self.segments.folder / name)
             self._con.execute(
                 f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path}, hive_partitioning = false)",
                 [name],

@@ -215,6 +215,13 @@ def miss_reason(name: str, previous: StepComponents | None, current: StepCompone
     if previous is None:
         return f"no earlier run of step {name!r}"
     diffs = differences(previous, current)
+    if not diffs and previous.signature != current.signature:
+        # Snapshots that print the same can differ in a value's type (a float NaN and "NaN"),
+        # or the earlier run predates the config recipe consist.config/2.
+        diffs = [
+            "config changed in the type of a value that shows the same (e.g. float NaN and 'NaN', "
+            "a date and its text), or the earlier run was made before consist's config recipe 2"
+        ]
     if diffs:
         return f"vs run {previous.run_id}: " + "; ".join(diffs)
     if not previous.cached:

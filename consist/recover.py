@@ -33,7 +33,7 @@ from consist.code_identity import identify
 from consist.errors import InputNotFoundError, RecoveryError
 from consist.hashing import Hasher
 from consist.hydration import PlacementError, place
-from consist.identity import config_hash, config_snapshot
+from consist.identity import config_hash
 from consist.models import Artifact, Run
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ def _config(producer: Run, recipe: Mapping[str, Any], where: str) -> Any:
                 config = msgspec.convert(producer.config, cls, strict=False)
         except (ValueError, TypeError) as exc:  # pydantic and msgspec validation errors are ValueErrors
             raise RecoveryError(f"{where}: cannot rebuild its {kind} config from the record ({exc}).") from None
-    if config_hash(config_snapshot(config)) != producer.config_hash:
+    if config_hash(config) != producer.config_hash:
         raise RecoveryError(f"{where}: its config rebuilt from the record no longer hashes the same; cannot replay it.")
     return config
 

@@ -45,9 +45,9 @@ def recipe(spec: StepSpec, default_code_identity: str, snapshot: Mapping[str, An
     """The replay recipe of a function step (empty for steps without a function).
 
     ``snapshot`` is the canonical config the identity hashed. Canonical form turns
-    ``2.0`` into ``2`` (and tuples into lists); replaying that to the function could
-    change what it computes, so a dict config whose plain values differ from the snapshot
-    is also kept as given.
+    tuples into lists, dates into text and ``nan`` into ``"NaN"``; replaying that to the
+    function could change what it computes, so a dict config whose plain values differ
+    from the snapshot is also kept as given.
     """
     if spec.fn is None or spec.kind != "step":
         return {}

@@ -180,7 +180,7 @@ def _linked_frame(
     import polars as pl
 
     schema = {name: pl.String for name in foreign} | {n: lits.dtypes[n] for n in hive}
-    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema=schema)
+    lf = pl.scan_parquet(links, hive_partitioning=True, hive_schema=schema, glob=False)
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
     provenance = [name if name in hive else lits.lit(name, None, lits.dtypes[name]) for name in PROVENANCE]
     return lf.select(*exprs, *provenance)
@@ -197,7 +197,7 @@ def _fold_frame(served: Served, columns: dict[str, Any], lits: _Literals) -> pl.
     """The rows of the sources one fold serves (all of them, or those chosen by pairs)."""
     import polars as pl
 
-    lf = pl.scan_parquet(served.fold.path, hive_partitioning=False)
+    lf = pl.scan_parquet(served.fold.path, hive_partitioning=False, glob=False)
     if served.hide:
         chosen = served.shown if len(served.shown) <= len(served.hide) else None
         by_runs = {run for _, run in served.shown}
@@ -267,12 +267,12 @@ def _cold_frame(source: Source, have: dict[str, str], columns: dict[str, Any], l
     import polars as pl
 
     if source.driver == "parquet":
-        lf = pl.scan_parquet(source.uri)
+        lf = pl.scan_parquet(source.uri, glob=False)
     else:
         # A column the sniffer saw no values in (type NULL) is read as text, then cast.
         overrides = {n: pl.String if coltypes.family(t) == "null" else d
                      for n, t in have.items() if (d := coltypes.polars_dtype(t)) is not None}  # fmt: skip
-        lf = pl.scan_csv(source.uri, separator=csv_delimiter(source.uri), schema_overrides=overrides)
+        lf = pl.scan_csv(source.uri, separator=csv_delimiter(source.uri), schema_overrides=overrides, glob=False)
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
     exprs += [lits.lit(name, value, lits.dtypes[name]) for name, value in source.provenance().items()]
     return lf.select(exprs)

@@ -28,12 +28,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from consist.artifacts import check_key, file_artifact
 from consist.context import current_run, use_tracker
 from consist.coupler import Coupler
 from consist.errors import ConfigError, InputNotFoundError, ScenarioOutputsMissingError
+from consist.formats.drivers import driver_for
 from consist.keywords import check_extra_keywords
+from consist.identity import config_snapshot
 from consist.models import Artifact, Run, RunResult
+from consist.record_values import record_mapping
+from consist.run_fields import check_scenario
+from consist.scenario_config import scenario_facets
+from consist.upstream import check_file_driver, logging_options
 
 if TYPE_CHECKING:
     from consist.tracing import TraceBlock
@@ -77,6 +85,14 @@ class Scenario:
         Default ``cache_hydration=`` for every step of the scenario.
     tags
         Recorded on the scenario record.
+    config
+        The scenario's own config (a dict, pydantic model, msgspec Struct or dataclass):
+        part of the identity of every step run inside it (steps do not receive it) and
+        recorded on the scenario, its scalar values as facets (see
+        :mod:`consist.scenario_config`).
+    facet_from
+        Keys of ``config`` to record as facets, instead of every scalar value
+        (the upstream Consist spelling).
     **meta
         Recorded on the scenario record; scalar values are queryable as facets.
 
@@ -109,16 +125,22 @@ class Scenario:
         model: str | None = None,
         step_cache_hydration: str | None = None,
         tags: Sequence[str] | None = None,
+        config: Any = None,
+        facet_from: Sequence[str] | None = None,
         **meta: Any,
     ) -> None:
         # A misspelt option (step_cache_hydrate=) would otherwise be recorded as metadata.
-        check_extra_keywords(meta, ("model", "step_cache_hydration", "tags", "tracker"), "scenario()")
+        check_extra_keywords(
+            meta, ("model", "step_cache_hydration", "tags", "tracker", "config", "facet_from"), "scenario()"
+        )
+        self.config_snapshot = config_snapshot(config)
+        self.config_facets = scenario_facets(self.config_snapshot, facet_from)
         self.tracker = tracker
         self.name = check_key(name, "scenario name")
         self.model = model or "scenario"
         self.step_cache_hydration = step_cache_hydration
-        self.tags = [tags] if isinstance(tags, str) else list(tags or ())
-        self.meta = meta
+        # Checked now: the scenario's record is written when it ends and must decode.
+        self.tags, self.meta = check_scenario(self.name, tags, meta)
         self.coupler = Coupler()
         self.run_id: str | None = None
         self.parent_id: str | None = None
@@ -196,6 +218,7 @@ class Scenario:
 
     def _record(self, error: BaseException | None) -> None:
         facets = {k: v for k, v in self.meta.items() if isinstance(v, (bool, int, float, str)) or v is None}
+        facets.update(self.config_facets)
         meta = dict(self.meta)
         meta["steps"] = list(self.steps)
         if self.failed_steps:
@@ -212,6 +235,7 @@ class Scenario:
             parent_id=self.parent_id,
             year=meta.get("year") if isinstance(meta.get("year"), int) else None,
             tags=self.tags,
+            config=self.config_snapshot,
             facets=facets,
             meta=_plain(meta),
             outputs=self.coupler.values() + [a for a in self._outputs.values() if a not in self.coupler.values()],
@@ -297,6 +321,8 @@ class Scenario:
         if hydration is not None:
             options["cache_hydration"] = hydration
         step = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if self._progress is not None:
+            self._progress.starting(step)
         try:
             result = self.tracker.run(
                 fn, name, inputs=resolved, outputs=outputs, load_inputs=load_inputs, parent_id=self.name, **options
@@ -325,11 +351,17 @@ class Scenario:
         """Coupler keys in a list of inputs replaced by their artifacts (see :meth:`Coupler.resolve`)."""
         return self.coupler.resolve(inputs)
 
+    def graph(self) -> Any:
+        """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
+        from consist.scenario_drawing import scenario_graph
+
+        return scenario_graph(self)
+
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
         self.steps.append(result.run.id)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(step)
         read = {a.id for a in result.run.inputs}
         outputs = result.outputs
         if result.run.kind == "container":
@@ -352,7 +384,7 @@ class Scenario:
         """Note a step that raised (its own record says failed; the error propagates)."""
         self.failed_steps.append(step)
         if self._progress is not None:
-            self._progress.step()
+            self._progress.step(f"{step} (failed)")
 
     # -- coupler conveniences --------------------------------------------------------
 
@@ -443,14 +475,23 @@ class Scenario:
                 )
             if not Path(path).exists():
                 raise InputNotFoundError(f"cannot log {key!r}: {Path(path)} does not exist (nothing was logged).")
+            # Upstream direction=/driver=, and a path outside every mount: refused before anything is logged.
+            driver = logging_options({**shared_metadata, **dict(per_key.get(key, {}))}, "log_artifacts()")
+            check_file_driver(driver, driver_for(Path(path)), Path(path).name, "log_artifacts()")
+            self.tracker.mounts.uri_for(Path(path).resolve(), f"log_artifacts() path for {key!r}")
+        # Checked for every key before any is logged (a path becomes its string, as in configs).
+        metas = {key: record_mapping({**shared_metadata, **dict(per_key.get(key, {}))}, f"metadata of {key!r}") for key in paths}
         ctx = current_run(required=False)
         logged: dict[str, Artifact] = {}
         for key, path in paths.items():
-            meta = {**shared_metadata, **dict(per_key.get(key, {}))}
+            meta = metas[key]
             if ctx is not None:
                 logged[key] = ctx.log_artifact(path, key, **meta)
             else:
-                logged[key] = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
+                meta = {k: v for k, v in meta.items() if k not in ("direction", "driver")}  # checked above
+                artifact = file_artifact(Path(path), key, run_id=self.run_id, hasher=self.tracker.hasher, meta=meta)
+                uri = self.tracker.mounts.uri_for(artifact.path, f"log_artifacts() path for {key!r}")
+                logged[key] = artifact if uri == artifact.uri else msgspec.structs.replace(artifact, uri=uri)
                 self._outputs[key] = logged[key]
         self.coupler.update(logged)
         return logged

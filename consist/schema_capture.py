@@ -29,6 +29,7 @@ import msgspec
 
 from consist.atomic import write_bytes
 from consist.errors import ConfigError
+from consist.formats.literal import sql_path
 
 if TYPE_CHECKING:
     from consist.models import Artifact
@@ -151,10 +152,10 @@ def reader_sql(path: str | os.PathLike[str], driver: str) -> str:
     """A DuckDB table function call reading ``path``."""
     # No hive partitioning: a folder named like ``exp=1`` above the file is not a column of it.
     if driver == "parquet":
-        return f"read_parquet({sql_string(str(path))}, hive_partitioning = false)"
+        return f"read_parquet({sql_path(path)}, hive_partitioning = false)"
     if driver == "csv":
         delim = sql_string(csv_delimiter(path))
-        return f"read_csv({sql_string(str(path))}, header = true, delim = {delim}, hive_partitioning = false)"
+        return f"read_csv({sql_path(path)}, header = true, delim = {delim}, hive_partitioning = false)"
     raise ConfigError(f"{path} has driver {driver!r}; only parquet and csv files have captured schemas.")
 
 
@@ -269,7 +270,7 @@ def profile_meta(artifact: Artifact, sample_rows: int | None = None) -> dict[str
             f"profile_file_schema=True needs a Parquet or CSV file; {artifact.uri} has driver "
             f"{artifact.driver!r}. Drop the flag for this artifact."
         )
-    schema = describe_file(artifact.uri, artifact.driver, artifact.hash, profile=True,
+    schema = describe_file(str(artifact.path), artifact.driver, artifact.hash, profile=True,
                            sample_rows=sample_rows, key=artifact.key)  # fmt: skip
     return {"schema_id": schema.id, "file_schema": msgspec.to_builtins(schema)}
 

@@ -75,7 +75,7 @@ def schema_for(artifact: Artifact, tracker: Tracker | None = None) -> FileSchema
             "files, or ingested artifacts, have schemas to export."
         )
     try:
-        return describe_file(artifact.uri, artifact.driver, artifact.hash, key=artifact.key)
+        return describe_file(str(artifact.path), artifact.driver, artifact.hash, key=artifact.key)
     except FileNotFoundError:
         raise ArtifactNotFoundError(
             f"no schema was captured for artifact {artifact.key!r} and its file {artifact.uri} is gone. Log files "

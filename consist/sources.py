@@ -186,14 +186,18 @@ def _rebase(run_dir: Path, sources: list[Source], producers: list[str | None]) -
     machine, a renamed project), each file sits at the same place under its run's folder
     (see :mod:`consist.relocate`).
     """
+    from consist.mounts import is_mount_uri, resolve_uri
     from consist.relocate import rebase_uri
 
     here = f"{run_dir}{os.sep}"
     for number, (source, producer) in enumerate(zip(sources, producers)):
-        if producer is not None and not source.uri.startswith(here):
-            uri = rebase_uri(run_dir, source.uri, producer)
-            if uri != source.uri:
-                sources[number] = source._replace(uri=uri)
+        uri = source.uri
+        if is_mount_uri(uri):  # inputs://... through this machine's mounts
+            uri = str(resolve_uri(uri))
+        if producer is not None and not uri.startswith(here):
+            uri = rebase_uri(run_dir, uri, producer)
+        if uri != source.uri:
+            sources[number] = source._replace(uri=uri)
 
 
 def select_sources(

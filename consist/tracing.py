@@ -41,9 +41,10 @@ from consist import hydration
 from consist.engine import StepSpec, begin, fail, finish, listed, lookup, new_run_id, prepare, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.hashing import hash_bytes
-from consist.identity import config_snapshot
+from consist.identity import config_snapshot, fields_of
 from consist.keywords import check_extra_keywords
 from consist.models import Artifact, RunResult
+from consist.run_fields import whole_number
 
 if TYPE_CHECKING:
     from consist.context import RunContext
@@ -91,6 +92,8 @@ def open_trace(
     """Build the :class:`TraceBlock` for ``with sc.trace(...)`` / ``with consist.trace(...)``."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"trace() needs a step name, e.g. sc.trace(name='simulate'); got {name!r}.")
+    # Before they join the block's identity: year="2030" and year=2030 are one block.
+    year, iteration = whole_number(year, "year"), whole_number(iteration, "iteration")
     if scenario is not None:
         inputs = scenario.resolve_inputs(inputs)
         if cache_hydration is None:
@@ -122,6 +125,7 @@ def open_trace(
         code_identity=code_identity,
         kind="trace",
         code_target=None if code is None else code.target,
+        scenario_config=scenario.config_snapshot if scenario is not None else {},
         **extra,
     )
     return TraceBlock(tracker, spec, scenario, code)
@@ -144,7 +148,7 @@ def _identity_config(
         raise ConfigError(
             f"trace metadata {clash} is also in config=; give each value once (in config= or as a keyword)."
         )
-    merged = {**snapshot, **metadata}
+    merged = {**fields_of(config), **metadata}  # as given: the identity keeps every value's type
     if year is not None:
         merged.setdefault("year", year)
     if iteration is not None:

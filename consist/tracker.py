@@ -22,6 +22,7 @@ from consist.errors import ConfigError
 from consist.hashing import Hasher
 from consist.index import CacheIndex
 from consist.models import Artifact, RunResult
+from consist.mounts import Mounts
 from consist.store import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
@@ -67,6 +68,15 @@ class Tracker(CatalogMethods, CacheControlMethods):
     progress
         Progress bars for long work (hashing large inputs, long scenarios): True,
         False, or None (default) to show them only in terminals and notebooks.
+    project_root, mounts
+        Portable paths (see :mod:`consist.mounts`): ``mounts={"inputs": "/data/inputs"}``
+        records a file there as ``inputs://zones.parquet`` (relative folders are taken
+        from ``project_root``, else from the current folder; other files under
+        ``project_root`` as ``project://...``),
+        so records stay valid when the data folder or the machine changes.
+    allow_external_paths
+        Accept inputs and logged files outside every mount and the run folder (recorded
+        by absolute path). Default: True without mounts, False with them.
 
     Examples
     --------
@@ -84,6 +94,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hash_mode: str = "fast",
         verify_outputs: str = "stat",
         progress: bool | None = None,
+        project_root: str | os.PathLike[str] | None = None,
+        mounts: Mapping[str, str | os.PathLike[str]] | None = None,
+        allow_external_paths: bool | None = None,
         durability: str = "batch",
     ) -> None:
         if code_identity not in RECIPES:
@@ -108,6 +121,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.cache_epoch = cache_epoch
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
+        self.mounts = Mounts(mounts, project_root, self.run_dir, allow_external_paths)
         self.flusher = Flusher(durability)
         self._sources_seen: set[str] = set()
         self._catalog: LiveCatalog | None = None
@@ -156,6 +170,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
         hydrate_dir: str | os.PathLike[str] | None = None,
         hydrate_overwrite: bool = False,
+        **unknown: Any,
     ) -> RunResult:
         """Run ``fn`` as a tracked, cached step.
 
@@ -232,9 +247,18 @@ class Tracker(CatalogMethods, CacheControlMethods):
             An input path does not exist (raised before ``fn`` runs).
         OutputMissingError
             A declared output was not produced (the run is recorded as failed).
+        UpstreamOptionError
+            ``execution_options=``/``cache_options=``/``output_policy=`` (upstream
+            Consist's option objects): the message gives the flat keywords to use.
         """
         from consist.engine import StepSpec, listed, run_step
 
+        if unknown:
+            import inspect
+
+            from consist.upstream import refuse_unknown
+
+            refuse_unknown("run()", unknown, inspect.signature(Tracker.run).parameters)
         if isinstance(step, str) and fn is None and callable(name):
             name, fn = step, name  # run("clean", clean_data), as sc.run accepts
             step = None
@@ -261,11 +285,12 @@ class Tracker(CatalogMethods, CacheControlMethods):
             )
         if fn is None or not callable(fn):
             raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
-        if parent_id is None:
-            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
-            from consist.scenario import active_scenario_id
+        from consist.scenario import active_scenario
 
-            parent_id = active_scenario_id(self)
+        scenario = active_scenario(self)
+        if parent_id is None and scenario is not None:
+            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
+            parent_id = scenario.name
         spec = StepSpec(
             name=name or getattr(fn, "__name__", None) or type(fn).__name__,
             fn=fn,
@@ -293,6 +318,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             hydrate_dir=hydrate_dir,
             hydrate_overwrite=hydrate_overwrite,
             output_paths=output_paths,
+            scenario_config=scenario.config_snapshot if scenario is not None and parent_id == scenario.name else {},
         )
         if output_paths is not None and cache_hydration == "outputs-requested":
             if hydrate_to is not None and dict(hydrate_to) != dict(output_paths):
@@ -322,11 +348,11 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
         return current_run().log_artifact(path, key, **kwargs)
 
-    def log_dataframe(self, df: Any, key: str, **meta: Any) -> Artifact:
-        """Log a frame as Parquet output of the step executing now."""
+    def log_dataframe(self, df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
+        """Log a frame as an output of the step executing now (see :meth:`RunContext.log_dataframe`)."""
         from consist.context import current_run
 
-        return current_run().log_dataframe(df, key, **meta)
+        return current_run().log_dataframe(df, key, path=path, **meta)
 
     # -- internals shared by the engine ------------------------------------------------
 

@@ -69,14 +69,61 @@ class CatalogMethods:
 
         return lineage(self, artifact, max_depth=max_depth)
 
-    def pivot_facets(self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None) -> Any:
+    def pivot_facets(
+        self, namespace: str | None = None, keys: Sequence[str] = (), value_columns: Any = None, rows: str = "all"
+    ) -> Any:
         """A SQLAlchemy subquery of facets, one column per key (see :func:`consist.queries.pivot_facets`).
 
-        Keys not in ``value_columns`` take the column their recorded values are in.
+        Keys not in ``value_columns`` take the column their recorded values are in;
+        ``rows="executed"`` or ``"latest"`` leaves out cache hits or older repeats.
         """
         from consist.queries import pivot_facets
 
-        return pivot_facets(namespace, keys, value_columns, tracker=self)
+        return pivot_facets(namespace, keys, value_columns, tracker=self, rows=rows)
+
+    def runs_table(
+        self, *, rows: str = "all", config: bool = True, facets: bool = True, as_pandas: bool = False, **filters: Any
+    ) -> Any:
+        """Runs as one analysis-ready table: one row per run, config leaves and facets as columns.
+
+        Parameters
+        ----------
+        rows
+            ``"all"`` (default: every completed step run, cache hits included),
+            ``"executed"`` (no cache hits) or ``"latest"`` (the latest run of each step
+            and config).
+        config, facets
+            Add a ``config.<leaf>`` column per config leaf (nested keys dotted) and a
+            ``facet.<key>`` column per facet that is not a config leaf.
+        as_pandas
+            Return a pandas DataFrame instead of a Polars one.
+        **filters
+            As :meth:`find_runs`: run fields (``name=``, ``parent_id=``, ``year=`` ...,
+            a value or a list), ``facets={...}``, ``tags=``, ``status=`` (default
+            ``"completed"``; ``None`` for every status), ``kind=`` (default ``"step"``;
+            ``None`` adds scenario records), ``limit=``.
+
+        Returns
+        -------
+        polars.DataFrame
+            Oldest run first; columns ``id, name, model, kind, scenario, year, iteration,
+            status, cache_hit, reused_run_id, started_at, ended_at`` (UTC datetimes),
+            ``duration_s, miss_reason, tags``, then the config and facet columns.
+
+        Examples
+        --------
+        >>> table = tracker.runs_table(name="simulate", rows="executed")  # doctest: +SKIP
+        >>> table.group_by("config.growth").agg(pl.col("duration_s").mean())  # doctest: +SKIP
+        """
+        from consist.run_rows import runs_table
+
+        return runs_table(self, rows=rows, config=config, facets=facets, as_pandas=as_pandas, **filters)
+
+    def diff(self, a: Any, b: Any) -> Any:
+        """What differs between two runs (ids, Runs or RunResults): see :class:`consist.run_diff.RunDiff`."""
+        from consist.run_diff import diff_runs
+
+        return diff_runs(self, a, b)
 
     def run_query(self, query: Any, params: Sequence[Any] | None = None) -> Any:
         """Run SQL (a string or a SQLAlchemy select) on the catalog; returns a Polars DataFrame.
@@ -110,6 +157,17 @@ class CatalogMethods:
         from consist.scans import scan_key
 
         return scan_key(self, key, **filters)
+
+    def load_matrix(self, key: str, **filters: Any) -> Any:
+        """Every Zarr artifact of ``key`` across runs as one lazy ``xarray.Dataset``.
+
+        A new ``run`` dimension has the coordinates ``run_id``, ``scenario`` and ``year``;
+        filters choose runs as for :meth:`scan`, and no array data is read (see
+        :func:`consist.matrix.load_matrix`). Needs xarray (``consist[xarray]``).
+        """
+        from consist.matrix import load_matrix
+
+        return load_matrix(self, key, **filters)
 
     def ingest(self, artifacts: Any) -> Any:
         """Copy artifacts' rows into the hot database (see :func:`consist.ingestion.ingest`)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from consist import coltypes
 from consist.farm import LinkFarm, hive_types_sql, partitions
 from consist.fold_files import hide_sql
+from consist.formats.literal import sql_path
 from consist.hot import HOT_ALIAS
 from consist.schema_capture import csv_delimiter
 from consist.sources import PROVENANCE, Source, unify
@@ -54,7 +55,7 @@ def _projection(name: str, want: str | None, have: dict[str, str]) -> str:
 
 def _reader(driver: str, files: list[str], schema: FileSchema, *, hive: tuple[str, ...] | None) -> str:
     """A reader of ``files``; ``hive`` names the partitions of paths through provenance folders (None: plain paths)."""
-    listed = "[" + ", ".join(literal(f) for f in files) + "]"
+    listed = "[" + ", ".join(sql_path(f) for f in files) + "]"  # each file literally, never a pattern
     options = ", hive_partitioning = false"  # folders like ``exp=1`` above a file are not its columns
     if hive is not None:
         options = f", hive_partitioning = true, hive_types = {hive_types_sql(hive)}, hive_types_autocast = false"
@@ -167,7 +168,7 @@ def _fold_branches(folds: Sequence[Served], declared: dict[str, str | None], typ
     for (layout, _), members in groups.items():
         cols = ", ".join(_projection(name, types.get(name), dict(layout)) for name in declared)
         where = hide_sql(members[0].hide) if members[0].hide else ""
-        listed = "[" + ", ".join(literal(m.fold.path) for m in members) + "]"
+        listed = "[" + ", ".join(sql_path(m.fold.path) for m in members) + "]"
         branches.append(
             f"SELECT {cols}, {', '.join('d.' + n for n in PROVENANCE)} FROM read_parquet({listed}, hive_partitioning = false) AS d"
             + (f" WHERE {where}" if where else "")

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist.errors import ConfigError, SchemaConflictError
+from consist.view_columns import warn_unmatched
 from consist.farm import LinkFarm
 from consist.schema_capture import SchemaStore
 from consist.sources import file_schemas, list_sources, present
@@ -212,6 +213,9 @@ class Views:
         sources = [s for s in sources if s.artifact_id in hot or id(s) in read]  # folded ones come from their fold
         sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm, served)
         create_view(con, spec.name, sql, prov_table, prov)
+        layouts = [schemas[s.artifact_id].types for s in cold if s.artifact_id in schemas]
+        layouts += [{c.name: c.type for c in record.columns} for record in hot.values()]
+        warn_unmatched(spec.name, spec.declared, layouts, len(layouts))
 
         # The catalog file cannot reach the hot database: ingested artifacts come from their files there.
         ingested = [s for s in sources if s.artifact_id in hot and s.driver in _COLD and os.path.exists(s.uri)]

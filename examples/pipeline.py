@@ -2,8 +2,9 @@
 
 Run it twice: the first run executes every step, the second is all cache hits.
 
-    python examples/pipeline.py            # work folder: ./consist-demo
+    python examples/pipeline.py            # work folder: examples/_work (git ignores it)
     python examples/pipeline.py --fresh    # start from an empty work folder
+    python examples/pipeline.py --work DIR # somewhere else
 
 Everything lives under the work folder: the synthetic input CSV, the run outputs
 (``runs/``) and the DuckDB catalog (``provenance.duckdb``).
@@ -85,7 +86,7 @@ def pipeline(tracker: Tracker, raw: Path, growth: float) -> list[consist.RunResu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("consist-demo"))
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "_work")
     parser.add_argument("--fresh", action="store_true", help="delete the work folder first")
     args = parser.parse_args()
     if args.fresh and args.work.exists():

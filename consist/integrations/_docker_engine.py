@@ -67,7 +67,7 @@ def _import_docker() -> Any:
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
             "Running steps in containers needs the `docker` Python package: "
-            "`pip install docker` (or `pip install 'consist[containers]'`).",
+            "`pip install docker` (or install consist from its checkout with the `containers` extra: `pip install -e '.[containers]'`).",
             name="docker",
         ) from exc
     return docker

@@ -178,11 +178,12 @@ def run_container(
     from consist.integrations import _docker_engine
 
     tracker = tracker if tracker is not None else current_tracker()
-    if parent_id is None:
-        # Inside `with tracker.scenario(...)`, the scenario is the parent, as for function steps.
-        from consist.scenario import active_scenario_id
+    from consist.scenario import active_scenario
 
-        parent_id = active_scenario_id(tracker)
+    scenario = active_scenario(tracker)
+    if parent_id is None and scenario is not None:
+        # Inside `with tracker.scenario(...)`, the scenario is the parent, as for function steps.
+        parent_id = scenario.name
     spec = make_spec(image, command, volumes, environment, working_dir, network_disabled, timeout_s)
     wanted = parse_outputs(outputs)
     check_reachable(spec, wanted)
@@ -225,6 +226,7 @@ def run_container(
         hydrate_to=hydrate_to,
         hydrate_dir=hydrate_dir,
         hydrate_overwrite=hydrate_overwrite,
+        scenario_config=scenario.config_snapshot if scenario is not None and parent_id == scenario.name else {},
     )
     return run_step(tracker, step)
 

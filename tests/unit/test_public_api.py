@@ -27,3 +27,19 @@ def test_import_does_not_load_heavy_dependencies():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_runs_table_and_diff_are_public_functions_and_tracker_methods():
+    """The daily-view helpers are reachable from the package and from a tracker."""
+    assert {"runs_table", "diff"} <= set(consist.__all__)
+    assert callable(consist.Tracker.runs_table) and callable(consist.Tracker.diff)
+
+
+def test_names_for_users_coming_from_upstream_consist_are_exported():
+    """output_path and the two upstream-spelling errors are public; the upstream option objects are not."""
+    for name in ("output_path", "UpstreamNameError", "UpstreamOptionError"):
+        assert name in consist.__all__
+    assert issubclass(consist.UpstreamOptionError, TypeError)
+    assert issubclass(consist.UpstreamNameError, ImportError)
+    for name in ("ExecutionOptions", "CacheOptions", "OutputPolicyOptions"):
+        assert name not in consist.__all__

@@ -130,7 +130,8 @@ def test_find_run_misses_say_what_exists(two_scenarios):
 def test_two_pivots_join_in_one_query_and_string_facets_are_typed(two_scenarios):
     """Two pivot_facets subqueries join in one select, and with a tracker a string facet without value_columns is not null."""
     tracker = two_scenarios
-    sim = tracker.pivot_facets("simulate", ["alpha", "mode", "flag", "missing"])
+    with pytest.warns(UserWarning, match="no run has the facet key\\(s\\) 'missing'"):
+        sim = tracker.pivot_facets("simulate", ["alpha", "mode", "flag", "missing"])
     fig = consist.pivot_facets(namespace="figure", keys=["scen"], value_columns={"scen": "value_str"})
     runs = consist.run_query(
         select(sim.c.run_id, sim.c.alpha, sim.c.mode, sim.c.flag, sim.c.missing, fig.c.scen)

@@ -42,4 +42,5 @@ def test_quickstart_executes_and_renders(tmp_path: Path):
     plot = cells[max(cells)]
     kinds = {k for o in outputs(plot) for k in o.get("data", {})}
     assert "image/png" in kinds or "text/html" in kinds
-    assert (tmp_path / "runs" / ".consist").is_dir() and (tmp_path / "raw.csv").exists()
+    work = tmp_path / "quickstart-work"  # where docs/examples.md says the notebook writes
+    assert (work / "runs" / ".consist").is_dir() and (work / "raw.csv").exists()

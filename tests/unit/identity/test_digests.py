@@ -38,10 +38,11 @@ def test_key_order_does_not_change_the_hash():
     assert a == b
 
 
-def test_whole_floats_equal_ints():
-    """A whole float and the equal int are the same config value."""
-    assert config_hash(config_snapshot({"n": 1.0})) == config_hash(config_snapshot({"n": 1}))
-    assert config_hash(config_snapshot({"n": 1.5})) != config_hash(config_snapshot({"n": 1}))
+def test_whole_floats_differ_from_ints():
+    """Since consist.config/2 a float keeps its type: 1.0 and 1 are different configs (range(1.0) fails)."""
+    assert config_hash({"n": 1.0}) != config_hash({"n": 1})
+    assert config_snapshot({"n": 1.0}) == {"n": 1.0} and isinstance(config_snapshot({"n": 1.0})["n"], float)
+    assert config_hash({"n": 1.5}) != config_hash({"n": 1})
 
 
 def test_pydantic_dataclass_struct_and_dict_agree():
