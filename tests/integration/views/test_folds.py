@@ -228,3 +228,14 @@ def test_a_moved_run_folder_is_folded_again_once(folded):
     assert totals(again).equals(expected(range(RUNS)))
     assert totals_of(again.scan("persons").collect()).equals(expected(range(RUNS)))
     assert len(folds(again)) == 2
+
+
+def test_folds_under_a_run_folder_named_like_a_pattern(tmp_path):
+    """A run folder named ``runs[1]`` is read literally, folds included."""
+    tracker = Tracker(run_dir=tmp_path / "runs[1]", db_path=tmp_path / "p.duckdb", schemas=[Person])
+    fill(tracker)
+    assert totals(tracker).equals(expected(range(RUNS)))
+    assert len(folds(tracker)) == 1
+    fresh = Tracker(run_dir=tmp_path / "runs[1]", db_path=tmp_path / "p.duckdb", schemas=[Person])
+    assert totals(fresh).equals(expected(range(RUNS)))
+    assert totals_of(fresh.scan("persons").collect()).equals(expected(range(RUNS)))
