@@ -188,9 +188,7 @@ def _linked_frame(
 
 def _folded(tracker: Tracker, sources: list[Source], what: str) -> tuple[list[Served], list[Source]]:
     """Folds serving some of ``sources`` (see :mod:`consist.view_folds`), and the files to read."""
-    catalog = tracker.catalog
-    with catalog.lock:
-        return serve_sources(fold_store(tracker), catalog.connection(), sources, _schema_store(tracker), what)
+    return serve_sources(fold_store(tracker), sources, _schema_store(tracker), what)
 
 
 def _fold_frame(served: Served, columns: dict[str, Any], lits: _Literals) -> pl.LazyFrame:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ class FoldStore:
 
     # -- serving -----------------------------------------------------------------------
 
-    def serve(self, con: Any, key: str, sources: list[Source], schemas: Any, what: str) -> tuple[list[Served], list[Source]]:
+    def serve(self, key: str, sources: list[Source], schemas: Any, what: str) -> tuple[list[Served], list[Source]]:
         """Split ``sources`` (all of exact ``key``, Parquet, not ingested) into fold reads and files.
 
         Returns the folds to read (with the folded sources to hide) and the sources to
@@ -114,13 +115,15 @@ class FoldStore:
         folds = self.live(key)
         served, rest = _split(folds, sources, self._owner_map(folds))
         pending = [(s, size) for s in rest if (size := _size(s.uri)) is not None and size <= FOLD_MAX_BYTES]
-        if len(pending) >= FOLD_MIN and any([self._try_fold(con, key, chunk, schemas, what) for chunk in _chunks(pending)]):
-            folds = self.live(key)
-            small = _mergeable(folds)
-            if len(folds) > MAX_FOLDS and len(small) > 1:
-                self._try_merge(con, key, small)
-                folds = self.live(key)
-            served, rest = _split(folds, sources, self._owner_map(folds))
+        if len(pending) >= FOLD_MIN:
+            with _connection() as con:
+                if any([self._try_fold(con, key, chunk, schemas, what) for chunk in _chunks(pending)]):
+                    folds = self.live(key)
+                    small = _mergeable(folds)
+                    if len(folds) > MAX_FOLDS and len(small) > 1:
+                        self._try_merge(con, key, small)
+                        folds = self.live(key)
+                    served, rest = _split(folds, sources, self._owner_map(folds))
         return served, rest
 
     def _owner_map(self, folds: list[Fold]) -> Owners:
@@ -152,9 +155,20 @@ class FoldStore:
             log.warning("could not merge the folds of %r: %s", key, exc)
 
 
-def serve_sources(
-    store: FoldStore, con: Any, sources: list[Source], schemas: Any, what: str
-) -> tuple[list[Served], list[Source]]:
+@contextmanager
+def _connection() -> Iterator[Any]:
+    """A connection of its own for folding: it reads thousands of footers, which must not
+    stay in the query connection's metadata cache (1 GiB at 100,000 files)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def serve_sources(store: FoldStore, sources: list[Source], schemas: Any, what: str) -> tuple[list[Served], list[Source]]:
     """The folds serving some of ``sources`` (not ingested) and the sources to read from their files.
 
     Only Parquet files are folded, per exact key.
@@ -168,7 +182,7 @@ def serve_sources(
             rest.append(s)
     served: list[Served] = []
     for key, group in by_key.items():
-        used, unfolded = store.serve(con, key, group, schemas, what)
+        used, unfolded = store.serve(key, group, schemas, what)
         served.extend(used)
         rest.extend(unfolded)
     return served, rest

@@ -205,7 +205,7 @@ class Views:
         unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
         if unreadable:
             log.warning("%s: skipping artifacts DuckDB views cannot read (ingest them): %s", what, ", ".join(unreadable))
-        served, cold = serve_sources(self._folds, con, [s for s in cold if s.driver in _COLD], self._store, what)
+        served, cold = serve_sources(self._folds, [s for s in cold if s.driver in _COLD], self._store, what)
         cold = present(cold, what)
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
