@@ -39,7 +39,7 @@ log = logging.getLogger("consist.views")
 FOLD_MIN = 64  # unfolded small files of a key before they are folded
 FOLD_MAX_BYTES = 64 << 10  # larger files are read as themselves (their rows outweigh opening them)
 MAX_FOLDS = 8  # live folds of a key before they are merged into one
-FOLD_CHUNK = 8_192  # files read into one new fold at most
+FOLD_CHUNK = 2_048  # files read into one new fold at most
 FOLD_CHUNK_BYTES = 256 << 20  # and bytes of them
 MERGE_BYTES = 512 << 20  # folds merged into one at most
 
