@@ -162,6 +162,10 @@ def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str
         return f"output {artifact.key!r} is missing at {path}"
     if mode == "exists" or (mode == "stat" and token == artifact.stat):
         return None
-    if hasher.hash_path(path) != artifact.hash:
+    try:
+        found = hasher.hash_path(path)
+    except OSError as exc:  # unreadable (permissions, a bad sector): damaged, so the step runs again
+        return f"output {artifact.key!r} at {path} cannot be read ({exc.strerror or exc}), so it counts as damaged"
+    if found != artifact.hash:
         return f"output {artifact.key!r} at {path} no longer matches its recorded hash (modified after it was recorded)"
     return None

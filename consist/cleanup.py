@@ -53,6 +53,10 @@ class CollectReport:
         Paths left in place because a kept run references them.
     outside
         Output files of selected runs left in place because they are outside ``run_dir``.
+    orphans
+        Run folders no record names (a worker killed mid-step), unchanged for
+        :data:`consist.orphans.ORPHAN_GRACE_S` and not held by a running step; listed in
+        ``runs`` under their folder name.
     """
 
     dry_run: bool
@@ -60,6 +64,7 @@ class CollectReport:
     selected: int = 0
     protected: int = 0
     outside: int = 0
+    orphans: int = 0
 
     @property
     def freed(self) -> int:
@@ -84,6 +89,8 @@ class CollectReport:
             notes.append(f"{self.protected} paths kept because kept runs use them")
         if self.outside:
             notes.append(f"{self.outside} output files outside the run folder left alone")
+        if self.orphans:
+            notes.append(f"{self.orphans} of the folders belonged to no recorded run (a worker killed mid-step)")
         return line + (f"; {'; '.join(notes)}" if notes else "")
 
 
@@ -109,6 +116,9 @@ def collect(
     dry_run: bool = False,
 ) -> CollectReport:
     """Delete the files of runs that ended before ``older_than`` and are not kept.
+
+    Run folders no record names (left by a worker killed mid-step) are deleted too, once
+    unchanged for a day (and since ``older_than``), never while their step still runs.
 
     Parameters
     ----------
@@ -207,11 +217,24 @@ def collect(
         if entry.paths:
             report.runs.append(entry)
     report.protected = len(kept_paths)
+    _add_orphans(tracker, report, older_than)
     if not dry_run:
         for entry in report.runs:
             for path in entry.paths:
                 _delete(path)
     return report
+
+
+def _add_orphans(tracker: Tracker, report: CollectReport, older_than: float | None) -> None:
+    """Run folders no record names, left by a worker killed mid-step (see :mod:`consist.orphans`)."""
+    from consist import orphans
+
+    def recorded(run_id: str) -> bool:
+        return tracker.records.get(run_id) is not None
+
+    for folder, changed in orphans.find(tracker.run_dir, tracker.layout, recorded, before=older_than):
+        report.runs.append(CollectedRun(folder.name, changed, [folder], _size(folder)))
+        report.orphans += 1
 
 
 def _delete(path: Path) -> None:

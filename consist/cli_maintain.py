@@ -33,7 +33,7 @@ def cmd_verify(args: argparse.Namespace, run_dir: str, db_path: str | None) -> i
         gc_hint = "; files deleted by `consist gc` count as missing" if missing else ""
         sys.stdout.write(
             f"{_count(len(problems), 'problem')} in the outputs of {what}: {missing} missing, "
-            f"{len(problems) - missing} modified (tracker.recover(artifact) can restore them{gc_hint})\n"
+            f"{len(problems) - missing} modified or unreadable (tracker.recover(artifact) can restore them{gc_hint})\n"
         )
         return 1
     sys.stdout.write(f"all outputs of {what} hold their recorded bytes\n")
@@ -92,7 +92,15 @@ def cmd_rebuild(args: argparse.Namespace, run_dir: str, db_path: str | None) -> 
     if args.compact:
         report = tracker.compact()
         sys.stdout.write(f"compacted: {report.folded} fresh records folded into a segment\n")
-    tracker.rebuild_catalog()
+    repaired = tracker.rebuild_catalog()
+    for path in repaired.damaged:
+        sys.stdout.write(f"damaged segment {path}: moved to {tracker.layout.corrupt / 'segments'}\n")
+    if repaired.damaged:
+        sys.stdout.write(f"recovered {repaired.recovered} runs from intact twins and fresh records\n")
+    if repaired.duplicates:
+        sys.stdout.write(f"removed {repaired.duplicates} duplicate copies of runs held twice in segments\n")
+    if repaired.lost:
+        sys.stdout.write(f"lost {len(repaired.lost)} runs: {', '.join(repaired.lost[:20])}\n")
     _, rows = catalog.execute("SELECT count(*) FROM (SELECT id FROM runs)")
     sys.stdout.write(f"rebuilt {tracker.db_path} from the records in {tracker.layout.root} ({rows[0][0]} runs)\n")
     return 0

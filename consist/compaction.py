@@ -5,9 +5,11 @@ opens a few Parquet files instead of one JSON file per run. Compaction never los
 duplicates a record, whenever it is killed:
 
 1. fresh records are written into a new segment (a temporary file, then one rename);
-2. only then are the folded fresh files deleted. Killed in between, a run is briefly in
-   both places; readers skip fresh records whose id a live segment holds, and the next
-   compaction deletes those leftovers instead of folding them again;
+2. only then may the folded fresh files go: each is deleted once a live segment holds
+   its record byte for byte and that segment is older than :data:`GRACE_S` (an outside
+   reader of the catalog file may have listed it). Until then a run is in both places;
+   readers skip fresh records whose id a live segment holds. A fresh file holding a
+   different record under an id already taken is moved to ``records/corrupt/``;
 3. a merge writes one segment that names the segments it replaces; readers ignore
    replaced segments at once, and their files are deleted by a later compaction once
    the replacement is older than :data:`GRACE_S` (so a query that listed them just
@@ -32,8 +34,9 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consist import segments
+from consist import segment_ids, segment_records, segment_sums, segments
 from consist.catalog import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.errors import DiskWriteError
 from consist.file_lock import acquire
 from consist.models import Run
 from consist.store import Layout
@@ -49,12 +52,18 @@ _lock_warned = False
 
 @dataclass
 class CompactionReport:
-    """What one compaction did."""
+    """What one compaction did.
+
+    ``conflicts`` are fresh files moved aside because another record has their run id;
+    ``pending`` counts folded fresh files kept for the grace period (deleted later).
+    """
 
     folded: int = 0
     merged: int = 0
     deleted_segments: int = 0
     quarantined: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    pending: int = 0
     skipped: bool = False
 
 
@@ -104,15 +113,73 @@ def compact(
         catalog = segments.SegmentCatalog(layout.segments)
         catalog.refresh()
         report.deleted_segments = _collect_garbage(layout, catalog)
-        _fold_fresh(layout, catalog, report)
-        if merge:
-            report.merged = _merge(layout, catalog, threshold)
+        try:
+            _fold_fresh(layout, catalog, report)
+            if merge:
+                report.merged = _merge(layout, catalog, threshold)
+        except OSError as exc:
+            if isinstance(exc, (DiskWriteError, FileNotFoundError)):
+                raise
+            where = exc.filename or str(layout.segments)
+            raise DiskWriteError(
+                f"catalog compaction could not write {where}: {exc.strerror or exc}. Nothing was lost (fresh "
+                "records stay until a segment holds them); free space on that disk, then run `consist rebuild "
+                "--compact` or tracker.compact().", filename=where, errno=exc.errno,
+            ) from exc  # fmt: skip
     return report
 
 
 def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport) -> None:
-    pairs, folded = [], []
-    for name in fresh_names(layout):
+    """Fold fresh records into a new segment; settle copies and leftovers by run id.
+
+    A fresh file is deleted only when a live segment holds its run byte for byte, and
+    only once that segment is older than :data:`GRACE_S` (an outside reader of the
+    catalog file may have listed it). A file holding a different record under an id
+    already taken (a sync tool's conflicted copy, a reused id) is moved aside, never
+    deleted or folded.
+    """
+    by_id = _fresh_by_id(layout, catalog, report)
+    held = catalog.read_records(run_id for run_id in by_id if catalog.holder(run_id) is not None)
+    pairs, leftovers = [], []
+    for run_id, copies in by_id.items():
+        kept = held.get(run_id)
+        if kept is None:
+            path, data, run = copies[0]
+            pairs.append((run, data))
+            leftovers.append((run_id, path))
+            kept, copies = data, copies[1:]
+        for path, data, _ in copies:
+            if data == kept:
+                leftovers.append((run_id, path))
+            else:
+                _set_aside(layout, path, run_id, report)
+    if pairs:
+        segments.write_segment(layout.segments, pairs)
+        report.folded = len(pairs)
+        catalog.refresh()
+    now = time.time()
+    for run_id, path in leftovers:
+        holder = catalog.holder(run_id)
+        if holder is not None and now - catalog.infos[holder].mtime >= GRACE_S:
+            _unlink(path)
+        else:
+            report.pending += 1
+
+
+def _fresh_by_id(
+    layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport
+) -> dict[str, list[tuple[Path, bytes, Run]]]:
+    """Readable fresh records by run id; the file named after its id first. Corrupt ones are quarantined.
+
+    Files folded less than :data:`GRACE_S` ago are not even read (a later compaction settles them).
+    """
+    by_id: dict[str, list[tuple[Path, bytes, Run]]] = {}
+    now = time.time()
+    for name in sorted(fresh_names(layout)):
+        holder = catalog.holder(name[: -len(".json")])
+        if holder is not None and now - catalog.infos[holder].mtime < GRACE_S:
+            report.pending += 1
+            continue
         path = layout.fresh / name
         try:
             data = path.read_bytes()
@@ -123,26 +190,24 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
         except msgspec.DecodeError:
             report.quarantined.append(str(_quarantine(layout, path)))
             continue
-        if catalog.holder(run.id) is not None:
-            # Left over by a compaction killed after publishing its segment.
-            _unlink(path)
-            continue
-        pairs.append((run, data))
-        folded.append(path)
-    if not pairs:
-        return
-    segments.write_segment(layout.segments, pairs)
-    for path in folded:
-        _unlink(path)
-    report.folded = len(pairs)
-    catalog.refresh()
+        by_id.setdefault(run.id, []).append((path, data, run))
+    for run_id, copies in by_id.items():
+        copies.sort(key=lambda c: c[0].name != f"{run_id}.json")
+    return by_id
 
 
-def _quarantine(layout: Layout, path: Path) -> Path:
+def _set_aside(layout: Layout, path: Path, run_id: str, report: CompactionReport) -> None:
+    target = _quarantine(layout, path, f"it holds a different record under run id {run_id!r}, which another record has")
+    report.conflicts.append(str(target))
+
+
+def _quarantine(layout: Layout, path: Path, why: str = "it cannot be decoded") -> Path:
     target = layout.corrupt / path.name
+    if target.exists():
+        target = layout.corrupt / f"{path.stem}.{time.time_ns()}{path.suffix}"
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
-    log.warning("corrupt run record %s cannot be decoded; moved it to %s", path, target)
+    log.warning("run record %s: %s; moved it to %s", path, why, target)
     return target
 
 
@@ -163,6 +228,8 @@ def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> 
         group = next((names for _, names in sorted(by_level.items()) if len(names) >= FANOUT), None)
         if group is None:
             return merged
+        if not all([catalog.verified(name, every_record=True) for name in group]):
+            continue  # a damaged input is never merged (its damage would get a valid checksum)
         # Name every still-present file the inputs replaced too, so deleting an input
         # later can never bring its own leftovers back to life.
         replaces = set(group)
@@ -184,7 +251,7 @@ def _write_merged(layout: Layout, inputs: list[Path], replaces: set[str]) -> Pat
                 with pa.memory_map(str(segments.records_path(path))) as source:
                     reader = pa.ipc.open_file(source)
                     for i in range(reader.num_record_batches):
-                        writer.write_batch(reader.get_batch(i))
+                        writer.write_batch(segment_records.with_digests(reader.get_batch(i)))
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
             # Coalesce small input groups into full ones: scans pay per row group.
             pending: list[pa.Table] = []
@@ -214,6 +281,8 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
             # The Parquet file first: without it the segment no longer exists.
             _unlink(layout.segments / old)
             _unlink(segments.records_path(layout.segments / old))
+            _unlink(segment_sums.sums_path(layout.segments / old))
+            _unlink(segment_ids.ids_path(layout.segments / old))
             deleted += 1
     # Under the lock, a temporary file or a records file without its Parquet file can
     # only be left over from a killed compaction.
@@ -221,10 +290,11 @@ def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
         names = set(os.listdir(layout.segments))
     except FileNotFoundError:
         names = set()
-    suffix = segments.RECORDS_SUFFIX
     for name in names:
         temporary = name.startswith(".seg-") and name.endswith(".tmp")
-        orphan = name.endswith(suffix) and name[: -len(suffix)] + ".parquet" not in names
+        sidecars = (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX, segment_ids.IDS_SUFFIX)
+        suffix = next((s for s in sidecars if name.endswith(s)), None)
+        orphan = suffix is not None and name[: -len(suffix)] + ".parquet" not in names
         if temporary or orphan:
             _unlink(layout.segments / name)
     if deleted:

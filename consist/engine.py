@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from consist import binding, hydration, live_steps, outputs, relocate, replay, run_fields
+from consist import binding, hydration, live_steps, orphans, outputs, relocate, replay, run_fields
 from consist.artifacts import (
     MAX_KEY_BYTES,
     artifact_id,
@@ -158,7 +158,7 @@ def prepare(tracker: Tracker, spec: StepSpec) -> Prepared:
         # The scenario's config= counts toward every step: the step's own digest and the
         # scenario's config are digested together (no scenario config, digest unchanged).
         snapshot = with_scenario_config(snapshot, spec.scenario_config)
-        chash = config_identity([chash, spec.scenario_config])[1]
+        chash = config_identity({"step": chash, "scenario": spec.scenario_config})[1]
     code, source = identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or tracker.code_identity,
@@ -288,7 +288,10 @@ def new_run_id(tracker: Tracker, spec: StepSpec) -> str:
                 return candidate
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.name)
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    while True:  # claimed exclusively: two runs drawing one id must not share a record
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if tracker.records.claim_id(candidate, check_segments=False):
+            return candidate
 
 
 def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -358,6 +361,8 @@ def serve_hit(
         cache_hit=True,
         reused_run_id=entry.run_id,
     )
+    if run_id is not None:
+        orphans.release(run_id)  # a traced block that executed under begin()
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
@@ -370,6 +375,7 @@ def begin(tracker: Tracker, spec: StepSpec, prep: Prepared, run_id: str | None =
     """
     restore_inputs(tracker, spec, prep)
     run_id = run_id or new_run_id(tracker, spec)
+    orphans.hold(tracker.layout, run_id)  # a folder of a run still going is never an orphan
     folder = tracker.run_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
     return RunContext(
@@ -410,6 +416,7 @@ def finish(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, re
         tracker.index.put(_entry(prep, run, produced), durable=True)
     else:
         tracker.flusher.written([*written, tracker.index.put(_entry(prep, run, produced))])
+    orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
 
@@ -439,6 +446,8 @@ def fail(tracker: Tracker, spec: StepSpec, prep: Prepared, ctx: RunContext, exc:
         tracker.records.discard(ctx.run_id)
         exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
         return None
+    finally:
+        orphans.release(ctx.run_id)
 
 
 def load_inputs(spec: StepSpec, prep: Prepared, shape: binding.FnShape) -> dict[str, Any]:
@@ -505,6 +514,7 @@ def run_step(tracker: Tracker, spec: StepSpec) -> RunResult:
                 inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
             )
         except ConfigError:
+            orphans.release(ctx.run_id)
             _remove_if_empty(ctx.run_dir)
             raise
         capture_before = None

@@ -23,6 +23,7 @@ The tree::
     ├── RunNotFoundError(LookupError)    no run matches an id or query
     ├── RunDirNotFoundError(FileNotFoundError)  a folder that is not a tracker's run_dir (the CLI)
     ├── CatalogError                     the run records or the catalog file are unreadable
+    ├── DiskWriteError(OSError)          a file could not be written (full disk): names it and the fix
     ├── SchemaConflictError(TypeError)  files under one view/scan disagree on a column's type
     ├── ContainerError                   a container step could not run, or failed
     │   ├── EngineUnavailableError(RuntimeError)  no Docker engine answered (says how to start one)
@@ -125,6 +126,21 @@ class RunDirNotFoundError(ConsistError, FileNotFoundError):
 
 class CatalogError(ConsistError):
     """The catalog of run records is unusable."""
+
+
+class DiskWriteError(ConsistError, OSError):
+    """A file could not be written (a full disk, a quota, a read-only folder).
+
+    Still an ``OSError`` with ``errno`` and ``filename`` set, so code catching disk
+    errors keeps working; its message names the file and the fix.
+    """
+
+    def __init__(self, message: str, *, filename: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno, self.filename = errno, filename  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 

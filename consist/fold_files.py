@@ -10,7 +10,6 @@ whose Parquet bytes do not match its digest, or whose list is unreadable, is mov
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import secrets
@@ -25,6 +24,7 @@ import blake3
 import msgspec
 
 from consist.atomic import temp_name, unlink_quietly, write_bytes
+from consist.file_lock import acquire
 from consist.formats.literal import sql_path
 from consist.sources import PROVENANCE, Source, no_gc, unify
 
@@ -96,18 +96,19 @@ def _ident(name: str) -> str:
 
 @contextmanager
 def _folding(folder: Path) -> Iterator[bool]:
-    """One process folds a key at a time; False when another one is at it."""
+    """One process folds a key at a time; False when another one is at it (or nothing can lock)."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
+        lock = acquire(folder / ".lock", blocking=False)
+    except OSError:
+        lock = None
+    if lock is None:
+        yield False
+        return
+    try:
         yield True
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _copy(con: Any, select: str, target: Path) -> tuple[int, str]:

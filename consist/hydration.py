@@ -110,8 +110,14 @@ def check_output_paths(spec: StepSpec) -> None:
 
 
 def destination(path: str | os.PathLike[str]) -> Path:
-    """An absolute destination path (relative ones are taken from the working directory)."""
-    return Path(os.path.abspath(Path(path).expanduser()))
+    """An absolute destination path (relative ones are taken from the working directory); refuses a NUL byte."""
+    text = os.fspath(path)
+    if ("\x00" if isinstance(text, str) else b"\x00") in text:
+        raise ConfigError(
+            f"hydration destination {text!r} contains a NUL byte (\\x00), which no file name can hold; "
+            "pass the path without it (often a C string or a fixed-width field copied whole)."
+        )
+    return Path(os.path.abspath(Path(os.fsdecode(text)).expanduser()))
 
 
 def into_folder(path: str | os.PathLike[str]) -> bool:

@@ -14,10 +14,10 @@ that has every output the step declares.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import logging
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 
@@ -26,6 +26,8 @@ from consist.hashing import hash_bytes
 from consist.models import CacheEntry, enc_hook
 from consist.reasons import StepComponents
 from consist.store import Layout
+
+log = logging.getLogger("consist.cache")
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
@@ -55,20 +57,34 @@ class CacheIndex:
         return next((e for e in entries if wanted <= {a.key for a in e.outputs}), entries[0] if entries else None)
 
     def entries(self, signature: str) -> list[CacheEntry]:
-        """Every entry kept for ``signature``, newest first."""
+        """Every entry kept for ``signature``, newest first.
+
+        An entry naming another signature (a file overwritten by a sync tool or a bad
+        restore) is damaged: it is left out, with a warning naming the file, so another
+        configuration's outputs are never served.
+        """
+        path = self.layout.index_path(signature)
         try:
-            with open(self.layout.index_path(signature), "rb") as fh:
+            with open(path, "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
             return []
         try:
-            return [_decoder.decode(data)]  # the usual case: one entry
+            entries = [_decoder.decode(data)]  # the usual case: one entry
         except msgspec.DecodeError:
-            pass
-        try:
-            return _list_decoder.decode(data)
-        except msgspec.DecodeError:
-            return []
+            try:
+                entries = _list_decoder.decode(data)
+            except msgspec.DecodeError:
+                log.warning("ignoring damaged cache index file %s (it does not decode); the step will run", path)
+                return []
+        kept = [e for e in entries if e.signature == signature]
+        if len(kept) < len(entries):
+            log.warning(
+                "ignoring damaged cache index file %s: it holds an entry for signature %s, not %s "
+                "(copied or restored over?); the step will run and rewrite it",
+                path, next(e.signature for e in entries if e.signature != signature), signature,
+            )  # fmt: skip
+        return kept
 
     def put(self, entry: CacheEntry, *, durable: bool = False) -> Path:
         """Store ``entry`` atomically and return its file; ``durable`` fsyncs it first.

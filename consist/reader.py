@@ -33,6 +33,7 @@ from consist import database, segments
 from consist.catalog import decode_run, fresh_names
 from consist.formats.literal import sql_path
 from consist.models import Run
+from consist.segment_sums import vanished
 from consist.store import Layout
 
 log = logging.getLogger("consist.catalog")
@@ -116,6 +117,10 @@ class LiveCatalog:
         self._pid = -1
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        self._folded: set[str] = set()
+        self._bad_seen = 0
+        self._warned: set[tuple[str, str]] = set()
         self._state: tuple[Any, ...] | None = None
         self._indexed: set[str] = set()
         self._plans: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -181,17 +186,15 @@ class LiveCatalog:
         """Bring the views up to date with the files (cheap when nothing changed)."""
         with self._lock:
             self._connect()
+            self.segments.refresh()  # only to skip reading folded fresh files (a held id stays held)
             names = self._read_fresh()
             self.segments.refresh()
             live = tuple(self.segments.live)
             state = (live, frozenset(names))
             if state == self._state:
                 return
-            rows = []
-            for name in names:
-                entry = self._fresh.get(name)
-                if entry is not None and self.segments.holder(entry[0].id) is None:
-                    rows.append(entry[1])
+            self._by_id = self._fresh_by_id(names)
+            rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", fresh_table(rows))
             if live:
                 files = ", ".join(sql_path(p) for p in self.segments.paths())
@@ -222,13 +225,45 @@ class LiveCatalog:
             )
         self._indexed = set(live)
 
+    def _fresh_by_id(self, names: list[str]) -> dict[str, tuple[Run, dict[str, Any]]]:
+        """Decoded fresh records by run id: a copy under another file name is not a second run.
+
+        The file named after its id wins; two files with one id and different records
+        are reported once, by name.
+        """
+        by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        names_of: dict[str, str] = {}
+        for name in sorted(names):
+            entry = self._fresh.get(name)
+            if entry is None:
+                continue
+            run_id = entry[0].id
+            other = names_of.get(run_id)
+            if other is not None and by_id[run_id][0] != entry[0] and (other, name) not in self._warned:
+                self._warned.add((other, name))
+                log.warning(
+                    "run records %s and %s both hold run id %r with different content; reading %s "
+                    "(the next compaction moves the other aside)", self.layout.fresh / other,
+                    self.layout.fresh / name, run_id, f"{run_id}.json" if name == f"{run_id}.json" else other,
+                )  # fmt: skip
+            if other is None or name == f"{run_id}.json":
+                by_id[run_id], names_of[run_id] = entry, name
+        return by_id
+
     def _read_fresh(self) -> list[str]:
-        names = fresh_names(self.layout)
-        present = set(names)
+        present = set(fresh_names(self.layout))
         for gone in [n for n in self._fresh if n not in present]:
             del self._fresh[gone]
+        if len(self.segments.bad) != self._bad_seen:  # a skipped segment's fresh copies count again
+            self._bad_seen, self._folded = len(self.segments.bad), set()
+        # Files folded by a compaction stay a grace period for outside readers; a held id
+        # stays held (merges keep ids), so each name is looked up once.
+        self._folded &= present
         kept = []
-        for name in names:
+        for name in present - self._folded:
+            if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
+                self._folded.add(name)
+                continue
             if name not in self._fresh:
                 path = self.layout.fresh / name
                 try:
@@ -263,6 +298,8 @@ class LiveCatalog:
                         raise
                     # A segment merged away between listing and reading: list again.
                     if attempt == _RETRIES - 1:
+                        if str(self.layout.segments) in str(exc):  # other files (views' data) are not ours to name
+                            raise vanished(str(exc)) from exc
                         raise
                     self._state = None
         raise AssertionError("unreachable")
@@ -306,18 +343,20 @@ class LiveCatalog:
         if order:
             sql += f" ORDER BY {order}"
         with self._lock:
-            for _ in range(_RETRIES):
-                found = self.arrow(sql, params).column("id").to_pylist()
+            for attempt in range(_RETRIES):
+                found = list(dict.fromkeys(self.arrow(sql, params).column("id").to_pylist()))  # once per id
                 try:
                     return self._records(found)
-                except FileNotFoundError:  # a segment merged away meanwhile
+                except FileNotFoundError as exc:  # a segment merged away meanwhile: list again
+                    if attempt == _RETRIES - 1:
+                        raise vanished(exc.filename or str(exc)) from exc
                     self._state = None
-            return self._records(self.arrow(sql, params).column("id").to_pylist())
+        raise AssertionError("unreachable")
 
     def _records(self, run_ids: list[str]) -> list[Run]:
         fresh = {}
         for run_id in run_ids:
-            entry = self._fresh.get(f"{run_id}.json")
+            entry = self._by_id.get(run_id)
             if entry is not None:
                 fresh[run_id] = entry[0]
         stored = self.segments.read_records(i for i in run_ids if i not in fresh)

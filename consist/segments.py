@@ -8,7 +8,9 @@ A segment is two files written once:
 - ``seg-<time>-<token>.records.arrow``: the run records as appended (JSON bytes), in
   the same row order, in an uncompressed Arrow IPC file. Written before the Parquet
   file, memory-mapped by readers, so a run is read back in microseconds from its row
-  number without decompressing anything, and byte for byte as it was appended.
+  number without decompressing anything, and byte for byte as it was appended; each
+  record is stored beside its digest and checked when read (:mod:`consist.segment_records`).
+- ``seg-<time>-<token>.sums``: checksums of both files (:mod:`consist.segment_sums`).
 
 A merged segment names the segments it replaces in its Parquet key/value metadata
 (``consist.replaces``); readers ignore replaced segments even while their files still
@@ -22,13 +24,11 @@ to compact (see :mod:`consist.compaction`).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,20 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
+from consist import segment_sums
 from consist.atomic import temp_name
 from consist.models import Run
+from consist.segment_publish import REPLACES_KEY, publishing
+from consist.segment_records import RECORDS_SCHEMA, RECORDS_SUFFIX, RecordsFile, records_path, records_table
+from consist.segment_sums import DamagedSegmentError
+
+__all__ = ["RECORDS_SCHEMA", "RECORDS_SUFFIX", "SCHEMA", "SegmentCatalog", "publishing", "records_path", "write_segment"]
 
 log = logging.getLogger("consist.catalog")
 
 SEGMENT_VERSION = 1
 PLACEHOLDER = ".empty.parquet"
-_REPLACES = b"consist.replaces"
+_REPLACES = REPLACES_KEY
 _VERSION = b"consist.segment_version"
 # Rows per Parquet row group (and per Arrow batch of records): scans pay per group,
 # and a merge holds about one group of rows in memory at a time.
@@ -114,8 +120,6 @@ SCHEMA = pa.schema(
         ("facets", pa.list_(FACET_TYPE)),
     ]
 )
-RECORDS_SCHEMA = pa.schema([("record", pa.binary())])
-RECORDS_SUFFIX = ".records.arrow"
 
 
 def facet_row(key: str, value: Any) -> dict[str, Any]:
@@ -184,11 +188,6 @@ def segment_name() -> str:
     return f"seg-{time.time_ns():020d}-{secrets.token_hex(4)}.parquet"
 
 
-def records_path(segment: Path) -> Path:
-    """The records file that goes with the segment at ``segment``."""
-    return segment.with_name(segment.name[: -len(".parquet")] + RECORDS_SUFFIX)
-
-
 def segment_meta(replaces: Iterable[str] = ()) -> dict[bytes, bytes]:
     """Parquet key/value metadata of a new segment."""
     return {_VERSION: str(SEGMENT_VERSION).encode(), _REPLACES: _json.encode(sorted(set(replaces)))}
@@ -199,42 +198,12 @@ def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterabl
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / segment_name()
     table = rows_to_table([run_row(run) for run, _ in runs]).replace_schema_metadata(segment_meta(replaces))
-    records = pa.table({"record": pa.array([data for _, data in runs], pa.binary())})
+    records = records_table([data for _, data in runs])
     with publishing(target) as (tmp_records, tmp):
         with pa.ipc.new_file(tmp_records, RECORDS_SCHEMA) as writer:
             writer.write_table(records, max_chunksize=ROW_GROUP)
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
     return target
-
-
-@contextmanager
-def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
-    """Temporary names for a segment's two files; renamed into place, records first."""
-    tmp_records, tmp = temp_name(records_path(target)), temp_name(target)
-    try:
-        yield tmp_records, tmp
-        # Durable before the rename: the caller deletes the folded fresh files next,
-        # and a crash must not leave their only copy in unflushed pages.
-        for path in (tmp_records, tmp):
-            _fsync(path)
-        os.replace(tmp_records, records_path(target))
-        os.replace(tmp, target)  # the commit: readers see the segment from here on
-        _fsync(target.parent)
-    except BaseException:
-        for path in (tmp_records, tmp):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        raise
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def ensure_placeholder(folder: Path) -> None:
@@ -259,7 +228,11 @@ class SegmentInfo(msgspec.Struct, frozen=True):
 
 
 def read_info(path: Path) -> SegmentInfo:
-    """Ids (with their row numbers), row groups and replaced segments of a segment."""
+    """Ids (with their row numbers), row groups and replaced segments of a segment.
+
+    Raises :class:`DamagedSegmentError` when the file does not match its checksum.
+    """
+    segment_sums.check(path, "parquet", path)
     pf = pq.ParquetFile(path)
     meta = pf.schema_arrow.metadata or {}
     replaces = frozenset(msgspec.json.decode(meta.get(_REPLACES, b"[]"), type=list[str]))
@@ -289,19 +262,27 @@ class SegmentCatalog:
         self.infos: dict[str, SegmentInfo] = {}
         self.live: list[str] = []
         self._live_key: tuple[str, ...] = ()
-        self._records: dict[str, tuple[list[pa.Array], list[int]]] = {}
+        self._records: dict[str, RecordsFile] = {}
+        self.bad: set[str] = set()  # damaged segments, reported once and skipped
+
+    def _skip(self, name: str, exc: Exception) -> None:
+        """Report a damaged segment once, by name, and leave it out from now on."""
+        self.bad.add(name)
+        self.infos.pop(name, None)
+        self._records.pop(name, None)
+        log.warning("%s", exc if isinstance(exc, DamagedSegmentError) else segment_sums.damaged(str(exc), self.folder / name))
 
     def refresh(self) -> bool:
         """Re-list the folder; True when the set of live segments changed."""
         names = list_segment_names(self.folder)
         for name in names:
-            if name not in self.infos:
+            if name not in self.infos and name not in self.bad:
                 try:
                     self.infos[name] = read_info(self.folder / name)
                 except FileNotFoundError:
                     continue
-                except (OSError, pa.ArrowInvalid) as exc:
-                    log.warning("skipping unreadable catalog segment %s: %s", self.folder / name, exc)
+                except (OSError, pa.ArrowInvalid, DamagedSegmentError) as exc:
+                    self._skip(name, exc)
                     continue
         present = [n for n in names if n in self.infos]
         for gone in set(self.infos) - set(present):
@@ -352,26 +333,34 @@ class SegmentCatalog:
                 wanted.setdefault(name, []).append((run_id, self.infos[name].ids[run_id]))
         out: dict[str, bytes] = {}
         for name, items in wanted.items():
-            chunks, starts = self._record_chunks(name)
-            by_chunk: dict[int, list[tuple[str, int]]] = {}
-            for run_id, row in items:
-                index = bisect.bisect_right(starts, row) - 1
-                by_chunk.setdefault(index, []).append((run_id, row - starts[index]))
-            for index, rows in by_chunk.items():
-                values = chunks[index].take([offset for _, offset in rows]).to_pylist()
-                out.update(zip((run_id for run_id, _ in rows), values))
+            try:
+                values = self._records_file(name).take([row for _, row in items])
+            except DamagedSegmentError as exc:
+                self._skip(name, exc)
+                self.refresh()
+                continue
+            out.update(zip((run_id for run_id, _ in items), values))
         return out
 
-    def _record_chunks(self, name: str) -> tuple[list[pa.Array], list[int]]:
-        # Memory-mapped and kept: zero-copy, read once, and the mapping keeps working
-        # even if a later merge deletes the file.
+    def record_at(self, name: str, row: int) -> bytes:
+        """The record at ``row`` of segment ``name``, checked against its digest."""
+        return self._records_file(name).take([row])[0]
+
+    def verified(self, name: str, *, every_record: bool = False) -> bool:
+        """Whether segment ``name``'s records file is intact; a damaged one is skipped from now on."""
+        try:
+            records = self._records_file(name)
+            if every_record:
+                records.check_all()
+        except DamagedSegmentError as exc:
+            self._skip(name, exc)
+            self.refresh()
+            return False
+        return True
+
+    def _records_file(self, name: str) -> RecordsFile:
+        # Memory-mapped and kept: zero-copy, validated once.
         cached = self._records.get(name)
         if cached is None:
-            source = pa.memory_map(str(records_path(self.folder / name)))
-            chunks = pa.ipc.open_file(source).read_all().column("record").chunks
-            starts, total = [], 0
-            for chunk in chunks:
-                starts.append(total)
-                total += len(chunk)
-            cached = self._records[name] = (chunks, starts)
+            cached = self._records[name] = RecordsFile(self.folder / name)
         return cached

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from consist.models import Artifact, Run, RunResult
     from consist.queries import RunArtifacts
     from consist.reader import LiveCatalog
+    from consist.repair import RepairReport
     from consist.views import Views
 
 
@@ -179,11 +180,21 @@ class CatalogMethods:
         """Fold fresh run records into a Parquet segment now (waits for a running compaction)."""
         return self.records.compact()
 
-    def rebuild_catalog(self) -> None:
-        """Rebuild the DuckDB file at ``db_path`` from the records (nothing is lost)."""
-        from consist.database import build_database
+    def rebuild_catalog(self) -> RepairReport:
+        """Repair damaged segments, then rebuild the DuckDB file at ``db_path`` from the records.
 
+        A segment whose file does not match its checksum is rewritten from its intact
+        twin and the fresh records, and moved to ``records/corrupt/`` (see
+        :mod:`consist.repair`); the report says what was recovered and what was lost.
+        """
+        from consist.database import build_database
+        from consist.repair import repair
+
+        report = repair(self.layout)
         build_database(self.db_path, self.layout)
+        if self._catalog is not None:
+            self._catalog.refresh()
+        return report
 
     def connect_adbc(self, *, read_only: bool = True) -> Any:
         """An ADBC DB-API connection to ``db_path`` (``pl.read_database(sql, conn)``)."""

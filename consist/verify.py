@@ -34,9 +34,10 @@ class OutputProblem(msgspec.Struct, frozen=True, kw_only=True):
     path
         Where the bytes should be.
     problem
-        ``"missing"`` or ``"modified"``.
+        ``"missing"``, ``"modified"`` or ``"unreadable"`` (permissions, a bad sector).
     expected, actual
-        The recorded content hash and, for a modified file, the one found now.
+        The recorded content hash and, for a modified file, the one found now (for an
+        unreadable one, why it could not be read).
     """
 
     run_id: str
@@ -49,6 +50,8 @@ class OutputProblem(msgspec.Struct, frozen=True, kw_only=True):
     def __str__(self) -> str:
         if self.problem == "missing":
             return f"run {self.run_id}: output {self.key!r} is missing at {self.path}"
+        if self.problem == "unreadable":
+            return f"run {self.run_id}: output {self.key!r} at {self.path} cannot be read ({self.actual})"
         return (
             f"run {self.run_id}: output {self.key!r} at {self.path} was modified "
             f"(recorded {self.expected[:12]}, now {(self.actual or '')[:12]})"
@@ -77,7 +80,14 @@ def verify(tracker: Tracker, run_ids: Iterable[str] | str | None = None) -> list
                     OutputProblem(run_id=producer, key=artifact.key, path=str(path), problem="missing", expected=artifact.hash)
                 )
                 continue
-            actual = hasher.hash_path(path)
+            try:
+                actual = hasher.hash_path(path)
+            except OSError as exc:
+                problems.append(
+                    OutputProblem(run_id=producer, key=artifact.key, path=str(path), problem="unreadable",
+                                  expected=artifact.hash, actual=exc.strerror or str(exc))  # fmt: skip
+                )
+                continue
             if actual != artifact.hash:
                 problems.append(
                     OutputProblem(

@@ -8,12 +8,14 @@ that library is actually seen.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from consist.atomic import name_target, temp_name
-from consist.errors import ConfigError
+from consist.errors import ConfigError, DiskWriteError
 
 FRAME_KINDS = ("pandas", "polars", "lazy", "arrow")
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
@@ -73,8 +75,30 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
         unstorable = _unstorable(exc, target)
         if unstorable is not None:
             raise unstorable from exc
+        failed = write_failure(exc, target)
+        if failed is not None:
+            raise failed from exc
         name_target(exc, target)
         raise
+
+
+def write_failure(exc: BaseException, target: Path) -> DiskWriteError | None:
+    """One clear error for a frame the disk would not take, or None for any other error.
+
+    Polars reports a full disk as a ``ComputeError`` mentioning an "os error"; Arrow as
+    an ``OSError`` naming no file.
+    """
+    detail = str(exc)
+    match = re.search(r"os error (\d+)|\[errno (\d+)\]", detail, re.IGNORECASE)
+    if match is None and not (isinstance(exc, OSError) and exc.errno is not None):
+        return None
+    code = int(next(g for g in match.groups() if g)) if match else exc.errno  # type: ignore[union-attr]
+    reason = os.strerror(code) if code else detail
+    return DiskWriteError(
+        f"could not write output {target}: {reason}. Free space on that disk (or make the folder writable) "
+        "and run the step again; nothing was cached for this run.",
+        filename=str(target), errno=code,
+    )
 
 
 def _unstorable(exc: BaseException, target: Path) -> ConfigError | None:

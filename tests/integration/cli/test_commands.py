@@ -341,8 +341,11 @@ def test_debug_prints_the_traceback(tmp_path, capsys):
     assert code == EXIT_NOT_FOUND and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("consist: ")
 
 
-def test_rebuild_compacts_on_request(own_folder, capsys):
+def test_rebuild_compacts_on_request(own_folder, capsys, monkeypatch):
     """`rebuild --compact` folds fresh records into a segment and the catalog still lists every run."""
+    from consist import compaction
+
+    monkeypatch.setattr(compaction, "GRACE_S", 0.0)  # folded fresh files otherwise stay a while for readers
     code, out, _ = cli(capsys, "--run-dir", own_folder["run_dir"], "rebuild", "--compact")
     assert code == 0 and "folded" in out and "(6 runs)" in out
     assert not [n for n in os.listdir(Path(own_folder["run_dir"]) / ".consist/records/fresh") if not n.startswith(".")]
