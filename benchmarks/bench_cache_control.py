@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from consist import Tracker
-from consist.verify import all_runs
+from consist.cache.verify import all_runs
 
 FRAME = pl.DataFrame({"id": range(100), "value": [i / 100 for i in range(100)]})
 

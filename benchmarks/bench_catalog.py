@@ -37,9 +37,9 @@ from pathlib import Path
 import msgspec
 
 from consist import Tracker
-from consist.catalog import RecordStore
+from consist.catalog.records import RecordStore
 from consist.models import Artifact, Run
-from consist.store import Layout
+from consist.artifacts.layout import Layout
 
 MODELS = [f"model_{i}" for i in range(9)] + ["simulate"]
 YEARS = list(range(2020, 2070, 5))
@@ -181,7 +181,7 @@ def settle(tracker: Tracker, small: Tracker) -> None:
     Right after a bulk load every folded record file is still there (listed by every
     query for up to GRACE_S): the transient figure is printed, the steady state measured.
     """
-    from consist import compaction
+    from consist.catalog import compaction
 
     left = sum(1 for n in os.listdir(tracker.layout.fresh) if not n.startswith("."))
     if not left:

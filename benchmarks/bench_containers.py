@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from consist import EngineUnavailableError, Tracker
-from consist.integrations import _docker_engine as engine
+from consist.executors import _docker_engine as engine
 from consist.integrations.containers import run_container
 
 IMAGE = "consist-test/busybox:1"

@@ -129,7 +129,7 @@ def bench_hashing(work: Path, gib: float) -> dict[str, float]:
         return time.perf_counter() - t0
 
     def ours() -> float:
-        from consist.hashing import Hasher
+        from consist.identity.hashing import Hasher
 
         t0 = time.perf_counter()
         Hasher(None).hash_file(big)

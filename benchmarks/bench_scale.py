@@ -18,7 +18,7 @@ already imported (``import consist`` shown separately), measures:
 - ``flush``: ``tracker.views.flush()``; ``cli``: ``consist runs`` (whole process).
 
 The very first view query over a new catalog folds the small files into one Parquet
-file (see ``consist.view_folds``); delete ``runs/.consist/folds`` to measure that again.
+file (see ``consist.views.folds``); delete ``runs/.consist/folds`` to measure that again.
 
 Run: ``python benchmarks/bench_scale.py --runs 10000 [--only floor views] [--rebuild]``
 (folders under ``/root/btmp/scale/<runs>`` unless ``--root``). Put the folder where

@@ -217,7 +217,7 @@ def main() -> None:
         .where(VPerson.consist_scenario_id == scenario)
         .where(VPerson.consist_year == year)
     )
-    from consist.queries import compile_sql
+    from consist.catalog.queries import compile_sql
 
     sql, params = compile_sql(one)
     for value in params:

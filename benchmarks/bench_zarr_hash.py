@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-import consist.parallel_hash as parallel
-from consist.hashing import Hasher, walk_files
+import consist.identity.parallel_hash as parallel
+from consist.identity.hashing import Hasher, walk_files
 
 
 def once(hasher: Hasher, store: Path, threads: bool) -> tuple[float, str]:

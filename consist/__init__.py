@@ -3,11 +3,13 @@
 The front door only re-exports names; see each module for the behaviour.
 """
 
+from consist._active import current_tracker, use_tracker
 from consist.api import (
     diff,
     find_run,
     find_runs,
     ingest,
+    lineage_graph,
     load,
     log_artifact,
     log_dataframe,
@@ -20,8 +22,9 @@ from consist.api import (
     scenario,
     trace,
 )
-from consist.context import RunContext, current_tracker, use_tracker
-from consist.coupler import Coupler, CouplerWarning, coupler_schema
+from consist.cache.explain import Explanation
+from consist.display.graph import LineageGraph
+from consist.engine.context import RunContext
 from consist.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -51,13 +54,13 @@ from consist.errors import (
     UpstreamNameError,
     UpstreamOptionError,
 )
-from consist.explain import Explanation
-from consist.schema_export import export_sqlmodel_stub
-from consist.graph import LineageGraph, lineage_graph
 from consist.models import Artifact, Run, RunResult
-from consist.scenario import Scenario
-from consist.scenario_drawing import ScenarioGraph, scenario_graph
 from consist.tracker import Tracker
+from consist.views.schema_export import export_sqlmodel_stub
+from consist.workflow.coupler import Coupler, CouplerWarning
+from consist.workflow.scenario import Scenario
+from consist.workflow.scenario_drawing import ScenarioGraph, scenario_graph
+from consist.workflow.typed_coupler import coupler_schema
 
 __version__ = "0.1.0"
 

@@ -9,18 +9,18 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.context import current_run, current_tracker, owner_of
+from consist._active import current_run, current_tracker, live_trackers, owner_of
+from consist.artifacts.formats import drivers
+from consist.artifacts.relocate import rebase
+from consist.display.graph import LineageGraph
 from consist.errors import ArtifactNotFoundError, ConfigError
-from consist.formats import drivers
 from consist.models import Artifact, Run, RunResult
 from consist.mounts import is_mount_uri, resolve_uri
-from consist.relocate import locate
-# Imported here, before `scenario` below is bound in the package: loading the submodule
-# consist.scenario after that would rebind `consist.scenario` to the module.
-from consist.scenario import Scenario
+from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
-    from consist.tracing import TraceBlock
+    from consist.catalog.lineage import Lineage
+    from consist.workflow.tracing import TraceBlock
 
 
 def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **kwargs: Any) -> RunResult:
@@ -106,6 +106,24 @@ def log_artifact(path: str | os.PathLike[str], key: str | None = None, **kwargs:
     return current_run().log_artifact(path, key, **kwargs)
 
 
+def _view_state(tracker: Any) -> Any:
+    tracker = tracker or current_tracker(required=False)
+    return tracker.view_state if tracker is not None else None
+
+
+def locate(artifact: Artifact, tracker: Any = None) -> Artifact:
+    """``artifact`` rebased into the run folder of ``tracker``, the tracker in use, or any
+    live tracker, whichever holds its run's folder first (records made before a move)."""
+    for candidate in live_trackers(tracker):
+        run_dir = getattr(candidate, "run_dir", None)
+        if run_dir is None:
+            continue
+        moved = rebase(run_dir, artifact)
+        if moved is not artifact:
+            return moved
+    return artifact
+
+
 def _resolve(artifact: Artifact | str | os.PathLike[str]) -> tuple[Path, str, str | None]:
     if isinstance(artifact, Artifact):
         path = artifact.path
@@ -144,10 +162,10 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
     if isinstance(artifact, Artifact) and not artifact.path.exists():
-        from consist.ingestion import load_ghost
+        from consist.views.ingestion import load_ghost
 
         # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
-        ghost = load_ghost(artifact, as_)
+        ghost = load_ghost(artifact, as_, state=_view_state(tracker))
         if ghost is not None:
             return ghost
     path, driver, kind = _resolve(artifact)
@@ -162,9 +180,9 @@ def scan(artifact: Artifact | str | os.PathLike[str], *, tracker: Any = None) ->
     if isinstance(artifact, Artifact) and not artifact.path.exists():
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
     if isinstance(artifact, Artifact) and not artifact.path.exists():
-        from consist.ingestion import load_ghost
+        from consist.views.ingestion import load_ghost
 
-        ghost = load_ghost(artifact, lazy=True)
+        ghost = load_ghost(artifact, lazy=True, state=_view_state(tracker))
         if ghost is not None:
             return ghost
     path, driver, _ = _resolve(artifact)
@@ -222,9 +240,9 @@ def pivot_facets(
     values are never numbers takes the column they are in, and whole-number keys are
     integer columns. ``rows="executed"`` keeps only runs that executed (no cache hits),
     ``rows="latest"`` the latest run of each step and config. See
-    :func:`consist.queries.pivot_facets`.
+    :func:`consist.catalog.queries.pivot_facets`.
     """
-    from consist.queries import pivot_facets as build
+    from consist.catalog.queries import pivot_facets as build
 
     return build(namespace, keys, value_columns, tracker=tracker or current_tracker(required=False), rows=rows)
 
@@ -242,3 +260,33 @@ def runs_table(tracker: Any = None, **options: Any) -> Any:
 def diff(a: Any, b: Any, *, tracker: Any = None) -> Any:
     """What differs between runs ``a`` and ``b``: config leaves, inputs, code, outputs (see :meth:`Tracker.diff`)."""
     return (tracker or current_tracker()).diff(a, b)
+
+
+def lineage_graph(
+    artifact: Artifact | Lineage | str, *, tracker: Any = None, max_depth: int | None = None
+) -> LineageGraph:
+    """The lineage of ``artifact`` as a graph that draws itself in a notebook.
+
+    Parameters
+    ----------
+    artifact
+        An :class:`~consist.Artifact`, an artifact id, or a
+        :class:`~consist.catalog.lineage.Lineage` already fetched with :meth:`Tracker.lineage`.
+    tracker
+        Whose catalog to read (default: the current tracker).
+    max_depth
+        Follow at most this many producing runs upstream.
+
+    Returns
+    -------
+    LineageGraph
+
+    Examples
+    --------
+    >>> consist.lineage_graph(result.outputs["analysis"], tracker=tracker)  # doctest: +SKIP
+    """
+    from consist.catalog.lineage import Lineage
+
+    if isinstance(artifact, Lineage):
+        return LineageGraph(artifact)
+    return LineageGraph((tracker or current_tracker()).lineage(artifact, max_depth=max_depth))

@@ -72,7 +72,7 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return str(self.path)
 
     def _repr_html_(self) -> str:
-        from consist.display import artifact_html
+        from consist.display.html import artifact_html
 
         return artifact_html(self)
 
@@ -123,7 +123,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     host: str | None = None
     pid: int | None = None
     kind: str = "step"
-    # What re-executing this step needs beyond its identity (see consist.replay).
+    # What re-executing this step needs beyond its identity (see consist.engine.replay).
     replay: dict[str, Any] = msgspec.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
@@ -148,7 +148,7 @@ class Run(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return {a.key: a for a in self.inputs}
 
     def _repr_html_(self) -> str:
-        from consist.display import run_html
+        from consist.display.html import run_html
 
         return run_html(self)
 
@@ -202,7 +202,7 @@ class RunResult:
         return self.outputs[key]
 
     def _repr_html_(self) -> str:
-        from consist.display import result_html
+        from consist.display.html import result_html
 
         return result_html(self)
 

@@ -6,7 +6,7 @@ under a mount is recorded by the mount's name and its place inside it
 ``project://...``. Another machine (or the same data folder moved) opens the same
 records with its own ``mounts={"inputs": "/mnt/shared/inputs"}`` and every recorded
 file is found there. Files inside the tracker's run folder keep their paths: a moved
-run folder is found by :mod:`consist.relocate`.
+run folder is found by :mod:`consist.artifacts.relocate`.
 
 Once any mount (or ``project_root``) is configured, a step's input, ``depends_on`` file
 or logged output outside every mount and outside the run folder is refused, since its

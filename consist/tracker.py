@@ -3,6 +3,10 @@
 A Tracker owns where outputs go (``run_dir``), where the catalog's metadata lives
 (``run_dir/.consist``) and the DuckDB file (``db_path``). Its methods are thin: each
 delegates to the module that owns the concept (engine, scenario, catalog queries...).
+It is the one place the floors are wired together: lower floors receive it as a
+narrow host (:class:`~consist.engine.host.StepHost`,
+:class:`~consist.catalog.reader.CatalogHost`) or get its
+:class:`~consist.views.state.ViewState` (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -12,25 +16,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consist._active import register_tracker
+from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
-from consist.catalog import RecordStore
-from consist.catalog_location import remembered_db_path
-from consist.code_identity import RECIPES
-from consist.context import register_tracker
-from consist.durability import Flusher
+from consist.catalog.durability import Flusher
+from consist.catalog.index import CacheIndex
+from consist.catalog.location import remembered_db_path
+from consist.catalog.records import RecordStore
 from consist.errors import ConfigError
-from consist.hashing import Hasher
-from consist.index import CacheIndex
+from consist.identity.code import RECIPES
+from consist.identity.hashing import Hasher
 from consist.models import Artifact, RunResult
 from consist.mounts import Mounts
-from consist.store import Layout
 from consist.tracker_cache import CacheControlMethods
 from consist.tracker_catalog import CatalogMethods
+from consist.views.state import ViewState
 
 if TYPE_CHECKING:
-    from consist.reader import LiveCatalog
-    from consist.scenario import Scenario
-    from consist.tracing import TraceBlock
+    from consist.engine.spec import StepSpec
+    from consist.workflow.scenario import Scenario
+    from consist.workflow.tracing import TraceBlock
 
 VERIFY_MODES = ("stat", "exists", "hash")
 
@@ -124,11 +129,11 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.mounts = Mounts(mounts, project_root, self.run_dir, allow_external_paths)
         self.flusher = Flusher(durability)
         self._sources_seen: set[str] = set()
-        self._catalog: LiveCatalog | None = None
+        self.view_state = ViewState(self.layout, self.db_path, self.run_dir, self.schemas, self.records)
         register_tracker(self)
         if not self.db_path.exists():
             # The catalog file is views only: (re)built whenever it is missing.
-            from consist.database import build_if_missing
+            from consist.catalog.database import build_if_missing
 
             build_if_missing(self.db_path, self.layout)
 
@@ -198,7 +203,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         runtime_kwargs
             Extra arguments passed to ``fn``; never hashed, and they win over config.
         inject_context
-            Pass the :class:`~consist.context.RunContext` as ``_consist_ctx``.
+            Pass the :class:`~consist.engine.context.RunContext` as ``_consist_ctx``.
         depends_on
             More files or folders whose content is part of the cache key.
         capture_dir, capture_pattern
@@ -211,7 +216,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``"reuse"`` (default), ``"overwrite"`` (always execute and replace the
             entry) or ``"readonly"`` (serve hits; a miss executes without caching).
         code_version, code_identity
-            Override how the code's identity is taken (see :mod:`consist.code_identity`).
+            Override how the code's identity is taken (see :mod:`consist.identity.code`).
         executor, container, output_paths
             ``executor="container"`` runs ``container={"image", "command", "volumes",
             "environment", "working_dir"}`` instead of ``fn`` and logs
@@ -220,7 +225,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``output_paths={key: path}`` is where outputs are copied after an execution,
             and where ``cache_hydration="outputs-requested"`` copies them on a hit.
         cache_hydration
-            What a cache hit copies (see :mod:`consist.hydration`): ``"metadata"``
+            What a cache hit copies (see :mod:`consist.engine.hydration`): ``"metadata"``
             (default: nothing; artifacts point at the producing run's files),
             ``"outputs-requested"`` (the outputs named in ``output_paths``/``hydrate_to``),
             ``"outputs-all"`` (every output, into ``hydrate_dir`` or else the new run's
@@ -251,92 +256,29 @@ class Tracker(CatalogMethods, CacheControlMethods):
             ``execution_options=``/``cache_options=``/``output_policy=`` (upstream
             Consist's option objects): the message gives the flat keywords to use.
         """
-        from consist.engine import StepSpec, listed, run_step
+        options = dict(locals())  # first: every argument above, and nothing else
+        del options["self"], options["step"], options["name"]
+        from consist.engine.step import run_step
 
-        if unknown:
-            import inspect
+        options.update(options.pop("unknown"))  # refused by the planner, naming close spellings
+        return run_step(self, self._plan(step, name, options))
 
-            from consist.upstream import refuse_unknown
+    def _plan(self, step: Any, name: Any, options: dict[str, Any]) -> StepSpec:
+        """The spec :meth:`run` would run with these arguments (also what :meth:`explain` explains)."""
+        from consist.workflow.steps import plan_step
 
-            refuse_unknown("run()", unknown, inspect.signature(Tracker.run).parameters)
-        if isinstance(step, str) and fn is None and callable(name):
-            name, fn = step, name  # run("clean", clean_data), as sc.run accepts
-            step = None
-        if isinstance(step, str):
-            if name is not None:
-                raise ConfigError(f"run() got the name twice: {step!r} and name={name!r}.")
-            name = step
-        elif step is not None:
-            if fn is not None:
-                raise ConfigError("run() got the function twice: positionally and as fn=.")
-            fn = step
-        if executor != "python" or container is not None or (output_paths is not None and fn is None):
-            from consist.integrations.containers import run_executor
-
-            return run_executor(
-                self, executor, container=container, output_paths=output_paths, fn=fn, outputs=outputs,
-                name=name, inputs=inputs, config=config, depends_on=depends_on, year=year, iteration=iteration,
-                tags=tags, run_id=run_id, cache_mode=cache_mode, facet=facet, parent_id=parent_id, model=model,
-                cache_hydration=cache_hydration, hydrate_to=hydrate_to, hydrate_dir=hydrate_dir,
-                hydrate_overwrite=hydrate_overwrite,
-                unsupported={"load_inputs": load_inputs, "runtime_kwargs": runtime_kwargs, "capture_dir": capture_dir,
-                             "inject_context": inject_context, "code_version": code_version,
-                             "code_identity": code_identity},
-            )
-        if fn is None or not callable(fn):
-            raise ConfigError(f"run() needs a callable fn=; got {fn!r}.")
-        from consist.scenario import active_scenario
-
-        scenario = active_scenario(self)
-        if parent_id is None and scenario is not None:
-            # Inside `with tracker.scenario(...)`, a plain run records the scenario as parent.
-            parent_id = scenario.name
-        spec = StepSpec(
-            name=name or getattr(fn, "__name__", None) or type(fn).__name__,
-            fn=fn,
-            inputs=inputs,
-            config=config,
-            outputs=listed(outputs),
-            load_inputs=load_inputs,
-            runtime_kwargs=runtime_kwargs,
-            inject_context=inject_context,
-            depends_on=listed(depends_on),
-            capture_dir=Path(capture_dir) if capture_dir is not None else None,
-            capture_pattern=capture_pattern,
-            year=year,
-            iteration=iteration,
-            tags=listed(tags),
-            run_id=run_id,
-            parent_id=parent_id,
-            model=model,
-            cache_mode=cache_mode,
-            facets=dict(facet or {}),
-            code_version=code_version,
-            code_identity=code_identity,
-            cache_hydration=cache_hydration,
-            hydrate_to=hydrate_to,
-            hydrate_dir=hydrate_dir,
-            hydrate_overwrite=hydrate_overwrite,
-            output_paths=output_paths,
-            scenario_config=scenario.config_snapshot if scenario is not None and parent_id == scenario.name else {},
-        )
-        if output_paths is not None and cache_hydration == "outputs-requested":
-            if hydrate_to is not None and dict(hydrate_to) != dict(output_paths):
-                raise ConfigError("output_paths= and hydrate_to= name different destinations; pass one of them.")
-            # A hit copies the cached outputs where a miss writes them, replacing what is there as a miss would.
-            spec.hydrate_to, spec.hydrate_overwrite = output_paths, True
-        return run_step(self, spec)
+        return plan_step(self, step, name, options)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:
-        """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.scenario.Scenario`)."""
-        from consist.scenario import Scenario
+        """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.workflow.scenario.Scenario`)."""
+        from consist.workflow.scenario import Scenario
 
         return Scenario(self, name, **meta)
 
     def trace(self, name: str, **options: Any) -> TraceBlock:
-        """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.tracing`)."""
-        from consist.scenario import active_scenario
-        from consist.tracing import open_trace
+        """Record an inline block as a step of the open scenario, or on its own (see :mod:`consist.workflow.tracing`)."""
+        from consist._active import active_scenario
+        from consist.workflow.tracing import open_trace
 
         return open_trace(self, active_scenario(self), name, **options)
 
@@ -344,13 +286,13 @@ class Tracker(CatalogMethods, CacheControlMethods):
 
     def log_artifact(self, path: str | os.PathLike[str], key: str | None = None, **kwargs: Any) -> Artifact:
         """Log a file as an output of the step executing now (see :meth:`RunContext.log_artifact`)."""
-        from consist.context import current_run
+        from consist._active import current_run
 
         return current_run().log_artifact(path, key, **kwargs)
 
     def log_dataframe(self, df: Any, key: str, *, path: str | os.PathLike[str] | None = None, **meta: Any) -> Artifact:
         """Log a frame as an output of the step executing now (see :meth:`RunContext.log_dataframe`)."""
-        from consist.context import current_run
+        from consist._active import current_run
 
         return current_run().log_dataframe(df, key, path=path, **meta)
 
@@ -364,3 +306,9 @@ class Tracker(CatalogMethods, CacheControlMethods):
         target = self.layout.code_path(code_hash)
         if not target.exists():
             write_bytes(target, source.encode())
+
+    def restore_missing(self, inputs: Mapping[str, Artifact]) -> None:
+        """The engine's hook for ``cache_hydration="inputs-missing"`` (recovery sits above the engine)."""
+        from consist.cache.recover import restore_inputs
+
+        restore_inputs(self, inputs)

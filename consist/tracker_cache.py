@@ -5,25 +5,26 @@ Each delegates to the module that owns the concept; see :class:`consist.Tracker`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from consist.errors import ConfigError
 
 if TYPE_CHECKING:
-    from consist.engine import StepSpec
-    from consist.explain import Explanation
+    from consist.cache.explain import Explanation
+    from consist.cache.recover import Recovery
+    from consist.cache.verify import OutputProblem
+    from consist.engine.spec import StepSpec
     from consist.models import Artifact
-    from consist.recover import Recovery
-    from consist.verify import OutputProblem
 
 
 class CacheControlMethods:
     """Mixed into :class:`consist.Tracker`."""
 
     run: Any
+    _plan: Any
 
-    # -- cache control (see consist.explain, consist.verify, consist.recover) ----------
+    # -- cache control (see consist.cache.explain, consist.cache.verify, consist.cache.recover) ----------
 
     def explain(self, *args: Any, **kwargs: Any) -> Explanation:
         """Whether :meth:`run` with these arguments would hit the cache, and exactly why not.
@@ -46,15 +47,15 @@ class CacheControlMethods:
         step 'clean_data' would MISS (execute): config threshold differs from run clean_data-... (the closest ...)
           - config threshold: 0.5 -> 0.7
         """
-        from consist.explain import explain
+        from consist.cache.explain import explain
 
-        return explain(self, self._captured_step(args, kwargs))
+        return explain(self, self._planned(args, kwargs))
 
     def would_hit(self, *args: Any, **kwargs: Any) -> bool:
         """True when :meth:`run` with these arguments would be served from the cache."""
-        from consist.explain import would_hit
+        from consist.cache.explain import would_hit
 
-        return would_hit(self, self._captured_step(args, kwargs))
+        return would_hit(self, self._planned(args, kwargs))
 
     def verify(self, run_ids: str | Sequence[str] | None = None) -> list[OutputProblem]:
         """Re-hash the outputs of ``run_ids`` (all runs when None) and list what is wrong.
@@ -62,7 +63,7 @@ class CacheControlMethods:
         Each problem names the path, the output key and the run that produced it:
         ``"missing"``, or ``"modified"`` (bytes no longer match the recorded hash).
         """
-        from consist.verify import verify
+        from consist.cache.verify import verify
 
         return verify(self, run_ids)
 
@@ -96,18 +97,14 @@ class CacheControlMethods:
         RecoveryError
             The bytes can be neither copied nor regenerated; the message says why.
         """
-        from consist.recover import recover
+        from consist.cache.recover import recover
 
         return recover(self, artifact, runtime_kwargs=runtime_kwargs, overwrite=overwrite)
 
-    def _captured_step(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
-        from consist.engine import StepCaptured, capturing
-
-        token = capturing.set(True)
-        try:
-            self.run(*args, **kwargs)
-        except StepCaptured as captured:
-            return captured.spec
-        finally:
-            capturing.reset(token)
-        raise ConfigError("explain() could not find the step run() would execute (a container step?).")
+    def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
+        # Bound to run()'s own signature: the same defaults; the planner refuses unknown options.
+        bound = inspect.signature(self.run).bind(*args, **kwargs)
+        bound.apply_defaults()
+        options = dict(bound.arguments)
+        options.update(options.pop("unknown", {}))
+        return self._plan(options.pop("step"), options.pop("name"), options)

@@ -56,7 +56,7 @@ def _missing_images(api) -> list[str]:
 def docker_engine():
     """Yield the shared docker client; skip if no engine answers."""
     pytest.importorskip("docker", reason="the `docker` Python package is not installed")
-    from consist.integrations import _docker_engine as engine
+    from consist.executors import _docker_engine as engine
 
     engine.reset_client()
     try:

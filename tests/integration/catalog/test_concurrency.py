@@ -90,9 +90,9 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from consist.catalog import RecordStore
+    from consist.catalog.records import RecordStore
     from consist.models import Run
-    from consist.store import Layout
+    from consist.artifacts.layout import Layout
 
     store = RecordStore(Layout(Path(sys.argv[1])), compact_threshold=8)
     start = int(sys.argv[2])

@@ -21,7 +21,8 @@ import polars as pl
 import pytest
 
 import consist
-from consist import Tracker, compaction, segments
+from consist import Tracker
+from consist.catalog import compaction, segments
 
 STEPS = 12
 
@@ -266,7 +267,7 @@ def test_an_explicit_id_of_a_compacted_run_is_not_handed_out_again(tracker, log,
 
 def test_generated_ids_that_collide_are_claimed_exclusively(tracker, log, monkeypatch):
     """Two runs drawing the same generated id (forced here) get distinct records and outputs."""
-    import consist.engine as engine
+    import consist.engine.step as engine
 
     draws = iter(["deadbeef", "deadbeef", "deadbeef", "cafef00d"])
     monkeypatch.setattr(engine.secrets, "token_hex", lambda n=None: next(draws, None) or os.urandom(4).hex())
@@ -308,7 +309,7 @@ def test_a_conflicted_copy_of_a_fresh_record_is_not_a_second_run(tracker, log, m
 
 def test_runs_an_older_consist_made_permanent_twice_are_listed_once_and_rebuilt_once(tracker, log, monkeypatch):
     """Segments holding a run twice (an older compaction folded a conflicted copy): find_runs lists it once; rebuild fixes SQL."""
-    from consist.catalog import encode_run
+    from consist.catalog.records import encode_run
 
     ids = compacted(tracker, monkeypatch, 4)
     twice = tracker.get_run(ids[1])
@@ -335,7 +336,7 @@ def test_compaction_keeps_a_fresh_record_that_differs_from_its_segment(tracker, 
 
 
 def _other_record(tracker: Tracker, run_id: str) -> bytes:
-    from consist.catalog import encode_run
+    from consist.catalog.records import encode_run
 
     run = tracker.get_run(run_id)
     return encode_run(type(run)(**{**{f: getattr(run, f) for f in run.__struct_fields__}, "status": "failed"}))

@@ -17,14 +17,15 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from consist import compaction
+from consist.catalog import compaction
 from consist.file_lock import SOFT_ENV
 
 HOLD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from consist import Tracker, compaction
+    from consist import Tracker
+    from consist.catalog import compaction
     tracker = Tracker(run_dir=sys.argv[1], db_path=sys.argv[2])
     with compaction.compaction_lock(tracker.layout, blocking=True) as held:
         assert held

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 import consist
 from consist import ConfigError, RunNotFoundError, Tracker, use_tracker
-from consist import segments
+from consist.catalog import segments
 
 STEPS = '''
 import sys

@@ -16,7 +16,7 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from consist.cli import EXIT_CATALOG, EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, main
+from consist.cli.app import EXIT_CATALOG, EXIT_NOT_FOUND, EXIT_PROBLEMS, EXIT_USAGE, main
 
 
 def clean(raw: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
@@ -343,7 +343,7 @@ def test_debug_prints_the_traceback(tmp_path, capsys):
 
 def test_rebuild_compacts_on_request(own_folder, capsys, monkeypatch):
     """`rebuild --compact` folds fresh records into a segment and the catalog still lists every run."""
-    from consist import compaction
+    from consist.catalog import compaction
 
     monkeypatch.setattr(compaction, "GRACE_S", 0.0)  # folded fresh files otherwise stay a while for readers
     code, out, _ = cli(capsys, "--run-dir", own_folder["run_dir"], "rebuild", "--compact")

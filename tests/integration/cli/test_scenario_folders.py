@@ -9,7 +9,7 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from consist.cli import EXIT_PROBLEMS, EXIT_USAGE, main
+from consist.cli.app import EXIT_PROBLEMS, EXIT_USAGE, main
 from consist.errors import ConfigError
 
 

@@ -20,7 +20,7 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
-from consist.graph_layout import CELL_WIDTH, MIN_SCALE
+from consist.display.graph_layout import CELL_WIDTH, MIN_SCALE
 
 BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (.ci/run installs it with apt-get)")

@@ -51,7 +51,7 @@ def test_each_step_leaves_one_record_naming_hit_miss_reason_and_duration(tmp_pat
     lines = job(tmp_path, "configured").splitlines()
     assert (tmp_path / "executions.txt").read_text().count("ran") == 2
     assert len(lines) == 4, lines
-    assert all(line.startswith("consist.steps|INFO|") for line in lines)
+    assert all(line.startswith("consist.workflow.steps|INFO|") for line in lines)
     first, hit, changed, failed = (line.split("|", 3)[2:] for line in lines)
     assert first[0] == "executed" and "no earlier run of step 'step'" in first[1] and " s;" in first[1]
     first_id = first[1].split("executed as run ")[1].split()[0]

@@ -23,7 +23,7 @@ from consist import (
     OutputMissingError,
     Tracker,
 )
-from consist.integrations import _docker_engine as engine
+from consist.executors import _docker_engine as engine
 from tests.helpers.containers import container_step, make_data, runs
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]

@@ -1,4 +1,4 @@
-"""consist.integrations._docker_engine against a real Docker engine (no mocks).
+"""consist.executors._docker_engine against a real Docker engine (no mocks).
 
 Skipped as a whole when no engine answers; start one with ``bash scripts/start-docker.sh``.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consist.integrations import _docker_engine as engine
+from consist.executors import _docker_engine as engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -122,7 +122,7 @@ def test_tail_keeps_the_last_lines():
 
 def test_importing_the_module_does_not_import_docker():
     code = (
-        "import sys, consist, consist.integrations._docker_engine; "
+        "import sys, consist, consist.executors._docker_engine; "
         "sys.exit('docker' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[3]

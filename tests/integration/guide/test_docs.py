@@ -76,7 +76,7 @@ def test_opt_outs_are_rare():
 
 def test_cli_reference_covers_every_command():
     """docs/cli.md has a section for every command the parser knows."""
-    from consist.cli import build_parser
+    from consist.cli.app import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices

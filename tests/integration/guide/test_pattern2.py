@@ -29,7 +29,7 @@ import pytest
 
 import consist
 from consist import Artifact, CouplerKeyError, Tracker, use_tracker
-from consist.coupler import CouplerWarning
+from consist.workflow.coupler import CouplerWarning
 
 GUIDE = Path(__file__).resolve().parents[4] / "shared" / "spec" / "usage-guide.md"
 

@@ -1,4 +1,4 @@
-"""Provenance folders (consist.farm) when run folders are reached through symbolic links."""
+"""Provenance folders (consist.views.farm) when run folders are reached through symbolic links."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ from sqlmodel import func, select
 
 import consist
 from consist import Tracker, use_tracker
-from consist import fold_files, view_folds
+from consist.views import fold_files
+from consist.views import folds as view_folds
 from tests.helpers.views import Person, make_tracker
 
 RUNS = view_folds.FOLD_MIN + 6

@@ -11,13 +11,8 @@ import pytest
 from sqlmodel import SQLModel
 
 import consist
-from consist import (
-    ConfigError,
-    SchemaConflictError,
-    Tracker,
-    schema_capture,
-    use_tracker,
-)
+from consist import ConfigError, SchemaConflictError, Tracker, use_tracker
+from consist.artifacts import schema_capture
 
 
 def make_tracker(tmp_path: Path) -> Tracker:
@@ -79,7 +74,7 @@ def test_a_scan_filtered_to_one_run_of_1000_opens_one_file(tmp_path, monkeypatch
     monkeypatch.setattr(pl, "scan_parquet", counting_scan)
     monkeypatch.setattr(schema_capture, "describe_file", counting_describe)
     def opened() -> list[str]:
-        # Files are scanned through links named after their provenance (see consist.farm).
+        # Files are scanned through links named after their provenance (see consist.views.farm).
         out = []
         for source in scanned:
             out += [os.path.realpath(p) for p in ([source] if isinstance(source, str) else source)]

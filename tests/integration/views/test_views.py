@@ -251,7 +251,7 @@ def test_views_do_not_warn_on_a_clean_catalog(tmp_path):
 
 def test_without_symbolic_links_views_and_scans_join_provenance_instead(tmp_path, monkeypatch):
     """Where links cannot be made, views and scans give the same rows and still prune by run."""
-    from consist.farm import LinkFarm
+    from consist.views.farm import LinkFarm
 
     tracker = make_tracker(tmp_path, Person)
     runs = [run_sim(tracker, ("a", "b")[i % 2], 2020 + i, i) for i in range(6)]

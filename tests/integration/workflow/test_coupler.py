@@ -10,7 +10,7 @@ import pytest
 
 import consist
 from consist import ConfigError, CouplerKeyError, Tracker, use_tracker
-from consist.coupler import CouplerWarning
+from consist.workflow.coupler import CouplerWarning
 from consist.errors import ScenarioOutputsMissingError
 
 

@@ -17,7 +17,7 @@ from consist import (
     coupler_schema,
     use_tracker,
 )
-from consist.coupler import CouplerWarning
+from consist.workflow.coupler import CouplerWarning
 
 
 def records(tracker: Tracker) -> list[consist.Run]:
@@ -457,15 +457,17 @@ def test_scenario_cache_hydration_option_reaches_steps(tracker):
 
 
 def test_scenario_cache_hydration_option_reaches_function_steps(tracker, monkeypatch):
-    """sc.run passes the scenario's step_cache_hydration to Tracker.run unless the step gives its own."""
+    """sc.run gives its steps the scenario's step_cache_hydration unless the step gives its own."""
+    from consist.workflow import scenario as scenario_module
+
     seen = []
-    original = Tracker.run
+    original = scenario_module.run_step
 
-    def spy(self, *args, **kwargs):
-        seen.append(kwargs.get("cache_hydration"))
-        return original(self, *args, **kwargs)
+    def spy(host, spec):
+        seen.append(spec.cache_hydration)
+        return original(host, spec)
 
-    monkeypatch.setattr(Tracker, "run", spy)
+    monkeypatch.setattr(scenario_module, "run_step", spy)
     with tracker.scenario("s", step_cache_hydration="inputs-missing") as sc:
         sc.run("a", fn=lambda: frame(), outputs=["a"])
         sc.run("b", fn=lambda: frame(), outputs=["b"], cache_hydration="metadata")

@@ -11,14 +11,14 @@ from sqlmodel import select
 
 import consist
 from consist import ConfigError, Tracker, use_tracker
-from consist.coltypes import combine, conflict, fits, polars_dtype, python_annotation
-from consist.schema_capture import (
+from consist.artifacts.coltypes import combine, conflict, fits, polars_dtype, python_annotation
+from consist.artifacts.schema_capture import (
     FileSchema,
     SchemaStore,
     describe_file,
     schema_from_meta,
 )
-from consist.schema_export import export_sqlmodel, export_sqlmodel_stub
+from consist.views.schema_export import export_sqlmodel, export_sqlmodel_stub
 
 
 def make_tracker(tmp_path: Path, *schemas: type) -> Tracker:
@@ -138,7 +138,7 @@ def test_exported_stub_registered_gives_a_working_view(tmp_path):
 
 def test_stub_names_hostile_columns_safely():
     """Keywords, digits, punctuation and duplicates become valid, distinct attribute names."""
-    from consist.schema_capture import ColumnSchema
+    from consist.artifacts.schema_capture import ColumnSchema
 
     schema = FileSchema(id="x" * 64, driver="parquet", columns=[
         ColumnSchema(name=n, type=t) for n, t in

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import consist
-from consist.cleanup import collect
+from consist.cache.cleanup import collect
 from consist.errors import ConfigError
 
 

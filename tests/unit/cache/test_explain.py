@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from consist import Explanation, Tracker
-from consist.index import RECENT_RUNS
+from consist.catalog.index import RECENT_RUNS
 from consist.models import CodeInfo, Run
-from consist.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
+from consist.identity.reasons import UPSTREAM, StepComponents, closest, differences, full_reason
 from tests.helpers.chain_steps import CALLS, last, load, mid
 from tests.helpers.files import age
 

@@ -8,7 +8,8 @@ import duckdb
 import polars as pl
 
 import consist
-from consist import Tracker, database, use_tracker
+from consist import Tracker, use_tracker
+from consist.catalog import database
 from tests.helpers.records import make_run
 
 

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from consist import Tracker, compaction, segments
-from consist.catalog import encode_run
+from consist import Tracker
+from consist.catalog import compaction, segments
+from consist.catalog.records import encode_run
 from tests.helpers.records import make_run
 
 

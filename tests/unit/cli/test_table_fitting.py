@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consist.cli_text import text_table
+from consist.cli.text import text_table
 
 RUN_ID = "trip_generation-20261206-093328-41aa112c"
 

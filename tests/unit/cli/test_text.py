@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from consist import cli_catalog, database
-from consist.cli_text import key_values, parse_age, seconds, text_table
+from consist.cli import catalog as cli_catalog
+from consist.catalog import database
+from consist.cli.text import key_values, parse_age, seconds, text_table
 
 
 def test_tables_align_columns_and_right_align_numbers():
@@ -51,7 +52,7 @@ def test_durations_read_well():
 def test_command_startup_imports_no_heavy_module():
     """Importing the command and building its parser loads neither duckdb, pyarrow, polars nor pandas."""
     code = (
-        "import sys, consist.cli; consist.cli.build_parser(); "
+        "import sys, consist.cli; consist.cli.app.build_parser(); "
         "print(sorted(m for m in ('duckdb', 'pyarrow', 'polars', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 import consist
-from consist.display import human_size
+from consist.display.html import human_size
 
 
 def test_result_run_and_artifact_render_html(tracker):

@@ -7,9 +7,10 @@ import os
 
 import blake3
 
-from consist import hashing, progress
-from consist.hashing import Hasher
-from consist.progress import Progress
+from consist.identity import hashing
+from consist.display import progress
+from consist.identity.hashing import Hasher
+from consist.display.progress import Progress
 
 
 def test_bar_shows_sizes_percent_and_speed():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from consist.progress import Progress, notebook_html
+from consist.display.progress import Progress, notebook_html
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are a Unix feature")
 
@@ -64,7 +64,7 @@ def test_a_scenario_bar_names_the_step_running_now(tmp_path):
     import io
 
     from consist import Tracker
-    from consist.progress import StepProgress
+    from consist.display.progress import StepProgress
 
     out = io.StringIO()
     bar = StepProgress(Tracker(run_dir=tmp_path / "runs"), "base", delay=0.0, stream=out)

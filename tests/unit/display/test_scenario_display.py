@@ -7,7 +7,7 @@ import io
 import polars as pl
 
 import consist
-from consist.progress import StepProgress
+from consist.display.progress import StepProgress
 
 
 def make() -> pl.DataFrame:

@@ -130,7 +130,7 @@ def test_volume_host_paths_expand_the_home_folder(monkeypatch: pytest.MonkeyPatc
 
 def test_version_difference_names_only_the_changed_parts():
     """A changed container version is reported by its changed parts; plain version strings are shown whole."""
-    from consist.reasons import version_difference
+    from consist.identity.reasons import version_difference
 
     old, new = version(), version(environment={"MODE": "slow"})
     shown = version_difference(old, new)

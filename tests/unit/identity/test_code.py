@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from consist.code_identity import identify
+from consist.identity.code import identify
 from consist.errors import ConfigError
 
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from consist.errors import UnhashableInputError
-from consist.identity import canonical, config_hash, config_snapshot, diff_configs, digest, inputs_hash, step_signature
+from consist.identity.digests import canonical, config_hash, config_snapshot, diff_configs, digest, inputs_hash, step_signature
 
 
 class Model(BaseModel):
@@ -72,7 +72,7 @@ def test_non_mapping_config_is_rejected():
 def test_config_hash_is_stable_across_processes_and_hash_seeds():
     """The same config hashes identically in processes with different PYTHONHASHSEED."""
     code = (
-        "from consist.identity import config_hash, config_snapshot;"
+        "from consist.identity.digests import config_hash, config_snapshot;"
         "print(config_hash(config_snapshot({'b': {3, 1, 2}, 'a': {'z': 1, 'y': [1.0, 'x']}})))"
     )
     outs = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import blake3
 
-from consist import hashing
-from consist.hashing import Hasher
+from consist.identity import hashing
+from consist.identity.hashing import Hasher
 from tests.helpers.files import age
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from consist.hashing import Hasher, hash_file_uncached, walk_files
-from consist.identity import directory_hash
-from consist.parallel_hash import PARALLEL_MIN_FILES, PARALLEL_MIN_MEAN_BYTES, hash_many
+from consist.identity.hashing import Hasher, hash_file_uncached, walk_files
+from consist.identity.digests import directory_hash
+from consist.identity.parallel_hash import PARALLEL_MIN_FILES, PARALLEL_MIN_MEAN_BYTES, hash_many
 
 
 def _store(root: Path, files: int, size: int) -> Path:

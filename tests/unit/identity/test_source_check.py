@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-from consist.code_identity import identify
-from consist.source_check import describes
+from consist.identity.code import identify
+from consist.identity.source_check import describes
 
 
 class _Base:

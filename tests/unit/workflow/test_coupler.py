@@ -14,7 +14,7 @@ from consist import (
     CouplerKeyError,
     coupler_schema,
 )
-from consist.coupler import CouplerWarning, closest
+from consist.workflow.coupler import CouplerWarning, closest
 
 
 def art(key: str, h: str = "0" * 64) -> Artifact:

@@ -1,0 +1,192 @@
+"""Making :class:`Artifact` values from files and frames.
+
+Owns the rules for logging bytes: where a frame is written inside a run folder, how a
+file's hash is obtained (computed, memoised, or supplied and checked), and key safety.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from consist.artifacts.formats.drivers import driver_for
+from consist.artifacts.formats.frames import frame_kind, write_parquet
+from consist.catalog.record_values import record_mapping
+from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
+from consist.identity.digests import digest
+from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
+from consist.models import Artifact
+from consist.user_warnings import warn
+
+_FORBIDDEN = ("/", "\\", "\x00")
+# The longest key, in UTF-8 bytes (see check_key).
+MAX_KEY_BYTES = 200
+
+
+def check_key(key: Any, what: str = "output key") -> str:
+    """Return ``key`` if it is safe to use as a file name inside a run folder."""
+    if not isinstance(key, str) or not key.strip():
+        raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
+    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN):
+        raise UnsafeKeyError(
+            f"{what} {key!r} cannot be used: keys become file names inside the run folder, "
+            "so they may not contain '/', '\\' or NUL, or start with '.'. "
+            "Choose a plain name such as 'persons_2030'."
+        )
+    # Bytes, not characters: file systems cap a name at 255 bytes, and the key also
+    # carries an extension and a temporary-name prefix while it is written.
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise UnsafeKeyError(
+            f"{what} {key[:40]!r}... is {size} bytes long in UTF-8 ({len(key)} characters); keys become "
+            f"file names, so they may be at most {MAX_KEY_BYTES} bytes (about {MAX_KEY_BYTES // 3} "
+            "characters of CJK text). Choose a shorter name."
+        )
+    return key
+
+
+def truncate_name(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return name.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+
+
+def artifact_id(run_id: str | None, key: str, content: str) -> str:
+    """A stable id: produced artifacts by (run, key), raw files by (path, hash)."""
+    return digest("consist.artifact/1", run_id, key, content)[:32]
+
+
+def content_size(path: Path) -> int:
+    """Bytes of a file, or of all files under a folder."""
+    if path.is_dir():
+        return sum(os.path.getsize(full) for _, full in walk_files(path) if os.path.exists(full))
+    return path.stat().st_size
+
+
+def file_artifact(
+    path: Path,
+    key: str,
+    *,
+    run_id: str | None,
+    hasher: Hasher,
+    meta: dict[str, Any] | None = None,
+    content_hash: str | None = None,
+    force_hash_override: bool = False,
+    validate_content_hash: bool = False,
+    kind: str | None = None,
+) -> Artifact:
+    """An artifact for an existing file or folder.
+
+    ``content_hash`` reuses a hash you already have (after a copy or move) instead of
+    reading the bytes. One that contradicts a hash consist already knows for the
+    unchanged file is ignored with a warning (the known hash is kept) unless
+    ``force_hash_override``; ``validate_content_hash`` checks it against the bytes on
+    disk and raises on a mismatch.
+    """
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before any hashing: refused at the call
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
+    path = path.resolve()
+    if content_hash is None:
+        value = hasher.hash_path(path)
+    else:
+        value = _checked_hash(path, key, hasher, content_hash, force_hash_override, validate_content_hash)
+    return _hashed(
+        path,
+        str(path),
+        key,
+        value,
+        artifact_id(run_id, key, value if run_id is None else ""),
+        run_id=run_id,
+        frame_kind=kind,
+        meta=meta,
+        stat=stat_fingerprint(path),
+        created_at=time.time(),
+    )
+
+
+def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact:
+    """An input artifact for a file nobody logged: hashed by content (stat-memoised).
+
+    ``mounts`` (:class:`~consist.mounts.Mounts`) names the file portably when it lies under one.
+    """
+    path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
+    try:
+        value = hasher.hash_path(path)
+    except FileNotFoundError:
+        raise InputNotFoundError(
+            f"Input {name!r} points to {path}, which does not exist "
+            f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
+        ) from None
+    uri = mounts.uri_for(path.resolve(), f"input {name!r}")
+    return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+
+
+def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any) -> Artifact:
+    # Every artifact made from a file on disk: where it is, its content hash, size and driver.
+    return Artifact(id=id_, key=key, uri=uri, hash=value, size=content_size(path), driver=driver_for(path), **fields)
+
+
+def _checked_hash(
+    path: Path, key: str, hasher: Hasher, supplied: str, force: bool, validate: bool
+) -> str:
+    if validate:
+        actual = hasher.hash_path(path)
+        if actual != supplied:
+            raise ConfigError(
+                f"content_hash for {key!r} does not match {path}: supplied {supplied[:16]}..., "
+                f"file hashes to {actual[:16]}.... Drop content_hash= to hash the file."
+            )
+        return supplied
+    known = hasher.known_hash(path)
+    if known is not None and known != supplied and not force:
+        # Failing here would throw away a step that may have run for hours: keep what is known.
+        warn(
+            f"log_artifact({key!r}): content_hash={supplied} differs from the hash already recorded for "
+            f"{path} ({known}); keeping the recorded hash. Pass force_hash_override=True to replace it, "
+            "or validate_content_hash=True to check it against the file."
+        )
+        return known
+    if path.is_file():
+        hasher.remember(path, supplied)
+    return supplied
+
+
+def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None) -> Artifact:
+    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact."""
+    kind = frame_kind(obj)
+    if kind is None:
+        raise ConfigError(
+            f"{key!r} is a {type(obj).__name__}, not a frame; log_dataframe takes a pandas or "
+            "Polars DataFrame, a Polars LazyFrame or a pyarrow Table."
+        )
+    check_key(key)
+    meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.parquet"
+    write_parquet(obj, kind, target)
+    return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+
+
+def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str | None:
+    """Why an artifact's file no longer holds its recorded bytes (missing or modified), or None.
+
+    ``mode`` is a ``verify_outputs`` value: ``"stat"`` re-hashes only when size or mtime
+    changed since it was recorded, ``"hash"`` always, ``"exists"`` never.
+    """
+    path = artifact.path
+    try:
+        token = stat_fingerprint(path)
+    except FileNotFoundError:
+        return f"output {artifact.key!r} is missing at {path}"
+    if mode == "exists" or (mode == "stat" and token == artifact.stat):
+        return None
+    try:
+        found = hasher.hash_path(path)
+    except OSError as exc:  # unreadable (permissions, a bad sector): damaged, so the step runs again
+        return f"output {artifact.key!r} at {path} cannot be read ({exc.strerror or exc}), so it counts as damaged"
+    if found != artifact.hash:
+        return f"output {artifact.key!r} at {path} no longer matches its recorded hash (modified after it was recorded)"
+    return None

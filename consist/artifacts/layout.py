@@ -1,0 +1,61 @@
+"""The on-disk layout of a tracker's metadata folder (``<run_dir>/.consist``).
+
+::
+
+    .consist/
+      records/fresh/<run_id>.json   one immutable record per run (the catalog's source of truth)
+      records/segments/*.parquet    compacted records (see consist.catalog)
+      index/<sig[:2]>/<sig>         cache index: signature -> producing run and outputs
+      ids/<id[:2]>/<id>             claims on user-chosen run ids
+      records/corrupt/              unreadable record files, moved aside and reported
+      hashmemo/                     stat memo of content hashes
+      code/<code_hash>.txt          source text behind code identities
+      last/<name hash>              identity components of a step's recent runs (miss reasons)
+      schemas/                      captured file schemas
+      hot/                          ingested ("hot") rows: a DuckDB file of their own
+      links/                        provenance folders whose names carry provenance columns
+      db_path                       the catalog file (``db_path``) this folder was last used with
+
+Owns names only: it reads and writes nothing itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consist.identity.hashing import hash_bytes
+
+
+class Layout:
+    """Paths of one metadata folder."""
+
+    __slots__ = ("root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links", "db_pointer")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fresh = root / "records" / "fresh"
+        self.segments = root / "records" / "segments"
+        self.index = root / "index"
+        self.ids = root / "ids"
+        self.hashmemo = root / "hashmemo"
+        self.code = root / "code"
+        self.corrupt = root / "records" / "corrupt"
+        self.last = root / "last"
+        self.schemas = root / "schemas"
+        self.hot = root / "hot"
+        self.links = root / "links"
+        self.db_pointer = root / "db_path"  # text: the catalog file this folder was last used with
+
+    def record_path(self, run_id: str) -> Path:
+        return self.fresh / f"{run_id}.json"
+
+    def index_path(self, signature: str) -> Path:
+        return self.index / signature[:2] / signature
+
+    def id_claim_path(self, run_id: str) -> Path:
+        shard = hash_bytes(run_id.encode())[:2]
+        return self.ids / shard / run_id
+
+    def code_path(self, code_hash: str) -> Path:
+        return self.code / f"{code_hash}.txt"
+

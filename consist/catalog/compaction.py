@@ -1,0 +1,310 @@
+"""Compaction: fold fresh record files into Parquet segments, and merge segments.
+
+Readers see fresh files and segments alike (see :mod:`consist.catalog.database`), so a query
+opens a few Parquet files instead of one JSON file per run. Compaction never loses or
+duplicates a record, whenever it is killed:
+
+1. fresh records are written into a new segment (a temporary file, then one rename);
+2. only then may the folded fresh files go: each is deleted once a live segment holds
+   its record byte for byte and that segment is older than :data:`GRACE_S` (an outside
+   reader of the catalog file may have listed it). Until then a run is in both places;
+   readers skip fresh records whose id a live segment holds. A fresh file holding a
+   different record under an id already taken is moved to ``records/corrupt/``;
+3. a merge writes one segment that names the segments it replaces; readers ignore
+   replaced segments at once, and their files are deleted by a later compaction once
+   the replacement is older than :data:`GRACE_S` (so a query that listed them just
+   before keeps working).
+
+Only one process compacts a folder at a time (a file lock on ``records/.compact.lock``,
+taken without waiting by automatic compaction). Appending never takes the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from consist.artifacts.layout import Layout
+from consist.catalog import segment_ids, segment_records, segment_sums
+from consist.catalog import segments
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, fresh_names
+from consist.errors import DiskWriteError
+from consist.file_lock import acquire
+from consist.models import Run
+
+log = logging.getLogger("consist.catalog")
+
+DEFAULT_THRESHOLD = DEFAULT_COMPACT_THRESHOLD
+FANOUT = 4
+GRACE_S = 60.0
+_decoder = msgspec.json.Decoder(Run)
+_lock_warned = False
+
+
+@dataclass
+class CompactionReport:
+    """What one compaction did.
+
+    ``conflicts`` are fresh files moved aside because another record has their run id;
+    ``pending`` counts folded fresh files kept for the grace period (deleted later).
+    """
+
+    folded: int = 0
+    merged: int = 0
+    deleted_segments: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    pending: int = 0
+    skipped: bool = False
+
+
+@contextmanager
+def compaction_lock(layout: Layout, blocking: bool) -> Iterator[bool]:
+    """Hold the folder's compaction lock; yields False when another process holds it."""
+    global _lock_warned
+    path = layout.root / "records" / ".compact.lock"
+    try:
+        lock = acquire(path, blocking=blocking)
+    except OSError as exc:
+        # A file system without working locks: never compact blind, just read slower.
+        if not _lock_warned:
+            _lock_warned = True
+            log.warning("catalog compaction disabled: cannot lock %s (%s)", path, exc)
+        lock = None
+    if lock is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def compact(
+    layout: Layout, *, threshold: int = DEFAULT_THRESHOLD, blocking: bool = True, merge: bool = True
+) -> CompactionReport:
+    """Fold every fresh record into a segment and merge small segments.
+
+    Parameters
+    ----------
+    layout
+        The metadata folder.
+    threshold
+        Fresh records per automatic compaction; also the size unit of merge levels.
+    blocking
+        Wait for another process's compaction to finish (True) or return at once.
+    merge
+        Also merge segments of one size level once there are :data:`FANOUT` of them.
+    """
+    report = CompactionReport()
+    with compaction_lock(layout, blocking) as held:
+        if not held:
+            report.skipped = True
+            return report
+        catalog = segments.SegmentCatalog(layout.segments)
+        catalog.refresh()
+        report.deleted_segments = _collect_garbage(layout, catalog)
+        try:
+            _fold_fresh(layout, catalog, report)
+            if merge:
+                report.merged = _merge(layout, catalog, threshold)
+        except OSError as exc:
+            if isinstance(exc, (DiskWriteError, FileNotFoundError)):
+                raise
+            where = exc.filename or str(layout.segments)
+            raise DiskWriteError(
+                f"catalog compaction could not write {where}: {exc.strerror or exc}. Nothing was lost (fresh "
+                "records stay until a segment holds them); free space on that disk, then run `consist rebuild "
+                "--compact` or tracker.compact().", filename=where, errno=exc.errno,
+            ) from exc  # fmt: skip
+    return report
+
+
+def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport) -> None:
+    """Fold fresh records into a new segment; settle copies and leftovers by run id.
+
+    A fresh file is deleted only when a live segment holds its run byte for byte, and
+    only once that segment is older than :data:`GRACE_S` (an outside reader of the
+    catalog file may have listed it). A file holding a different record under an id
+    already taken (a sync tool's conflicted copy, a reused id) is moved aside, never
+    deleted or folded.
+    """
+    by_id = _fresh_by_id(layout, catalog, report)
+    held = catalog.read_records(run_id for run_id in by_id if catalog.holder(run_id) is not None)
+    pairs, leftovers = [], []
+    for run_id, copies in by_id.items():
+        kept = held.get(run_id)
+        if kept is None:
+            path, data, run = copies[0]
+            pairs.append((run, data))
+            leftovers.append((run_id, path))
+            kept, copies = data, copies[1:]
+        for path, data, _ in copies:
+            if data == kept:
+                leftovers.append((run_id, path))
+            else:
+                _set_aside(layout, path, run_id, report)
+    if pairs:
+        segments.write_segment(layout.segments, pairs)
+        report.folded = len(pairs)
+        catalog.refresh()
+    now = time.time()
+    for run_id, path in leftovers:
+        holder = catalog.holder(run_id)
+        if holder is not None and now - catalog.infos[holder].mtime >= GRACE_S:
+            _unlink(path)
+        else:
+            report.pending += 1
+
+
+def _fresh_by_id(
+    layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport
+) -> dict[str, list[tuple[Path, bytes, Run]]]:
+    """Readable fresh records by run id; the file named after its id first. Corrupt ones are quarantined.
+
+    Files folded less than :data:`GRACE_S` ago are not even read (a later compaction settles them).
+    """
+    by_id: dict[str, list[tuple[Path, bytes, Run]]] = {}
+    now = time.time()
+    for name in sorted(fresh_names(layout)):
+        holder = catalog.holder(name[: -len(".json")])
+        if holder is not None and now - catalog.infos[holder].mtime < GRACE_S:
+            report.pending += 1
+            continue
+        path = layout.fresh / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        try:
+            run = _decoder.decode(data)
+        except msgspec.DecodeError:
+            report.quarantined.append(str(_quarantine(layout, path)))
+            continue
+        by_id.setdefault(run.id, []).append((path, data, run))
+    for run_id, copies in by_id.items():
+        copies.sort(key=lambda c: c[0].name != f"{run_id}.json")
+    return by_id
+
+
+def _set_aside(layout: Layout, path: Path, run_id: str, report: CompactionReport) -> None:
+    target = _quarantine(layout, path, f"it holds a different record under run id {run_id!r}, which another record has")
+    report.conflicts.append(str(target))
+
+
+def _quarantine(layout: Layout, path: Path, why: str = "it cannot be decoded") -> Path:
+    target = layout.corrupt / path.name
+    if target.exists():
+        target = layout.corrupt / f"{path.stem}.{time.time_ns()}{path.suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    log.warning("run record %s: %s; moved it to %s", path, why, target)
+    return target
+
+
+def level(rows: int, threshold: int) -> int:
+    """The merge level of a segment of ``rows`` runs: 0 below threshold*FANOUT, and so on."""
+    unit = max(1, threshold) * FANOUT
+    if rows < unit:
+        return 0
+    return 1 + int(math.log(rows / unit, FANOUT) + 1e-9)
+
+
+def _merge(layout: Layout, catalog: segments.SegmentCatalog, threshold: int) -> int:
+    merged = 0
+    while True:
+        by_level: dict[int, list[str]] = {}
+        for name in catalog.live:
+            by_level.setdefault(level(len(catalog.infos[name].ids), threshold), []).append(name)
+        group = next((names for _, names in sorted(by_level.items()) if len(names) >= FANOUT), None)
+        if group is None:
+            return merged
+        if not all([catalog.verified(name, every_record=True) for name in group]):
+            continue  # a damaged input is never merged (its damage would get a valid checksum)
+        # Name every still-present file the inputs replaced too, so deleting an input
+        # later can never bring its own leftovers back to life.
+        replaces = set(group)
+        for name in group:
+            replaces |= {n for n in catalog.infos[name].replaces if n in catalog.infos}
+        _write_merged(layout, [layout.segments / n for n in group], replaces)
+        merged += len(group)
+        catalog.refresh()
+
+
+def _write_merged(layout: Layout, inputs: list[Path], replaces: set[str]) -> Path:
+    """Stream ``inputs`` into one new segment, in order (bounded memory)."""
+    target = layout.segments / segments.segment_name()
+    meta = segments.segment_meta(replaces)
+    schema = segments.SCHEMA.with_metadata(meta)
+    with segments.publishing(target) as (tmp_records, tmp):
+        with pa.ipc.new_file(tmp_records, segments.RECORDS_SCHEMA) as writer:
+            for path in inputs:
+                with pa.memory_map(str(segments.records_path(path))) as source:
+                    reader = pa.ipc.open_file(source)
+                    for i in range(reader.num_record_batches):
+                        writer.write_batch(segment_records.with_digests(reader.get_batch(i)))
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            # Coalesce small input groups into full ones: scans pay per row group.
+            pending: list[pa.Table] = []
+            rows = 0
+            for path in inputs:
+                pf = pq.ParquetFile(path)
+                for i in range(pf.num_row_groups):
+                    part = pf.read_row_group(i).cast(segments.SCHEMA)
+                    pending.append(part)
+                    rows += part.num_rows
+                    if rows >= segments.ROW_GROUP:
+                        table = pa.concat_tables(pending).combine_chunks().replace_schema_metadata(meta)
+                        full = (rows // segments.ROW_GROUP) * segments.ROW_GROUP
+                        writer.write_table(table.slice(0, full), row_group_size=segments.ROW_GROUP)
+                        pending, rows = [table.slice(full)], rows - full
+            if rows:
+                writer.write_table(pa.concat_tables(pending).replace_schema_metadata(meta))
+    return target
+
+
+def _collect_garbage(layout: Layout, catalog: segments.SegmentCatalog) -> int:
+    """Delete replaced segments whose replacement is old enough, and dead temp files."""
+    deleted = 0
+    now = time.time()
+    for old, newer in catalog.replaced().items():
+        if now - catalog.infos[newer].mtime >= GRACE_S:
+            # The Parquet file first: without it the segment no longer exists.
+            _unlink(layout.segments / old)
+            _unlink(segments.records_path(layout.segments / old))
+            _unlink(segment_sums.sums_path(layout.segments / old))
+            _unlink(segment_ids.ids_path(layout.segments / old))
+            deleted += 1
+    # Under the lock, a temporary file or a records file without its Parquet file can
+    # only be left over from a killed compaction.
+    try:
+        names = set(os.listdir(layout.segments))
+    except FileNotFoundError:
+        names = set()
+    for name in names:
+        temporary = name.startswith(".seg-") and name.endswith(".tmp")
+        sidecars = (segments.RECORDS_SUFFIX, segment_sums.SUMS_SUFFIX, segment_ids.IDS_SUFFIX)
+        suffix = next((s for s in sidecars if name.endswith(s)), None)
+        orphan = suffix is not None and name[: -len(suffix)] + ".parquet" not in names
+        if temporary or orphan:
+            _unlink(layout.segments / name)
+    if deleted:
+        catalog.refresh()
+    return deleted
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,145 @@
+"""The cache index: one small msgpack file per step signature.
+
+A lookup is one file read, whatever the number of runs in the catalog: no DuckDB, no
+scan. An entry is written only after a run has completed and its record is on disk, so
+a failed or killed run never leaves one.
+
+Output keys are not part of a signature, so two steps running the same function on the
+same config and inputs share one. When they declare different outputs (``outputs=["a"]``
+in one, ``["b"]`` in the other) each needs its own entry, or every run of one would
+replace the other's and neither would ever hit: the file then holds a short list of
+entries, newest first, one per set of output keys, and a lookup takes the newest entry
+that has every output the step declares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from consist.artifacts.layout import Layout
+from consist.atomic import write_bytes
+from consist.identity.hashing import hash_bytes
+from consist.identity.reasons import StepComponents
+from consist.models import CacheEntry, enc_hook
+
+log = logging.getLogger("consist.cache")
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)  # numpy scalars in artifact metadata
+_decoder = msgspec.msgpack.Decoder(CacheEntry)
+_list_decoder = msgspec.msgpack.Decoder(list[CacheEntry])
+# Entries kept per signature for different sets of output keys.
+ALTERNATES = 4
+_last_decoder = msgspec.msgpack.Decoder(StepComponents)
+_recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])
+# Executed runs remembered per step name, newest first, to explain later misses.
+RECENT_RUNS = 16
+
+
+class CacheIndex:
+    """Signature -> :class:`CacheEntry`, stored under ``layout.index``."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def get(self, signature: str, keys: Iterable[str] = ()) -> CacheEntry | None:
+        """The newest entry for ``signature`` with every output in ``keys``; failing that the
+        newest entry (whose missing output then explains the miss); None if there is none.
+
+        A damaged entry counts as absent.
+        """
+        wanted = set(keys)
+        entries = self.entries(signature)
+        return next((e for e in entries if wanted <= {a.key for a in e.outputs}), entries[0] if entries else None)
+
+    def entries(self, signature: str) -> list[CacheEntry]:
+        """Every entry kept for ``signature``, newest first.
+
+        An entry naming another signature (a file overwritten by a sync tool or a bad
+        restore) is damaged: it is left out, with a warning naming the file, so another
+        configuration's outputs are never served.
+        """
+        path = self.layout.index_path(signature)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        try:
+            entries = [_decoder.decode(data)]  # the usual case: one entry
+        except msgspec.DecodeError:
+            try:
+                entries = _list_decoder.decode(data)
+            except msgspec.DecodeError:
+                log.warning("ignoring damaged cache index file %s (it does not decode); the step will run", path)
+                return []
+        kept = [e for e in entries if e.signature == signature]
+        if len(kept) < len(entries):
+            log.warning(
+                "ignoring damaged cache index file %s: it holds an entry for signature %s, not %s "
+                "(copied or restored over?); the step will run and rewrite it",
+                path, next(e.signature for e in entries if e.signature != signature), signature,
+            )  # fmt: skip
+        return kept
+
+    def put(self, entry: CacheEntry, *, durable: bool = False) -> Path:
+        """Store ``entry`` atomically and return its file; ``durable`` fsyncs it first.
+
+        It replaces the entry with the same output keys; entries with other output keys
+        are kept beside it (see the module docstring). When the bytes reach the disk is
+        the tracker's durability policy (:mod:`consist.catalog.durability`).
+        """
+        keys = {a.key for a in entry.outputs}
+        others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
+        payload = [entry, *others[: ALTERNATES - 1]] if others else entry
+        path = self.layout.index_path(entry.signature)
+        write_bytes(path, _encoder.encode(payload), durable=durable)
+        return path
+
+    def drop(self, signature: str) -> None:
+        """Forget the entry for ``signature`` if there is one."""
+        try:
+            os.unlink(self.layout.index_path(signature))
+        except FileNotFoundError:
+            pass
+
+    def last(self, name: str) -> StepComponents | None:
+        """The components of the latest executed run of step ``name``, if any."""
+        recent = self.recent(name)
+        return recent[0] if recent else None
+
+    def recent(self, name: str) -> list[StepComponents]:
+        """Components of the latest executed runs of step ``name``, newest first."""
+        try:
+            data = self._last_path(name).read_bytes()
+        except FileNotFoundError:
+            return []
+        try:
+            return _recent_decoder.decode(data)
+        except msgspec.DecodeError:
+            pass
+        try:  # the one-run format written before recent runs were kept
+            return [_last_decoder.decode(data)]
+        except msgspec.DecodeError:
+            return []
+
+    def put_last(
+        self, name: str, components: StepComponents, recent: list[StepComponents] | None = None
+    ) -> None:
+        """Remember ``components`` as the latest executed run of step ``name``.
+
+        ``recent`` is what :meth:`recent` returned (saves a read). Two processes finishing
+        the same step at once may each drop the other's entry: the list only chooses what
+        a later miss is compared with, so no lock is worth taking.
+        """
+        if recent is None:
+            recent = self.recent(name)
+        kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
+        write_bytes(self._last_path(name), _encoder.encode([components, *kept]))
+
+    def _last_path(self, name: str):
+        return self.layout.last / hash_bytes(name.encode())[:32]

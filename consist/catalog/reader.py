@@ -1,0 +1,403 @@
+"""consist's own view of the catalog: an in-process DuckDB connection per tracker.
+
+The connection is in-memory: it never holds a lock on ``db_path``, so any number of
+processes can query while others write. ``_consist_records`` is defined over the exact
+live segment files plus the fresh records this process has decoded (registered as an
+Arrow table), and the public views of :mod:`consist.catalog.database` sit on top, so SQL
+written against the file works here unchanged.
+
+Every query first refreshes: one ``listdir`` of the fresh folder (only new files are
+read; records are immutable) and one of the segments folder. Fresh files are read
+before segments are listed, and a fresh record whose id a live segment holds is
+skipped, so a compaction running meanwhile can never hide or double a run: each query
+sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
+
+A query repeated with the same SQL and values reuses its DuckDB relation (saving one
+bind of the statement); kept relations are dropped whenever the views change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+import pyarrow as pa
+
+from consist.artifacts.formats.literal import sql_path
+from consist.artifacts.layout import Layout
+from consist.catalog import database, segments
+from consist.catalog.codec import decode_run, fresh_names
+from consist.catalog.segment_sums import vanished
+from consist.models import Run
+
+if TYPE_CHECKING:
+    from consist.catalog.records import RecordStore
+
+log = logging.getLogger("consist.catalog")
+
+_RETRIES = 3
+# Relations kept for repeated queries: DuckDB binds a statement when the relation is made
+# and again when it runs; reusing the relation saves the first bind (about 2 ms for a view
+# over 100 files). A relation re-binds when it runs, so it always reads current data.
+_PLANS = 32
+# Run columns kept in memory for finding runs (a few MB per 100,000 runs): a filter on
+# these never opens a segment file. Anything else (hashes, facets) scans the segments.
+INDEX_COLUMNS = (
+    "id", "name", "model", "status", "kind", "parent_id", "year", "iteration", "cache_hit",
+    "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
+)  # fmt: skip
+_INDEX_SELECT = ", ".join(INDEX_COLUMNS)
+
+
+def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """The key a relation for ``sql`` with ``params`` is kept under, or None to keep none.
+
+    A script of several statements is never kept (its earlier statements ran when the
+    relation was made). Values are keyed with their types, as DuckDB binds ``1`` and
+    ``True`` differently.
+    """
+    if ";" in sql.strip().rstrip(";"):
+        return None
+    items = sorted(params.items()) if isinstance(params, Mapping) else enumerate(params or ())
+    key = (sql, tuple((name, type(v), v) for name, v in items))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def fresh_table(rows: list[dict[str, Any]]) -> Any:
+    """Fresh record rows in the segment schema, as a Polars frame DuckDB reads like Arrow.
+
+    Built by Polars: pyarrow's conversion from Python objects imports pandas (0.4-1 s of
+    a process's first query), which a query returning Polars never needs.
+    """
+    import polars as pl
+
+    return pl.DataFrame(rows, schema=_polars_schema(), strict=False)
+
+
+def _polars_type(kind: pa.DataType) -> Any:
+    import polars as pl
+
+    if pa.types.is_list(kind):
+        return pl.List(_polars_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pl.Struct({kind.field(i).name: _polars_type(kind.field(i).type) for i in range(kind.num_fields)})
+    return {pa.string(): pl.String, pa.int64(): pl.Int64, pa.float64(): pl.Float64, pa.bool_(): pl.Boolean}[kind]
+
+
+_POLARS_SCHEMA: dict[str, Any] = {}
+
+
+def _polars_schema() -> dict[str, Any]:
+    if not _POLARS_SCHEMA:
+        _POLARS_SCHEMA.update({f.name: _polars_type(f.type) for f in segments.SCHEMA})
+    return _POLARS_SCHEMA
+
+
+class CatalogHost(Protocol):
+    """What queries, lineage, cleanup and verification read of a tracker (``Tracker`` fits)."""
+
+    run_dir: Path
+    layout: Layout
+    records: RecordStore
+    mounts: Any  # consist.mounts.Mounts: how records name paths
+
+    @property
+    def catalog(self) -> LiveCatalog:
+        """The query connection (created on first use)."""
+        ...
+
+
+class LiveCatalog:
+    """The query side of one tracker's catalog (thread-safe; re-created after fork).
+
+    Parameters
+    ----------
+    layout
+        The tracker's metadata folder.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.segments = segments.SegmentCatalog(layout.segments)
+        self._lock = threading.RLock()
+        self._con: Any = None
+        self._pid = -1
+        # name -> (run, segment row), or None for a file that would not decode.
+        self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        self._folded: set[str] = set()
+        self._bad_seen = 0
+        self._warned: set[tuple[str, str]] = set()
+        self._state: tuple[Any, ...] | None = None
+        self._indexed: set[str] = set()
+        self._plans: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._held = 0
+
+    # -- connection and refresh --------------------------------------------------------
+
+    def connection(self) -> Any:
+        """The refreshed DuckDB connection (hold :attr:`lock` while using it)."""
+        with self._lock:
+            self._connect()
+            if not self._held or self._state is None:  # a failed read resets the state: list again
+                self.refresh()
+            return self._con
+
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """Refresh once, then keep the connection as it is for the block (one query's worth)."""
+        with self._lock:
+            con = self.connection()
+            self._held += 1
+            try:
+                yield con
+            finally:
+                self._held -= 1
+
+    @property
+    def state(self) -> tuple[Any, ...] | None:
+        """What the last refresh read: (live segments, fresh record names); equal means unchanged."""
+        return self._state
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Serialises use of the connection between threads."""
+        return self._lock
+
+    def _connect(self) -> None:
+        if self._con is not None and self._pid == os.getpid():
+            return
+        import duckdb
+
+        # After a fork the parent's connection must not be touched: start over.
+        self._con = duckdb.connect(":memory:")
+        # Segment files never change once written (new content gets a new name).
+        self._con.execute("SET parquet_metadata_cache = true")
+        self._pid = os.getpid()
+        self._state = None
+        self._indexed = set()
+        self._plans = OrderedDict()
+        self._con.register("_consist_fresh", fresh_table([]))
+        self._con.execute("CREATE OR REPLACE VIEW _consist_records AS SELECT * FROM _consist_fresh")
+        self._con.execute(
+            f"CREATE OR REPLACE TABLE _consist_index AS SELECT {_INDEX_SELECT}, '' AS _segment "
+            "FROM _consist_fresh LIMIT 0"
+        )
+        self._con.execute(
+            f"CREATE OR REPLACE VIEW _consist_found AS SELECT {_INDEX_SELECT} FROM _consist_index "
+            f"UNION ALL SELECT {_INDEX_SELECT} FROM _consist_fresh"
+        )
+        database.create_public_views(self._con)
+
+    def refresh(self) -> None:
+        """Bring the views up to date with the files (cheap when nothing changed)."""
+        with self._lock:
+            self._connect()
+            self.segments.refresh()  # only to skip reading folded fresh files (a held id stays held)
+            names = self._read_fresh()
+            self.segments.refresh()
+            live = tuple(self.segments.live)
+            state = (live, frozenset(names))
+            if state == self._state:
+                return
+            self._by_id = self._fresh_by_id(names)
+            rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
+            self._con.register("_consist_fresh", fresh_table(rows))
+            if live:
+                files = ", ".join(sql_path(p) for p in self.segments.paths())
+                union = "" if self.segments.uniform() else ", union_by_name = true"
+                body = (
+                    f"SELECT * FROM read_parquet([{files}]{union}, hive_partitioning = false) "
+                    "UNION ALL BY NAME SELECT * FROM _consist_fresh"
+                )
+            else:
+                body = "SELECT * FROM _consist_fresh"
+            self._con.execute(f"CREATE OR REPLACE VIEW _consist_records AS {body}")
+            self._sync_index(set(live))
+            self._state = state
+            self._plans.clear()
+
+    def _sync_index(self, live: set[str]) -> None:
+        # Incremental: segments never change, so only new ones are read (and a merge
+        # swaps its inputs' rows for the same rows from the merged file).
+        gone = sorted(self._indexed - live)
+        if gone:
+            marks = ", ".join("?" for _ in gone)
+            self._con.execute(f"DELETE FROM _consist_index WHERE _segment IN ({marks})", gone)
+        for name in sorted(live - self._indexed):
+            path = sql_path(self.segments.folder / name)
+            self._con.execute(
+                f"INSERT INTO _consist_index SELECT {_INDEX_SELECT}, ? FROM read_parquet({path}, hive_partitioning = false)",
+                [name],
+            )
+        self._indexed = set(live)
+
+    def _fresh_by_id(self, names: list[str]) -> dict[str, tuple[Run, dict[str, Any]]]:
+        """Decoded fresh records by run id: a copy under another file name is not a second run.
+
+        The file named after its id wins; two files with one id and different records
+        are reported once, by name.
+        """
+        by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
+        names_of: dict[str, str] = {}
+        for name in sorted(names):
+            entry = self._fresh.get(name)
+            if entry is None:
+                continue
+            run_id = entry[0].id
+            other = names_of.get(run_id)
+            if other is not None and by_id[run_id][0] != entry[0] and (other, name) not in self._warned:
+                self._warned.add((other, name))
+                log.warning(
+                    "run records %s and %s both hold run id %r with different content; reading %s "
+                    "(the next compaction moves the other aside)", self.layout.fresh / other,
+                    self.layout.fresh / name, run_id, f"{run_id}.json" if name == f"{run_id}.json" else other,
+                )  # fmt: skip
+            if other is None or name == f"{run_id}.json":
+                by_id[run_id], names_of[run_id] = entry, name
+        return by_id
+
+    def _read_fresh(self) -> list[str]:
+        present = set(fresh_names(self.layout))
+        for gone in [n for n in self._fresh if n not in present]:
+            del self._fresh[gone]
+        if len(self.segments.bad) != self._bad_seen:  # a skipped segment's fresh copies count again
+            self._bad_seen, self._folded = len(self.segments.bad), set()
+        # Files folded by a compaction stay a grace period for outside readers; a held id
+        # stays held (merges keep ids), so each name is looked up once.
+        self._folded &= present
+        kept = []
+        for name in present - self._folded:
+            if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
+                self._folded.add(name)
+                continue
+            if name not in self._fresh:
+                path = self.layout.fresh / name
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # compacted meanwhile: the segment listed next holds it
+                try:
+                    run = decode_run(data)
+                    self._fresh[name] = (run, segments.run_row(run))
+                except msgspec.DecodeError as exc:
+                    log.warning("skipping corrupt run record %s: %s", path, exc)
+                    self._fresh[name] = None
+            kept.append(name)
+        return kept
+
+    # -- queries ---------------------------------------------------------------------
+
+    def arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
+        """Run ``sql`` (with bound ``params``) on fresh views and return an Arrow table."""
+        import duckdb
+
+        with self._lock:
+            for attempt in range(_RETRIES):
+                con = self.connection()
+                key = _plan_key(sql, params)
+                try:
+                    relation = self._relation(con, sql, params, key)
+                    return relation.to_arrow_table() if relation is not None else pa.table({})
+                except Exception as exc:
+                    self._plans.pop(key, None)  # never reuse a relation that failed
+                    if not isinstance(exc, duckdb.IOException):
+                        raise
+                    # A segment merged away between listing and reading: list again.
+                    if attempt == _RETRIES - 1:
+                        if str(self.layout.segments) in str(exc):  # other files (views' data) are not ours to name
+                            raise vanished(str(exc)) from exc
+                        raise
+                    self._state = None
+        raise AssertionError("unreachable")
+
+    def _relation(
+        self, con: Any, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, key: tuple[Any, ...] | None
+    ) -> Any:
+        found = self._plans.get(key) if key is not None else None
+        if found is not None:
+            self._plans.move_to_end(key)
+            return found
+        if not params:
+            params = None
+        elif not isinstance(params, Mapping):
+            params = list(params)  # $name placeholders take a dict, ? placeholders a list
+        relation = con.sql(sql, params=params)
+        # Only a lazy SELECT is kept: anything else ran when the relation was made.
+        if key is not None and relation is not None and relation.type == "QUERY_RELATION":
+            self._plans[key] = relation
+            if len(self._plans) > _PLANS:
+                self._plans.popitem(last=False)
+        return relation
+
+    def forget_plans(self) -> None:
+        """Drop the kept relations (after changing the connection's views or tables)."""
+        with self._lock:
+            self._plans.clear()
+
+    def runs(
+        self, where: str = "", params: Sequence[Any] | None = None, order: str = "", *, indexed: bool = False
+    ) -> list[Run]:
+        """Runs whose rows match ``where`` (SQL over ``runs`` columns, bound ``params``).
+
+        SQL picks the ids: from the in-memory index when ``indexed`` (``where`` uses only
+        :data:`INDEX_COLUMNS`), else by scanning the segments. The records come from
+        this process's fresh-record cache or the segments' memory-mapped record files.
+        """
+        sql = "SELECT id FROM " + ("_consist_found" if indexed else "_consist_records")
+        if where:
+            sql += f" WHERE {where}"
+        if order:
+            sql += f" ORDER BY {order}"
+        with self._lock:
+            for attempt in range(_RETRIES):
+                found = list(dict.fromkeys(self.arrow(sql, params).column("id").to_pylist()))  # once per id
+                try:
+                    return self._records(found)
+                except FileNotFoundError as exc:  # a segment merged away meanwhile: list again
+                    if attempt == _RETRIES - 1:
+                        raise vanished(exc.filename or str(exc)) from exc
+                    self._state = None
+        raise AssertionError("unreachable")
+
+    def _records(self, run_ids: list[str]) -> list[Run]:
+        fresh = {}
+        for run_id in run_ids:
+            entry = self._by_id.get(run_id)
+            if entry is not None:
+                fresh[run_id] = entry[0]
+        stored = self.segments.read_records(i for i in run_ids if i not in fresh)
+        out = []
+        for run_id in run_ids:
+            run = fresh.get(run_id)
+            if run is None and run_id in stored:
+                run = decode_run(stored[run_id])
+            if run is not None:
+                out.append(run)
+        return out
+
+    def run(self, run_id: str) -> Run | None:
+        """The record of ``run_id`` as of the last refresh, or None."""
+        with self._lock:
+            found = self._records([run_id])
+            return found[0] if found else None
+
+    def close(self) -> None:
+        """Close the connection (a later query opens a new one)."""
+        with self._lock:
+            if self._con is not None and self._pid == os.getpid():
+                self._con.close()
+            self._con = None
+            self._state = None
+            self._plans.clear()

@@ -1,0 +1,279 @@
+"""The catalog: append-only run records.
+
+Each finished run is one JSON file written atomically under ``records/fresh``; past a
+threshold, compaction folds them into Parquet segments (:mod:`consist.catalog.compaction`).
+Record files and segments are the source of truth; the DuckDB database is a set of
+views over them and can be rebuilt at any time. Appending takes no lock and never
+fsyncs: a lost record loses history, not a cache entry (the index is durable). This
+module never builds an artifact path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from consist.artifacts.layout import Layout
+from consist.atomic import create_exclusive, write_bytes
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names
+from consist.catalog.segment_sums import vanished
+from consist.errors import CatalogError
+from consist.models import Run
+
+if TYPE_CHECKING:
+    # Imported lazily below: they load pyarrow, which `import consist` must not.
+    from consist.catalog.compaction import CompactionReport
+    from consist.catalog.segment_ids import IdIndex
+    from consist.catalog.segments import SegmentCatalog
+
+log = logging.getLogger("consist.catalog")
+
+# Automatic compactions run beside the steps, never on their path; at exit a running
+# one is given a moment to finish (a killed one loses nothing, see consist.catalog.compaction).
+_compactors: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_compactions() -> None:
+    for thread in list(_compactors):
+        thread.join(timeout=10)
+
+class RecordStore:
+    """Writes and reads the run records of one metadata folder.
+
+    Attributes
+    ----------
+    compact_threshold
+        Fresh record files at which an append compacts them into a segment (checked
+        every few appends, by whichever process gets the compaction lock).
+    auto_compact
+        Set to False to compact only when asked (:meth:`compact`).
+    """
+
+    def __init__(self, layout: Layout, compact_threshold: int = DEFAULT_COMPACT_THRESHOLD) -> None:
+        self.layout = layout
+        self.compact_threshold = compact_threshold
+        self.auto_compact = True
+        self._since_check = 0
+        self._listed = 0
+        self._folded: set[str] = set()
+        self._segments: SegmentCatalog | None = None
+        self._id_indexes: dict[str, IdIndex] = {}
+        self._lock = threading.Lock()
+        self._compactor: threading.Thread | None = None
+        self._settler: threading.Timer | None = None
+
+    def append(self, run: Run) -> None:
+        """Write ``run``'s record atomically (never partially visible)."""
+        write_bytes(self.layout.record_path(run.id), encode_run(run))
+        if self.auto_compact:
+            self._maybe_compact()
+
+    def discard(self, run_id: str) -> None:
+        """Remove ``run_id``'s fresh record, if any: a run whose failure could not be recorded.
+
+        Deleting needs no free space, so a full disk cannot leave a "completed" record
+        behind for a run that raised.
+        """
+        try:
+            os.unlink(self.layout.record_path(run_id))
+        except OSError:
+            pass
+
+    def _maybe_compact(self) -> None:
+        # Counting fresh files costs a listdir, so look only every few appends.
+        # A folder holding many folded files (kept a grace period) costs more to list:
+        # look less often then, so a check stays a small share of an append.
+        self._since_check += 1
+        if self._since_check < max(1, min(32, self.compact_threshold // 8), self._listed // 64):
+            return
+        self._since_check = 0
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        if self._unfolded() < self.compact_threshold:
+            return
+        thread = threading.Thread(target=self._compact_in_background, name="consist-compaction", daemon=True)
+        self._compactor = thread
+        _compactors.add(thread)
+        thread.start()
+
+    def _unfolded(self) -> int:
+        """Fresh record files no live segment holds yet (folded ones stay a grace period)."""
+        names = fresh_names(self.layout)
+        self._listed = len(names)
+        if len(names) < self.compact_threshold or not os.path.isdir(self.layout.segments):
+            return len(names)
+        with self._lock:
+            seg = self.segments
+            seg.refresh()
+            # A folded name stays folded (merges keep ids): only new names need a look-up.
+            self._folded &= set(names)
+            self._folded.update(n for n in names if n not in self._folded and seg.holder(n[: -len(".json")]) is not None)
+            return len(names) - len(self._folded)
+
+    def _compact_in_background(self) -> None:
+        from consist.catalog import compaction
+
+        try:
+            report = compaction.compact(self.layout, threshold=self.compact_threshold, blocking=False)
+        except Exception:  # the run is recorded either way; a failed compaction loses nothing
+            log.exception("automatic catalog compaction of %s failed", self.layout.root)
+        else:
+            if report.pending and self._settler is None:
+                # Folded fresh files wait out the grace period: delete them then, even if no
+                # more runs come (a bulk load would otherwise leave them for every reader to list).
+                self._settler = threading.Timer(compaction.GRACE_S + 1, self._settle)
+                self._settler.daemon = True
+                self._settler.start()
+        finally:
+            _compactors.discard(threading.current_thread())
+
+    def _settle(self) -> None:
+        self._settler = None
+        self._compact_in_background()
+
+    def wait_for_compaction(self, timeout: float | None = None) -> None:
+        """Block until an automatic compaction started by this store has finished."""
+        thread = self._compactor
+        if thread is not None:
+            thread.join(timeout)
+
+    def compact(self, *, blocking: bool = True) -> CompactionReport:
+        """Fold all fresh records into a segment now and merge small segments."""
+        from consist.catalog import compaction
+
+        return compaction.compact(self.layout, threshold=self.compact_threshold, blocking=blocking)
+
+    @property
+    def segments(self) -> SegmentCatalog:
+        """The (cached) live segments of this folder."""
+        if self._segments is None:
+            from consist.catalog.segments import SegmentCatalog
+
+            self._segments = SegmentCatalog(self.layout.segments)
+        return self._segments
+
+    def claim_id(self, run_id: str, *, check_segments: bool = True) -> bool:
+        """Reserve ``run_id`` with an exclusive create; False when a run already used it.
+
+        The claim file alone is not trusted: a catalog copied without its ``ids`` folder
+        still holds the ids in its records, so a fresh record or (``check_segments``) a
+        compacted one with this id also makes it taken. Generated ids skip the segment
+        check: they carry the second they were made in, so only a live writer can
+        collide with them, and the exclusive create settles that.
+        """
+        if not create_exclusive(self.layout.id_claim_path(run_id)):
+            return False
+        if self.layout.record_path(run_id).exists():
+            return False
+        return not (check_segments and self._in_segments(run_id))
+
+    def _in_segments(self, run_id: str) -> bool:
+        if not os.path.isdir(self.layout.segments):
+            return False
+        with self._lock:
+            seg = self.segments
+            seg.refresh()
+            return seg.holder(run_id) is not None
+
+    def get(self, run_id: str) -> Run | None:
+        """The record of ``run_id`` (its fresh file, else its segment), or None.
+
+        A fresh file is one ``open``; a compacted run is a set lookup in the cached
+        segment ids plus one pruned Parquet read.
+        """
+        if not run_id or run_id.startswith(".") or any(c in run_id for c in "/\\\x00"):
+            return None  # never a recorded id (see check_key): and no path escapes fresh/
+        path = self.layout.record_path(run_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if not os.path.isdir(self.layout.segments):
+                return None
+            data = self._segment_record(run_id)
+            if data is None:
+                return None
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # an id too long for a file name was never recorded
+                return None
+            raise CatalogError(
+                f"cannot read the run record {path}: {exc.strerror or exc}. Check the file's permissions and the "
+                "disk; `consist rebuild` re-reads the catalog once it is readable."
+            ) from exc
+        try:
+            return decode_run(data)
+        except msgspec.DecodeError:
+            log.warning("skipping corrupt run record %s", path)
+            return None
+
+    def _segment_record(self, run_id: str) -> bytes | None:
+        with self._lock:
+            seg = self.segments
+            if not seg.infos:  # nothing listed yet in this process: the id indexes answer without it
+                data = self._indexed_record(run_id)
+                if data is not None:
+                    return data
+            if seg.holder(run_id) is None:
+                seg.refresh()
+            # A segment being merged away may vanish between listing and reading.
+            for _ in range(3):
+                try:
+                    return seg.read_record(run_id)
+                except FileNotFoundError as exc:
+                    missing = exc.filename or str(exc)
+                    seg.refresh()
+            raise vanished(missing)
+
+    def _indexed_record(self, run_id: str) -> bytes | None:
+        """``run_id``'s record found through the segments' id indexes, or None when they cannot tell.
+
+        No segment's ids are read: a handful of page reads per live segment. A segment
+        without a usable index, or a damaged record, leaves the answer to the full listing.
+        """
+        from consist.catalog.segment_ids import IdIndex
+        from consist.catalog.segment_sums import DamagedSegmentError
+        from consist.catalog.segments import list_segment_names
+
+        names = list_segment_names(self.layout.segments)
+        for name in names:
+            if name not in self._id_indexes:
+                try:
+                    self._id_indexes[name] = IdIndex(self.layout.segments / name)
+                except (OSError, ValueError):
+                    return None
+        indexes = [self._id_indexes[n] for n in names]
+        replaced = set().union(*(index.replaces for index in indexes))
+        for name, index in reversed(list(zip(names, indexes))):
+            if name in replaced or name in self.segments.bad:
+                continue
+            for row in index.rows(run_id):
+                try:
+                    data = self.segments.record_at(name, row)
+                except (DamagedSegmentError, FileNotFoundError):
+                    return None
+                if decode_id(data) == run_id:
+                    return data
+        return None
+
+    def iter_fresh(self) -> Iterator[Run]:
+        """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""
+        found: dict[str, Run] = {}
+        for name in sorted(fresh_names(self.layout)):
+            path = self.layout.fresh / name
+            try:
+                run = decode_run(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except msgspec.DecodeError:
+                log.warning("skipping corrupt run record %s", path)
+                continue
+            if run.id not in found or name == f"{run.id}.json":  # a copy under another name is no second run
+                found[run.id] = run
+        yield from found.values()

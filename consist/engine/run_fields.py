@@ -1,0 +1,85 @@
+"""The typed fields of a run, checked when the call is made (before any work).
+
+``year``, ``iteration``, ``tags``, ``run_id``, facets and metadata end up in a run record
+that every query decodes with a fixed schema, so a value the schema cannot hold would
+make the run vanish from queries while its cache entry still serves hits. Each is
+coerced here when the meaning is unambiguous (``year="2030"`` from argparse becomes
+2030, a numpy integer an int, a path a string) and refused otherwise with a
+:class:`ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from consist.catalog.record_values import record_mapping, record_value
+from consist.errors import ConfigError
+
+if TYPE_CHECKING:
+    from consist.engine.spec import StepSpec
+
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def whole_number(value: Any, name: str) -> int | None:
+    """``value`` as an int: ints, numpy ints, whole floats and digit strings; else ConfigError."""
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}={value!r} is a bool; give a whole number, e.g. {name}=2030.")
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return operator.index(value)  # numpy integers
+    except TypeError:
+        pass
+    raise ConfigError(f"{name}={value!r} is not a whole number; give an int, e.g. {name}=2030.")
+
+
+def check_fields(spec: StepSpec) -> None:
+    """Coerce or refuse ``spec``'s typed fields in place (see the module docs)."""
+    for field in ("name", "model", "parent_id"):
+        record_value(getattr(spec, field), field)  # a lone surrogate would make the record unwritable
+    for i, key in enumerate(spec.outputs):
+        record_value(key, f"outputs[{i}]")
+    if isinstance(spec.inputs, Mapping):
+        for key in spec.inputs:
+            record_value(key, "inputs key")
+    spec.year = whole_number(spec.year, "year")
+    spec.iteration = whole_number(spec.iteration, "iteration")
+    if spec.tags:
+        spec.tags = [_tag(tag, i) for i, tag in enumerate(spec.tags)]
+    if spec.run_id is not None:
+        if isinstance(spec.run_id, bool) or not isinstance(spec.run_id, (str, int)):
+            raise ConfigError(f"run_id={spec.run_id!r} is a {type(spec.run_id).__name__}; give a string.")
+        spec.run_id = record_value(str(spec.run_id), "run_id")
+    if spec.facets:
+        spec.facets = record_mapping(spec.facets, "facet")
+    if spec.meta:
+        spec.meta = record_mapping(spec.meta, "metadata")
+
+
+def _tag(tag: Any, i: int) -> str:
+    if not isinstance(tag, str):
+        raise ConfigError(f"tags[{i}]={tag!r} is a {type(tag).__name__}; tags are strings, e.g. tags=['nightly'].")
+    return record_value(str(tag), f"tags[{i}]")
+
+
+def check_scenario(name: str, tags: Any, meta: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """A scenario's tags and metadata, checked like a step's (other objects are recorded as text)."""
+    record_value(name, "scenario name")
+    tags = [_tag(tag, i) for i, tag in enumerate([tags] if isinstance(tags, str) else list(tags or ()))]
+    out = dict(meta)
+    for field in ("year", "iteration"):
+        if field in out:
+            out[field] = whole_number(out[field], field)
+    for key, value in out.items():
+        if isinstance(value, (str, int, float, PurePath)) or value is None:
+            out[key] = record_value(value, f"scenario metadata[{key!r}]")
+    return tags, out

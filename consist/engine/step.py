@@ -1,0 +1,438 @@
+"""One step: resolve inputs -> signature -> cache lookup -> execute -> record.
+
+The lifecycle is split so that function steps (:func:`run_step`) and inline blocks
+(``sc.trace``) share it: :func:`prepare` computes identity, :func:`lookup` consults
+the cache index (one small file read, no catalog query), :func:`serve_hit` records a
+reuse, :func:`begin`/:func:`finish`/:func:`fail` bracket an execution. A run record is
+written for every execution (by :func:`write_record`, the one writer of run records,
+also of a scenario's own); a cache entry only after a successful one.
+
+Everything here works through a :class:`~consist.engine.host.StepHost`; the engine
+never imports the ``Tracker`` or anything above its floor.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from consist._active import activate
+from consist.artifacts import relocate
+from consist.artifacts.files import MAX_KEY_BYTES, bytes_problem, check_key, raw_artifact, truncate_name
+from consist.catalog import orphans
+from consist.engine import live_steps
+from consist.engine import binding, hydration, outputs, replay
+from consist.engine import run_fields
+from consist.engine.context import RunContext, snapshot_files
+from consist.engine.scenario_config import with_scenario_config
+from consist.engine.step_log import step_recorded
+from consist.errors import ConfigError, InputError, error_context
+from consist.identity.code import identify
+from consist.identity.digests import (
+    config_identity,
+    flatten,
+    inputs_hash,
+    step_signature,
+)
+from consist.identity.reasons import StepComponents, closest, full_reason
+from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
+
+if TYPE_CHECKING:
+    from consist.catalog.records import RecordStore
+    from consist.engine.host import StepHost
+    from consist.engine.spec import StepSpec
+
+CACHE_MODES = ("reuse", "overwrite", "readonly")
+_HOST = socket.gethostname()
+_FACET_STR_MAX = 256
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A step's identity, computed before any lookup."""
+
+    inputs: dict[str, Artifact]
+    snapshot: dict[str, Any]
+    code: CodeInfo
+    source: str | None
+    config_hash: str
+    inputs_hash: str
+    signature: str
+    started_at: float
+
+    def components(self, run_id: str, epoch: int, cached: bool = True) -> StepComponents:
+        return StepComponents(
+            run_id=run_id,
+            signature=self.signature,
+            code=self.code,
+            config=self.snapshot,
+            inputs={k: a.hash for k, a in self.inputs.items()},
+            epoch=epoch,
+            paths={k: a.uri for k, a in self.inputs.items()},
+            producers={k: a.run_id for k, a in self.inputs.items() if a.run_id},
+            cached=cached,
+        )
+
+
+def prepare(host: StepHost, spec: StepSpec) -> Prepared:
+    """Validate ``spec`` and compute its signature (no execution, no catalog query)."""
+    started = time.time()
+    run_fields.check_fields(spec)  # a record that is written must decode: refuse what it cannot hold now
+    if spec.cache_mode not in CACHE_MODES:
+        raise ConfigError(f"cache_mode={spec.cache_mode!r} is not a mode; expected one of {', '.join(CACHE_MODES)}.")
+    if spec.cache_hydration != "metadata" or spec.hydrate_to is not None or spec.hydrate_dir is not None:
+        hydration.check_spec(spec)
+    if spec.output_paths is not None:
+        hydration.check_output_paths(spec)
+    for key in spec.outputs:
+        check_key(key)
+    if spec.fn is not None:
+        binding.check_context_param(binding.shape_of(spec.fn), spec.inject_context)
+    resolved = resolve_inputs(host, spec.inputs)
+    for i, dep in enumerate(spec.depends_on or ()):
+        path = Path(dep)
+        name = f"depends_on:{path.name}"
+        if name in resolved:
+            name = f"{name}#{i}"
+        resolved[name] = raw_artifact(path, name, host.hasher, host.mounts)
+    snapshot, chash = config_identity(spec.config)
+    if spec.scenario_config:
+        # The scenario's config= counts toward every step: the step's own digest and the
+        # scenario's config are digested together (no scenario config, digest unchanged).
+        snapshot = with_scenario_config(snapshot, spec.scenario_config)
+        chash = config_identity({"step": chash, "scenario": spec.scenario_config})[1]
+    code, source = identify(
+        spec.code_target if spec.code_target is not None else spec.fn,
+        spec.code_identity or host.code_identity,
+        spec.code_version,
+    )
+    ihash = inputs_hash({k: a.hash for k, a in resolved.items()})
+    signature = step_signature(code.hash, chash, ihash, host.cache_epoch)
+    return Prepared(resolved, snapshot, code, source, chash, ihash, signature, started)
+
+
+def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | None) -> dict[str, Artifact]:
+    """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
+    if not inputs:
+        return {}
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if isinstance(inputs, Mapping):
+        items = list(inputs.items())
+    else:
+        items = []
+        for value in inputs:
+            if isinstance(value, Artifact):
+                items.append((value.key, value))
+            elif isinstance(value, (str, os.PathLike)):
+                items.append((Path(value).name.split(".")[0] or Path(value).name, value))
+            else:
+                items.append((f"inputs[{len(items)}]", value))  # not an input: named for the error
+        # Two list entries with the same name (files sharing a stem, artifacts sharing a
+        # key) must both stay part of the identity: later ones get a positional suffix.
+        seen: set[str] = set()
+        for i, (name, value) in enumerate(items):
+            if name in seen:
+                name = f"{name}#{i}"
+                items[i] = (name, value)
+            seen.add(name)
+    resolved: dict[str, Artifact] = {}
+    for name, value in items:
+        if not isinstance(name, str):
+            raise ConfigError(f"input names must be strings; got {name!r}.")
+        if isinstance(value, Artifact):
+            value = relocate.rebase(host.run_dir, value)  # from a record made before a move
+            resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
+        elif isinstance(value, (str, os.PathLike)):
+            resolved[name] = raw_artifact(Path(value), name, host.hasher, host.mounts)
+        else:
+            kind = type(value).__name__
+            if isinstance(value, (list, tuple)) and value:
+                kind = f"{kind}[{type(value[0]).__name__}]"
+            hint = "Pass one path (or consist Artifact) per input name."
+            held = getattr(value, "outputs", value)  # a RunResult, or its .outputs
+            if isinstance(held, Mapping) and held and all(isinstance(a, Artifact) for a in held.values()):
+                hint = f"Pass one of its artifacts, e.g. result.outputs[{next(iter(held))!r}]."
+            raise InputError(f"Input {name!r} is a {kind}; expected a path or an artifact. {hint}")
+    return resolved
+
+
+def lookup(
+    host: StepHost, spec: StepSpec, prep: Prepared, *, hydrate: bool = True, run_id: str | None = None
+) -> tuple[CacheEntry | None, str | None]:
+    """The usable cache entry for ``prep``, or None with the reason it is unusable.
+
+    With ``cache_hydration`` "outputs-requested"/"outputs-all" (and ``hydrate``), a hit
+    first copies the outputs asked for; the entry returned points at the copies, and a
+    failed copy makes it a miss (:mod:`consist.engine.hydration`). ``run_id`` is the id the
+    call will be recorded under ("outputs-all" with no folder copies into its folder).
+    """
+    if spec.cache_mode == "overwrite":
+        return None, "cache_mode='overwrite'"
+    entry = host.index.get(prep.signature, spec.outputs)
+    if entry is None:
+        return None, None
+    entry = relocate.rebase_entry(host.run_dir, entry)  # the run folder may have moved
+    cached = {a.key for a in entry.outputs}
+    missing = [k for k in spec.outputs if k not in cached]
+    if missing:
+        return None, f"the cached run {entry.run_id} has no output {missing[0]!r}"
+    for artifact in entry.outputs:
+        problem = output_problem(host, artifact)
+        if problem:
+            return None, f"{problem} (run {entry.run_id})"
+    if hydrate and spec.cache_hydration in hydration.ON_HIT:
+        return hydration.hydrate_hit(host, spec, entry, host.run_dir / run_id if run_id else None)
+    return entry, None
+
+
+def output_problem(host: StepHost, artifact: Artifact) -> str | None:
+    """Why a cached output cannot be served (see :func:`consist.artifacts.files.bytes_problem`)."""
+    return bytes_problem(host.hasher, artifact, host.verify_outputs)
+
+
+def default_output_key(name: str) -> str:
+    """The key of an undeclared single output: the step name, made safe as a file name."""
+    safe = "".join("_" if c in "/\\\x00" else c for c in name).lstrip(".")
+    return truncate_name(safe, MAX_KEY_BYTES) or "output"  # bytes: a CJK name must fit a file name
+
+
+def claim_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
+    """A fresh run id: ``wanted`` (suffixed if already used) or one generated from ``name``."""
+    if wanted is not None:
+        wanted = check_key(str(wanted), "run_id")
+        if records.claim_id(wanted):
+            return wanted
+        while True:
+            candidate = f"{wanted}~{secrets.token_hex(3)}"
+            if records.claim_id(candidate):
+                return candidate
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
+    while True:  # claimed exclusively: two runs drawing one id must not share a record
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if records.claim_id(candidate, check_segments=False):
+            return candidate
+
+
+def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    facets = {}
+    for key, value in flatten(snapshot).items():
+        if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= _FACET_STR_MAX):
+            facets[key] = value
+    for key, value in spec.meta.items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            facets[key] = value
+    if spec.year is not None:
+        facets["year"] = spec.year
+    if spec.iteration is not None:
+        facets["iteration"] = spec.iteration
+    facets.update(spec.facets)
+    return facets
+
+
+def write_record(
+    host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: str, *, bare: bool = False, **fields: Any
+) -> Run:
+    """Append the run record of ``spec``; ``fields`` (status, outputs, ...) complete or override it.
+
+    The one writer of run records: steps, traced blocks, container steps and (with
+    ``prep=None``: no identity, no cache settings, no step log line) a scenario's own
+    record. ``bare`` leaves out user metadata and facets (see :func:`fail`).
+    """
+    values: dict[str, Any] = {
+        "id": run_id,
+        "name": spec.name,
+        "model": spec.model or spec.name,
+        "parent_id": spec.parent_id,
+        "year": spec.year,
+        "iteration": spec.iteration,
+        "tags": list(spec.tags),
+        "facets": {} if bare else _facets(spec, prep.snapshot if prep is not None else {}),
+        "meta": {} if bare else dict(spec.meta),
+        "ended_at": time.time(),
+        "host": _HOST,
+        "pid": os.getpid(),
+        "kind": spec.kind,
+    }
+    if prep is not None:
+        values.update(
+            signature=prep.signature,
+            code_hash=prep.code.hash,
+            config_hash=prep.config_hash,
+            inputs_hash=prep.inputs_hash,
+            config=prep.snapshot,
+            inputs=list(prep.inputs.values()),
+            code=prep.code,
+            cache_mode=spec.cache_mode,
+            cache_epoch=host.cache_epoch,
+            started_at=prep.started_at,
+        )
+    values.update(fields)
+    run = Run(**values)
+    host.records.append(run)
+    if prep is not None:
+        step_recorded(run)
+    return run
+
+
+def serve_hit(
+    host: StepHost, spec: StepSpec, prep: Prepared, entry: CacheEntry, run_id: str | None = None
+) -> RunResult:
+    """Record a reuse of ``entry`` and return its outputs without executing.
+
+    ``run_id`` records the reuse under an id already claimed (a traced block that
+    executed under :func:`begin` and turned out to match the cache).
+    """
+    run = write_record(
+        host,
+        spec,
+        prep,
+        run_id or claim_run_id(host.records, spec.name, spec.run_id),
+        status="completed",
+        outputs=entry.outputs,
+        cache_hit=True,
+        reused_run_id=entry.run_id,
+    )
+    if run_id is not None:
+        orphans.release(run_id)  # a traced block that executed under begin()
+    return RunResult({a.key: a for a in entry.outputs}, run, True)
+
+
+def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = None) -> RunContext:
+    """Create the run folder and the context an execution logs into.
+
+    Callers restore absent inputs first (:func:`restore_inputs`), once per step.
+    ``run_id``: one already taken (see :func:`consist.engine.hydration.own_folder_id`).
+    """
+    run_id = run_id or claim_run_id(host.records, spec.name, spec.run_id)
+    orphans.hold(host.layout, run_id)  # a folder of a run still going is never an orphan
+    folder = host.run_dir / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunContext(
+        run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs,
+        mounts=host.mounts,
+    )
+
+
+def restore_inputs(host: StepHost, spec: StepSpec, prep: Prepared) -> None:
+    """With ``cache_hydration="inputs-missing"``, restore produced inputs whose files are absent."""
+    if spec.cache_hydration == "inputs-missing":
+        host.restore_missing(prep.inputs)  # the front's hook: recovery sits above the engine
+
+
+def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reason: str | None) -> RunResult:
+    """Record a successful execution and (unless read-only) its cache entry."""
+    outputs.check_declared(spec.outputs, ctx.outputs, spec.name)
+    produced = list(ctx.outputs.values())
+    recent = host.index.recent(spec.name)
+    components = prep.components(ctx.run_id, host.cache_epoch, cached=spec.cache_mode != "readonly")
+    why = reason or full_reason(spec.name, closest(recent, components), components, host.records.get)
+    run = write_record(
+        host, spec, prep, ctx.run_id, status="completed", outputs=produced, miss_reason=why,
+        replay=replay.recipe(spec, host.code_identity, prep.snapshot),
+    )
+    host.index.put_last(spec.name, components, recent)
+    if prep.source is not None:
+        host.remember_source(prep.code.hash, prep.source)
+    # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
+    # while writing the bookkeeping above) would still be served as a cache hit.
+    written = [*(a.path for a in produced), host.layout.record_path(run.id)]
+    if spec.cache_mode == "readonly":
+        host.flusher.written(written)
+    elif host.flusher.mode == "step":  # every byte the entry names is on disk first
+        host.flusher.written(written)
+        host.index.put(_entry(prep, run, produced), durable=True)
+    else:
+        host.flusher.written([*written, host.index.put(_entry(prep, run, produced))])
+    orphans.release(ctx.run_id)
+    return RunResult(dict(ctx.outputs), run, False)
+
+
+def _entry(prep: Prepared, run: Run, produced: list[Artifact]) -> CacheEntry:
+    return CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at)
+
+
+def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:
+    """Record a failed execution; no cache entry is written.
+
+    When the record itself cannot be written (often the same full disk that failed the
+    run), any record already written for it is removed, ``exc`` gets a note saying so and
+    None is returned: the caller re-raises ``exc``, which must not be hidden behind a
+    second error.
+    """
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # a bare KeyboardInterrupt
+    produced = list(ctx.outputs.values())
+    try:
+        try:
+            return write_record(host, spec, prep, ctx.run_id, status="failed", outputs=produced, error=error)
+        except (TypeError, ValueError, OverflowError, NotImplementedError, msgspec.EncodeError):
+            # The failure may be user metadata no record can hold: the record of it must not need it.
+            bare = [msgspec.structs.replace(a, meta={}) for a in produced]
+            return write_record(host, spec, prep, ctx.run_id, bare=True, status="failed", outputs=bare, error=error)
+    except OSError as err:
+        # A "completed" record written just before the fault must not outlive it.
+        host.records.discard(ctx.run_id)
+        exc.add_note(f"consist could not record the failed run {ctx.run_id}: {err}")
+        return None
+    finally:
+        orphans.release(ctx.run_id)
+
+
+def run_step(host: StepHost, spec: StepSpec) -> RunResult:
+    """Run a function step: serve a cache hit, or execute and record it."""
+    with error_context(step=spec.name):
+        prep = prepare(host, spec)
+        live_steps.remember(prep.code.hash, spec.fn)  # for tracker.recover, while it lives
+        run_id = hydration.own_folder_id(host, spec, lambda: claim_run_id(host.records, spec.name, spec.run_id))
+        entry, invalid = lookup(host, spec, prep, run_id=run_id)
+        if entry is not None:
+            return serve_hit(host, spec, prep, entry, run_id=run_id)
+        shape = binding.shape_of(spec.fn)
+        restore_inputs(host, spec, prep)  # before loading them
+        loaded = binding.load_inputs(spec, prep.inputs, shape)
+        ctx = begin(host, spec, prep, run_id)
+        try:
+            kwargs = binding.bind(
+                shape,
+                loaded=loaded,
+                config=spec.config,
+                runtime_kwargs=spec.runtime_kwargs,
+                ctx=ctx if spec.inject_context else None,
+                inputs=[n for n in prep.inputs if not n.startswith("depends_on:")],
+            )
+        except ConfigError:
+            orphans.release(ctx.run_id)
+            _remove_if_empty(ctx.run_dir)
+            raise
+        capture_before = None
+        if spec.capture_dir is not None:
+            # Resolved now: a legacy tool may chdir while it runs.
+            capture = Path(spec.capture_dir).expanduser().resolve()
+            capture_before = snapshot_files(capture, spec.capture_pattern)
+        try:
+            with activate(ctx):
+                returned = spec.fn(**kwargs)
+                outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
+                if capture_before is not None:
+                    ctx.capture_changed(capture, spec.capture_pattern, capture_before)
+                hydration.deliver(spec, ctx.outputs)
+                return finish(host, spec, prep, ctx, invalid)
+        except BaseException as exc:
+            fail(host, spec, prep, ctx, exc)
+            raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
