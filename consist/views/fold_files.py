@@ -10,6 +10,7 @@ whose Parquet bytes do not match its digest, or whose list is unreadable, is mov
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -46,16 +47,26 @@ class FoldInfo(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True)
 class Fold:
-    """One published fold: its file, column types and the sources it holds."""
+    """One published fold: its file, column types and the sources it holds (as listed)."""
 
     path: str
     info: FoldInfo
-    # (artifact id, run id) -> (file path, size, mtime in ns) when folded
-    sources: dict[tuple[str, str], tuple[str, int, int]] = field(repr=False)
+    listed: _Manifest = field(repr=False)
 
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
+
+    @property
+    def count(self) -> int:
+        return len(self.listed.artifact_ids)
+
+    @functools.cached_property
+    def sources(self) -> dict[tuple[str, str], tuple[str, int, int]]:
+        """(artifact id, run id) -> (file path, size, mtime in ns) when folded."""
+        m = self.listed
+        with no_gc():
+            return dict(zip(zip(m.artifact_ids, m.run_ids), zip(m.uris, m.sizes, m.mtimes)))
 
 
 def sources_path(parquet: str) -> str:
@@ -225,9 +236,7 @@ def _read(path: str, size: int) -> Fold | None:
         return None
     if hasher.hexdigest() != info.digest:
         return None
-    with no_gc():
-        sources = dict(zip(zip(manifest.artifact_ids, manifest.run_ids), zip(manifest.uris, manifest.sizes, manifest.mtimes)))
-    return Fold(path, info, sources)
+    return Fold(path, info, manifest)
 
 
 def _quarantine(path: Path) -> None:

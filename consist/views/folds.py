@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -230,8 +231,10 @@ def _owners(folds: list[Fold]) -> Owners:
     serves nothing, and one made after serves its sources.
     """
     owner: Owners = {}
-    for number, fold in reversed(list(enumerate(folds))):
-        owner.update(((a, r, v[0]), (number, v[1], v[2])) for (a, r), v in fold.sources.items())
+    with no_gc():
+        for number, fold in reversed(list(enumerate(folds))):
+            m = fold.listed
+            owner.update(zip(zip(m.artifact_ids, m.run_ids, m.uris), zip(repeat(number), m.sizes, m.mtimes)))
     return owner
 
 
@@ -260,7 +263,7 @@ def _split_sources(folds: list[Fold], sources: list[Source], owner: Owners) -> t
     for fold, pairs in zip(folds, shown):
         if pairs:
             # What a fold holds but must not show now: changed or gone files, sources owned by an older fold.
-            hide = [] if len(pairs) == len(fold.sources) else [p for p in fold.sources if p not in pairs]
+            hide = [] if len(pairs) == fold.count else [p for p in fold.sources if p not in pairs]
             served.append(Served(fold, pairs, hide))
     return served, rest
 
