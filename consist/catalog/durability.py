@@ -42,8 +42,10 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def fsync_path(path: Path) -> None:
-    """fsync one file, or every file under a folder; a path that vanished is skipped."""
+def fsync_path(path: Path | None) -> None:
+    """fsync one file, or every file under a folder; a path that vanished (or none) is skipped."""
+    if path is None:
+        return
     try:
         if path.is_dir():
             for root, _dirs, files in os.walk(path):

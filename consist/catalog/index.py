@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import msgspec
 
@@ -86,8 +85,8 @@ class CacheIndex:
             )  # fmt: skip
         return kept
 
-    def put(self, entry: CacheEntry, *, durable: bool = False) -> Path:
-        """Store ``entry`` atomically and return its file; ``durable`` fsyncs it first.
+    def put(self, entry: CacheEntry, *, durable: bool = False) -> None:
+        """Store ``entry`` atomically (at ``layout.index_path``); ``durable`` fsyncs it first.
 
         It replaces the entry with the same output keys; entries with other output keys
         are kept beside it (see the module docstring). When the bytes reach the disk is
@@ -96,9 +95,7 @@ class CacheIndex:
         keys = {a.key for a in entry.outputs}
         others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        path = self.layout.index_path(entry.signature)
-        write_bytes(path, _encoder.encode(payload), durable=durable)
-        return path
+        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=durable)
 
     def drop(self, signature: str) -> None:
         """Forget the entry for ``signature`` if there is one."""

@@ -352,7 +352,8 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.flusher.written(written)
         host.index.put(_entry(prep, run, produced), durable=True)
     else:
-        host.flusher.written([*written, host.index.put(_entry(prep, run, produced))])
+        host.index.put(_entry(prep, run, produced))
+        host.flusher.written([*written, host.layout.index_path(prep.signature)])
     orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
