@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from consist._active import register_tracker
 from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
+from consist.catalog.durability import Flusher
 from consist.catalog.index import CacheIndex
 from consist.catalog.location import remembered_db_path
 from consist.catalog.records import RecordStore
@@ -66,6 +67,10 @@ class Tracker(CatalogMethods, CacheControlMethods):
         How a cache hit checks its outputs: ``"stat"`` (re-hash only when size or
         mtime changed; default), ``"hash"`` (always re-hash) or ``"exists"`` (only check
         they exist: opt out of detecting modified outputs).
+    durability
+        When written files are fsynced: ``"batch"`` (default: in the background, in
+        groups, and at exit), ``"step"`` (each step's outputs, record and cache entry
+        before the entry appears) or ``"none"``. See ``docs/performance.md``.
     progress
         Progress bars for long work (hashing large inputs, long scenarios): True,
         False, or None (default) to show them only in terminals and notebooks.
@@ -98,6 +103,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         project_root: str | os.PathLike[str] | None = None,
         mounts: Mapping[str, str | os.PathLike[str]] | None = None,
         allow_external_paths: bool | None = None,
+        durability: str = "batch",
     ) -> None:
         if code_identity not in RECIPES:
             raise ConfigError(f"code_identity={code_identity!r}; expected one of {', '.join(RECIPES)}.")
@@ -122,6 +128,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self.code_identity = code_identity
         self.verify_outputs = verify_outputs
         self.mounts = Mounts(mounts, project_root, self.run_dir, allow_external_paths)
+        self.flusher = Flusher(durability)
         self._sources_seen: set[str] = set()
         self.view_state = ViewState(self.layout, self.db_path, self.run_dir, self.schemas, self.records)
         register_tracker(self)

@@ -286,6 +286,11 @@ def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
         return
     if not check:
         return
+    root = str(layout.root.resolve())
+    checked = _checked_token(db_path, root)
+    if checked is not None and _read_marker(layout) == checked:
+        ensure_placeholders(layout)  # the same file as last checked: opening it again would tell nothing new
+        return
     try:
         stamp = read_stamp(db_path)
     except _Busy as exc:
@@ -293,14 +298,41 @@ def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
         # own queries never read this file.
         log.debug("catalog file %s is open elsewhere; not checked: %s", db_path, exc)
         return
-    root = str(layout.root.resolve())
     if stamp is not None and stamp[0] == CATALOG_SCHEMA_VERSION and stamp[1] == root:
         ensure_placeholders(layout)
+        if checked is not None:
+            _write_marker(layout, checked)
         return
     if stamp is not None and stamp[0] > CATALOG_SCHEMA_VERSION:
         log.warning("catalog %s has schema version %s, newer than this consist; left as is", db_path, stamp[0])
         return
     upgrade_database(db_path, layout)
+
+
+def _checked_token(db_path: Path, root: str) -> bytes | None:
+    """What identifies the file as checked: schema version, records folder, inode, size, mtime."""
+    try:
+        st = os.stat(db_path)
+    except OSError:
+        return None
+    return f"{CATALOG_SCHEMA_VERSION}\n{root}\n{db_path.resolve()}\n{st.st_ino} {st.st_size} {st.st_mtime_ns}".encode()
+
+
+def _read_marker(layout: Layout) -> bytes | None:
+    try:
+        return (layout.root / "db_checked").read_bytes()
+    except OSError:
+        return None
+
+
+def _write_marker(layout: Layout, token: bytes) -> None:
+    """Remember a file found current, so that the next process need not open it (best effort)."""
+    from consist.atomic import write_bytes
+
+    try:
+        write_bytes(layout.root / "db_checked", token)
+    except OSError:
+        pass
 
 
 def upgrade_database(db_path: Path, layout: Layout) -> None:

@@ -84,16 +84,17 @@ class CacheIndex:
             )  # fmt: skip
         return kept
 
-    def put(self, entry: CacheEntry) -> None:
-        """Store ``entry`` durably (fsync): losing it would lose a cache entry.
+    def put(self, entry: CacheEntry, *, durable: bool = False) -> None:
+        """Store ``entry`` atomically (at ``layout.index_path``); ``durable`` fsyncs it first.
 
         It replaces the entry with the same output keys; entries with other output keys
-        are kept beside it (see the module docstring).
+        are kept beside it (see the module docstring). When the bytes reach the disk is
+        the tracker's durability policy (:mod:`consist.catalog.durability`).
         """
         keys = {a.key for a in entry.outputs}
         others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=True)
+        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=durable)
 
 
     def last(self, name: str) -> StepComponents | None:

@@ -74,6 +74,36 @@ def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tup
     return key
 
 
+def fresh_table(rows: list[dict[str, Any]]) -> Any:
+    """Fresh record rows in the segment schema, as a Polars frame DuckDB reads like Arrow.
+
+    Built by Polars: pyarrow's conversion from Python objects imports pandas (0.4-1 s of
+    a process's first query), which a query returning Polars never needs.
+    """
+    import polars as pl
+
+    return pl.DataFrame(rows, schema=_polars_schema(), strict=False)
+
+
+def _polars_type(kind: pa.DataType) -> Any:
+    import polars as pl
+
+    if pa.types.is_list(kind):
+        return pl.List(_polars_type(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pl.Struct({kind.field(i).name: _polars_type(kind.field(i).type) for i in range(kind.num_fields)})
+    return {pa.string(): pl.String, pa.int64(): pl.Int64, pa.float64(): pl.Float64, pa.bool_(): pl.Boolean}[kind]
+
+
+_POLARS_SCHEMA: dict[str, Any] = {}
+
+
+def _polars_schema() -> dict[str, Any]:
+    if not _POLARS_SCHEMA:
+        _POLARS_SCHEMA.update({f.name: _polars_type(f.type) for f in segments.SCHEMA})
+    return _POLARS_SCHEMA
+
+
 class CatalogHost(Protocol):
     """What queries, lineage, cleanup and verification read of a tracker (``Tracker`` fits)."""
 
@@ -158,7 +188,7 @@ class LiveCatalog:
         self._state = None
         self._indexed = set()
         self._plans = OrderedDict()
-        self._con.register("_consist_fresh", segments.SCHEMA.empty_table())
+        self._con.register("_consist_fresh", fresh_table([]))
         self._con.execute("CREATE OR REPLACE VIEW _consist_records AS SELECT * FROM _consist_fresh")
         self._con.execute(
             f"CREATE OR REPLACE TABLE _consist_index AS SELECT {_INDEX_SELECT}, '' AS _segment "
@@ -183,7 +213,7 @@ class LiveCatalog:
                 return
             self._by_id = self._fresh_by_id(names)
             rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
-            self._con.register("_consist_fresh", segments.rows_to_table(rows))
+            self._con.register("_consist_fresh", fresh_table(rows))
             if live:
                 files = ", ".join(sql_path(p) for p in self.segments.paths())
                 union = "" if self.segments.uniform() else ", union_by_name = true"

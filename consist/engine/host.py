@@ -1,8 +1,9 @@
 """The narrow view of a tracker that the engine and the cache layer work through.
 
 :class:`StepHost` lists what running, explaining, verifying and recovering a step
-read: the run folder, the record store, the cache index, the hasher, the mounts and three
-settings, plus two hooks the front installs. ``Tracker`` satisfies it; nothing here
+read: the run folder, the record store, the cache index, the hasher, the mounts, three
+settings and the durability policy (when written files are fsynced), plus two hooks the
+front installs. ``Tracker`` satisfies it; nothing here
 or below imports the ``Tracker``.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from consist.artifacts.layout import Layout
+    from consist.catalog.durability import Flusher
     from consist.catalog.index import CacheIndex
     from consist.catalog.records import RecordStore
     from consist.identity.hashing import Hasher
@@ -32,6 +34,7 @@ class StepHost(Protocol):
     cache_epoch: int
     code_identity: str
     verify_outputs: str
+    flusher: Flusher
     mounts: Mounts
 
     def remember_source(self, code_hash: str, source: str) -> None:

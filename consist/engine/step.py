@@ -345,10 +345,21 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    if spec.cache_mode != "readonly":
-        host.index.put(CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at))
+    written = [*(a.path for a in produced), host.layout.record_path(run.id)]
+    if spec.cache_mode == "readonly":
+        host.flusher.written(written)
+    elif host.flusher.mode == "step":  # every byte the entry names is on disk first
+        host.flusher.written(written)
+        host.index.put(_entry(prep, run, produced), durable=True)
+    else:
+        host.index.put(_entry(prep, run, produced))
+        host.flusher.written([*written, host.layout.index_path(prep.signature)])
     orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
+
+
+def _entry(prep: Prepared, run: Run, produced: list[Artifact]) -> CacheEntry:
+    return CacheEntry(signature=prep.signature, run_id=run.id, outputs=produced, created_at=run.ended_at)
 
 
 def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: BaseException) -> Run | None:

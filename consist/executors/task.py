@@ -190,8 +190,8 @@ class _BufferedIndex(CacheIndex):
         mine = [e for e in reversed(self.writes.entries) if e.signature == signature]
         return mine + super().entries(signature)
 
-    def put(self, entry: CacheEntry) -> None:
-        self.writes.entries.append(entry)
+    def put(self, entry: CacheEntry, *, durable: bool = False) -> None:
+        self.writes.entries.append(entry)  # written by the client, as its durability policy says
 
     def put_last(self, name: str, components: StepComponents, recent: Any = None) -> None:
         self.writes.lasts.append((name, components))

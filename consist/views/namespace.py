@@ -41,6 +41,7 @@ from consist.artifacts.schema_capture import SchemaStore
 from consist.errors import ConfigError, SchemaConflictError
 from consist.views.columns import warn_unmatched
 from consist.views.farm import LinkFarm
+from consist.views.folds import fold_store, serve_sources
 from consist.views.sources import file_schemas, list_sources, present
 from consist.views.spec import ViewSpec, ViewTable, sa_table, view_spec
 from consist.views.sql import build_view_sql, create_failing_view, create_view, prov_rows
@@ -80,6 +81,7 @@ class Views:
         self._stale = False
         self._store = SchemaStore(state.layout)
         self._farm = LinkFarm(state.layout)
+        self._folds = fold_store(state)
         self._stored = StoredViews(state.db_path)
         self._broken: dict[str, SchemaConflictError] = {}  # message -> error, of views that failed to build
         self.builds = 0
@@ -203,10 +205,13 @@ class Views:
         unreadable = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _COLD})
         if unreadable:
             log.warning("%s: skipping artifacts DuckDB views cannot read (ingest them): %s", what, ", ".join(unreadable))
-        cold = present([s for s in cold if s.driver in _COLD], what)
+        served, cold = serve_sources(self._folds, [s for s in cold if s.driver in _COLD], self._store, what)
+        cold = present(cold, what)
         schemas = file_schemas(self._store, cold, what)
         prov_table = f"_consist_prov_{spec.name}"
-        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm)
+        read = {id(s) for s in cold}
+        sources = [s for s in sources if s.artifact_id in hot or id(s) in read]  # folded ones come from their fold
+        sql, prov = build_view_sql(spec, sources, hot, schemas, prov_table, self._farm, served)
         create_view(con, spec.name, sql, prov_table, prov)
         layouts = [schemas[s.artifact_id].types for s in cold if s.artifact_id in schemas]
         layouts += [{c.name: c.type for c in record.columns} for record in hot.values()]
@@ -216,9 +221,9 @@ class Views:
         ingested = [s for s in sources if s.artifact_id in hot and s.driver in _COLD and os.path.exists(s.uri)]
         schemas.update(file_schemas(self._store, ingested, what))
         readable = cold + ingested
-        file_sql, file_prov = build_view_sql(spec, readable, {}, schemas, prov_table, self._farm)
+        file_sql, file_prov = build_view_sql(spec, readable, {}, schemas, prov_table, self._farm, served)
         return StoredView(
-            spec.name, file_sql, artifacts=len({s.artifact_id for s in readable}),
+            spec.name, file_sql, artifacts=len({s.artifact_id for s in readable}) + sum(f.used for f in served),
             omitted=len({s.artifact_id for s in sources if s.artifact_id in hot}) - len({s.artifact_id for s in ingested}),
             provenance=prov_rows(file_prov) if file_prov else None, provenance_table=prov_table,
         )  # fmt: skip

@@ -43,6 +43,7 @@ from consist.views.sources import (
     select_sources,
     unify,
 )
+from consist.views.folds import Served, fold_store, serve_sources
 
 if TYPE_CHECKING:
     import polars as pl
@@ -122,11 +123,14 @@ def scan_key(state: ViewState, key: str | type, **filters: Any) -> pl.LazyFrame:
     other = sorted({f"{s.uri} ({s.driver})" for s in cold if s.driver not in _SCANNABLE})
     if other:
         warnings.warn(f"{what}: skipping artifacts that are not Parquet or CSV: {', '.join(other)}", stacklevel=user_stacklevel())
-    cold = present([s for s in cold if s.driver in _SCANNABLE], what)
+    served, cold = _folded(state, [s for s in cold if s.driver in _SCANNABLE], what)
+    cold = present(cold, what)
     schemas = file_schemas(_schema_store(state), cold, what)
     cold = [s for s in cold if s.artifact_id in schemas]
 
     labels: dict[str, dict[str, str]] = {s.uri: schemas[s.artifact_id].types for s in cold}
+    for fold in served:
+        labels[f"fold {fold.fold.path}"] = fold.fold.info.columns
     for s in hot:
         labels[f"ingested artifact {s.artifact_id} (hot table {records[s.artifact_id].table!r})"] = {
             c.name: c.type for c in records[s.artifact_id].columns
@@ -148,6 +152,7 @@ def scan_key(state: ViewState, key: str | type, **filters: Any) -> pl.LazyFrame:
     foreign = foreign_partitions(farm.root)
     for (layout, hive), links in groups.items():
         frames.append(_linked_frame(links, dict(layout), hive, foreign, columns, lits))
+    frames.extend(_fold_frame(fold, columns, lits) for fold in served)
     if hot:
         frames.append(_hot_frame(store, hot, records, columns))
     if not frames:
@@ -178,6 +183,30 @@ def _linked_frame(
     exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
     provenance = [name if name in hive else lits.lit(name, None, lits.dtypes[name]) for name in PROVENANCE]
     return lf.select(*exprs, *provenance)
+
+
+def _folded(state: ViewState, sources: list[Source], what: str) -> tuple[list[Served], list[Source]]:
+    """Folds serving some of ``sources`` (see :mod:`consist.views.folds`), and the files to read."""
+    return serve_sources(fold_store(state), sources, _schema_store(state), what)
+
+
+def _fold_frame(served: Served, columns: dict[str, Any], lits: _Literals) -> pl.LazyFrame:
+    """The rows of the sources one fold serves (all of them, or those chosen by pairs)."""
+    import polars as pl
+
+    lf = pl.scan_parquet(served.fold.path, hive_partitioning=False, glob=False)
+    if served.hide:
+        chosen = served.shown if len(served.shown) <= len(served.hide) else None
+        by_runs = {run for _, run in served.shown}
+        pair = pl.concat_str([pl.col("consist_run_id"), pl.lit("/"), pl.col("consist_artifact_id")])
+        lf = lf.filter(pl.col("consist_run_id").is_in(list(by_runs)))  # prunes row groups by their statistics
+        if chosen is not None:
+            lf = lf.filter(pair.is_in([f"{r}/{a}" for a, r in chosen]))
+        else:
+            lf = lf.filter(~pair.is_in([f"{r}/{a}" for a, r in served.hide]))
+    have = served.fold.info.columns
+    exprs = [lits.column(name, dtype, have.get(name)) for name, dtype in columns.items()]
+    return lf.select(*exprs, *(pl.col(n).cast(lits.dtypes[n]) for n in PROVENANCE))
 
 
 def _schema_store(state: ViewState) -> SchemaStore:

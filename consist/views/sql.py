@@ -10,12 +10,15 @@ decides when views are (re)built is :mod:`consist.views.namespace`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist.artifacts import coltypes
 from consist.artifacts.formats.literal import sql_path
 from consist.artifacts.schema_capture import csv_delimiter
 from consist.views.farm import LinkFarm, hive_types_sql, partitions
+from consist.views.fold_files import hide_sql
+from consist.views.folds import Served
 from consist.views.hot import HOT_ALIAS
 from consist.views.sources import PROVENANCE, Source, unify
 from consist.views.spec import ViewSpec
@@ -73,20 +76,23 @@ def build_view_sql(
     schemas: dict[str, FileSchema],
     prov_table: str,
     farm: LinkFarm | None = None,
+    folds: Sequence[Served] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """The view's SQL and the rows of its provenance table, for these sources.
 
     Cold files are read through their provenance folders in ``farm`` (provenance as hive partition
     columns); files without a folder, and ingested rows, are joined to the provenance table.
+    ``folds`` serve the rows of further sources (see :mod:`consist.views.folds`).
     """
     what = f"view {spec.name!r}"
     declared = spec.declared
     hot_sources = [s for s in sources if s.artifact_id in hot]
     cold_sources = [s for s in sources if s.artifact_id not in hot and s.artifact_id in schemas]
-    types = _unified_types(cold_sources, hot_sources, hot, schemas, declared, what)
+    types = _unified_types(cold_sources, hot_sources, hot, schemas, declared, what, folds)
     prov: list[dict[str, Any]] = []
     groups = _cold_groups(cold_sources, schemas, farm)
     branches = _cold_branches(groups, schemas, types, declared, prov, prov_table)
+    branches += _fold_branches(folds, declared, types)
     branches += _hot_branches(hot_sources, hot, types, declared, prov, prov_table, first=len(groups))
     if not branches:
         cols = [f"CAST(NULL AS {types.get(n) or 'VARCHAR'}) AS {quote(n)}" for n in declared]
@@ -102,8 +108,9 @@ def _unified_types(
     schemas: dict[str, FileSchema],
     declared: Any,
     what: str,
+    folds: Sequence[Served] = (),
 ) -> dict[str, str]:
-    """The view's column types, unified over every distinct column layout of its sources."""
+    """The view's column types, unified over every distinct column layout of its sources and folds."""
     # One label per distinct column layout: checking 10,000 identical files is 10,000 times the same check.
     labels: dict[str, dict[str, str]] = {}
     seen: set[tuple[tuple[str, str], ...]] = set()
@@ -116,6 +123,8 @@ def _unified_types(
     for s in hot_sources:
         record = hot[s.artifact_id]
         labels[f"ingested artifact {s.artifact_id} (hot table {record.table!r})"] = {c.name: c.type for c in record.columns}
+    for served in folds:
+        labels[f"fold {served.fold.path}"] = served.fold.info.columns
     return unify(labels, declared, what)
 
 
@@ -198,14 +207,30 @@ def _hot_branches(
     return branches
 
 
-def prov_rows(prov: list[dict[str, Any]]) -> Any:
-    import pyarrow as pa
+def _fold_branches(folds: Sequence[Served], declared: dict[str, str | None], types: dict[str, str | None]) -> list[str]:
+    """One read per column layout of the folds (the ones that hide rows each on their own)."""
+    groups: dict[tuple[Any, ...], list[Served]] = {}
+    for served in folds:
+        layout = tuple(served.fold.info.columns.items())
+        groups.setdefault((layout, served.fold.path) if served.hide else (layout, None), []).append(served)
+    branches = []
+    for (layout, _), members in groups.items():
+        cols = ", ".join(_projection(name, types.get(name), dict(layout)) for name in declared)
+        where = hide_sql(members[0].hide) if members[0].hide else ""
+        listed = "[" + ", ".join(sql_path(m.fold.path) for m in members) + "]"
+        branches.append(
+            f"SELECT {cols}, {', '.join('d.' + n for n in PROVENANCE)} FROM read_parquet({listed}, hive_partitioning = false) AS d"
+            + (f" WHERE {where}" if where else "")
+        )
+    return branches
 
-    schema = pa.schema(
-        [("grp", pa.int32()), ("fi", pa.uint64())]
-        + [(n, pa.int64() if t == "BIGINT" else pa.string()) for n, t in PROVENANCE.items()]
-    )
-    return pa.Table.from_pylist(prov, schema=schema)
+
+def prov_rows(prov: list[dict[str, Any]]) -> Any:
+    """The provenance table's rows as a frame DuckDB reads (built by Polars: pyarrow would import pandas)."""
+    import polars as pl
+
+    schema = {"grp": pl.Int32, "fi": pl.UInt64, **{n: pl.Int64 if t == "BIGINT" else pl.String for n, t in PROVENANCE.items()}}
+    return pl.DataFrame(prov, schema=schema, strict=False)
 
 
 def create_view(con: Any, name: str, sql: str, prov_table: str, prov: list[dict[str, Any]]) -> None:

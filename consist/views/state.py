@@ -38,6 +38,7 @@ class ViewState:
     link_farm: Any = None  # consist.views.farm.LinkFarm
     schema_store: SchemaStore | None = None
     views: Any = None  # consist.views.namespace.Views
+    fold_store: Any = None  # consist.views.folds.FoldStore
 
     @property
     def catalog(self) -> LiveCatalog:

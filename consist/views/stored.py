@@ -184,7 +184,7 @@ def _busy(db_path: Path) -> bool:
 
 
 def _install(con: Any, views: list[StoredView]) -> None:
-    import pyarrow as pa
+    import polars as pl  # not pyarrow's conversion from Python objects: that imports pandas
 
     con.execute("BEGIN")
     try:
@@ -198,12 +198,13 @@ def _install(con: Any, views: list[StoredView]) -> None:
                 finally:
                     con.unregister("_consist_prov_rows")
             con.execute(f"CREATE OR REPLACE VIEW {_quote(view.name)} AS {view.sql}")
-        rows = pa.table(
+        rows = pl.DataFrame(
             {
                 "view_name": [v.name for v in views],
-                "artifacts": pa.array([v.artifacts for v in views], pa.int64()),
-                "ingested_omitted": pa.array([v.omitted for v in views], pa.int64()),
-            }
+                "artifacts": [v.artifacts for v in views],
+                "ingested_omitted": [v.omitted for v in views],
+            },
+            schema={"view_name": pl.String, "artifacts": pl.Int64, "ingested_omitted": pl.Int64},
         )
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {VIEWS_TABLE} "

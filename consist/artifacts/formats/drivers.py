@@ -7,6 +7,9 @@ paths. Drivers are plain functions in a registry, each testable alone.
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,16 +53,43 @@ def _sep(path: Path) -> str:
     return "\t" if ".tsv" in path.suffixes else ","
 
 
+_SMALL_PARQUET = 8 << 20  # bytes: read in one call, converted without thread pools
+
+
+def _small_file(path: Path) -> bool:
+    """Whether ``path`` is a file of at most ``_SMALL_PARQUET`` bytes (not a dataset folder)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= _SMALL_PARQUET
+
+
+def _read_arrow(path: Path) -> tuple[Any, bool]:
+    """The Parquet file (or dataset folder) at ``path`` as an Arrow table, and whether it is small.
+
+    A small file is read whole into memory and decoded on this thread: ``read_table``'s
+    dataset machinery and thread pool cost 0.3-0.6 ms a call, several times the work for
+    the few-thousand-row files most steps write.
+    """
+    import pyarrow.parquet as pq
+
+    if not _small_file(path):
+        return pq.read_table(path), False
+    import pyarrow as pa
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False), True
+
+
 def _load_parquet(path: Path, as_: str) -> Any:
     if as_ == "pandas":
-        import pyarrow.parquet as pq
-
         # Through Arrow so that a pandas index logged with the frame comes back.
-        return pq.read_table(path).to_pandas()
+        table, small = _read_arrow(path)
+        return table.to_pandas(use_threads=not small)
     if as_ == "arrow":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
+        return _read_arrow(path)[0]
     if as_ == "duckdb":
         import duckdb
 
@@ -67,7 +97,12 @@ def _load_parquet(path: Path, as_: str) -> Any:
     import polars as pl
 
     # glob=False everywhere: a file named ``raw[1].parquet`` is that file, not a pattern.
-    return pl.scan_parquet(path, glob=False) if as_ == "lazy" else pl.read_parquet(path, glob=False)
+    if as_ == "lazy":
+        return pl.scan_parquet(path, glob=False)
+    if _small_file(path):  # one read call, decoded from memory: a third less than reading by path for small files
+        with open(path, "rb") as fh:
+            return pl.read_parquet(io.BytesIO(fh.read()))
+    return pl.read_parquet(path, glob=False)
 
 
 def _load_csv(path: Path, as_: str) -> Any:

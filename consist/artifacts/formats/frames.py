@@ -18,6 +18,7 @@ from consist.atomic import name_target, temp_name
 from consist.errors import ConfigError, DiskWriteError
 
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
+_THREADED_ROWS = 250_000
 
 
 def frame_kind(obj: Any) -> str | None:
@@ -58,7 +59,10 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
                         f"frame {target.stem!r} has duplicate column names {dups}; Parquet needs "
                         "unique names: rename or drop the duplicates before returning or logging it."
                     )
-                table = pa.Table.from_pandas(obj)
+                # Arrow converts large frames column by column in a thread pool it
+                # starts per call; for the small frames most steps return, starting the
+                # pool costs more than the conversion (2-6 ms of a 1,000-row step).
+                table = pa.Table.from_pandas(obj, nthreads=1 if len(obj) < _THREADED_ROWS else None)
             elif isinstance(obj, pa.RecordBatch):
                 table = pa.Table.from_batches([obj])
             else:
