@@ -12,6 +12,8 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "install-chromium.sh"
 TOOLS = ("bash", "timeout", "id", "sleep", "touch")
+pytestmark = pytest.mark.skipif(os.name == "nt" or not all(map(shutil.which, TOOLS)), reason="a POSIX shell script")
+ROOT_USER = getattr(os, "geteuid", lambda: -1)() == 0
 
 
 def bin_folder(tmp_path: Path, fakes: dict[str, str]) -> Path:
@@ -41,13 +43,13 @@ def test_a_browser_the_tests_know_is_used_without_apt(tmp_path: Path):
     assert done.returncode == 0 and not marker.exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the script installs only as root")
+@pytest.mark.skipif(not ROOT_USER, reason="the script installs only as root")
 def test_a_failing_apt_get_warns_and_succeeds(tmp_path: Path):
     done, _ = install(bin_folder(tmp_path, {"apt-get": "exit 100"}))
     assert done.returncode == 0 and "picture tests will skip" in done.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the script installs only as root")
+@pytest.mark.skipif(not ROOT_USER, reason="the script installs only as root")
 def test_a_stalled_apt_get_is_stopped_after_the_time_limit(tmp_path: Path):
     done, took = install(bin_folder(tmp_path, {"apt-get": "sleep 50"}), CONSIST_APT_TIMEOUT="2")
     assert done.returncode == 0 and "took over 2 s" in done.stderr
