@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import create_exclusive, write_bytes
+from consist.atomic import create_exclusive, unlink_quietly, write_bytes
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names
 from consist.catalog.segment_sums import vanished
 from consist.errors import CatalogError
@@ -82,10 +82,7 @@ class RecordStore:
         Deleting needs no free space, so a full disk cannot leave a "completed" record
         behind for a run that raised.
         """
-        try:
-            os.unlink(self.layout.record_path(run_id))
-        except OSError:
-            pass
+        unlink_quietly(self.layout.record_path(run_id))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
@@ -98,6 +95,12 @@ class RecordStore:
         if self._compactor is not None and self._compactor.is_alive():
             return
         if self._unfolded() < self.compact_threshold:
+            return
+        self.compact_in_background()
+
+    def compact_in_background(self) -> None:
+        """Start compacting in a background thread, unless this store's compaction is running."""
+        if self._compactor is not None and self._compactor.is_alive():
             return
         thread = threading.Thread(target=self._compact_in_background, name="consist-compaction", daemon=True)
         self._compactor = thread

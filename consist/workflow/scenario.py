@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextvars
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
@@ -42,8 +42,19 @@ from consist.workflow.steps import plan_step
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost
+    from consist.executors.batch import MapResult
     from consist.workflow.tracing import TraceBlock
 
+
+
+def expected_steps(records: Any, name: str) -> int | None:
+    """How many steps the first recorded run of scenario ``name`` had (None: no such run)."""
+    try:
+        earlier = records.get(name)
+    except Exception:  # noqa: BLE001 - a guess must never break a scenario
+        return None
+    steps = earlier.meta.get("steps") if earlier is not None else None
+    return len(steps) if isinstance(steps, list) and steps else None
 
 
 class Scenario(CouplerMethods):
@@ -139,7 +150,7 @@ class Scenario(CouplerMethods):
     def _repr_html_(self) -> str:
         from consist.display.html import scenario_html
 
-        return scenario_html(self)
+        return scenario_html(self, [(run_id, self.tracker.records.get(run_id)) for run_id in self.steps])
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -153,7 +164,8 @@ class Scenario(CouplerMethods):
         self.status = "running"
         from consist.display.progress import StepProgress
 
-        self._progress = StepProgress(self.tracker, self.name)
+        records, name = self.tracker.records, self.name
+        self._progress = StepProgress(name, setting=self.tracker.progress, expected=lambda: expected_steps(records, name))
         self._token = enter_scenario(self)
         # Inside the block, consist.run/consist.trace use this scenario's tracker.
         self._using = use_tracker(self.tracker)
@@ -283,6 +295,39 @@ class Scenario(CouplerMethods):
         self.step_finished(result, result.run.name, [outputs] if isinstance(outputs, str) else outputs or ())
         return result
 
+    def map(self, fn: Any, /, configs: Iterable[Any], **options: Any) -> MapResult:
+        """Run ``fn`` once per config as steps of this scenario, in parallel on ``executor=``.
+
+        Each config runs as ``sc.run(fn, config=c, ...)`` would (same signature, so a map
+        and a loop of ``sc.run`` share cache entries) and its outputs are synced into
+        :attr:`coupler` in config order. Takes the options of :meth:`Tracker.map`
+        (``executor``, ``retries``, ``per_config``, ``record_in``, ``progress``...).
+        """
+        from consist.executors.sweep import run_map
+
+        self.check_open()
+        if "parent_id" in options:
+            raise ConfigError("sc.map() sets parent_id to the scenario name; drop parent_id=.")
+        if options.get("cache_hydration") is None and self.step_cache_hydration is not None:
+            options["cache_hydration"] = self.step_cache_hydration
+        outputs = options.get("outputs")
+        declared = [outputs] if isinstance(outputs, str) else list(outputs or ())
+        step = options.get("name") or getattr(fn, "__name__", None) or type(fn).__name__
+
+        def sync(batch: MapResult) -> None:
+            for result, error in zip(batch.results, batch.errors):
+                if result is not None:
+                    self.step_finished(result, result.run.name, declared)
+                elif error is not None:
+                    self.step_failed(step, error)
+
+        return run_map(
+            self.tracker, fn, configs, parent_id=self.name, resolve_inputs=self.resolve_inputs,
+            opened=self.check_open, after=sync, **options,
+        )
+
+    map_runs = map  # the upstream library's spelling
+
     def trace(self, name: str, **options: Any) -> TraceBlock:
         """Record an inline block as a step: ``with sc.trace(name="simulate", inputs=["population"]):``.
 
@@ -305,7 +350,7 @@ class Scenario(CouplerMethods):
         """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
         from consist.workflow.scenario_drawing import scenario_graph
 
-        return scenario_graph(self)
+        return scenario_graph(self, self.tracker)
 
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""
