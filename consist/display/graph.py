@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -142,7 +143,15 @@ def _describe_artifact(artifact: Any) -> str:
     from consist.display.html import human_size
 
     raw = "" if artifact.run_id else "  (raw input)"
-    return f"{artifact.key}  {artifact.hash[:12]}  {human_size(artifact.size)}  {artifact.uri}{raw}"
+    return f"{artifact.key}  {artifact.hash[:12]}  {human_size(artifact.size)}  {_near_path(artifact.uri)}{raw}"
+
+
+def _near_path(uri: str) -> str:
+    """``uri`` relative to the working folder when it is inside it (``runs/<run>/x.parquet``), else as recorded."""
+    try:
+        return Path(uri).relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return uri
 
 
 def _tree(node: Any, first: str, rest: str, lines: list[str]) -> None:

@@ -41,7 +41,7 @@ def message(run: Run) -> str:
     if kind == "hit":
         return f"{where}: cache hit, reused run {run.reused_run_id} as {run.id} ({took})"
     if kind == "executed":
-        why = f"; ran because {run.miss_reason}" if run.miss_reason else ""
+        why = f"; cache miss: {run.miss_reason}" if run.miss_reason else ""
         return f"{where}: executed as run {run.id} in {took}{why}"
     return f"{where}: {run.status} as run {run.id} after {took}: {run.error}"
 

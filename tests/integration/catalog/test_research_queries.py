@@ -191,7 +191,8 @@ print(json.dumps({
     "outputs": sorted(tracker.get_artifacts_for_run(run.id).outputs),
     "rows": consist.load(tracker.get_artifacts_for_run(run.id).outputs["sim"]).height,
     "lineage": [r.name for r in tracker.lineage("paper/fig3_baseline.txt").runs()],
-    "pivot": consist.run_query(select(params).order_by(params.c.alpha), tracker=tracker).rows(),
+    # run_id breaks the ties (three runs per alpha): compaction may change the scan order of tied rows.
+    "pivot": consist.run_query(select(params).order_by(params.c.alpha, params.c.run_id), tracker=tracker).rows(),
     "sql": consist.run_query("SELECT count(*) FROM runs r JOIN run_artifacts ra ON ra.run_id = r.id "
                              "WHERE ra.direction = ? AND r.kind = 'step'", tracker=tracker, params=["out"]).item(),
     "adbc": adbc, "plain": plain,
