@@ -84,9 +84,8 @@ def engines(workers: int) -> dict[str, tuple[Any, Callable[[Any], None]]]:
              log_to_driver=False, configure_logging=False)
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     remote_noop = ray.remote(num_cpus=1)(noop)
-    dask_pool = client.get_executor(pure=False)  # the executor a map submits through
-    return {
-        "dask": (client, lambda n: [f.result() for f in [dask_pool.submit(noop, i) for i in range(n)]]),
+    return {  # Dask's round trip: client.submit as a map submits, without get_executor()'s conversion
+        "dask": (client, lambda n: client.gather([client.submit(noop, i, pure=False) for i in range(n)])),
         "ray": (RayExecutor(), lambda n: ray.get([remote_noop.remote(i) for i in range(n)])),
         "processes": (pool, lambda n: [f.result() for f in [pool.submit(noop, i) for i in range(n)]]),
         "_stop": (None, lambda _: (client.close(), cluster.close(), ray.shutdown(), pool.shutdown())),
@@ -101,14 +100,14 @@ def speedups(work: Path, running: dict[str, Any], grid: list[dict], loops: int, 
     """
     names = ["inline", "dask", "ray", "processes", "dask without consist"]
     trackers = {name: Tracker(run_dir=work / f"speed-{name.split()[0]}", progress=False) for name in names[:4]}
-    bare = running["dask"][0].get_executor(pure=False)
+    client = running["dask"][0]
     seconds = dict.fromkeys(names, 0.0)
     size = -(-len(grid) // chunks)
     for k in range(chunks):
         part = grid[k * size : (k + 1) * size]
         for name in names[k % len(names) :] + names[: k % len(names)]:
             if name not in trackers:  # the same work straight through Dask's executor: the peer
-                spent, _ = timed(lambda: [f.result() for f in [bare.submit(busy, c, loops) for c in part]])
+                spent, _ = timed(lambda: client.gather([client.submit(busy, c, loops, pure=False) for c in part]))
             else:
                 executor = None if name == "inline" else running[name][0]
                 spent, batch = timed(

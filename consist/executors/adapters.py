@@ -2,12 +2,12 @@
 
 Every executor becomes a :class:`concurrent.futures.Executor`: ``None`` the
 :class:`InlineExecutor` (this process, one call after the other), a Dask
-``distributed.Client`` its own ``get_executor(pure=False)`` (Dask would otherwise merge
-identical submissions and hand back an old error instead of retrying), Ray the
-:class:`RayExecutor` over ``ray.remote`` (Ray ships no such executor). The
-:class:`Adapter` also knows how the executor serialises a task (to check payloads before
-submitting), and how to replace a process pool that broke. Dask and Ray are imported
-only when used.
+``distributed.Client`` the :class:`DaskSubmitter` (``client.submit(..., pure=False)``:
+Dask would otherwise merge identical submissions and hand back an old error instead of
+retrying), Ray the :class:`RayExecutor` over ``ray.remote`` (Ray ships no such
+executor). The :class:`Adapter` also knows how the executor serialises a task (to check
+payloads before submitting), how to wait for the next finished tasks, and how to replace
+a process pool that broke. Dask and Ray are imported only when used.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,30 @@ class RayExecutor(cf.Executor):
         return f"RayExecutor({', '.join(f'{k}={v!r}' for k, v in self._options.items())})"
 
 
+class DaskSubmitter(cf.Executor):
+    """``client.submit(fn, *args, pure=False)`` behind ``Executor.submit``, for one map.
+
+    It hands back Dask's own futures and collects them with one
+    ``distributed.as_completed``, rather than going through ``client.get_executor()``,
+    whose futures are converted to :class:`concurrent.futures.Future` on the event loop
+    (measured here: 3.6 against 1.9 ms a no-op task, see benchmarks/README.md).
+    """
+
+    def __init__(self, client: Any) -> None:
+        distributed = optional("distributed", "dask")
+        self._client = client
+        self._finished = distributed.as_completed(loop=client.loop)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future = self._client.submit(fn, *args, pure=False, **kwargs)
+        self._finished.add(future)
+        return future
+
+    def next_done(self) -> list[Any]:
+        """The futures finished since the last call; waits for at least one."""
+        return self._finished.next_batch(block=True)
+
+
 @dataclass
 class Adapter:
     """One executor as a map uses it.
@@ -94,6 +118,13 @@ class Adapter:
     kind: str
     dumps: Callable[[Any], bytes] | None
     owned: bool = False
+
+    def next_done(self, pending: Iterable[Any]) -> Iterable[Any]:
+        """Some of the ``pending`` futures that are done; waits for at least one."""
+        if isinstance(self.pool, DaskSubmitter):
+            return self.pool.next_done()
+        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+        return done
 
     def restart(self) -> bool:
         """Replace a broken process pool by a new one of the same shape; False if not a pool."""
@@ -123,7 +154,7 @@ def adapt(executor: Any) -> Adapter:
         return Adapter(InlineExecutor(), "inline", None)
     if _is_dask_client(executor):
         cloudpickle = optional("cloudpickle", "dask")
-        return Adapter(executor.get_executor(pure=False), "dask", cloudpickle.dumps)
+        return Adapter(DaskSubmitter(executor), "dask", cloudpickle.dumps)
     if isinstance(executor, RayExecutor):
         cloudpickle = optional("cloudpickle", "ray")
         return Adapter(executor, "ray", cloudpickle.dumps)

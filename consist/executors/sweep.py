@@ -146,8 +146,7 @@ class _Run:
         for item, task in first:
             self._submit(item.index, task)
         while self.pending:
-            done, _ = cf.wait(list(self.pending), return_when=cf.FIRST_COMPLETED)
-            for future in done:
+            for future in self.adapter.next_done(self.pending):
                 index, generation = self.pending.pop(future)  # released: nothing holds it now
                 self._collect(index, generation, future)
 
