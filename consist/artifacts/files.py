@@ -7,6 +7,7 @@ file's hash is obtained (computed, memoised, or supplied and checked), and key s
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from consist.models import Artifact
 from consist.user_warnings import warn
 
 _FORBIDDEN = ("/", "\\", "\x00")
+_HASH = re.compile(r"[0-9a-f]{64}")  # a blake3 hex digest, as ``Artifact.hash`` holds
 # The longest key, in UTF-8 bytes (see check_key).
 MAX_KEY_BYTES = 200
 
@@ -132,6 +134,15 @@ def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any)
 def _checked_hash(
     path: Path, key: str, hasher: Hasher, supplied: str, force: bool, validate: bool
 ) -> str:
+    if not isinstance(supplied, str) or not _HASH.fullmatch(supplied.lower()):
+        # Like a contradicting hash, not worth failing a long step over: the file's bytes decide.
+        warn(
+            f"log_artifact({key!r}): content_hash={supplied!r} is not a content hash (64 hex digits of "
+            f"blake3, as an artifact's .hash holds); hashing {path} instead. Pass the .hash of the artifact "
+            "you copied, or drop content_hash=."
+        )
+        return hasher.hash_path(path)
+    supplied = supplied.lower()
     if validate:
         actual = hasher.hash_path(path)
         if actual != supplied:
