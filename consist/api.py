@@ -20,6 +20,7 @@ from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
     from consist.catalog.lineage import Lineage
+    from consist.executors.batch import MapResult
     from consist.workflow.tracing import TraceBlock
 
 
@@ -33,6 +34,18 @@ def run(step: Any = None, /, name: str | None = None, *, tracker: Any = None, **
     ...                          config={"threshold": 0.5}, outputs=["cleaned"])
     """
     return (tracker or current_tracker()).run(step, name, **kwargs)
+
+
+def map(fn: Any, /, configs: Any, *, tracker: Any = None, **options: Any) -> MapResult:  # noqa: A001
+    """Run ``fn`` once per config on the current tracker, in parallel (see :meth:`Tracker.map`).
+
+    Examples
+    --------
+    >>> with consist.use_tracker(tracker):                      # doctest: +SKIP
+    ...     batch = consist.map(simulate, configs=[{"rate": r} for r in (0.1, 0.2)],
+    ...                         outputs=["trips"], executor=dask_client)
+    """
+    return (tracker or current_tracker()).map(fn, configs, **options)
 
 
 def scenario(name: str, *, tracker: Any = None, **meta: Any) -> Scenario:

@@ -7,8 +7,9 @@ The tree::
     │   ├── UnsafeKeyError               a key or id that would escape its directory
     │   └── UpstreamOptionError(TypeError)  an option spelt the upstream Consist way (names ours)
     ├── IdentityError
-    │   └── UnhashableInputError(ConfigError, TypeError)  a config value with no canonical form,
-    │                                    or one a run record cannot hold (named by where it sits)
+    │   ├── UnhashableInputError(ConfigError, TypeError)  a config value with no canonical form,
+    │   │                                or one a run record cannot hold (named by where it sits)
+    │   └── SignatureMismatchError       a map worker computes another signature than its client
     ├── InputError
     │   └── InputNotFoundError(FileNotFoundError)  an input path that does not exist
     ├── OutputError
@@ -66,6 +67,10 @@ class UnhashableInputError(IdentityError, ConfigError, TypeError):
 
     A ConfigError too: it is bad input, refused before any work is done.
     """
+
+
+class SignatureMismatchError(IdentityError):
+    """A map worker computes a different step signature than the client planned (stale code on the worker)."""
 
 
 class InputError(ConsistError):

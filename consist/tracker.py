@@ -12,7 +12,7 @@ narrow host (:class:`~consist.engine.host.StepHost`,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from consist.views.state import ViewState
 
 if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
+    from consist.executors.batch import MapResult
     from consist.workflow.scenario import Scenario
     from consist.workflow.tracing import TraceBlock
 
@@ -124,11 +125,28 @@ class Tracker(CatalogMethods, CacheControlMethods):
         self._sources_seen: set[str] = set()
         self.view_state = ViewState(self.layout, self.db_path, self.run_dir, self.schemas, self.records)
         register_tracker(self)
-        if not self.db_path.exists():
+        if not self.db_path.exists() and self._opens_catalog:
             # The catalog file is views only: (re)built whenever it is missing.
             from consist.catalog.database import build_if_missing
 
             build_if_missing(self.db_path, self.layout)
+
+    # False on a map worker's tracker (see for_worker): only the client touches db_path.
+    _opens_catalog = True
+
+    @classmethod
+    def for_worker(cls, run_dir: str | os.PathLike[str], db_path: str | os.PathLike[str], **options: Any) -> Tracker:
+        """The tracker a map task runs under on a worker (see :mod:`consist.executors`).
+
+        It writes run records and cache entries into the shared ``run_dir`` like any
+        tracker, but never opens or builds the catalog file at ``db_path`` and never
+        compacts: the client that started the map does both once, at the end.
+        """
+        tracker = cls.__new__(cls)
+        tracker._opens_catalog = False
+        tracker.__init__(run_dir, db_path, **options)  # type: ignore[misc]
+        tracker.records.auto_compact = False
+        return tracker
 
     def __repr__(self) -> str:
         return f"Tracker(run_dir={str(self.run_dir)!r}, db_path={str(self.db_path)!r})"
@@ -262,6 +280,18 @@ class Tracker(CatalogMethods, CacheControlMethods):
         from consist.workflow.steps import plan_step
 
         return plan_step(self, step, name, options)
+
+    def map(self, fn: Any, /, configs: Iterable[Any], **options: Any) -> MapResult:
+        """Run ``fn`` once per config, in parallel on ``executor=``: each as :meth:`run` would.
+
+        Takes ``inputs``, ``outputs``, ``executor``, ``name``, ``retries``, ``progress``,
+        ``record_in``, ``per_config`` and every other option of :meth:`run`; see
+        :func:`consist.executors.sweep.run_map`. Returns a
+        :class:`~consist.executors.batch.MapResult`.
+        """
+        from consist.executors.sweep import run_map
+
+        return run_map(self, fn, configs, **options)
 
     def scenario(self, name: str, **meta: Any) -> Scenario:
         """Open a scenario: ``with tracker.scenario("baseline") as sc:`` (see :class:`~consist.workflow.scenario.Scenario`)."""

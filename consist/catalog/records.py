@@ -97,6 +97,12 @@ class RecordStore:
             return
         if self._unfolded() < self.compact_threshold:
             return
+        self.compact_in_background()
+
+    def compact_in_background(self) -> None:
+        """Start compacting in a background thread, unless this store's compaction is running."""
+        if self._compactor is not None and self._compactor.is_alive():
+            return
         thread = threading.Thread(target=self._compact_in_background, name="consist-compaction", daemon=True)
         self._compactor = thread
         _compactors.add(thread)

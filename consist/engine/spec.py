@@ -67,6 +67,9 @@ class StepSpec:
     output_paths: Mapping[str, Any] | None = None
     # The enclosing scenario's canonical config= (see consist.engine.scenario_config).
     scenario_config: dict[str, Any] = field(default_factory=dict)
+    # (CodeInfo, source) computed by a map's client (see consist.executors): used as is
+    # where the function arrived by value and has no source to read (a worker).
+    code_info: tuple[Any, str | None] | None = None
 
 
 def build_spec(

@@ -109,7 +109,7 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         # scenario's config are digested together (no scenario config, digest unchanged).
         snapshot = with_scenario_config(snapshot, spec.scenario_config)
         chash = config_identity({"step": chash, "scenario": spec.scenario_config})[1]
-    code, source = identify(
+    code, source = spec.code_info or identify(
         spec.code_target if spec.code_target is not None else spec.fn,
         spec.code_identity or host.code_identity,
         spec.code_version,
@@ -377,10 +377,13 @@ def fail(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, exc: B
         orphans.release(ctx.run_id)
 
 
-def run_step(host: StepHost, spec: StepSpec) -> RunResult:
-    """Run a function step: serve a cache hit, or execute and record it."""
+def run_step(host: StepHost, spec: StepSpec, prep: Prepared | None = None) -> RunResult:
+    """Run a function step: serve a cache hit, or execute and record it.
+
+    ``prep`` is the step's identity when the caller already computed (and checked) it.
+    """
     with error_context(step=spec.name):
-        prep = prepare(host, spec)
+        prep = prep or prepare(host, spec)
         live_steps.remember(prep.code.hash, spec.fn)  # for tracker.recover, while it lives
         run_id = hydration.own_folder_id(host, spec, lambda: claim_run_id(host.records, spec.name, spec.run_id))
         entry, invalid = lookup(host, spec, prep, run_id=run_id)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextvars
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from consist._active import active_scenario_id, enter_scenario, leave_scenario, use_tracker
@@ -42,6 +42,7 @@ from consist.workflow.steps import plan_step
 
 if TYPE_CHECKING:
     from consist.engine.host import StepHost
+    from consist.executors.batch import MapResult
     from consist.workflow.tracing import TraceBlock
 
 
@@ -283,6 +284,39 @@ class Scenario(CouplerMethods):
             raise
         self.step_finished(result, result.run.name, [outputs] if isinstance(outputs, str) else outputs or ())
         return result
+
+    def map(self, fn: Any, /, configs: Iterable[Any], **options: Any) -> MapResult:
+        """Run ``fn`` once per config as steps of this scenario, in parallel on ``executor=``.
+
+        Each config runs as ``sc.run(fn, config=c, ...)`` would (same signature, so a map
+        and a loop of ``sc.run`` share cache entries) and its outputs are synced into
+        :attr:`coupler` in config order. Takes the options of :meth:`Tracker.map`
+        (``executor``, ``retries``, ``per_config``, ``record_in``, ``progress``...).
+        """
+        from consist.executors.sweep import run_map
+
+        self.check_open()
+        if "parent_id" in options:
+            raise ConfigError("sc.map() sets parent_id to the scenario name; drop parent_id=.")
+        if options.get("cache_hydration") is None and self.step_cache_hydration is not None:
+            options["cache_hydration"] = self.step_cache_hydration
+        outputs = options.get("outputs")
+        declared = [outputs] if isinstance(outputs, str) else list(outputs or ())
+        step = options.get("name") or getattr(fn, "__name__", None) or type(fn).__name__
+
+        def sync(batch: MapResult) -> None:
+            for result, error in zip(batch.results, batch.errors):
+                if result is not None:
+                    self.step_finished(result, result.run.name, declared)
+                elif error is not None:
+                    self.step_failed(step, error)
+
+        return run_map(
+            self.tracker, fn, configs, parent_id=self.name, resolve_inputs=self.resolve_inputs,
+            opened=self.check_open, after=sync, **options,
+        )
+
+    map_runs = map  # the upstream library's spelling
 
     def trace(self, name: str, **options: Any) -> TraceBlock:
         """Record an inline block as a step: ``with sc.trace(name="simulate", inputs=["population"]):``.

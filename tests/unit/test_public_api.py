@@ -29,6 +29,17 @@ def test_import_does_not_load_heavy_dependencies():
     assert out.strip() == "[]"
 
 
+def test_map_is_the_sweep_function_and_leaves_the_builtin_alone():
+    """consist.map runs sweeps; it shadows the builtin map only inside consist's namespace."""
+    import builtins
+
+    from consist.executors.sweep import run_map
+
+    assert "map" in consist.__all__ and consist.map is not builtins.map
+    assert consist.map.__module__ == "consist.api" and callable(run_map)
+    assert list(map(str, [1, 2])) == ["1", "2"]
+
+
 def test_runs_table_and_diff_are_public_functions_and_tracker_methods():
     """The daily-view helpers are reachable from the package and from a tracker."""
     assert {"runs_table", "diff"} <= set(consist.__all__)

@@ -1,0 +1,148 @@
+"""The executors a map runs on, behind one interface: submit a call, get a future.
+
+Every executor becomes a :class:`concurrent.futures.Executor`: ``None`` the
+:class:`InlineExecutor` (this process, one call after the other), a Dask
+``distributed.Client`` its own ``get_executor(pure=False)`` (Dask would otherwise merge
+identical submissions and hand back an old error instead of retrying), Ray the
+:class:`RayExecutor` over ``ray.remote`` (Ray ships no such executor). The
+:class:`Adapter` also knows how the executor serialises a task (to check payloads before
+submitting), and how to replace a process pool that broke. Dask and Ray are imported
+only when used.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from consist.errors import ConfigError
+
+
+def optional(module: str, extra: str) -> Any:
+    """Import an optional dependency, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"{module} is not installed; install it with `pip install 'consist[{extra}]'`."
+        ) from None
+
+
+class InlineExecutor(cf.Executor):
+    """Runs each call when it is submitted, in this process and thread (``executor=None``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+class RayExecutor(cf.Executor):
+    """A :class:`concurrent.futures.Executor` over ``ray.remote``, for ``consist.map``.
+
+    Parameters
+    ----------
+    **remote_options
+        Passed to ``ray.remote`` for every task (``num_cpus=1`` unless given;
+        ``max_retries`` is Ray's, for tasks whose worker died).
+
+    Examples
+    --------
+    >>> ray.init(num_cpus=8)                                     # doctest: +SKIP
+    >>> batch = sc.map(simulate, configs=grid, executor=RayExecutor())
+    """
+
+    def __init__(self, **remote_options: Any) -> None:
+        self._ray = optional("ray", "ray")
+        self._options = {"num_cpus": 1, **remote_options}
+        self._remote: dict[Any, Any] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        remote = self._remote.get(fn)
+        if remote is None:
+            remote = self._remote[fn] = self._ray.remote(**self._options)(fn)
+        return remote.remote(*args, **kwargs).future()
+
+    def __repr__(self) -> str:
+        return f"RayExecutor({', '.join(f'{k}={v!r}' for k, v in self._options.items())})"
+
+
+@dataclass
+class Adapter:
+    """One executor as a map uses it.
+
+    Attributes
+    ----------
+    pool
+        The executor tasks are submitted to.
+    kind
+        ``"inline"``, ``"threads"``, ``"processes"``, ``"dask"``, ``"ray"`` or ``"executor"``.
+    dumps
+        How the executor serialises a task (None: it does not, it runs in this process).
+    owned
+        Whether the map created ``pool`` (and shuts it down at the end).
+    """
+
+    pool: cf.Executor
+    kind: str
+    dumps: Callable[[Any], bytes] | None
+    owned: bool = False
+
+    def restart(self) -> bool:
+        """Replace a broken process pool by a new one of the same shape; False if not a pool."""
+        if self.kind != "processes":
+            return False
+        old = self.pool
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=getattr(old, "_max_workers", None),
+            mp_context=getattr(old, "_mp_context", None),
+            initializer=getattr(old, "_initializer", None),
+            initargs=getattr(old, "_initargs", ()),
+        )
+        if self.owned:
+            old.shutdown(wait=False, cancel_futures=True)
+        self.owned = True
+        return True
+
+    def close(self) -> None:
+        """Shut down a pool the map created (a replacement for a broken one)."""
+        if self.owned:
+            self.pool.shutdown(wait=True)
+
+
+def adapt(executor: Any) -> Adapter:
+    """The :class:`Adapter` for ``executor=`` (see the module docstring)."""
+    if executor is None:
+        return Adapter(InlineExecutor(), "inline", None)
+    if _is_dask_client(executor):
+        cloudpickle = optional("cloudpickle", "dask")
+        return Adapter(executor.get_executor(pure=False), "dask", cloudpickle.dumps)
+    if isinstance(executor, RayExecutor):
+        cloudpickle = optional("cloudpickle", "ray")
+        return Adapter(executor, "ray", cloudpickle.dumps)
+    if isinstance(executor, cf.ProcessPoolExecutor):
+        return Adapter(executor, "processes", pickle.dumps)
+    if isinstance(executor, cf.ThreadPoolExecutor):
+        return Adapter(executor, "threads", None)
+    if isinstance(executor, cf.Executor):
+        return Adapter(executor, "executor", None)
+    hint = " (for Ray, pass consist.executors.RayExecutor())" if type(executor).__module__.startswith("ray") else ""
+    raise ConfigError(
+        f"executor={executor!r} is not an executor consist can run on; pass None (this process), a "
+        f"concurrent.futures executor, a dask.distributed.Client or consist.executors.RayExecutor(){hint}."
+    )
+
+
+def _is_dask_client(value: Any) -> bool:
+    # By name: a check with isinstance would import distributed for every map.
+    return any(
+        klass.__name__ == "Client" and klass.__module__.startswith("distributed")
+        for klass in type(value).__mro__
+    )
