@@ -91,6 +91,7 @@ def file_artifact(
     if not path.exists():
         raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
     path = path.resolve()
+    _utf8_name(str(path), f"cannot log {key!r}")
     if content_hash is None:
         value = hasher.hash_path(path)
     else:
@@ -122,8 +123,20 @@ def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = mounts.uri_for(path.resolve(), f"input {name!r}")
+    uri = _utf8_name(mounts.uri_for(path.resolve(), f"input {name!r}"), f"input {name!r}")
     return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+
+
+def _utf8_name(path: str, what: str) -> str:
+    """``path`` if a run record can hold it; a name in another encoding is refused, naming ``what``."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{what}: the file name {path!r} is not valid UTF-8 (it was written in another encoding), so a run "
+            "record cannot name it. Rename the file to a UTF-8 name (e.g. with `convmv`)."
+        ) from None
+    return path
 
 
 def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any) -> Artifact:
