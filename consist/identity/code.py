@@ -154,10 +154,26 @@ def _global_constants(fn: Any) -> list[list[Any]]:
         value = namespace.get(name, _MISSING)
         if value is not _MISSING and _immutable(value) and not _has_path(value):
             try:
-                out.append([name, canonical(value, f"global {name}")])
+                out.append([name, _recordable(canonical(value, f"global {name}"), value)])
             except UnhashableInputError:
                 continue
     return out
+
+
+_packer = msgspec.msgpack.Encoder()
+
+
+def _recordable(form: Any, value: Any) -> Any:
+    """``form``, or ``value``'s repr where a digest or record could not hold it.
+
+    A file name read in another encoding (a string with a lone surrogate) or an int beyond
+    64 bits is a valid Python constant; its repr is ASCII and tells such values apart.
+    """
+    try:
+        _packer.encode(form)
+    except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
+        return f"<{type(value).__name__} {value!r}>"
+    return form
 
 
 _MISSING = object()
@@ -209,7 +225,7 @@ def _soft(value: Any, seen: set[int]) -> Any:
         return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}>"
     if _immutable(value):
         try:
-            return canonical(value, "bound value")
+            return _recordable(canonical(value, "bound value"), value)
         except UnhashableInputError:
             pass
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
