@@ -6,6 +6,7 @@ The front door only re-exports names; see each module for the behaviour.
 from consist._active import current_tracker, use_tracker
 from consist.api import (
     diff,
+    export_sqlmodel_stub,
     find_run,
     find_runs,
     ingest,
@@ -21,6 +22,7 @@ from consist.api import (
     runs_table,
     scan,
     scenario,
+    scenario_graph,
     trace,
 )
 from consist.cache.explain import Explanation
@@ -58,10 +60,9 @@ from consist.errors import (
 )
 from consist.models import Artifact, Run, RunResult
 from consist.tracker import Tracker
-from consist.views.schema_export import export_sqlmodel_stub
 from consist.workflow.coupler import Coupler, CouplerWarning
 from consist.workflow.scenario import Scenario
-from consist.workflow.scenario_drawing import ScenarioGraph, scenario_graph
+from consist.workflow.scenario_drawing import ScenarioGraph
 from consist.workflow.typed_coupler import coupler_schema
 
 __version__ = "0.1.0"

@@ -19,8 +19,10 @@ from consist.mounts import is_mount_uri, resolve_uri
 from consist.workflow.scenario import Scenario
 
 if TYPE_CHECKING:
+    from consist.artifacts.schema_capture import FileSchema
     from consist.catalog.lineage import Lineage
     from consist.executors.batch import MapResult
+    from consist.workflow.scenario_drawing import ScenarioGraph
     from consist.workflow.tracing import TraceBlock
 
 
@@ -303,3 +305,76 @@ def lineage_graph(
     if isinstance(artifact, Lineage):
         return LineageGraph(artifact)
     return LineageGraph((tracker or current_tracker()).lineage(artifact, max_depth=max_depth))
+
+
+def scenario_graph(scenario: Any, *, tracker: Any = None) -> ScenarioGraph:
+    """The graph of a whole scenario: a live :class:`~consist.Scenario`, or a recorded one's name.
+
+    Parameters
+    ----------
+    scenario
+        A scenario object (open or finished) or the name of a recorded scenario (its
+        latest record is drawn).
+    tracker
+        Whose catalog to read (default: the scenario's, else the current tracker).
+
+    Returns
+    -------
+    ScenarioGraph
+
+    Examples
+    --------
+    >>> consist.scenario_graph("baseline", tracker=tracker)  # doctest: +SKIP
+    """
+    from consist.workflow.scenario_drawing import scenario_graph as draw
+
+    if tracker is None and isinstance(scenario, str):
+        tracker = current_tracker()
+    return draw(scenario, tracker)
+
+
+def export_sqlmodel_stub(
+    artifact: Artifact | FileSchema,
+    *,
+    tracker: Any = None,
+    class_name: str | None = None,
+    table_name: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    include_system_columns: bool = False,
+    stats_comments: bool = True,
+) -> str:
+    """An editable SQLModel class (Python source) for an artifact's captured schema.
+
+    Parameters
+    ----------
+    artifact
+        The artifact (e.g. ``result.outputs["persons"]``), or a :class:`FileSchema`.
+    tracker
+        Whose ingestion records and schema store to consult (default: the tracker in use, if any).
+    class_name, table_name
+        Override the class name (default: the key in CamelCase) and ``__tablename__``
+        (default: the key).
+    out
+        Also write the source to this file.
+    include_system_columns
+        Keep ``consist_*`` provenance columns (and ``_dlt_*`` loader columns).
+    stats_comments
+        Put the captured statistics next to each field as comments.
+
+    Returns
+    -------
+    str
+        The module source.
+
+    Examples
+    --------
+    >>> code = consist.export_sqlmodel_stub(result.outputs["persons"], out="models/persons.py")  # doctest: +SKIP
+    """
+    from consist.views.schema_export import export_sqlmodel_stub as export
+
+    if tracker is None:
+        tracker = current_tracker(required=False)
+    return export(
+        artifact, tracker=tracker, class_name=class_name, table_name=table_name, out=out,
+        include_system_columns=include_system_columns, stats_comments=stats_comments,
+    )

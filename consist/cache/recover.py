@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from consist.artifacts import relocate
+from consist.artifacts.placement import PlacementError, place
 from consist.engine import live_steps
-from consist.engine.hydration import PlacementError, place
 from consist.engine.spec import build_spec
 from consist.engine.step import run_step
 from consist.errors import InputNotFoundError, RecoveryError

@@ -186,8 +186,6 @@ def install(con: Any, layout: Layout) -> None:
 
 def build_database(db_path: Path, layout: Layout) -> None:
     """Build the file afresh under a temporary name, then rename it over ``db_path``."""
-    import duckdb
-
     ensure_placeholders(layout)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     replace_file(db_path, lambda con: install(con, layout))

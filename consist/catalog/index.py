@@ -15,7 +15,6 @@ that has every output the step declares.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 
 import msgspec
@@ -96,12 +95,6 @@ class CacheIndex:
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
         write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=True)
 
-    def drop(self, signature: str) -> None:
-        """Forget the entry for ``signature`` if there is one."""
-        try:
-            os.unlink(self.layout.index_path(signature))
-        except FileNotFoundError:
-            pass
 
     def last(self, name: str) -> StepComponents | None:
         """The components of the latest executed run of step ``name``, if any."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import create_exclusive, write_bytes
+from consist.atomic import create_exclusive, unlink_quietly, write_bytes
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -80,10 +80,7 @@ class RecordStore:
         Deleting needs no free space, so a full disk cannot leave a "completed" record
         behind for a run that raised.
         """
-        try:
-            os.unlink(self.layout.record_path(run_id))
-        except OSError:
-            pass
+        unlink_quietly(self.layout.record_path(run_id))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.

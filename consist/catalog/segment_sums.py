@@ -24,7 +24,6 @@ from consist.errors import CatalogError
 from consist.identity.hashing import hash_file_uncached
 
 SUMS_SUFFIX = ".sums"
-TWINS = ("parquet", "records")
 
 
 class DamagedSegmentError(CatalogError):

@@ -19,14 +19,12 @@ from consist.errors import CatalogError, RunDirNotFoundError, RunNotFoundError
 
 if TYPE_CHECKING:
     from consist.models import Run
-    from consist.tracker import Tracker
 
 # consist.catalog.database.CATALOG_SCHEMA_VERSION, repeated so that opening the catalog does not
 # import pyarrow (through consist.catalog.segments) before the first row is printed; a unit test
 # keeps the two equal.
 CATALOG_SCHEMA_VERSION = 3
 ENV_RUN_DIR = "CONSIST_RUN_DIR"
-ENV_DB_PATH = "CONSIST_DB_PATH"
 
 
 def first_line(exc: BaseException) -> str:

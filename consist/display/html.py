@@ -123,8 +123,8 @@ def runs_html(runs: Sequence[Any], title: str = "Runs", keys: Sequence[Any] | No
     return table(headers, rows, title=title)
 
 
-def scenario_html(scenario: Any) -> str:
-    """A scenario: its state, its steps (one row each) and the coupler's artifacts."""
+def scenario_html(scenario: Any, step_runs: Sequence[tuple[str, Any]]) -> str:
+    """A scenario: its state, its steps (``(run id, its record or None)``, one row each) and the coupler's artifacts."""
     fields = [
         ("name", scenario.name),
         ("status", scenario.status),
@@ -135,10 +135,9 @@ def scenario_html(scenario: Any) -> str:
         ("failed steps", ", ".join(scenario.failed_steps)),
     ]
     parts = [table(("field", "value"), [f for f in fields if f[1] not in (None, "")], title=f"Scenario {scenario.name}")]
-    if scenario.steps:
+    if step_runs:
         rows = []
-        for run_id in scenario.steps:
-            run = scenario.tracker.records.get(run_id)
+        for run_id, run in step_runs:
             if run is None:
                 rows.append([run_id, "", "", "", ""])
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from consist.display.html import esc, human_size
@@ -183,27 +184,27 @@ SCENARIO_DELAY_S = 2.0
 class StepProgress:
     """The step bar of a running scenario: steps done, of how many, and steps per second.
 
-    The total is a guess: the number of steps the scenario's first recorded run had
-    (none on a first run; dropped once exceeded). The bar shows only when progress is
-    wanted (see :func:`wanted`) and the scenario has run for ``delay`` seconds.
+    The total is a guess, asked of ``expected`` only once the bar shows (the caller
+    answers from the scenario's first recorded run: none on a first run; dropped once
+    exceeded). The bar shows only when progress is wanted (``setting``, see
+    :func:`wanted`) and the scenario has run for ``delay`` seconds.
     """
 
-    def __init__(self, tracker: Any, name: str, *, delay: float = SCENARIO_DELAY_S, stream: Any = None) -> None:
-        self.enabled = wanted(getattr(tracker, "progress", None))
+    def __init__(
+        self,
+        name: str,
+        *,
+        setting: bool | None = None,
+        expected: Callable[[], int | None] = lambda: None,
+        delay: float = SCENARIO_DELAY_S,
+        stream: Any = None,
+    ) -> None:
+        self.enabled = wanted(setting)
         self.delay = delay
         self.started = time.perf_counter()
-        self._tracker, self._name = tracker, name
+        self._expected = expected
         self.bar = Progress(f"scenario {name}", None, unit="steps", enabled=False, stream=stream)
         self._default_stream = stream is None
-
-    @staticmethod
-    def _expected(tracker: Any, name: str) -> int | None:
-        try:
-            earlier = tracker.records.get(name)
-        except Exception:  # noqa: BLE001 - a guess must never break a scenario
-            return None
-        steps = earlier.meta.get("steps") if earlier is not None else None
-        return len(steps) if isinstance(steps, list) and steps else None
 
     def starting(self, name: str) -> None:
         """Show ``name`` as the step running now (redrawn at once if the bar is showing)."""
@@ -218,7 +219,7 @@ class StepProgress:
             bar.note = name
         if self.enabled and not bar.enabled and time.perf_counter() - self.started >= self.delay:
             # Only a scenario long enough to show a bar pays for the guess of its total.
-            bar.total = self._expected(self._tracker, self._name)
+            bar.total = self._expected()
             bar.enabled = True
             bar._notebook = self._default_stream and in_notebook()
             bar._start = self.started  # the rate covers the whole scenario so far

@@ -19,7 +19,7 @@ import inspect
 import typing
 import weakref
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -244,10 +244,6 @@ def load_kind(shape: FnShape, name: str) -> str | None:
 def unloaded(kind: str, artifact: Any) -> Any:
     """The value for a parameter annotated ``Artifact`` (the artifact) or ``str`` (its path)."""
     return artifact if kind == "artifact" else str(artifact.path)
-
-
-def is_path_like(value: Any) -> bool:
-    return isinstance(value, (str, Path, PurePath))
 
 
 def load_inputs(spec: StepSpec, inputs: Mapping[str, Artifact], shape: FnShape) -> dict[str, Any]:

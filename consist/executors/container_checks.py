@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consist.engine.hydration import copy_file
+from consist.artifacts.placement import copy_file
 from consist.errors import (
     ConfigError,
     ContainerExitError,

@@ -208,40 +208,10 @@ def export_sqlmodel_stub(
     include_system_columns: bool = False,
     stats_comments: bool = True,
 ) -> str:
-    """An editable SQLModel class (Python source) for an artifact's captured schema.
-
-    Parameters
-    ----------
-    artifact
-        The artifact (e.g. ``result.outputs["persons"]``), or a :class:`FileSchema`.
-    tracker
-        Whose ingestion records and schema store to consult (default: the current one).
-    class_name, table_name
-        Override the class name (default: the key in CamelCase) and ``__tablename__``
-        (default: the key).
-    out
-        Also write the source to this file.
-    include_system_columns
-        Keep ``consist_*`` provenance columns (and ``_dlt_*`` loader columns).
-    stats_comments
-        Put the captured statistics next to each field as comments.
-
-    Returns
-    -------
-    str
-        The module source.
-
-    Examples
-    --------
-    >>> code = consist.export_sqlmodel_stub(result.outputs["persons"], out="models/persons.py")  # doctest: +SKIP
-    """
+    """The stub's source for ``artifact``, read with ``tracker``'s view state if given (see :func:`consist.export_sqlmodel_stub`)."""
     if isinstance(artifact, FileSchema):
         schema, key = artifact, artifact.key or "table"
     elif isinstance(artifact, Artifact):
-        if tracker is None:
-            from consist._active import current_tracker
-
-            tracker = current_tracker(required=False)
         schema, key = schema_for(artifact, tracker.view_state if tracker is not None else None), artifact.key
     else:
         raise ConfigError(f"export_sqlmodel_stub takes an Artifact or a FileSchema; got a {type(artifact).__name__}.")

@@ -47,6 +47,16 @@ if TYPE_CHECKING:
 
 
 
+def expected_steps(records: Any, name: str) -> int | None:
+    """How many steps the first recorded run of scenario ``name`` had (None: no such run)."""
+    try:
+        earlier = records.get(name)
+    except Exception:  # noqa: BLE001 - a guess must never break a scenario
+        return None
+    steps = earlier.meta.get("steps") if earlier is not None else None
+    return len(steps) if isinstance(steps, list) and steps else None
+
+
 class Scenario(CouplerMethods):
     """A named group of steps sharing a :class:`~consist.workflow.coupler.Coupler`.
 
@@ -141,7 +151,7 @@ class Scenario(CouplerMethods):
     def _repr_html_(self) -> str:
         from consist.display.html import scenario_html
 
-        return scenario_html(self)
+        return scenario_html(self, [(run_id, self.tracker.records.get(run_id)) for run_id in self.steps])
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -155,7 +165,8 @@ class Scenario(CouplerMethods):
         self.status = "running"
         from consist.display.progress import StepProgress
 
-        self._progress = StepProgress(self.tracker, self.name)
+        records, name = self.tracker.records, self.name
+        self._progress = StepProgress(name, setting=self.tracker.progress, expected=lambda: expected_steps(records, name))
         self._token = enter_scenario(self)
         # Inside the block, consist.run/consist.trace use this scenario's tracker.
         self._using = use_tracker(self.tracker)
@@ -340,7 +351,7 @@ class Scenario(CouplerMethods):
         """Every step of this scenario and the artifacts between them (see :func:`consist.scenario_graph`)."""
         from consist.workflow.scenario_drawing import scenario_graph
 
-        return scenario_graph(self)
+        return scenario_graph(self, self.tracker)
 
     def step_finished(self, result: RunResult, step: str, declared: Sequence[str]) -> None:
         """Note a step's run and sync its outputs into the coupler (hit or miss)."""

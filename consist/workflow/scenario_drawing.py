@@ -91,33 +91,16 @@ class ScenarioGraph:
         return f"```mermaid\n{self.mermaid()}\n```"
 
 
-def scenario_graph(scenario: Any, *, tracker: Any = None) -> ScenarioGraph:
-    """The graph of a whole scenario: a live :class:`~consist.Scenario`, or a recorded one's name.
+def scenario_graph(scenario: Any, tracker: Any) -> ScenarioGraph:
+    """The graph of ``scenario`` (a scenario object or a recorded one's name) read from ``tracker``.
 
-    Parameters
-    ----------
-    scenario
-        A scenario object (open or finished) or the name of a recorded scenario (its
-        latest record is drawn).
-    tracker
-        Whose catalog to read (default: the scenario's, else the current tracker).
-
-    Returns
-    -------
-    ScenarioGraph
-
-    Examples
-    --------
-    >>> consist.scenario_graph("baseline", tracker=tracker)  # doctest: +SKIP
+    :func:`consist.scenario_graph` resolves the tracker; ``tracker`` None means the
+    scenario object's own.
     """
     if not isinstance(scenario, str):
-        tracker = tracker or scenario.tracker
+        tracker = tracker if tracker is not None else scenario.tracker
         name, step_ids = scenario.name, list(scenario.steps)
     else:
-        if tracker is None:
-            from consist.engine.context import current_tracker
-
-            tracker = current_tracker()
         found = tracker.find_runs(kind="scenario", name=scenario, status=None, limit=1)
         if not found:
             raise RunNotFoundError(

@@ -17,7 +17,6 @@ from typing import Any
 from consist.atomic import name_target, temp_name
 from consist.errors import ConfigError, DiskWriteError
 
-FRAME_KINDS = ("pandas", "polars", "lazy", "arrow")
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
 
 

@@ -63,11 +63,10 @@ def test_a_scenario_bar_names_the_step_running_now(tmp_path):
     """Once showing, the bar is redrawn when a step starts, naming it; after it, the step last finished."""
     import io
 
-    from consist import Tracker
     from consist.display.progress import StepProgress
 
     out = io.StringIO()
-    bar = StepProgress(Tracker(run_dir=tmp_path / "runs"), "base", delay=0.0, stream=out)
+    bar = StepProgress("base", delay=0.0, stream=out)
     bar.enabled = True
     bar.step("prepare")
     bar.starting("simulate")

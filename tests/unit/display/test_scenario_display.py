@@ -8,6 +8,7 @@ import polars as pl
 
 import consist
 from consist.display.progress import StepProgress
+from consist.workflow.scenario import expected_steps
 
 
 def make() -> pl.DataFrame:
@@ -33,13 +34,13 @@ def test_scenario_renders_its_steps_and_coupler(tracker):
 def test_step_bar_appears_only_after_the_delay(tracker):
     """A scenario shorter than the delay prints nothing; a long one shows steps done and a rate."""
     quiet = io.StringIO()
-    bar = StepProgress(tracker, "base", delay=60.0, stream=quiet)
+    bar = StepProgress("base", expected=lambda: expected_steps(tracker.records, "base"), delay=60.0, stream=quiet)
     bar.enabled = True
     bar.step()
     bar.close()
     assert quiet.getvalue() == ""
     shown = io.StringIO()
-    bar = StepProgress(tracker, "base", delay=0.0, stream=shown)
+    bar = StepProgress("base", expected=lambda: expected_steps(tracker.records, "base"), delay=0.0, stream=shown)
     bar.enabled = True
     for _ in range(3):
         bar.step()
@@ -54,7 +55,7 @@ def test_step_bar_total_comes_from_the_scenarios_first_run(tracker):
         sc.run(fn=make, outputs=["made"])
         sc.run(fn=double, inputs=["made"], load_inputs=True, outputs=["doubled"])
     out = io.StringIO()
-    bar = StepProgress(tracker, "base", delay=0.0, stream=out)
+    bar = StepProgress("base", expected=lambda: expected_steps(tracker.records, "base"), delay=0.0, stream=out)
     bar.enabled = True
     bar.step()
     assert "1 / 2 steps" in bar.bar.text()
