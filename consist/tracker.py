@@ -189,7 +189,7 @@ class Tracker(CatalogMethods, CacheControlMethods):
         executor: str = "python",
         container: Mapping[str, Any] | None = None,
         output_paths: Mapping[str, str | os.PathLike[str]] | None = None,
-        cache_hydration: str = "metadata",
+        cache_hydration: str | None = None,
         hydrate_to: Mapping[str, str | os.PathLike[str]] | None = None,
         hydrate_dir: str | os.PathLike[str] | None = None,
         hydrate_overwrite: bool = False,
@@ -244,7 +244,8 @@ class Tracker(CatalogMethods, CacheControlMethods):
             and where ``cache_hydration="outputs-requested"`` copies them on a hit.
         cache_hydration
             What a cache hit copies (see :mod:`consist.engine.hydration`): ``"metadata"``
-            (default: nothing; artifacts point at the producing run's files),
+            (nothing; artifacts point at the producing run's files; the default, except
+            inside a scenario, whose ``step_cache_hydration`` is then the default),
             ``"outputs-requested"`` (the outputs named in ``output_paths``/``hydrate_to``),
             ``"outputs-all"`` (every output, into ``hydrate_dir`` or else the new run's
             own folder), or

@@ -7,6 +7,7 @@ file's hash is obtained (computed, memoised, or supplied and checked), and key s
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from consist.models import Artifact
 from consist.user_warnings import warn
 
 _FORBIDDEN = ("/", "\\", "\x00")
+_HASH = re.compile(r"[0-9a-f]{64}")  # a blake3 hex digest, as ``Artifact.hash`` holds
 # The longest key, in UTF-8 bytes (see check_key).
 MAX_KEY_BYTES = 200
 
@@ -89,6 +91,7 @@ def file_artifact(
     if not path.exists():
         raise InputNotFoundError(f"cannot log {key!r}: {path} does not exist.")
     path = path.resolve()
+    _utf8_name(str(path), f"cannot log {key!r}")
     if content_hash is None:
         value = hasher.hash_path(path)
     else:
@@ -120,8 +123,20 @@ def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = mounts.uri_for(path.resolve(), f"input {name!r}")
+    uri = _utf8_name(mounts.uri_for(path.resolve(), f"input {name!r}"), f"input {name!r}")
     return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+
+
+def _utf8_name(path: str, what: str) -> str:
+    """``path`` if a run record can hold it; a name in another encoding is refused, naming ``what``."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{what}: the file name {path!r} is not valid UTF-8 (it was written in another encoding), so a run "
+            "record cannot name it. Rename the file to a UTF-8 name (e.g. with `convmv`)."
+        ) from None
+    return path
 
 
 def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any) -> Artifact:
@@ -132,6 +147,15 @@ def _hashed(path: Path, uri: str, key: str, value: str, id_: str, **fields: Any)
 def _checked_hash(
     path: Path, key: str, hasher: Hasher, supplied: str, force: bool, validate: bool
 ) -> str:
+    if not isinstance(supplied, str) or not _HASH.fullmatch(supplied.lower()):
+        # Like a contradicting hash, not worth failing a long step over: the file's bytes decide.
+        warn(
+            f"log_artifact({key!r}): content_hash={supplied!r} is not a content hash (64 hex digits of "
+            f"blake3, as an artifact's .hash holds); hashing {path} instead. Pass the .hash of the artifact "
+            "you copied, or drop content_hash=."
+        )
+        return hasher.hash_path(path)
+    supplied = supplied.lower()
     if validate:
         actual = hasher.hash_path(path)
         if actual != supplied:

@@ -7,11 +7,14 @@ module level. Pure encoding plus one directory listing.
 
 from __future__ import annotations
 
+import errno
 import os
+from pathlib import Path
 
 import msgspec
 
 from consist.artifacts.layout import Layout
+from consist.errors import CatalogError
 from consist.models import Run, enc_hook
 
 DEFAULT_COMPACT_THRESHOLD = 256
@@ -48,3 +51,22 @@ def decode_run(data: bytes) -> Run:
 def decode_id(data: bytes) -> str:
     """The id of the run record in ``data`` (its other fields are skipped, not decoded)."""
     return _id_decoder.decode(data).id
+
+
+def read_record(path: Path) -> bytes | None:
+    """A record file's bytes; None when it does not exist (compacted, or never written).
+
+    Any other failure (permission denied, an I/O error) is no "not found": it raises a
+    :class:`CatalogError` naming the file, so no run silently drops out of a query.
+    """
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # an id too long for a file name was never recorded
+            return None
+        raise CatalogError(
+            f"cannot read the run record {path}: {exc.strerror or exc}. Check the file's permissions and the "
+            "disk; `consist rebuild` re-reads the catalog once it is readable."
+        ) from exc

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
+from consist.errors import ConfigError
 
 
 def remembered_db_path(layout: Layout, given: str | os.PathLike[str] | None, default: Path) -> Path:
@@ -20,7 +21,24 @@ def remembered_db_path(layout: Layout, given: str | os.PathLike[str] | None, def
 
     So ``Tracker(run_dir="runs")`` and the ``consist`` command, given only the run folder,
     use the catalog file the pipeline named, not a second one inside the folder.
+
+    Raises
+    ------
+    ConfigError
+        The path holds a ``?``: DuckDB cannot commit to such a file (it looks for the
+        file's write-ahead log at a mangled path), so the catalog could never be built.
     """
+    path = _db_path(layout, given, default)
+    if "?" in str(path):
+        spelled = "db_path=" if given is not None else f"the default db_path (inside run_dir {str(default.parent)!r})"
+        raise ConfigError(
+            f"{spelled} {str(path)!r} contains '?', and DuckDB cannot write a database file whose path "
+            "holds a '?'. Pass db_path= a file in a folder whose path has no '?'."
+        )
+    return path
+
+
+def _db_path(layout: Layout, given: str | os.PathLike[str] | None, default: Path) -> Path:
     if given is not None:
         path = Path(given).expanduser().resolve()
         try:

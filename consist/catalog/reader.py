@@ -33,7 +33,7 @@ import pyarrow as pa
 from consist.artifacts.formats.literal import sql_path
 from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
-from consist.catalog.codec import decode_run, fresh_names
+from consist.catalog.codec import decode_run, fresh_names, read_record
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
 
@@ -284,9 +284,8 @@ class LiveCatalog:
                 continue
             if name not in self._fresh:
                 path = self.layout.fresh / name
-                try:
-                    data = path.read_bytes()
-                except FileNotFoundError:
+                data = read_record(path)
+                if data is None:
                     continue  # compacted meanwhile: the segment listed next holds it
                 try:
                     run = decode_run(data)

@@ -11,7 +11,6 @@ module never builds an artifact path.
 from __future__ import annotations
 
 import atexit
-import errno
 import logging
 import os
 import threading
@@ -22,9 +21,8 @@ import msgspec
 
 from consist.artifacts.layout import Layout
 from consist.atomic import create_exclusive, unlink_quietly, write_bytes
-from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names
+from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
 from consist.catalog.segment_sums import vanished
-from consist.errors import CatalogError
 from consist.models import Run
 
 if TYPE_CHECKING:
@@ -195,21 +193,13 @@ class RecordStore:
         if not run_id or run_id.startswith(".") or any(c in run_id for c in "/\\\x00"):
             return None  # never a recorded id (see check_key): and no path escapes fresh/
         path = self.layout.record_path(run_id)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = read_record(path)
+        if data is None:
             if not os.path.isdir(self.layout.segments):
                 return None
             data = self._segment_record(run_id)
             if data is None:
                 return None
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:  # an id too long for a file name was never recorded
-                return None
-            raise CatalogError(
-                f"cannot read the run record {path}: {exc.strerror or exc}. Check the file's permissions and the "
-                "disk; `consist rebuild` re-reads the catalog once it is readable."
-            ) from exc
         try:
             return decode_run(data)
         except msgspec.DecodeError:
@@ -270,10 +260,11 @@ class RecordStore:
         found: dict[str, Run] = {}
         for name in sorted(fresh_names(self.layout)):
             path = self.layout.fresh / name
-            try:
-                run = decode_run(path.read_bytes())
-            except FileNotFoundError:
+            data = read_record(path)
+            if data is None:
                 continue
+            try:
+                run = decode_run(data)
             except msgspec.DecodeError:
                 log.warning("skipping corrupt run record %s", path)
                 continue

@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 
 
+_INT64 = range(-(2**63), 2**63)  # a record's int field (and the catalog's BIGINT column)
+
+
 def whole_number(value: Any, name: str) -> int | None:
-    """``value`` as an int: ints, numpy ints, whole floats and digit strings; else ConfigError."""
+    """``value`` as a 64-bit int: ints, numpy ints, whole floats and digit strings; else ConfigError."""
+    number = _whole(value, name)
+    if number is not None and number not in _INT64:
+        raise ConfigError(f"{name}={value!r} is beyond 64 bits, which a run record cannot hold; give e.g. {name}=2030.")
+    return number
+
+
+def _whole(value: Any, name: str) -> int | None:
     if value is None or type(value) is int:
         return value
     if isinstance(value, bool):
@@ -45,7 +55,10 @@ def whole_number(value: Any, name: str) -> int | None:
 def check_fields(spec: StepSpec) -> None:
     """Coerce or refuse ``spec``'s typed fields in place (see the module docs)."""
     for field in ("name", "model", "parent_id"):
-        record_value(getattr(spec, field), field)  # a lone surrogate would make the record unwritable
+        value = getattr(spec, field)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{field}={value!r} is of type {type(value).__name__}; give a string, e.g. {field}='baseline'.")
+        record_value(value, field)  # a lone surrogate would make the record unwritable
     for i, key in enumerate(spec.outputs):
         record_value(key, f"outputs[{i}]")
     if isinstance(spec.inputs, Mapping):

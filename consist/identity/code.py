@@ -42,7 +42,7 @@ from typing import Any
 import msgspec
 
 from consist.errors import ConfigError, UnhashableInputError
-from consist.identity import source_check
+from consist.identity import source_check, stale_modules
 from consist.identity.digests import canonical, code_hash
 from consist.identity.hashing import hash_bytes
 from consist.models import CodeInfo
@@ -54,8 +54,8 @@ RECIPES = ("callable_source", "callable_module", "repo_git")
 # `df: pd.DataFrame` instead of `df: pl.DataFrame`), yet their sources do not. The value
 # holds the object itself so its id cannot be reused while the entry lives.
 _memo: dict[tuple[int, str], tuple[Any, CodeInfo, str | None]] = {}
-# Folder -> (fingerprint, state): git is asked again only when the fingerprint changes.
-_git_memo: dict[str, tuple[tuple[Any, ...], tuple[str, str]]] = {}
+# Folder -> (fingerprint, state, stale modules): git is asked again only when the fingerprint changes.
+_git_memo: dict[str, tuple[tuple[Any, ...], tuple[str, str], list[types.ModuleType]]] = {}
 # Code object id -> (the code, the global names it reads): scanning bytecode once per function.
 _globals_memo: dict[int, tuple[Any, tuple[str, ...]]] = {}
 
@@ -154,10 +154,26 @@ def _global_constants(fn: Any) -> list[list[Any]]:
         value = namespace.get(name, _MISSING)
         if value is not _MISSING and _immutable(value) and not _has_path(value):
             try:
-                out.append([name, canonical(value, f"global {name}")])
+                out.append([name, _recordable(canonical(value, f"global {name}"), value)])
             except UnhashableInputError:
                 continue
     return out
+
+
+_packer = msgspec.msgpack.Encoder()
+
+
+def _recordable(form: Any, value: Any) -> Any:
+    """``form``, or ``value``'s repr where a digest or record could not hold it.
+
+    A file name read in another encoding (a string with a lone surrogate) or an int beyond
+    64 bits is a valid Python constant; its repr is ASCII and tells such values apart.
+    """
+    try:
+        _packer.encode(form)
+    except (OverflowError, UnicodeEncodeError, TypeError, ValueError):
+        return f"<{type(value).__name__} {value!r}>"
+    return form
 
 
 _MISSING = object()
@@ -209,7 +225,7 @@ def _soft(value: Any, seen: set[int]) -> Any:
         return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}>"
     if _immutable(value):
         try:
-            return canonical(value, "bound value")
+            return _recordable(canonical(value, "bound value"), value)
         except UnhashableInputError:
             pass
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
@@ -277,9 +293,12 @@ def _compute(fn: Any, recipe: str) -> tuple[CodeInfo, str | None]:
     where = _location(fn)
     code = getattr(fn, "__code__", None)
     if recipe == "repo_git":
-        commit, dirty = _git_state(where["file"])
+        commit, dirty, stale = _git_state(where["file"])
         if commit and source_check.checked_source(fn, code)[1] is None:
-            return CodeInfo(kind="repo_git", hash=code_hash("repo_git", [commit, dirty]), version=commit, **where), None
+            # Modules edited on disk since import run their old code: identify that code.
+            old = [[m.__name__, [_code_payload(c) for c in source_check.module_code(m, m.__file__)]] for m in stale]
+            digest = code_hash("repo_git", [commit, dirty, old] if old else [commit, dirty])
+            return CodeInfo(kind="repo_git", hash=digest, version=commit, **where), None
         recipe = "callable_module" if commit == "" else "callable_source"
     if recipe == "callable_module":
         module = sys.modules.get(where["module"] or "")
@@ -320,21 +339,23 @@ def _code_payload(code: types.CodeType) -> list[Any]:
     return [code.co_code.hex(), consts, list(code.co_names), list(code.co_varnames)]
 
 
-def _git_state(file: str | None) -> tuple[str, str]:
-    """(commit, digest of ``git diff HEAD``) of the repository holding ``file``.
+def _git_state(file: str | None) -> tuple[str, str, list[types.ModuleType]]:
+    """(commit, digest of ``git diff HEAD``, stale modules) of the repository holding ``file``.
 
     Running git costs about 10 ms, so the answer is memoised per folder, but only while
     nothing it depends on changed: the repository's ``HEAD`` and index (a commit or a
     checkout) and every Python file loaded from inside the repository (an edit, then a
     re-import or autoreload in a long notebook session). A stale memo would serve the
-    results of the old code as a hit.
+    results of the old code as a hit. The stale modules are those loaded from the
+    repository whose file changed since import (see :mod:`consist.identity.stale_modules`);
+    each is checked again on every call, as a reload makes it current without any file changing.
     """
     if not file or not Path(file).exists():
-        return "", ""
+        return "", "", []
     folder = str(Path(file).resolve().parent)
     memo = _git_memo.get(folder)
     if memo is not None and memo[0] and memo[0] == _git_fingerprint(memo[0][0]):
-        return memo[1]
+        return (*memo[1], [m for m in memo[2] if not stale_modules.matches(m)])
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
@@ -346,8 +367,9 @@ def _git_state(file: str | None) -> tuple[str, str]:
     except (OSError, subprocess.SubprocessError):
         root, commit, diff = "", "", b""
     state = (commit, hash_bytes(diff) if diff else "")
-    _git_memo[folder] = (_git_fingerprint(root) if root else (), state)
-    return state
+    stale = stale_modules.stale_modules(root) if root else []
+    _git_memo[folder] = (_git_fingerprint(root) if root else (), state, stale)
+    return (*state, stale)
 
 
 def _git_fingerprint(root: str) -> tuple[Any, ...]:

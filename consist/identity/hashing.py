@@ -226,7 +226,7 @@ class Hasher:
     def _memo_path(self, key: str) -> Path | None:
         if self.memo_dir is None:
             return None
-        name = hash_bytes(key.encode())[:32]
+        name = hash_bytes(key.encode("utf-8", "surrogateescape"))[:32]  # a file name in another encoding
         return self.memo_dir / name[:2] / name
 
     def _read_disk(self, key: str) -> _Memo | None:

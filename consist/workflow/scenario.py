@@ -73,7 +73,8 @@ class Scenario(CouplerMethods):
     model
         Recorded as the scenario record's ``model`` (default ``"scenario"``).
     step_cache_hydration
-        Default ``cache_hydration=`` for every step of the scenario.
+        Default ``cache_hydration=`` for every step of the scenario (``sc.run``,
+        ``sc.trace`` and a plain ``consist.run`` made inside it).
     tags
         Recorded on the scenario record.
     config

@@ -48,6 +48,9 @@ def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who
         options["parent_id"] = scenario.name
     same = scenario is not None and options.get("parent_id") == scenario.name
     options["scenario_config"] = scenario.config_snapshot if same else {}
+    if options.get("cache_hydration") is None:
+        # A plain run inside a scenario is one of its steps: the scenario's hydration applies.
+        options["cache_hydration"] = (scenario.step_cache_hydration if same else None) or "metadata"
     if executor != "python" or container is not None or (output_paths is not None and fn is None):
         from consist.executors.containers import executor_spec
 

@@ -373,3 +373,23 @@ def test_an_unreadable_record_is_a_catalog_error_naming_it(tracker, log):
         path.unlink()
         path.write_bytes(saved)
     assert tracker.get_run(result.run.id) == result.run
+
+
+def test_queries_over_an_unreadable_record_are_a_catalog_error_naming_it(tracker, log):
+    """Listing runs read such a record with a raw OSError; a run must not silently drop out either."""
+    result = run(tracker, 1)
+    run(tracker, 2)
+    path = tracker.layout.record_path(result.run.id)
+    saved = path.read_bytes()
+    path.unlink()
+    path.symlink_to("/proc/self/mem")  # every read fails with EIO
+    try:
+        fresh = Tracker(run_dir=tracker.run_dir)
+        with pytest.raises(consist.CatalogError, match=str(path)):
+            fresh.find_runs()
+        with pytest.raises(consist.CatalogError, match=str(path)):
+            consist.run_query("select count(*) as n from runs", tracker=Tracker(run_dir=tracker.run_dir))
+    finally:
+        path.unlink()
+        path.write_bytes(saved)
+    assert sorted(r.config["i"] for r in Tracker(run_dir=tracker.run_dir).find_runs()) == [1, 2]

@@ -157,3 +157,24 @@ def test_issue_example_log_dataframe_with_a_path_keyword_leaves_a_decodable_reco
         result = consist.run(fn=step, outputs=["t"])
     run = Tracker(run_dir=tmp_path / "runs").get_run(result.run.id)
     assert run.status == "completed" and "t" in run.output_map
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"year": 2**70}, "year="),
+        ({"iteration": str(2**64)}, "iteration="),
+        ({"model": 5}, "model=5"),
+        ({"model": ["m"]}, "model="),
+    ],
+    ids=["year-beyond-64-bits", "iteration-text-beyond-64-bits", "model-int", "model-list"],
+)
+def test_fields_the_catalog_cannot_hold_are_refused_and_queries_keep_working(tmp_path, kwargs, named):
+    """A year beyond 64 bits once broke every later query; a non-string model left an undecodable record."""
+    tracker, log = Tracker(run_dir=tmp_path / "runs"), tmp_path / "log.txt"
+    with pytest.raises(ConfigError) as caught:
+        _run(tracker, log, **kwargs)
+    assert named in str(caught.value)
+    _nothing_written(tmp_path, tracker, log)
+    assert _run(tracker, log, year=2030).run.year == 2030
+    assert [run.year for run in Tracker(run_dir=tmp_path / "runs").find_runs()] == [2030]
