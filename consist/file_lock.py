@@ -51,6 +51,26 @@ def acquire(path: Path, *, blocking: bool = True, timeout: float = -1) -> Any:
 
 
 @contextmanager
+def attempt(path: Path, *, blocking: bool = False, on_error: Any = None) -> Iterator[bool]:
+    """Hold the lock on ``path`` for the block if it can be had: yields False when another
+    process holds it (with ``blocking=False``) or the file system cannot lock, in which
+    case ``on_error(exc)`` is called first (for a one-time warning)."""
+    try:
+        lock = acquire(path, blocking=blocking)
+    except OSError as exc:
+        if on_error is not None:
+            on_error(exc)
+        lock = None
+    if lock is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+@contextmanager
 def held(path: Path, *, timeout: float = -1) -> Iterator[None]:
     """Hold the lock on ``path`` for the block, waiting at most ``timeout`` seconds (-1: for ever).
 

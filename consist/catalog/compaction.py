@@ -25,8 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from consist.catalog import segment_ids, segment_records, segment_sums
 from consist.catalog import segments
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, fresh_names
 from consist.errors import DiskWriteError
-from consist.file_lock import acquire
+from consist.file_lock import attempt
 from consist.models import Run
 
 log = logging.getLogger("consist.catalog")
@@ -68,26 +67,18 @@ class CompactionReport:
     skipped: bool = False
 
 
-@contextmanager
-def compaction_lock(layout: Layout, blocking: bool) -> Iterator[bool]:
+def compaction_lock(layout: Layout, blocking: bool) -> AbstractContextManager[bool]:
     """Hold the folder's compaction lock; yields False when another process holds it."""
-    global _lock_warned
     path = layout.root / "records" / ".compact.lock"
-    try:
-        lock = acquire(path, blocking=blocking)
-    except OSError as exc:
+
+    def cannot_lock(exc: OSError) -> None:
         # A file system without working locks: never compact blind, just read slower.
+        global _lock_warned
         if not _lock_warned:
             _lock_warned = True
             log.warning("catalog compaction disabled: cannot lock %s (%s)", path, exc)
-        lock = None
-    if lock is None:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+
+    return attempt(path, blocking=blocking, on_error=cannot_lock)
 
 
 def compact(

@@ -15,8 +15,8 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import msgspec
 
 from consist.artifacts.formats.literal import sql_path
 from consist.atomic import temp_name, unlink_quietly, write_bytes
-from consist.file_lock import acquire
+from consist.file_lock import attempt
 from consist.views.sources import PROVENANCE, Source, no_gc, unify
 
 log = logging.getLogger("consist.views")
@@ -105,21 +105,10 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@contextmanager
-def _folding(folder: Path) -> Iterator[bool]:
+def _folding(folder: Path) -> AbstractContextManager[bool]:
     """One process folds a key at a time; False when another one is at it (or nothing can lock)."""
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = acquire(folder / ".lock", blocking=False)
-    except OSError:
-        lock = None
-    if lock is None:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+    return attempt(folder / ".lock")
 
 
 def _copy(con: Any, select: str, target: Path) -> tuple[int, str]:
