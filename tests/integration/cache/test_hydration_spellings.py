@@ -7,11 +7,6 @@ fresh Python process: a hit is proven by the count of executions, not by a flag.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -19,44 +14,10 @@ import pytest
 
 import consist
 from consist import Tracker, use_tracker
+from tests.helpers.hydration_steps import executions as _executions
+from tests.helpers.hydration_steps import python as _python
+from tests.helpers.hydration_steps import raw  # noqa: F401  (a fixture)
 
-ROOT = Path(__file__).resolve().parents[3]
-
-STEP = """
-import json, sys
-from pathlib import Path
-import consist, pandas as pd
-from consist import Tracker, use_tracker
-
-def clean(raw: pd.DataFrame) -> pd.DataFrame:
-    with open("executions.log", "a") as log:
-        log.write("clean\\n")
-    return raw[raw["value"] > 1]
-
-tracker = Tracker(run_dir="runs", db_path="provenance.duckdb")
-"""
-
-
-def _python(tmp_path: Path, code: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", STEP + textwrap.dedent(code)], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _executions(tmp_path: Path) -> int:
-    log = tmp_path / "executions.log"
-    return len(log.read_text().splitlines()) if log.exists() else 0
-
-
-@pytest.fixture
-def raw(tmp_path: Path) -> Path:
-    path = tmp_path / "raw.csv"
-    path.write_text("value\n1\n2\n3\n")
-    return path
 
 
 def test_output_paths_on_a_miss_and_on_a_requested_hit(tmp_path: Path, raw: Path):

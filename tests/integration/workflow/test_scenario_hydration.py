@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.integration.cache.test_hydration_spellings import _executions, _python, raw  # noqa: F401
+from tests.helpers.hydration_steps import executions as _executions
+from tests.helpers.hydration_steps import python as _python
+from tests.helpers.hydration_steps import raw  # noqa: F401  (a fixture)
 
 
 def test_a_plain_run_inside_a_scenario_takes_its_step_cache_hydration(tmp_path: Path, raw: Path):  # noqa: F811
