@@ -188,14 +188,20 @@ def build_database(db_path: Path, layout: Layout) -> None:
     """Build the file afresh under a temporary name, then rename it over ``db_path``."""
     ensure_placeholders(layout)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    replace_file(db_path, lambda con: install(con, layout))
+    replace_file(db_path, lambda con: install(con, layout), layout=layout)
 
 
-def replace_file(db_path: Path, change: Callable[[Any], None], *, copy: bool = False) -> None:
+def replace_file(
+    db_path: Path, change: Callable[[Any], None], *, copy: bool = False, layout: Layout | None = None
+) -> os.stat_result:
     """Let ``change(con)`` build a DuckDB file under a temporary name, then rename it over ``db_path``.
 
     With ``copy``, the temporary file starts as a copy of ``db_path``: readers that have
-    the file open keep their copy, and nobody ever waits on a lock of ours.
+    the file open keep their copy, and nobody ever waits on a lock of ours. With
+    ``layout``, a new file that is current for that metadata folder is remembered as
+    checked (see :func:`ensure_database`), so the next process need not open it again.
+    Returns the new file's ``stat``, taken before the rename (another process may replace
+    the file right after).
     """
     import duckdb
 
@@ -206,9 +212,17 @@ def replace_file(db_path: Path, change: Callable[[Any], None], *, copy: bool = F
         con = duckdb.connect(str(tmp))
         try:
             change(con)
+            root = str(layout.root.resolve()) if layout is not None else None
+            current = root is not None and _stamp(con) == (CATALOG_SCHEMA_VERSION, root)
         finally:
             con.close()
+        # The identity of this very file (a rename keeps inode, size and mtime).
+        st = os.stat(tmp)
+        token = _checked_token(db_path, root, stat_of=tmp) if current and root is not None else None
         os.replace(tmp, db_path)
+        if token is not None and layout is not None:
+            _write_marker(layout, token)
+        return st
     finally:
         unlink_quietly(tmp, Path(f"{tmp}.wal"))  # a DuckDB file may leave its write-ahead log
 
@@ -247,11 +261,19 @@ def read_stamp(db_path: Path) -> tuple[int, str] | None:
     except duckdb.Error:
         return None
     try:
+        return _stamp(con)
+    finally:
+        con.close()
+
+
+def _stamp(con: Any) -> tuple[int, str] | None:
+    """(schema version, records folder) recorded in the file open on ``con``, or None."""
+    import duckdb
+
+    try:
         row = con.execute("SELECT version, records_root FROM consist_schema").fetchone()
     except duckdb.Error:
         return None
-    finally:
-        con.close()
     return (int(row[0]), str(row[1])) if row else None
 
 
@@ -309,10 +331,13 @@ def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
     upgrade_database(db_path, layout)
 
 
-def _checked_token(db_path: Path, root: str) -> bytes | None:
-    """What identifies the file as checked: schema version, records folder, inode, size, mtime."""
+def _checked_token(db_path: Path, root: str, *, stat_of: Path | None = None) -> bytes | None:
+    """What identifies the file as checked: schema version, records folder, inode, size, mtime.
+
+    ``stat_of``: the file about to be renamed to ``db_path`` (its identity survives the rename).
+    """
     try:
-        st = os.stat(db_path)
+        st = os.stat(stat_of or db_path)
     except OSError:
         return None
     return f"{CATALOG_SCHEMA_VERSION}\n{root}\n{db_path.resolve()}\n{st.st_ino} {st.st_size} {st.st_mtime_ns}".encode()

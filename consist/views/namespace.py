@@ -82,7 +82,7 @@ class Views:
         self._store = SchemaStore(state.layout)
         self._farm = LinkFarm(state.layout)
         self._folds = fold_store(state)
-        self._stored = StoredViews(state.db_path)
+        self._stored = StoredViews(state.db_path, state.layout)
         self._broken: dict[str, SchemaConflictError] = {}  # message -> error, of views that failed to build
         self.builds = 0
         for model in state.schemas:

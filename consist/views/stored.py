@@ -16,25 +16,33 @@ Writing is best effort and never fails a query, and never locks the file: a copy
 changed and renamed over it, so a DuckDB client reading it meanwhile (in this process or
 another) keeps the copy it opened. When someone holds the file open for writing (a DuckDB
 shell, say), the snapshot waits for the next build. A snapshot is written only when its
-SQL changed.
+SQL changed: each write leaves a marker (``<run_dir>/.consist/views_written``) with the
+snapshot's digest and the identity (inode, size, mtime) of the file it wrote, so a new
+process whose views are the same does not write them again while that file stands.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
+from consist.atomic import write_bytes
 from consist.catalog.database import replace_file
+
+if TYPE_CHECKING:
+    from consist.artifacts.layout import Layout
 
 log = logging.getLogger("consist.views")
 
 VIEWS_TABLE = "consist_views"
+_MARKER = "views_written"  # in the metadata folder: the snapshot last written, and into which file
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,9 @@ class StoredViews:
     costs 20-30 ms); when several arrive while one is written, only the newest is.
     """
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, layout: Layout) -> None:
         self.db_path = db_path
+        self.layout = layout
         self._written: tuple[int, str] | None = None  # (file inode, digest) last written
         self._pending: list[StoredView] | None = None
         self._last: list[StoredView] | None = None  # the newest snapshot submitted
@@ -154,21 +163,36 @@ class StoredViews:
 
         digest = self._digest(views)
         try:
-            inode = self.db_path.stat().st_ino
+            st = self.db_path.stat()
         except FileNotFoundError:
             return False  # the tracker builds the catalog file; nothing to add to yet
-        self._tried_inode = inode
-        if self._written == (inode, digest):
+        self._tried_inode = st.st_ino
+        if self._written == (st.st_ino, digest) or self._marker() == self._identity(digest, st):
+            self._written = (st.st_ino, digest)
             return False
         if _busy(self.db_path):
             return False
         try:
-            replace_file(self.db_path, lambda con: _install(con, views), copy=True)
+            st = replace_file(self.db_path, lambda con: _install(con, views), copy=True, layout=self.layout)
         except (OSError, duckdb.Error) as exc:
             log.warning("could not write schema views to %s: %s", self.db_path, exc)
             return False
-        self._written = (self.db_path.stat().st_ino, digest)
+        self._written = (st.st_ino, digest)
+        try:
+            write_bytes(self.layout.root / _MARKER, self._identity(digest, st))
+        except OSError:
+            pass  # the next process writes the same views again: nothing lost
         return True
+
+    def _identity(self, digest: str, st: os.stat_result) -> bytes:
+        """The marker's content for ``digest`` written into the file whose ``stat`` is ``st``."""
+        return f"{digest}\n{self.db_path.resolve()}\n{st.st_ino} {st.st_size} {st.st_mtime_ns}".encode()
+
+    def _marker(self) -> bytes | None:
+        try:
+            return (self.layout.root / _MARKER).read_bytes()
+        except OSError:
+            return None
 
 
 def _busy(db_path: Path) -> bool:
