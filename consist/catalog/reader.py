@@ -6,8 +6,12 @@ live segment files plus the fresh records this process has decoded (registered a
 Arrow table), and the public views of :mod:`consist.catalog.database` sit on top, so SQL
 written against the file works here unchanged.
 
-Every query first refreshes: one ``listdir`` of the fresh folder (only new files are
-read; records are immutable) and one of the segments folder. Fresh files are read
+The records are loaded into the connection only when a query may read them: its text
+names a catalog object (:func:`reads_records`), or it failed for want of one. A query of
+the schema views alone (``tracker.views``, whose sources the views layer may take from a
+saved listing) never decodes a record. Once loaded, every query first refreshes: one
+``listdir`` of the fresh folder (only new files are read; records are immutable) and one
+of the segments folder. Fresh files are read
 before segments are listed, and a fresh record whose id a live segment holds is
 skipped, so a compaction running meanwhile can never hide or double a run: each query
 sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
@@ -74,6 +78,19 @@ def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tup
     return key
 
 
+# What a query must name to read the records (any other name fails to bind until they are loaded).
+_RECORD_OBJECTS = (*database.PUBLIC_VIEWS, "_consist_")
+
+
+def reads_records(sql: str) -> bool:
+    """Whether ``sql`` may read the run records: it names a public view or an internal relation.
+
+    Case-insensitive text search, so a false positive only costs loading the records.
+    """
+    text = sql.lower()
+    return any(name in text for name in _RECORD_OBJECTS)
+
+
 def fresh_table(rows: list[dict[str, Any]]) -> Any:
     """Fresh record rows in the segment schema, as a Polars frame DuckDB reads like Arrow.
 
@@ -132,6 +149,8 @@ class LiveCatalog:
         self.segments = segments.SegmentCatalog(layout.segments)
         self._lock = threading.RLock()
         self._con: Any = None
+        self._loaded = False  # whether the connection has the record relations (see reads_records)
+        self._clean = True  # whether the last refresh met no damaged segment or record
         self._pid = -1
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
@@ -146,19 +165,25 @@ class LiveCatalog:
 
     # -- connection and refresh --------------------------------------------------------
 
-    def connection(self) -> Any:
-        """The refreshed DuckDB connection (hold :attr:`lock` while using it)."""
+    def connection(self, records: bool = True) -> Any:
+        """The refreshed DuckDB connection (hold :attr:`lock` while using it).
+
+        With ``records=False`` the records are not loaded for this call; once loaded (by
+        any earlier query), they are always refreshed: a view a user defined over them
+        must not go stale.
+        """
         with self._lock:
             self._connect()
-            if not self._held or self._state is None:  # a failed read resets the state: list again
+            # A failed read resets the state: list again.
+            if (records or self._loaded) and (not self._held or self._state is None):
                 self.refresh()
             return self._con
 
     @contextmanager
-    def held(self) -> Iterator[Any]:
+    def held(self, records: bool = True) -> Iterator[Any]:
         """Refresh once, then keep the connection as it is for the block (one query's worth)."""
         with self._lock:
-            con = self.connection()
+            con = self.connection(records)
             self._held += 1
             try:
                 yield con
@@ -166,9 +191,9 @@ class LiveCatalog:
                 self._held -= 1
 
     @property
-    def state(self) -> tuple[Any, ...] | None:
-        """What the last refresh read: (live segments, fresh record names); equal means unchanged."""
-        return self._state
+    def clean(self) -> bool:
+        """Whether the records were last read without a damaged segment, record or conflicting copy."""
+        return self._clean
 
     @property
     def lock(self) -> threading.RLock:
@@ -186,8 +211,12 @@ class LiveCatalog:
         self._con.execute("SET parquet_metadata_cache = true")
         self._pid = os.getpid()
         self._state = None
-        self._indexed = set()
+        self._loaded = False
         self._plans = OrderedDict()
+
+    def _load(self) -> None:
+        """Define the record relations and the public views on the connection (empty until refreshed)."""
+        self._indexed = set()
         self._con.register("_consist_fresh", fresh_table([]))
         self._con.execute("CREATE OR REPLACE VIEW _consist_records AS SELECT * FROM _consist_fresh")
         self._con.execute(
@@ -199,11 +228,15 @@ class LiveCatalog:
             f"UNION ALL SELECT {_INDEX_SELECT} FROM _consist_fresh"
         )
         database.create_public_views(self._con)
+        self._loaded = True
+        self._plans.clear()  # kept relations may have failed to bind without these
 
     def refresh(self) -> None:
-        """Bring the views up to date with the files (cheap when nothing changed)."""
+        """Bring the record relations up to date with the files (cheap when nothing changed)."""
         with self._lock:
             self._connect()
+            if not self._loaded:
+                self._load()
             self.segments.refresh()  # only to skip reading folded fresh files (a held id stays held)
             names = self._read_fresh()
             self.segments.refresh()
@@ -212,6 +245,8 @@ class LiveCatalog:
             if state == self._state:
                 return
             self._by_id = self._fresh_by_id(names)
+            decoded = all(self._fresh.get(name) is not None for name in names)
+            self._clean = not self.segments.bad and decoded and len(self._by_id) == len(names)
             rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", fresh_table(rows))
             if live:
@@ -303,22 +338,32 @@ class LiveCatalog:
         import duckdb
 
         with self._lock:
-            for attempt in range(_RETRIES):
-                con = self.connection()
-                key = _plan_key(sql, params)
-                try:
-                    relation = self._relation(con, sql, params, key)
-                    return relation.to_arrow_table() if relation is not None else pa.table({})
-                except Exception as exc:
-                    self._plans.pop(key, None)  # never reuse a relation that failed
-                    if not isinstance(exc, duckdb.IOException):
-                        raise
-                    # A segment merged away between listing and reading: list again.
-                    if attempt == _RETRIES - 1:
-                        if str(self.layout.segments) in str(exc):  # other files (views' data) are not ours to name
-                            raise vanished(str(exc)) from exc
-                        raise
-                    self._state = None
+            try:
+                return self._arrow(sql, params, reads_records(sql))
+            except duckdb.CatalogException:
+                if self._loaded:
+                    raise
+                return self._arrow(sql, params, True)  # it reached the records without naming them
+
+    def _arrow(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None, records: bool) -> pa.Table:
+        import duckdb
+
+        for attempt in range(_RETRIES):
+            con = self.connection(records)
+            key = _plan_key(sql, params)
+            try:
+                relation = self._relation(con, sql, params, key)
+                return relation.to_arrow_table() if relation is not None else pa.table({})
+            except Exception as exc:
+                self._plans.pop(key, None)  # never reuse a relation that failed
+                if not isinstance(exc, duckdb.IOException):
+                    raise
+                # A segment merged away between listing and reading: list again.
+                if attempt == _RETRIES - 1:
+                    if str(self.layout.segments) in str(exc):  # other files (views' data) are not ours to name
+                        raise vanished(str(exc)) from exc
+                    raise
+                self._state = None
         raise AssertionError("unreachable")
 
     def _relation(

@@ -19,9 +19,11 @@ How it stays fast and fresh
     provenance table ordered by scenario, year, iteration and run; DuckDB then prunes
     through a dynamic filter. Declared columns are cast to the
     declared types (integers to BIGINT); columns a file lacks are NULL. Before every
-    query (``tracker.run_query``) a version token (the listing of the fresh records and
-    segments that refreshing the catalog read, and the ingestion manifest) is compared
-    with the one the views were built at; they are rebuilt only if it changed.
+    query (``tracker.run_query``) a version token (the names of the fresh records and
+    segments, and the ingestion manifest) is compared with the one the views were built
+    at; they are rebuilt only if it changed. A query of the views alone never loads the
+    run records into the connection when the sources' listing saved by an earlier
+    process still holds (:mod:`consist.views.saved_sources`).
 
 Each rebuild also hands a file-only twin of every view to :mod:`consist.views.stored`,
 which writes it into the catalog file at ``db_path`` in the background, for DuckDB
@@ -42,7 +44,7 @@ from consist.errors import ConfigError, SchemaConflictError
 from consist.views.columns import warn_unmatched
 from consist.views.farm import LinkFarm
 from consist.views.folds import fold_store, serve_sources
-from consist.views.sources import file_schemas, list_sources, present
+from consist.views.sources import catalog_token, file_schemas, list_sources, present
 from consist.views.spec import ViewSpec, ViewTable, sa_table, view_spec
 from consist.views.sql import build_view_sql, create_failing_view, create_view, prov_rows
 from consist.views.stored import StoredView, StoredViews
@@ -155,10 +157,10 @@ class Views:
     def token(self) -> tuple[Any, ...]:
         """The catalog's version as the views see it: changes when a run or ingestion lands.
 
-        Take it *after* refreshing the catalog connection (``catalog.held()``): it is the
-        listing that refresh read, so the views built from that connection match it.
+        Take it *before* building the views (a few ``listdir``): what they are built from is
+        then at least as new as the token.
         """
-        return (self._state.catalog.state, self._hot().names(), tuple(self._tables))
+        return (catalog_token(self._state), self._hot().names(), tuple(self._tables))
 
     @contextmanager
     def querying(self) -> Iterator[None]:
@@ -168,7 +170,8 @@ class Views:
             return
         catalog = self._state.catalog
         hot = self._hot()
-        with catalog.lock, hot.lock, catalog.held() as con, hot.attached(con):
+        # The records are loaded only if the query names them or the sources must be read.
+        with catalog.lock, hot.lock, catalog.held(records=False) as con, hot.attached(con):
             self.sync(con, self.token())
             yield
 

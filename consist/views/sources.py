@@ -8,10 +8,11 @@ context, so re-running a workflow never doubles rows while a scenario that reuse
 another's result still shows it. Within a context the producing run is named, else the
 earliest run.
 
-Sources come from the catalog's public views (``runs``, ``run_artifacts``,
-``artifacts``), ordered by scenario, year, iteration and run, so that a filter on those
-columns selects a contiguous stretch of files. Filters on provenance columns are applied
-here, before any data file is touched.
+Sources come from the run records, ordered by scenario, year, iteration and run, so
+that a filter on those columns selects a contiguous stretch of files; a listing is saved
+beside the catalog for the next process while the record files stand as they were (see
+:mod:`consist.views.saved_sources`). Filters on provenance columns are applied here,
+before any data file is touched.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import msgspec
 from consist.artifacts import coltypes
 from consist.errors import ConfigError, SchemaConflictError
 from consist.user_warnings import user_stacklevel
+from consist.views import saved_sources
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,11 +119,9 @@ def catalog_token(state: ViewState) -> tuple[Any, ...]:
     Take it *before* reading the catalog: what is read is then at least as new as the
     token, so a cache keyed by it can only be conservative.
     """
-    from consist.catalog.codec import fresh_names
-    from consist.catalog.segments import list_segment_names
+    from consist.catalog.listing import names
 
-    layout = state.layout
-    return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments))
+    return names(state.layout)
 
 
 def list_sources(state: ViewState, keys: Sequence[str], *, ignore_case: bool = False) -> list[Source]:
@@ -155,7 +155,13 @@ def list_sources(state: ViewState, keys: Sequence[str], *, ignore_case: bool = F
         QUALIFY row_number() OVER (PARTITION BY a.id, parent_id, year, iteration
                                    ORDER BY (id = a.run_id) DESC, started_at, id) = 1
         ORDER BY scenario_id NULLS FIRST, year NULLS FIRST, iteration NULLS FIRST, run_id, artifact_id"""
-    table = state.catalog.arrow(sql, params)
+    table, identity = saved_sources.load(state.layout, sql, params)
+    if table is None:
+        catalog = state.catalog
+        catalog.refresh()  # at least as new as the token and the identity, even in a held connection
+        table = catalog.arrow(sql, params)
+        if catalog.clean:
+            saved_sources.save(state.layout, sql, params, identity, table)
     with no_gc():
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
         sources = list(map(Source._make, zip(*columns[:-1])))
