@@ -127,7 +127,7 @@ class CatalogMethods:
         Registered schemas' views (``tracker.views``) are brought up to date first when
         the query names one.
         """
-        from consist.catalog.queries import compile_sql, run_query
+        from consist.catalog.sql import compile_sql, run_query
 
         if not self.schemas and self.view_state.views is None:
             return run_query(self, query, params)

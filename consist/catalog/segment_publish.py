@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
-import pyarrow.parquet as pq
 
 from consist.atomic import name_target, temp_name, unlink_quietly
 from consist.catalog import segment_ids, segment_sums
@@ -50,6 +49,7 @@ def publishing(target: Path) -> Iterator[tuple[Path, Path]]:
 
 def _write_id_index(target: Path, written: Path) -> None:
     """The id index of the segment about to be published from the Parquet file at ``written``."""
+    import pyarrow.parquet as pq  # not at import: readers of saved listings never need it
     pf = pq.ParquetFile(written)
     meta = pf.schema_arrow.metadata or {}
     replaces = msgspec.json.decode(meta.get(REPLACES_KEY, b"[]"), type=list[str])

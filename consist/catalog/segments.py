@@ -35,7 +35,6 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 import pyarrow.ipc
-import pyarrow.parquet as pq
 
 from consist.atomic import temp_name
 from consist.catalog import segment_sums
@@ -195,6 +194,8 @@ def segment_meta(replaces: Iterable[str] = ()) -> dict[bytes, bytes]:
 
 def write_segment(folder: Path, runs: list[tuple[Run, bytes]], replaces: Iterable[str] = ()) -> Path:
     """Write ``(run, record bytes)`` pairs as a new segment, published by one rename."""
+    import pyarrow.parquet as pq  # not at import: a query over saved listings never reads a segment
+
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / segment_name()
     table = rows_to_table([run_row(run) for run, _ in runs]).replace_schema_metadata(segment_meta(replaces))
@@ -211,6 +212,8 @@ def ensure_placeholder(folder: Path) -> None:
     target = folder / PLACEHOLDER
     if target.exists():
         return
+    import pyarrow.parquet as pq
+
     folder.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(target)
     pq.write_table(SCHEMA.empty_table(), tmp)
@@ -232,6 +235,8 @@ def read_info(path: Path) -> SegmentInfo:
 
     Raises :class:`DamagedSegmentError` when the file does not match its checksum.
     """
+    import pyarrow.parquet as pq
+
     segment_sums.check(path, "parquet", path)
     pf = pq.ParquetFile(path)
     meta = pf.schema_arrow.metadata or {}
