@@ -164,8 +164,8 @@ def list_sources(state: ViewState, keys: Sequence[str], *, ignore_case: bool = F
             saved_sources.save(state.layout, sql, params, identity, table)
     with no_gc():
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        _rebase(state.run_dir, columns[2], columns[-1])
         sources = list(map(Source._make, zip(*columns[:-1])))
-        _rebase(state.run_dir, sources, columns[-1])
     cache[(wanted, ignore_case)] = (token, sources)
     return sources
 
@@ -186,8 +186,8 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _rebase(run_dir: Path, sources: list[Source], producers: list[str | None]) -> None:
-    """Read each file from this tracker's copy of its run folder where that moved here.
+def _rebase(run_dir: Path, uris: list[str], producers: list[str | None]) -> None:
+    """Read each file from this tracker's copy of its run folder where that moved here (``uris`` in place).
 
     Records keep absolute paths; after the whole run folder was copied or moved (another
     machine, a renamed project), each file sits at the same place under its run's folder
@@ -197,14 +197,15 @@ def _rebase(run_dir: Path, sources: list[Source], producers: list[str | None]) -
     from consist.artifacts.relocate import rebase_uri
 
     here = f"{run_dir}{os.sep}"
-    for number, (source, producer) in enumerate(zip(sources, producers)):
-        uri = source.uri
+    absolute = os.path.isabs(here)  # then no path under it is a mount URI (scheme://)
+    for number, (uri, producer) in enumerate(zip(uris, producers)):
+        if absolute and uri.startswith(here):
+            continue  # the common case, checked first: 100,000 sources
         if is_mount_uri(uri):  # inputs://... through this machine's mounts
             uri = str(resolve_uri(uri))
         if producer is not None and not uri.startswith(here):
             uri = rebase_uri(run_dir, uri, producer)
-        if uri != source.uri:
-            sources[number] = source._replace(uri=uri)
+        uris[number] = uri
 
 
 def select_sources(
