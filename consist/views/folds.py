@@ -21,12 +21,12 @@ folds merged; :mod:`consist.views.namespace` and :mod:`consist.views.scans` call
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -48,8 +48,14 @@ FOLD_CHUNK_BYTES = 256 << 20  # and bytes of them
 MERGE_BYTES = 512 << 20  # folds merged into one at most
 
 
-# (artifact id, run id, file path) -> (fold number, size, mtime when folded)
-Owners = dict[tuple[str, str, str], tuple[int, int, int]]
+# "run id/artifact id/file path" -> fold number * _ROWS + row in its listing. Strings and
+# ints, not tuples: the collector never walks them (100,000 sources at a time).
+Owners = dict[str, int]
+_ROWS = 1 << 40
+
+
+def _owner_key(artifact_id: str, run_id: str, uri: str) -> str:
+    return f"{run_id}/{artifact_id}/{uri}"  # run and artifact ids never hold a '/'
 
 
 @dataclass
@@ -57,12 +63,18 @@ class Served:
     """What a fold gives a view or scan: its file, the folded sources to show, and those not to."""
 
     fold: Fold
-    shown: set[tuple[str, str]] = field(repr=False)
+    rows: list[int] = field(repr=False)  # rows of the fold's listing to show
     hide: list[tuple[str, str]] = field(repr=False)
 
     @property
     def used(self) -> int:
-        return len(self.shown)
+        return len(self.rows)
+
+    @functools.cached_property
+    def shown(self) -> set[tuple[str, str]]:
+        """(artifact id, run id) of the folded sources to show."""
+        m = self.fold.listed
+        return {(m.artifact_ids[row], m.run_ids[row]) for row in self.rows}
 
 
 def fold_store(state: ViewState) -> FoldStore:
@@ -224,17 +236,17 @@ def _chunks(pending: list[tuple[Source, int]]) -> Iterator[list[Source]]:
 
 
 def _owners(folds: list[Fold]) -> Owners:
-    """(artifact id, run id, file path) -> (fold number, size, mtime when folded).
+    """Who serves each folded source: see :data:`Owners`.
 
     A source held twice (two processes folded it at once) is served by the older fold.
     The path is part of the key: after the run folder moved, a fold made before the move
     serves nothing, and one made after serves its sources.
     """
     owner: Owners = {}
-    with no_gc():
-        for number, fold in reversed(list(enumerate(folds))):
-            m = fold.listed
-            owner.update(zip(zip(m.artifact_ids, m.run_ids, m.uris), zip(repeat(number), m.sizes, m.mtimes)))
+    for number, fold in reversed(list(enumerate(folds))):
+        m = fold.listed
+        first = number * _ROWS
+        owner.update(zip(map(_owner_key, m.artifact_ids, m.run_ids, m.uris), range(first, first + fold.count)))
     return owner
 
 
@@ -245,25 +257,29 @@ def _split(folds: list[Fold], sources: list[Source], owner: Owners | None = None
 
 
 def _split_sources(folds: list[Fold], sources: list[Source], owner: Owners) -> tuple[list[Served], list[Source]]:
-    shown: list[set[tuple[str, str]]] = [set() for _ in folds]
+    shown: list[list[int]] = [[] for _ in folds]
+    listed = [fold.listed for fold in folds]
     rest = []
-    stat = os.stat
+    stat, get = os.stat, owner.get
     for s in sources:
-        found = owner.get((s.artifact_id, s.run_id, s.uri))
+        found = get(_owner_key(s[0], s[5], s[2]))  # artifact id, run id, file path
         if found is not None:
+            number, row = divmod(found, _ROWS)
             try:
-                st = stat(s.uri)
+                st = stat(s[2])
             except OSError:
                 st = None
-            if st is not None and st.st_size == found[1] and st.st_mtime_ns == found[2]:
-                shown[found[0]].add((s.artifact_id, s.run_id))
+            m = listed[number]
+            if st is not None and st.st_size == m.sizes[row] and st.st_mtime_ns == m.mtimes[row]:
+                shown[number].append(row)
                 continue
         rest.append(s)
     served = []
-    for fold, pairs in zip(folds, shown):
-        if pairs:
+    for fold, rows in zip(folds, shown):
+        if rows:
             # What a fold holds but must not show now: changed or gone files, sources owned by an older fold.
-            hide = [] if len(pairs) == fold.count else [p for p in fold.sources if p not in pairs]
-            served.append(Served(fold, pairs, hide))
+            one = Served(fold, rows, [])
+            if len(rows) != fold.count:
+                one.hide = [p for p in fold.sources if p not in one.shown]
+            served.append(one)
     return served, rest
-
