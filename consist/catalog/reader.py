@@ -193,7 +193,7 @@ class LiveCatalog:
     @property
     def clean(self) -> bool:
         """Whether the records were last read without a damaged segment, record or conflicting copy."""
-        return self._clean
+        return self._clean and not self.segments.bad
 
     @property
     def lock(self) -> threading.RLock:

@@ -139,3 +139,23 @@ def test_a_user_view_over_runs_keeps_up_once_the_records_are_loaded(tmp_path):
     assert consist.run_query("SELECT count(*) AS n FROM sim_log", tracker=fresh)["n"].item() == 1
     run_sim(tracker, "baseline", 2040, 2)
     assert consist.run_query("SELECT count(*) AS n FROM sim_log", tracker=fresh)["n"].item() == 2
+
+
+def test_a_damaged_segment_is_reported_by_every_new_tracker(tmp_path, monkeypatch, caplog):
+    """A listing read past a damaged segment is not saved: each new tracker reads the records and names the segment."""
+    from consist.catalog import compaction
+
+    tracker = make_tracker(tmp_path, Person)
+    tracker.records.auto_compact = False
+    for year in (2030, 2040):
+        run_sim(tracker, "baseline", year, 1)
+    monkeypatch.setattr(compaction, "GRACE_S", 0.0)
+    tracker.compact()
+    run_sim(tracker, "baseline", 2050, 1)  # a fresh record beside the segment
+    (segment,) = tracker.layout.segments.glob("seg-*.parquet")
+    segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="consist.catalog"):
+            assert count_rows(make_tracker(tmp_path, Person)) == 3  # the fresh run's rows only
+        assert segment.name in caplog.text
