@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consist.artifacts.schema_capture import SchemaStore
 from consist.errors import ConfigError, SchemaConflictError
+from consist.views import saved_sources
 from consist.views.columns import warn_unmatched
 from consist.views.farm import LinkFarm
 from consist.views.folds import fold_store, serve_sources
@@ -240,7 +241,8 @@ class Views:
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the views last built are written to the catalog file at ``db_path``.
 
-        They are written in the background after each build (see :mod:`consist.views.stored`);
+        They are written in the background after each build (see :mod:`consist.views.stored`),
+        as are the source listings saved for the next process (:mod:`consist.views.saved_sources`);
         call this before another program reads them. Views not current are rebuilt first, so
         the file shows every run recorded so far even if no query was made since.
         """
@@ -248,6 +250,7 @@ class Views:
         with self.querying():
             pass
         self._stored.flush(timeout)
+        saved_sources.flush(timeout)
 
     def run(self, query: Callable[[], T], sql: str | None = None) -> T:
         """Call ``query`` with the views current; on a file that vanished, rebuild once and retry.

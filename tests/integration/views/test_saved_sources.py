@@ -19,7 +19,10 @@ from tests.helpers.views import Person, make_tracker, query, run_sim
 
 
 def count_rows(tracker) -> int:
-    return query(tracker, select(func.count()).select_from(tracker.views.Person)).item()
+    """Rows of the view; the listing the query saved is on disk when this returns."""
+    rows = query(tracker, select(func.count()).select_from(tracker.views.Person)).item()
+    tracker.views.flush()
+    return rows
 
 
 @pytest.fixture
