@@ -29,7 +29,7 @@ import msgspec
 from consist.artifacts.formats.literal import sql_pattern
 from consist.artifacts.layout import Layout
 from consist.atomic import temp_name, unlink_quietly, write_bytes
-from consist.catalog import segments
+from consist.catalog import checked_file, segments
 from consist.errors import CatalogError
 from consist.models import Artifact, Run
 
@@ -218,10 +218,10 @@ def replace_file(
             con.close()
         # The identity of this very file (a rename keeps inode, size and mtime).
         st = os.stat(tmp)
-        token = _checked_token(db_path, root, stat_of=tmp) if current and root is not None else None
+        token = checked_file.token(db_path, root, CATALOG_SCHEMA_VERSION, stat_of=tmp) if current and root else None
         os.replace(tmp, db_path)
         if token is not None and layout is not None:
-            _write_marker(layout, token)
+            checked_file.write(layout, token)
         return st
     finally:
         unlink_quietly(tmp, Path(f"{tmp}.wal"))  # a DuckDB file may leave its write-ahead log
@@ -309,8 +309,8 @@ def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
     if not check:
         return
     root = str(layout.root.resolve())
-    checked = _checked_token(db_path, root)
-    if checked is not None and _read_marker(layout) == checked:
+    checked = checked_file.token(db_path, root, CATALOG_SCHEMA_VERSION)
+    if checked is not None and checked_file.read(layout) == checked:
         ensure_placeholders(layout)  # the same file as last checked: opening it again would tell nothing new
         return
     try:
@@ -323,41 +323,12 @@ def _ensure_database(db_path: Path, layout: Layout, *, check: bool) -> None:
     if stamp is not None and stamp[0] == CATALOG_SCHEMA_VERSION and stamp[1] == root:
         ensure_placeholders(layout)
         if checked is not None:
-            _write_marker(layout, checked)
+            checked_file.write(layout, checked)
         return
     if stamp is not None and stamp[0] > CATALOG_SCHEMA_VERSION:
         log.warning("catalog %s has schema version %s, newer than this consist; left as is", db_path, stamp[0])
         return
     upgrade_database(db_path, layout)
-
-
-def _checked_token(db_path: Path, root: str, *, stat_of: Path | None = None) -> bytes | None:
-    """What identifies the file as checked: schema version, records folder, inode, size, mtime.
-
-    ``stat_of``: the file about to be renamed to ``db_path`` (its identity survives the rename).
-    """
-    try:
-        st = os.stat(stat_of or db_path)
-    except OSError:
-        return None
-    return f"{CATALOG_SCHEMA_VERSION}\n{root}\n{db_path.resolve()}\n{st.st_ino} {st.st_size} {st.st_mtime_ns}".encode()
-
-
-def _read_marker(layout: Layout) -> bytes | None:
-    try:
-        return (layout.root / "db_checked").read_bytes()
-    except OSError:
-        return None
-
-
-def _write_marker(layout: Layout, token: bytes) -> None:
-    """Remember a file found current, so that the next process need not open it (best effort)."""
-    from consist.atomic import write_bytes
-
-    try:
-        write_bytes(layout.root / "db_checked", token)
-    except OSError:
-        pass
 
 
 def upgrade_database(db_path: Path, layout: Layout) -> None:

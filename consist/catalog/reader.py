@@ -7,11 +7,11 @@ Arrow table), and the public views of :mod:`consist.catalog.database` sit on top
 written against the file works here unchanged.
 
 The records are loaded into the connection only when a query may read them: its text
-names a catalog object (:func:`reads_records`), or it failed for want of one. A query of
-the schema views alone (``tracker.views``, whose sources the views layer may take from a
-saved listing) never decodes a record. Once loaded, every query first refreshes: one
-``listdir`` of the fresh folder (only new files are read; records are immutable) and one
-of the segments folder. Fresh files are read
+names a catalog object (:func:`consist.catalog.query_text.reads_records`), or it failed
+for want of one. A query of the schema views alone (``tracker.views``, whose sources the
+views layer may take from a saved listing) never decodes a record. Once loaded, every
+query first refreshes: one ``listdir`` of the fresh folder (only new files are read;
+records are immutable) and one of the segments folder. Fresh files are read
 before segments are listed, and a fresh record whose id a live segment holds is
 skipped, so a compaction running meanwhile can never hide or double a run: each query
 sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
@@ -38,6 +38,8 @@ from consist.artifacts.formats.literal import sql_path
 from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names, read_record
+from consist.catalog.fresh_frame import fresh_table
+from consist.catalog.query_text import plan_key, reads_records
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
 
@@ -58,67 +60,6 @@ INDEX_COLUMNS = (
     "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
 )  # fmt: skip
 _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
-
-
-def _plan_key(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> tuple[Any, ...] | None:
-    """The key a relation for ``sql`` with ``params`` is kept under, or None to keep none.
-
-    A script of several statements is never kept (its earlier statements ran when the
-    relation was made). Values are keyed with their types, as DuckDB binds ``1`` and
-    ``True`` differently.
-    """
-    if ";" in sql.strip().rstrip(";"):
-        return None
-    items = sorted(params.items()) if isinstance(params, Mapping) else enumerate(params or ())
-    key = (sql, tuple((name, type(v), v) for name, v in items))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
-# What a query must name to read the records (any other name fails to bind until they are loaded).
-_RECORD_OBJECTS = (*database.PUBLIC_VIEWS, "_consist_")
-
-
-def reads_records(sql: str) -> bool:
-    """Whether ``sql`` may read the run records: it names a public view or an internal relation.
-
-    Case-insensitive text search, so a false positive only costs loading the records.
-    """
-    text = sql.lower()
-    return any(name in text for name in _RECORD_OBJECTS)
-
-
-def fresh_table(rows: list[dict[str, Any]]) -> Any:
-    """Fresh record rows in the segment schema, as a Polars frame DuckDB reads like Arrow.
-
-    Built by Polars: pyarrow's conversion from Python objects imports pandas (0.4-1 s of
-    a process's first query), which a query returning Polars never needs.
-    """
-    import polars as pl
-
-    return pl.DataFrame(rows, schema=_polars_schema(), strict=False)
-
-
-def _polars_type(kind: pa.DataType) -> Any:
-    import polars as pl
-
-    if pa.types.is_list(kind):
-        return pl.List(_polars_type(kind.value_type))
-    if pa.types.is_struct(kind):
-        return pl.Struct({kind.field(i).name: _polars_type(kind.field(i).type) for i in range(kind.num_fields)})
-    return {pa.string(): pl.String, pa.int64(): pl.Int64, pa.float64(): pl.Float64, pa.bool_(): pl.Boolean}[kind]
-
-
-_POLARS_SCHEMA: dict[str, Any] = {}
-
-
-def _polars_schema() -> dict[str, Any]:
-    if not _POLARS_SCHEMA:
-        _POLARS_SCHEMA.update({f.name: _polars_type(f.type) for f in segments.SCHEMA})
-    return _POLARS_SCHEMA
 
 
 class CatalogHost(Protocol):
@@ -350,7 +291,7 @@ class LiveCatalog:
 
         for attempt in range(_RETRIES):
             con = self.connection(records)
-            key = _plan_key(sql, params)
+            key = plan_key(sql, params)
             try:
                 relation = self._relation(con, sql, params, key)
                 return relation.to_arrow_table() if relation is not None else pa.table({})
