@@ -146,9 +146,9 @@ class _Run:
         for item, task in first:
             self._submit(item.index, task)
         while self.pending:
-            for future in self.adapter.next_done(self.pending):
-                index, generation = self.pending.pop(future)  # released: nothing holds it now
-                self._collect(index, generation, future)
+            for future, value, error in self.adapter.settle(self.adapter.next_done(self.pending)):
+                index, generation = self.pending.pop(future)  # released once this batch is handled
+                self._collect(index, generation, value, error)
 
     def cancel(self) -> None:
         """Cancel tasks still out (the map was interrupted); nothing waits for them."""
@@ -167,14 +167,12 @@ class _Run:
         self.shipped += 1
         self.pending[future] = (index, self.generation)
 
-    def _collect(self, index: int, generation: int, future: cf.Future[Any]) -> None:
-        try:
-            outcome: Outcome = future.result()
-        except cf.BrokenExecutor as exc:
-            self._broken(index, generation, exc)
+    def _collect(self, index: int, generation: int, outcome: Outcome | None, error: BaseException | None) -> None:
+        if isinstance(error, cf.BrokenExecutor):
+            self._broken(index, generation, error)
             return
-        except Exception as exc:  # noqa: BLE001 - a lost worker, a task the engine gave up on
-            outcome = Outcome(error=exc)
+        if error is not None:  # a lost worker, a task the engine gave up on
+            outcome = Outcome(error=error)
         if outcome.writes is not None:
             outcome.writes.replay(self.tracker)
         if outcome.error is None:
