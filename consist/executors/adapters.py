@@ -73,6 +73,11 @@ class RayExecutor(cf.Executor):
             remote = self._remote[fn] = self._ray.remote(**self._options)(fn)
         return remote.remote(*args, **kwargs).future()
 
+    def slots(self) -> int:
+        """Tasks the Ray cluster runs at once: its CPUs over the CPUs a task asks for."""
+        cpus = self._ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus / (self._options["num_cpus"] or 1)))
+
     def __repr__(self) -> str:
         return f"RayExecutor({', '.join(f'{k}={v!r}' for k, v in self._options.items())})"
 
@@ -95,6 +100,10 @@ class DaskSubmitter(cf.Executor):
         future = self._client.submit(fn, *args, pure=False, **kwargs)
         self._finished.add(future)
         return future
+
+    def slots(self) -> int:
+        """Tasks the cluster runs at once: its workers' threads."""
+        return max(1, sum(self._client.nthreads().values()))
 
     def next_done(self) -> list[Any]:
         """The futures finished since the last call; waits for at least one."""
@@ -155,6 +164,14 @@ class Adapter:
         if isinstance(self.pool, DaskSubmitter):
             return self.pool.settle(list(futures))
         return map(_settled, futures)
+
+    def slots(self) -> int | None:
+        """How many tasks the executor runs at once; None for this process, threads or unknown."""
+        if self.kind in ("dask", "ray"):
+            return self.pool.slots()  # type: ignore[attr-defined]
+        if self.kind == "processes":
+            return getattr(self.pool, "_max_workers", None)
+        return None
 
     def restart(self) -> bool:
         """Replace a broken process pool by a new one of the same shape; False if not a pool."""
