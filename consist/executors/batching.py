@@ -21,6 +21,8 @@ from consist.errors import ConfigError
 
 # The time one task of an automatic batch should run on its worker.
 TARGET_SECONDS = 0.2
+# Tasks kept out per worker slot: one running, one waiting on its worker.
+TASKS_PER_SLOT = 2
 # How often (seconds) the executor is asked again how many slots it has (a cluster may grow).
 SLOTS_REFRESH = 1.0
 
@@ -62,7 +64,7 @@ class Sizer:
     def window(self) -> int | None:
         """Tasks to keep out at once (None: no limit, submit everything)."""
         slots = self.slots()
-        return None if slots is None else 2 * max(slots, 1)
+        return None if slots is None else TASKS_PER_SLOT * max(slots, 1)
 
     def observe(self, seconds: list[float]) -> None:
         """Take in the worker times of the configs of a finished task."""
