@@ -9,7 +9,8 @@ batch to the next, never more than leaves two tasks a worker slot for the rest o
 queue (so the last configs still spread over every worker), and shrinking at once when
 configs turn out slower. Tasks are then submitted as slots free up, about two a slot,
 instead of all at once. Executors whose slots are unknown (this process, threads, other
-``concurrent.futures`` executors) get one config a task, all submitted at once.
+``concurrent.futures`` executors) get one config a task, all submitted at once. A fixed
+``batch_size=n`` is submitted all at once too, in tasks of n configs.
 """
 
 from __future__ import annotations
@@ -62,7 +63,14 @@ class Sizer:
         return self._slots
 
     def window(self) -> int | None:
-        """Tasks to keep out at once (None: no limit, submit everything)."""
+        """Tasks to keep out at once (None: no limit, submit everything).
+
+        Only automatic batches hold tasks back (their sizes wait for measurements); fixed
+        ones are all submitted at once, so the engine sees the whole queue (an adaptive
+        Dask cluster scales on it).
+        """
+        if self.fixed is not None:
+            return None
         slots = self.slots()
         return None if slots is None else TASKS_PER_SLOT * max(slots, 1)
 

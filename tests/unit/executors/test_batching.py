@@ -38,8 +38,9 @@ def test_slower_configs_shrink_the_batches_at_once_faster_ones_by_half():
     assert sizer.per_config == pytest.approx(0.06)
 
 
-def test_a_fixed_size_is_kept():
-    assert Sizer(7, lambda: 2).size(3) == 7  # the caller sends what is left
+def test_a_fixed_size_is_kept_and_sent_all_at_once():
+    sizer = Sizer(7, lambda: 2)
+    assert (sizer.size(3), sizer.window()) == (7, None)  # the caller sends what is left
 
 
 @pytest.mark.parametrize(("value", "expected"), [("auto", None), (1, 1), (64, 64)])
