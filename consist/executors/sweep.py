@@ -145,6 +145,7 @@ class _Run:
             if item.leader is not None:
                 self.followers.setdefault(item.leader, []).append(item.index)
         self.queue: deque[int] = deque()  # configs waiting to be sent
+        self.alone: set[int] = set()  # configs of a lost batch: each goes in a task of its own
         self.ready: dict[int, Payload] = {}  # first attempts, built and checked before any is sent
         self.pending: dict[Any, tuple[list[int], int]] = {}  # future -> (its configs, pool generation)
         self.generation = 0
@@ -178,8 +179,11 @@ class _Run:
             return
         window = self.sizer.window()
         while self.queue and (window is None or len(self.pending) < window):
-            size = min(self.sizer.size(len(self.queue)), len(self.queue))
-            self._submit([self.queue.popleft() for _ in range(size)])
+            size = 1 if self.queue[0] in self.alone else self.sizer.size(len(self.queue))
+            batch = [self.queue.popleft()]
+            while self.queue and len(batch) < size and self.queue[0] not in self.alone:
+                batch.append(self.queue.popleft())
+            self._submit(batch)
 
     def _submit(self, indices: list[int]) -> None:
         tasks = [self.ready.pop(i, None) or payload(self.host, self.items[i]) for i in indices]
@@ -194,13 +198,19 @@ class _Run:
         self.pending[future] = (indices, self.generation)
 
     def _collect(
-        self, indices: list[int], generation: int, outcomes: list[Outcome] | None, error: BaseException | None
+        self, indices: list[int], generation: int, outcomes: list[Outcome], error: BaseException | None
     ) -> None:
         if isinstance(error, cf.BrokenExecutor):
             self._broken(indices, generation, error)
             return
-        if error is not None or outcomes is None:  # a lost worker, a task the engine gave up on: all of it
-            outcomes = [Outcome(error=error) for _ in indices]
+        if error is not None:  # a lost worker, a task the engine gave up on
+            if len(indices) > 1:  # one config may be at fault: each goes again alone, uncounted
+                for index in indices:
+                    self.attempts[index] -= 1
+                self.alone.update(indices)
+                self.queue.extendleft(reversed(indices))
+                return
+            outcomes = [Outcome(error=error)]
         self.sizer.observe([o.seconds for o in outcomes if o.seconds])
         for index, outcome in zip(indices, outcomes):
             self._settle(index, outcome)

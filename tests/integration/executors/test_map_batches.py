@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import consist
 from consist import ConfigError, Tracker
+from consist.executors import RayExecutor
 from tests.helpers import sweep_steps
 from tests.helpers.sweep_steps import executions
 
@@ -105,7 +108,7 @@ def test_a_batch_rerun_after_its_worker_died_serves_its_finished_configs_from_th
         executor = request.getfixturevalue("dask_client")
     else:
         request.getfixturevalue("ray_session")
-        executor = consist.executors.RayExecutor()
+        executor = RayExecutor()
     grid = [{"i": i, "die": i == 6} for i in range(12)]
     batch = tracker.map(sweep_steps.dies_once, grid, outputs=["table"], batch_size=4, executor=executor,
                         runtime_kwargs={"log": str(log), "marks": marks})
@@ -121,6 +124,29 @@ def test_a_batch_rerun_after_its_worker_died_serves_its_finished_configs_from_th
     assert [r.status for r in killed] == ["completed"]  # the killed attempt recorded nothing that counts
     tracker.records.wait_for_compaction()
     assert [p for p in tracker.run_dir.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def dies_always(config: dict, log: str) -> pl.DataFrame:
+    """Kills its worker process every time for configs with ``die``; logs the others."""
+    if config.get("die"):
+        os._exit(17)
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"{config['i']}\n")
+    return pl.DataFrame({"i": [config["i"]]})
+
+
+def test_a_config_that_always_kills_its_worker_fails_alone_not_with_its_batch(tracker, log, ray_session):
+    """Ray gives up on the task (max_retries=0): its configs go again one a task; only config 6 fails."""
+    grid = [{"i": i, "die": i == 6} for i in range(12)]
+    batch = tracker.map(dies_always, grid, outputs=["table"], batch_size=4,
+                        executor=RayExecutor(max_retries=0), runtime_kwargs={"log": str(log)})
+    assert [c["i"] for c, _ in batch.failed] == [6]
+    assert batch.executed + batch.hits == 11 and batch.statuses[4] == batch.statuses[5] == "hit"
+    assert sorted(executions(log)) == [i for i in range(12) if i != 6]  # 4 and 5 did not run twice
+    runs = tracker.find_runs(name="dies_always")
+    executed = sorted(r.config["i"] for r in runs if r.status == "completed" and not r.cache_hit)
+    assert executed == [i for i in range(12) if i != 6]
+    assert all(tracker.index.get(r.signature) is None for r in runs if r.config["i"] == 6)  # no entry for it
 
 
 def test_a_process_pool_batches_too(tracker, log, worker_path):
