@@ -7,8 +7,8 @@ long each config took, grows the batches so that one task runs about
 :data:`TARGET_SECONDS` (like joblib's ``batch_size="auto"``): at most doubling from one
 batch to the next, never more than leaves two tasks a worker slot for the rest of the
 queue (so the last configs still spread over every worker), and shrinking at once when
-configs turn out slower. Tasks are then submitted as slots free up, about two a slot,
-instead of all at once. Executors whose slots are unknown (this process, threads, other
+configs turn out slower. Tasks are then submitted as slots free up, keeping about
+:data:`TASKS_PER_SLOT` out per slot, instead of all at once. Executors whose slots are unknown (this process, threads, other
 ``concurrent.futures`` executors) get one config a task, all submitted at once. A fixed
 ``batch_size=n`` is submitted all at once too, in tasks of n configs.
 """
@@ -22,8 +22,9 @@ from consist.errors import ConfigError
 
 # The time one task of an automatic batch should run on its worker.
 TARGET_SECONDS = 0.2
-# Tasks kept out per worker slot: one running, one waiting on its worker.
-TASKS_PER_SLOT = 2
+# Tasks kept out per worker slot: one running and a few waiting, so that a worker never
+# waits on the client (which may be slow to answer on a loaded machine) for its next task.
+TASKS_PER_SLOT = 4
 # How often (seconds) the executor is asked again how many slots it has (a cluster may grow).
 SLOTS_REFRESH = 1.0
 

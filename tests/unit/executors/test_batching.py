@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consist import ConfigError
-from consist.executors.batching import TARGET_SECONDS, Sizer, batch_size_of
+from consist.executors.batching import TARGET_SECONDS, TASKS_PER_SLOT, Sizer, batch_size_of
 
 
 def test_unknown_slots_mean_one_config_a_task_all_sent_at_once():
@@ -19,7 +19,7 @@ def test_batches_start_at_one_and_at_most_double_towards_the_target():
     assert sizer.size(1000) == 1  # nothing measured yet
     sizer.observe([0.001])
     assert [sizer.size(1000) for _ in range(9)] == [2, 4, 8, 16, 32, 64, 128, 200, 200]
-    assert 200 == int(TARGET_SECONDS / 0.001) and sizer.window() == 4
+    assert 200 == int(TARGET_SECONDS / 0.001) and sizer.window() == 2 * TASKS_PER_SLOT
 
 
 def test_the_last_configs_leave_two_tasks_a_slot():
