@@ -10,7 +10,9 @@ Three figures, each against a baseline measured in the same run:
   pool, in ``--chunks`` chunks run in rotating order (see :func:`speedups`). Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
 - engine overhead per shipped task: a map of no-op steps against the executor's own
   no-op round trip (the same number of ``submit`` calls of a function that does
-  nothing, then waiting for all). Target: <= 2 ms a task;
+  nothing, then waiting for all). Target: <= 2 ms a task. A map sends several configs
+  in one task when that pays (``batch_size="auto"``), so its figure is per config; the
+  extra Dask line with ``batch_size=1`` is the cost of one config a task;
 - a fully cached re-map: 0 tasks shipped; time per config in the client. Target: <= 1 ms.
 
 Every engine binds to 127.0.0.1 and is stopped at the end. Run folders go under
@@ -150,15 +152,16 @@ def main() -> None:
         loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
         print(f"\na no-op step recorded in this process (loop of tracker.run): {loop_s / args.configs * 1000:.2f} ms")
         print("engine overhead per shipped task (no-op steps vs the executor's own no-op round trip):")
-        for name in ("dask", "ray", "processes"):
+        for name, options in [("dask", {}), ("ray", {}), ("processes", {}), ("dask", {"batch_size": 1})]:
             executor, round_trip = running[name]
             bare_s, _ = timed(lambda: round_trip(args.configs))
-            mapped_s, batch = sweep(f"noop-{name}", executor, fn=noop_step)
+            mapped_s, batch = sweep(f"noop-{name}-{len(options)}", executor, fn=noop_step, **options)
             assert batch.shipped == args.configs, batch
             extra = (mapped_s - bare_s) / args.configs * 1000
             # The step's own recording (a loop pays it too) is spread over the workers.
             beyond = extra - loop_s / args.configs * 1000 / args.workers
-            print(f"{name:>9}: map {mapped_s / args.configs * 1000:6.2f} ms/task, executor alone "
+            label = name + "".join(f", {k}={v}" for k, v in options.items())
+            print(f"{label:>9}: map {mapped_s / args.configs * 1000:6.2f} ms/task, executor alone "
                   f"{bare_s / args.configs * 1000:6.2f} ms/task: +{extra:5.2f} ms per task (target <= 2 ms); "
                   f"{beyond:+5.2f} ms beyond recording the step")
         tracker = Tracker(run_dir=work / "speed-dask", progress=False)  # every config ran there

@@ -15,11 +15,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from consist.errors import ConfigError
+
+# A finished future, with its value or the error it raised (one of the two is None).
+Settled = tuple[Any, Any, BaseException | None]
 
 
 def optional(module: str, extra: str) -> Any:
@@ -70,6 +73,11 @@ class RayExecutor(cf.Executor):
             remote = self._remote[fn] = self._ray.remote(**self._options)(fn)
         return remote.remote(*args, **kwargs).future()
 
+    def slots(self) -> int:
+        """Tasks the Ray cluster runs at once: its CPUs over the CPUs a task asks for."""
+        cpus = self._ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus / (self._options["num_cpus"] or 1)))
+
     def __repr__(self) -> str:
         return f"RayExecutor({', '.join(f'{k}={v!r}' for k, v in self._options.items())})"
 
@@ -93,9 +101,34 @@ class DaskSubmitter(cf.Executor):
         self._finished.add(future)
         return future
 
+    def slots(self) -> int:
+        """Tasks the cluster runs at once: its workers' threads."""
+        return max(1, sum(self._client.nthreads().values()))
+
     def next_done(self) -> list[Any]:
         """The futures finished since the last call; waits for at least one."""
         return self._finished.next_batch(block=True)
+
+    def settle(self, futures: list[Any]) -> Iterator[Settled]:
+        """Each future with its value or error, the finished ones fetched in one ``gather``.
+
+        One ``future.result()`` a future is one request to the scheduler (which runs in
+        the client's process on a ``LocalCluster``) and one fetch from a worker each; a
+        gather of the batch asks once. If that gather fails (a worker holding a result
+        died since), each future is asked on its own, so only the lost ones fail.
+        """
+        finished = [f for f in futures if f.status == "finished"]
+        values: dict[Any, Any] = {}
+        if finished:
+            try:
+                values = dict(zip((f.key for f in finished), self._client.gather(finished)))
+            except Exception:  # noqa: BLE001 - asked again one by one below
+                values = {}
+        for future in futures:
+            if future.key in values:
+                yield future, values[future.key], None
+            else:
+                yield _settled(future)
 
 
 @dataclass
@@ -126,6 +159,20 @@ class Adapter:
         done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
         return done
 
+    def settle(self, futures: Iterable[Any]) -> Iterator[Settled]:
+        """Each of ``futures`` (done) with its value, or the error it raised."""
+        if isinstance(self.pool, DaskSubmitter):
+            return self.pool.settle(list(futures))
+        return map(_settled, futures)
+
+    def slots(self) -> int | None:
+        """How many tasks the executor runs at once; None for this process, threads or unknown."""
+        if self.kind in ("dask", "ray"):
+            return self.pool.slots()  # type: ignore[attr-defined]
+        if self.kind == "processes":
+            return getattr(self.pool, "_max_workers", None)
+        return None
+
     def restart(self) -> bool:
         """Replace a broken process pool by a new one of the same shape; False if not a pool."""
         if self.kind != "processes":
@@ -146,6 +193,13 @@ class Adapter:
         """Shut down a pool the map created (a replacement for a broken one)."""
         if self.owned:
             self.pool.shutdown(wait=True)
+
+
+def _settled(future: Any) -> Settled:
+    try:
+        return future, future.result(), None
+    except Exception as exc:  # noqa: BLE001 - the caller decides (a broken pool, a lost worker)
+        return future, None, exc
 
 
 def adapt(executor: Any) -> Adapter:

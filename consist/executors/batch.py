@@ -26,7 +26,8 @@ class MapResult:
         How many configs were served from the cache (in the client, or folded into a
         duplicate's task) and how many executed.
     shipped
-        Tasks submitted to the executor, retries included (0 for a fully cached map).
+        Configs sent to the executor, retries included (0 for a fully cached map);
+        several may travel in one task (see :mod:`consist.executors.batching`).
 
     Examples
     --------
@@ -109,7 +110,7 @@ class MapResult:
         from consist.display.html import esc, table
 
         c = self.counts
-        head = table(("configs", "hits", "executed", "failed", "tasks shipped"),
+        head = table(("configs", "hits", "executed", "failed", "configs shipped"),
                      [(len(self), c["hits"], c["executed"], c["failed"], c["shipped"])], title="Map")
         rows = [
             (i, _short(config), status, result.run_id if result is not None else "",

@@ -1,8 +1,9 @@
 """A map task on a worker: re-check the signature, run the step, write what it recorded.
 
-:func:`run_task` is the one function every executor calls, with one positional
-:class:`Payload`. On the worker it rebuilds the client's tracker settings over the shared
-run folder (:meth:`consist.Tracker.for_worker`: never opens ``db_path``, never compacts),
+:func:`run_batch` is the one function every executor calls, with a list of
+:class:`Payload` (one config or several, see :mod:`consist.executors.batching`); it runs
+each through :func:`run_task`. On the worker that rebuilds the client's tracker settings
+over the shared run folder (:meth:`consist.Tracker.for_worker`: never opens ``db_path``, never compacts),
 recomputes the step's signature and refuses to run when it differs from the one the
 client planned (stale code on the worker would otherwise leave a second, wrong cache
 entry), then runs the step through the engine, which writes the run record and, last,
@@ -18,6 +19,7 @@ import os
 import pickle
 import socket
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +94,22 @@ class Outcome:
     result: RunResult | None = None
     error: BaseException | None = None
     writes: Writes | None = None
+    seconds: float = 0.0  # how long the config took on the worker (for the batch sizes)
+
+
+def run_batch(payloads: list[Payload]) -> list[Outcome]:
+    """Run several planned steps one after the other: one task of a map, one outcome each.
+
+    An engine that reruns the task (its worker died) runs the same payloads again; the
+    configs that finished before are then cache hits (the engine looks up first).
+    """
+    outcomes = []
+    for payload in payloads:
+        start = time.perf_counter()
+        outcome = run_task(payload)
+        outcome.seconds = time.perf_counter() - start
+        outcomes.append(outcome)
+    return outcomes
 
 
 def run_task(payload: Payload) -> Outcome:
