@@ -17,7 +17,7 @@ from consist.artifacts.formats.frames import frame_kind, write_parquet
 from consist.catalog.record_values import record_mapping
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.identity.digests import digest
-from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
+from consist.identity.hashing import Hasher, hash_bytes, stat_fingerprint, walk_files
 from consist.models import Artifact
 from consist.user_warnings import warn
 
@@ -178,8 +178,15 @@ def _checked_hash(
     return supplied
 
 
-def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None) -> Artifact:
-    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact."""
+def frame_artifact(
+    obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None,
+    real_folder: bool = False,
+) -> Artifact:
+    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact.
+
+    ``real_folder``: ``folder`` is known to be its own real path (a run folder just
+    created under the resolved run directory), so the file's path needs no resolving.
+    """
     kind = frame_kind(obj)
     if kind is None:
         raise ConfigError(
@@ -188,10 +195,20 @@ def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Has
         )
     check_key(key)
     meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key}.parquet"
-    write_parquet(obj, kind, target)
-    return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+    data = write_parquet(obj, kind, target)
+    if data is None:
+        return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+    # Encoded in memory: hashed from the bytes just written, with one stat for size and mtime.
+    path = target if real_folder else target.resolve()
+    value = hash_bytes(data)
+    st = os.stat(path)
+    hasher.remember(path, value, st)
+    uri = _utf8_name(str(path), f"cannot log {key!r}")
+    return Artifact(
+        id=artifact_id(run_id, key, value if run_id is None else ""), key=key, uri=uri, hash=value, size=st.st_size, driver="parquet",
+        run_id=run_id, frame_kind=kind, meta=meta, stat=f"{st.st_size}:{st.st_mtime_ns}", created_at=time.time(),
+    )
 
 
 def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str | None:

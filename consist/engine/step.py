@@ -316,10 +316,17 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     run_id = run_id or claim_run_id(host.records, spec.name, spec.run_id)
     orphans.hold(host.layout, run_id)  # a folder of a run still going is never an orphan
     folder = host.run_dir / run_id
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(folder)
+        created = True  # under the resolved run_dir: its own real path
+    except FileExistsError:  # an id taken before (hydration into the run's own folder)
+        created = False
+    except FileNotFoundError:  # the run folder itself was removed meanwhile
+        folder.mkdir(parents=True, exist_ok=True)
+        created = False
     return RunContext(
         run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs,
-        mounts=host.mounts,
+        mounts=host.mounts, real_dir=created,
     )
 
 

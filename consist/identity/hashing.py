@@ -42,7 +42,9 @@ _memo_decoder = msgspec.msgpack.Decoder(_Memo)
 
 
 def hash_bytes(data: bytes) -> str:
-    """Blake3 hex digest of ``data``."""
+    """Blake3 hex digest of ``data`` (any bytes-like object)."""
+    if len(data) >= _MMAP_THRESHOLD:
+        return blake3(data, max_threads=blake3.AUTO).hexdigest()
     return blake3(data).hexdigest()
 
 
@@ -207,9 +209,10 @@ class Hasher:
                 return memo.hash
         return None
 
-    def remember(self, path: Path, value: str) -> None:
-        """Record a hash computed elsewhere (e.g. while writing the file)."""
-        st = os.stat(path)
+    def remember(self, path: Path, value: str, st: os.stat_result | None = None) -> None:
+        """Record a hash computed elsewhere (e.g. while writing the file); ``st`` is its stat, if taken."""
+        if st is None:
+            st = os.stat(path)
         if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
             memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
             key = os.path.abspath(path)
