@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 
@@ -61,7 +62,7 @@ class CacheIndex:
         restore) is damaged: it is left out, with a warning naming the file, so another
         configuration's outputs are never served.
         """
-        path = self.layout.index_path(signature)
+        path = self.layout.index_file(signature)
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -94,7 +95,7 @@ class CacheIndex:
         keys = {a.key for a in entry.outputs}
         others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=durable)
+        write_bytes(self.layout.index_file(entry.signature), _encoder.encode(payload), durable=durable)
 
 
     def last(self, name: str) -> StepComponents | None:
@@ -105,7 +106,8 @@ class CacheIndex:
     def recent(self, name: str) -> list[StepComponents]:
         """Components of the latest executed runs of step ``name``, newest first."""
         try:
-            data = self._last_path(name).read_bytes()
+            with open(self._last_file(name), "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             return []
         try:
@@ -129,7 +131,10 @@ class CacheIndex:
         if recent is None:
             recent = self.recent(name)
         kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
-        write_bytes(self._last_path(name), _encoder.encode([components, *kept]))
+        write_bytes(self._last_file(name), _encoder.encode([components, *kept]))
 
-    def _last_path(self, name: str):
-        return self.layout.last / hash_bytes(name.encode())[:32]
+    def _last_path(self, name: str) -> Path:
+        return Path(self._last_file(name))
+
+    def _last_file(self, name: str) -> str:
+        return f"{self.layout.last}/{hash_bytes(name.encode())[:32]}"

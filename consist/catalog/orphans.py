@@ -39,7 +39,7 @@ def hold(layout: Layout, run_id: str) -> None:
     if fcntl is None:
         return
     try:
-        fd = os.open(layout.id_claim_path(run_id), os.O_RDONLY)
+        fd = os.open(layout.id_claim_file(run_id), os.O_RDONLY)
     except OSError:
         return  # no claim file to lock: the grace period alone protects this run
     try:

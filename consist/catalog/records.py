@@ -70,7 +70,7 @@ class RecordStore:
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
-        write_bytes(self.layout.record_path(run.id), encode_run(run))
+        write_bytes(self.layout.record_file(run.id), encode_run(run))
         if self.auto_compact:
             self._maybe_compact()
 
@@ -80,7 +80,7 @@ class RecordStore:
         Deleting needs no free space, so a full disk cannot leave a "completed" record
         behind for a run that raised.
         """
-        unlink_quietly(self.layout.record_path(run_id))
+        unlink_quietly(self.layout.record_file(run_id))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
@@ -161,20 +161,20 @@ class RecordStore:
             self._segments = SegmentCatalog(self.layout.segments)
         return self._segments
 
-    def claim_id(self, run_id: str, *, check_segments: bool = True) -> bool:
+    def claim_id(self, run_id: str, *, generated: bool = False) -> bool:
         """Reserve ``run_id`` with an exclusive create; False when a run already used it.
 
         The claim file alone is not trusted: a catalog copied without its ``ids`` folder
-        still holds the ids in its records, so a fresh record or (``check_segments``) a
-        compacted one with this id also makes it taken. Generated ids skip the segment
-        check: they carry the second they were made in, so only a live writer can
-        collide with them, and the exclusive create settles that.
+        still holds the ids in its records, so a fresh record or a compacted one with
+        this id also makes it taken. A ``generated`` id skips those two checks: it
+        carries the second it was made in and a random tag, so only a live writer can
+        collide with it, and the exclusive create settles that.
         """
-        if not create_exclusive(self.layout.id_claim_path(run_id)):
+        if not create_exclusive(self.layout.id_claim_file(run_id)):
             return False
-        if self.layout.record_path(run_id).exists():
-            return False
-        return not (check_segments and self._in_segments(run_id))
+        if generated:
+            return True
+        return not (os.path.exists(self.layout.record_file(run_id)) or self._in_segments(run_id))
 
     def _in_segments(self, run_id: str) -> bool:
         if not os.path.isdir(self.layout.segments):

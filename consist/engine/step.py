@@ -219,7 +219,7 @@ def claim_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
     safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
     while True:  # claimed exclusively: two runs drawing one id must not share a record
         candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
-        if records.claim_id(candidate, check_segments=False):
+        if records.claim_id(candidate, generated=True):
             return candidate
 
 
@@ -352,7 +352,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    written = [*(a.path for a in produced), host.layout.record_path(run.id)]
+    written = [*(a.path for a in produced), host.layout.record_file(run.id)]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first
@@ -360,7 +360,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.index.put(_entry(prep, run, produced), durable=True)
     else:
         host.index.put(_entry(prep, run, produced))
-        host.flusher.written([*written, host.layout.index_path(prep.signature)])
+        host.flusher.written([*written, host.layout.index_file(prep.signature)])
     orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 
