@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -117,14 +118,40 @@ def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact
     """
     path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
     try:
-        value = hasher.hash_path(path)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            value, size = hasher.hash_path(path), content_size(path)
+        else:
+            value, size = hasher.hash_file(path, st), st.st_size
     except FileNotFoundError:
         raise InputNotFoundError(
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = _utf8_name(mounts.uri_for(path.resolve(), f"input {name!r}"), f"input {name!r}")
-    return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+    uri = _utf8_name(mounts.uri_for(real_path(path, st), f"input {name!r}"), f"input {name!r}")
+    return Artifact(
+        id=artifact_id(None, uri, value), key=name, uri=uri, hash=value, size=size, driver=driver_for(path)
+    )
+
+
+_REAL_PATHS: dict[tuple[str, int, int], Path] = {}
+
+
+def real_path(path: Path, st: os.stat_result) -> Path:
+    """``path.resolve()``, remembered for the file (device and inode) the same path named before.
+
+    An input is named by its real path on every call; resolving walks every folder of
+    it (an ``lstat`` each). A path whose links now lead to another file finds another
+    inode and is resolved again; one leading to the very same file (a hard link) names
+    the same bytes either way.
+    """
+    key = (os.path.abspath(path), st.st_dev, st.st_ino)
+    real = _REAL_PATHS.get(key)
+    if real is None:
+        if len(_REAL_PATHS) >= 4096:
+            _REAL_PATHS.clear()
+        real = _REAL_PATHS[key] = path.resolve()
+    return real
 
 
 def _utf8_name(path: str, what: str) -> str:
@@ -219,7 +246,9 @@ def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str
     """
     path = artifact.path
     try:
-        token = stat_fingerprint(path)
+        st = os.stat(path)
+        # A file's fingerprint from this one stat; a folder's needs a walk (stat_fingerprint).
+        token = stat_fingerprint(path) if stat.S_ISDIR(st.st_mode) else f"{st.st_size}:{st.st_mtime_ns}"
     except FileNotFoundError:
         return f"output {artifact.key!r} is missing at {path}"
     if mode == "exists" or (mode == "stat" and token == artifact.stat):

@@ -21,6 +21,7 @@ import msgspec
 
 from consist.artifacts.layout import Layout
 from consist.atomic import create_exclusive, unlink_quietly, write_bytes
+from consist.catalog import orphans
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -161,20 +162,24 @@ class RecordStore:
             self._segments = SegmentCatalog(self.layout.segments)
         return self._segments
 
-    def claim_id(self, run_id: str, *, generated: bool = False) -> bool:
+    def claim_id(self, run_id: str, *, generated: bool = False, hold: bool = False) -> bool:
         """Reserve ``run_id`` with an exclusive create; False when a run already used it.
 
         The claim file alone is not trusted: a catalog copied without its ``ids`` folder
         still holds the ids in its records, so a fresh record or a compacted one with
         this id also makes it taken. A ``generated`` id skips those two checks: it
         carries the second it was made in and a random tag, so only a live writer can
-        collide with it, and the exclusive create settles that.
+        collide with it, and the exclusive create settles that. ``hold`` also marks the
+        run as running (:func:`consist.catalog.orphans.hold`) with the same open.
         """
-        if not create_exclusive(self.layout.id_claim_file(run_id)):
+        claimed = orphans.claim(self.layout, run_id) if hold else create_exclusive(self.layout.id_claim_file(run_id))
+        if not claimed:
             return False
-        if generated:
+        if generated or not (os.path.exists(self.layout.record_file(run_id)) or self._in_segments(run_id)):
             return True
-        return not (os.path.exists(self.layout.record_file(run_id)) or self._in_segments(run_id))
+        if hold:
+            orphans.release(run_id)
+        return False
 
     def _in_segments(self, run_id: str) -> bool:
         if not os.path.isdir(self.layout.segments):

@@ -167,9 +167,13 @@ class Hasher:
             return hash_bytes(f"symlink:{os.readlink(full)}".encode())
         return self.hash_file(Path(full))
 
-    def hash_file(self, path: Path) -> str:
-        """Content hash of one file, served from the memo when its stat is unchanged."""
-        st = os.stat(path)
+    def hash_file(self, path: Path, st: os.stat_result | None = None) -> str:
+        """Content hash of one file, served from the memo when its stat is unchanged.
+
+        ``st`` is the file's ``os.stat`` when the caller just took it.
+        """
+        if st is None:
+            st = os.stat(path)
         if self.strict:
             return self._read_hash(path, st.st_size)
         key = os.path.abspath(path)
