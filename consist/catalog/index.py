@@ -22,6 +22,8 @@ import msgspec
 
 from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
+from consist.catalog import step_history
+from consist.catalog.step_history import RECENT_RUNS  # noqa: F401  (re-exported: callers import it from here)
 from consist.identity.hashing import hash_bytes
 from consist.identity.reasons import StepComponents
 from consist.models import CacheEntry, enc_hook
@@ -33,10 +35,6 @@ _decoder = msgspec.msgpack.Decoder(CacheEntry)
 _list_decoder = msgspec.msgpack.Decoder(list[CacheEntry])
 # Entries kept per signature for different sets of output keys.
 ALTERNATES = 4
-_last_decoder = msgspec.msgpack.Decoder(StepComponents)
-_recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])
-# Executed runs remembered per step name, newest first, to explain later misses.
-RECENT_RUNS = 16
 
 
 class CacheIndex:
@@ -105,33 +103,20 @@ class CacheIndex:
 
     def recent(self, name: str) -> list[StepComponents]:
         """Components of the latest executed runs of step ``name``, newest first."""
-        try:
-            with open(self._last_file(name), "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            return []
-        try:
-            return _recent_decoder.decode(data)
-        except msgspec.DecodeError:
-            pass
-        try:  # the one-run format written before recent runs were kept
-            return [_last_decoder.decode(data)]
-        except msgspec.DecodeError:
-            return []
+        return step_history.read(self._last_file(name))
 
     def put_last(
         self, name: str, components: StepComponents, recent: list[StepComponents] | None = None
     ) -> None:
         """Remember ``components`` as the latest executed run of step ``name``.
 
-        ``recent`` is what :meth:`recent` returned (saves a read). Two processes finishing
-        the same step at once may each drop the other's entry: the list only chooses what
-        a later miss is compared with, so no lock is worth taking.
+        ``recent`` is what :meth:`recent` returned (saves a read when the history is
+        rewritten). Two processes finishing the same step at once may drop one of the
+        two: the history only chooses what a later miss is compared with (see
+        :mod:`consist.catalog.step_history`).
         """
-        if recent is None:
-            recent = self.recent(name)
-        kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
-        write_bytes(self._last_file(name), _encoder.encode([components, *kept]))
+        path = self._last_file(name)
+        step_history.append(path, components, self.recent(name) if recent is None else recent)
 
     def _last_path(self, name: str) -> Path:
         return Path(self._last_file(name))
