@@ -57,6 +57,31 @@ def write_bytes(target: str | os.PathLike[str], data: bytes, *, durable: bool = 
         raise
 
 
+def write_new(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` straight to ``target``, which must not exist yet: one create, no rename.
+
+    Only for a folder no other process looks into before the writer says so (a run's own
+    folder, just created; its record names the file once it is whole). A failed write
+    removes what it wrote; an existing ``target`` is replaced atomically
+    (:func:`write_bytes`).
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except (FileExistsError, FileNotFoundError):
+        write_bytes(target, data)
+        return
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException as exc:
+        os.close(fd)
+        unlink_quietly(target)
+        name_target(exc, target)
+        raise
+    os.close(fd)
+
+
 def name_target(exc: BaseException, target: str | os.PathLike[str]) -> None:
     """Name ``target`` in an OSError raised while writing it, when the error names no file."""
     # os.write on a descriptor raises "[Errno 28] No space left on device" with no path:

@@ -211,8 +211,9 @@ def frame_artifact(
 ) -> Artifact:
     """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact.
 
-    ``real_folder``: ``folder`` is known to be its own real path (a run folder just
-    created under the resolved run directory), so the file's path needs no resolving.
+    ``real_folder``: ``folder`` is a run folder just created under the resolved run
+    directory: the file's path needs no resolving, and nothing reads the folder before
+    the run's record names the file, so it is written in place, without a rename.
     """
     kind = frame_kind(obj)
     if kind is None:
@@ -223,7 +224,7 @@ def frame_artifact(
     check_key(key)
     meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
     target = folder / f"{key}.parquet"
-    data = write_parquet(obj, kind, target)
+    data = write_parquet(obj, kind, target, fresh=real_folder)
     if data is None:
         return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
     # Encoded in memory: hashed from the bytes just written, with one stat for size and mtime.

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from consist.atomic import name_target, temp_name, write_bytes
+from consist.atomic import name_target, temp_name, write_bytes, write_new
 from consist.errors import ConfigError, DiskWriteError
 
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
@@ -43,19 +43,21 @@ def frame_kind(obj: Any) -> str | None:
     return None
 
 
-def write_parquet(obj: Any, kind: str, target: Path) -> Any:
+def write_parquet(obj: Any, kind: str, target: Path, *, fresh: bool = False) -> Any:
     """Write frame ``obj`` of ``kind`` to ``target`` as Parquet, atomically.
 
     A small frame (see :func:`_small`) is encoded in memory and written with one call;
     its bytes (bytes-like) are returned, so the caller can hash them without reading the
     file back. Larger frames and lazy ones are written by their library straight to a
-    temporary file, and None is returned.
+    temporary file, and None is returned. ``fresh``: ``target`` lies in a run folder
+    just created, which nothing reads before the run's record names the file, so a small
+    frame is written in place (see :func:`consist.atomic.write_new`).
     """
     tmp: Path | None = None
     try:
         if _small(obj, kind):
             data = _encoded(obj, kind, target)
-            write_bytes(target, data)
+            (write_new if fresh else write_bytes)(target, data)
             return data
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_name(target)
