@@ -141,7 +141,8 @@ def _pivot_runs(namespace: str | None, rows: str) -> Any:
 def _recorded(tracker: CatalogHost, keys: list[str]) -> dict[str, tuple[str, bool]]:
     """For each recorded key: the value column its values are in, and whether they are all whole numbers.
 
-    Whole means every number is integral and no run's config holds the key as a float
+    Whole means every number is integral, within BIGINT's range (a seed of ``2**63`` or
+    more stays a float column), and no run's config holds the key as a float
     (``growth=1.0`` stays a float column).
     """
     marks = ", ".join("?" for _ in keys)
@@ -151,7 +152,7 @@ def _recorded(tracker: CatalogHost, keys: list[str]) -> dict[str, tuple[str, boo
             SELECT DISTINCT f.key FROM f JOIN runs r ON r.id = f.run_id
             WHERE f.value_num IS NOT NULL AND try(json_type(r.config, '$.' || f.key)) = 'DOUBLE')
         SELECT key, count(value_num) AS n, count(value_str) AS s, count(value_bool) AS b, count(value_json) AS j,
-               coalesce(bool_and(value_num = trunc(value_num)), false)
+               coalesce(bool_and(value_num = trunc(value_num) AND abs(value_num) < 9.2e18), false)
                  AND key NOT IN (SELECT key FROM floats) AS whole
         FROM f GROUP BY key"""
     out = {}

@@ -67,7 +67,9 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        short = f"{value:.6g}"
+        # A whole float keeps its point: configs tell 1.0 from 1 (they digest differently).
+        return short if any(c in short for c in ".enai") else short + ".0"
     if isinstance(value, _dt.datetime):
         return when(value)
     if isinstance(value, (list, tuple)):

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.artifacts.files import artifact_id, bytes_problem, check_key
+from consist.artifacts.formats.drivers import TABULAR, driver_for
 from consist.artifacts.placement import PlacementError, place
 from consist.errors import ConfigError, HydrationConflictError, OutputError, OutputMissingError
 from consist.identity.hashing import stat_fingerprint
@@ -108,6 +109,18 @@ def check_output_paths(spec: StepSpec) -> None:
         seen[target] = key
 
 
+def check_format(artifact: Artifact, target: Path, option: str) -> None:
+    """Refuse copying ``artifact`` to a file name that says another format (Parquet bytes in ``x.csv``)."""
+    named = driver_for(target)
+    formats = TABULAR | {"zarr"}
+    if named != artifact.driver and named in formats and artifact.driver in formats:
+        raise ConfigError(
+            f"{option}[{artifact.key!r}] is {target.name!r}, a {named} file name, but output {artifact.key!r} is "
+            f"stored as {artifact.driver} ({artifact.path.name}); copying it there would give {named} readers "
+            f"{artifact.driver} bytes. End the path in {artifact.path.suffix!r}, or give a folder ending in '/'."
+        )
+
+
 def destination(path: str | os.PathLike[str]) -> Path:
     """An absolute destination path (relative ones are taken from the working directory); refuses a NUL byte."""
     text = os.fspath(path)
@@ -145,6 +158,7 @@ def plan(
                 have = ", ".join(sorted(by_key)) or "none"
                 return f"the cached run {entry.run_id} has no output {key!r} to hydrate (it has: {have})"
             target = destination(dest) / by_key[key].path.name if into_folder(dest) else destination(dest)
+            check_format(by_key[key], target, "hydrate_to")
             pairs.append((by_key[key], target))
     else:
         if spec.hydrate_dir is not None:
@@ -286,6 +300,7 @@ def deliver(spec: StepSpec, produced: Mapping[str, Artifact]) -> None:
     for key, dest in spec.output_paths.items():
         artifact = produced[key]
         target = destination(dest) / artifact.path.name if into_folder(dest) else destination(dest)
+        check_format(artifact, target, "output_paths")
         if target != artifact.path:
             pairs.append((artifact.path, target))
     try:

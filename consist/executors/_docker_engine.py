@@ -154,6 +154,10 @@ def image_digest(image: str) -> str:
         raise _unavailable(exc) from exc
 
 
+# The label on every container consist starts; its value is the starting process's pid.
+LABEL = "org.consist.pid"
+
+
 def run(
     image: str,
     command: str | Sequence[str],
@@ -206,6 +210,7 @@ def run(
 
     binds = {os.path.abspath(h): {"bind": c, "mode": "rw"} for h, c in (volumes or {}).items()}
     options: dict[str, Any] = {"volumes": binds, "working_dir": working_dir, "detach": True}
+    options["labels"] = {LABEL: str(os.getpid())}  # which process started it (docker ps --filter label=...)
     options["environment"] = dict(environment) if environment else None
     options["network_mode"] = "none" if network_disabled else None  # None: engine default
     container = None

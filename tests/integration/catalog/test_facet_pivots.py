@@ -85,3 +85,13 @@ def test_sums_of_integers_come_back_as_integers_not_decimals(tracker: Tracker):
     assert frame.schema["p"] == pl.Int64
     big = tracker.run_query("SELECT CAST(170141183460469231731687303715884105727 AS HUGEINT) AS h")
     assert isinstance(big.schema["h"], pl.Decimal)  # too large for int64: kept exact
+
+
+def test_integers_beyond_bigint_pivot_as_floats_instead_of_failing(tmp_path: Path):
+    """A seed of 2**63 or more cannot be a BIGINT: its column is Float64, and the query runs."""
+    tracker = Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "c.duckdb")
+    for seed in (3, 2**63 + 5):
+        tracker.run(simulate, config={"year": 2020, "growth": 1.0, "mode": "bus"}, facet={"seed": seed})
+    params = tracker.pivot_facets("simulate", ["seed"])
+    frame = tracker.run_query(select(params).order_by(params.c.seed))
+    assert frame.schema["seed"] == pl.Float64 and frame["seed"].to_list() == [3.0, float(2**63 + 5)]

@@ -10,6 +10,7 @@ appends to a file in a mounted folder, or by the engine's ``start`` events.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -107,7 +108,7 @@ def test_container_running_past_its_timeout_is_killed_named_and_keeps_its_logs(t
     failed = tracker.records.get("model")
     assert failed.status == "failed"
     assert (failed.output_map["container_logs"].path / "stdout.log").read_text() == "started\n"
-    assert not engine.client().containers.list(all=True, filters={"ancestor": IMAGE, "status": "running"})
+    assert not engine.client().containers.list(all=True, filters={"ancestor": IMAGE, "status": "running", "label": f"{engine.LABEL}={os.getpid()}"})
 
 
 def test_output_under_no_mounted_folder_is_refused_before_the_container_starts(tracker: Tracker, data: Path):

@@ -5,6 +5,7 @@ Skipped as a whole when no engine answers; start one with ``bash scripts/start-d
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,9 @@ IMAGE_2 = "consist-test/busybox:2"
 
 
 def _container_ids() -> set[str]:
-    return {c.id for c in engine.client().containers.list(all=True)}
+    """This process's containers (others, such as a parallel test run, come and go)."""
+    mine = f"{engine.LABEL}={os.getpid()}"
+    return {c.id for c in engine.client().containers.list(all=True, filters={"label": mine})}
 
 
 def test_digest_is_a_content_id_and_differs_between_images():

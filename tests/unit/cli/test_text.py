@@ -30,6 +30,12 @@ def test_cells_stay_on_one_line():
     assert out.splitlines()[1].split() == ["x", "y", "p,", "q"]
 
 
+def test_whole_floats_keep_their_point_so_1_0_and_1_read_differently():
+    """Configs digest 1.0 and 1 differently, so the command shows them differently."""
+    shown = key_values([("x", 1.0), ("n", 1), ("big", 1e20), ("r", 2.5), ("m", -3.0)])
+    assert shown.splitlines() == ["x    1.0", "n    1", "big  1e+20", "r    2.5", "m    -3.0"]
+
+
 def test_key_values_skip_empty_values():
     """Key/value blocks align values and leave out empty ones."""
     assert key_values([("run", "r1"), ("year", None), ("scenario", "base")]) == "run       r1\nscenario  base"
