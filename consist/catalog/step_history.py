@@ -73,7 +73,7 @@ def append(path: str, components: StepComponents, recent: list[StepComponents]) 
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size + len(frame) > MAX_BYTES or (size and os.pread(fd, 1, 0)[0] != _MARK):
+        if size + len(frame) > MAX_BYTES or (size and _first_byte(fd) != _MARK):
             rewrite = True  # grown too long, or still in the earlier format
         else:
             rewrite = False
@@ -88,6 +88,12 @@ def append(path: str, components: StepComponents, recent: list[StepComponents]) 
     if rewrite:
         kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
         write_bytes(path, b"".join(_frame(c) for c in reversed([components, *kept])))
+
+
+def _first_byte(fd: int) -> int:
+    os.lseek(fd, 0, os.SEEK_SET)  # writes still go to the end (O_APPEND)
+    first = os.read(fd, 1)
+    return first[0] if first else _MARK
 
 
 def _frame(components: StepComponents) -> bytes:
