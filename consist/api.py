@@ -176,7 +176,7 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
     """
     if isinstance(artifact, Artifact):
         path = artifact.path
-        if os.path.exists(path):  # the usual case: one stat
+        if path.exists():  # the usual case: one stat
             return drivers.load(path, artifact.driver, as_, artifact.frame_kind)
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
         if not artifact.path.exists():

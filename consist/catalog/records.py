@@ -175,7 +175,7 @@ class RecordStore:
         claimed = orphans.claim(self.layout, run_id) if hold else create_exclusive(self.layout.id_claim_file(run_id))
         if not claimed:
             return False
-        if generated or not (os.path.exists(self.layout.record_file(run_id)) or self._in_segments(run_id)):
+        if generated or not (self.layout.record_path(run_id).exists() or self._in_segments(run_id)):
             return True
         if hold:
             orphans.release(run_id)
