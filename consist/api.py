@@ -174,15 +174,18 @@ def load(artifact: Artifact | str | os.PathLike[str], as_: str | None = None, *,
         Accepted like every module-level function's ``tracker=``; not needed, since an
         artifact carries what it takes to load it.
     """
-    if isinstance(artifact, Artifact) and not artifact.path.exists():
+    if isinstance(artifact, Artifact):
+        path = artifact.path
+        if path.exists():  # the usual case: one stat
+            return drivers.load(path, artifact.driver, as_, artifact.frame_kind)
         artifact = locate(artifact, tracker)  # recorded before its run folder moved?
-    if isinstance(artifact, Artifact) and not artifact.path.exists():
-        from consist.views.ingestion import load_ghost
+        if not artifact.path.exists():
+            from consist.views.ingestion import load_ghost
 
-        # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
-        ghost = load_ghost(artifact, as_, state=_view_state(tracker))
-        if ghost is not None:
-            return ghost
+            # Ghost mode: an ingested artifact whose file is gone loads from its hot rows.
+            ghost = load_ghost(artifact, as_, state=_view_state(tracker))
+            if ghost is not None:
+                return ghost
     path, driver, kind = _resolve(artifact)
     return drivers.load(path, driver, as_, kind)
 

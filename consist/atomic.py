@@ -7,23 +7,35 @@ after a crash would lose a cache entry.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from pathlib import Path
 
+# Temporary names are unique by process id, a random tag drawn once per process (two
+# containers may share a pid and a folder) and a counter: no random draw per write.
+_TAG = secrets.token_hex(4)
+_COUNTER = itertools.count()
+
+
+def _suffix() -> str:
+    return f"{os.getpid()}.{_TAG}{next(_COUNTER):x}.tmp"
+
 
 def temp_name(target: Path) -> Path:
     """A unique sibling name for writing ``target`` before renaming it into place."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    return target.with_name(f".{target.name}.{_suffix()}")
 
 
-def write_bytes(target: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write ``data`` to ``target`` atomically, creating parent folders as needed."""
-    tmp = temp_name(target)
+def write_bytes(target: str | os.PathLike[str], data: bytes, *, durable: bool = False) -> None:
+    """Write ``data`` (any bytes-like object) to ``target`` atomically, creating parent folders as needed."""
+    target = os.fspath(target)
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.{_suffix()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         view = memoryview(data)
@@ -45,28 +57,53 @@ def write_bytes(target: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
-def name_target(exc: BaseException, target: Path) -> None:
+def write_new(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` straight to ``target``, which must not exist yet: one create, no rename.
+
+    Only for a folder no other process looks into before the writer says so (a run's own
+    folder, just created; its record names the file once it is whole). A failed write
+    removes what it wrote; an existing ``target`` is replaced atomically
+    (:func:`write_bytes`).
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except (FileExistsError, FileNotFoundError):
+        write_bytes(target, data)
+        return
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException as exc:
+        os.close(fd)
+        unlink_quietly(target)
+        name_target(exc, target)
+        raise
+    os.close(fd)
+
+
+def name_target(exc: BaseException, target: str | os.PathLike[str]) -> None:
     """Name ``target`` in an OSError raised while writing it, when the error names no file."""
     # os.write on a descriptor raises "[Errno 28] No space left on device" with no path:
     # name the file being written, so a full disk says where.
     if isinstance(exc, OSError) and exc.filename is None:
-        exc.filename = str(target)
+        exc.filename = os.fspath(target)
 
 
-def create_exclusive(target: Path) -> bool:
+def create_exclusive(target: str | os.PathLike[str]) -> bool:
     """Create an empty ``target`` if it does not exist; False when it already did."""
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return False
     except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         return create_exclusive(target)
     os.close(fd)
     return True
 
 
-def unlink_quietly(*paths: Path) -> None:
+def unlink_quietly(*paths: str | os.PathLike[str]) -> None:
     """Remove each of ``paths`` that exists (leftovers of an interrupted write)."""
     for path in paths:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from consist.artifacts.formats.frames import frame_kind, write_parquet
 from consist.catalog.record_values import record_mapping
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.identity.digests import digest
-from consist.identity.hashing import Hasher, stat_fingerprint, walk_files
+from consist.identity.hashing import Hasher, hash_bytes, stat_fingerprint, walk_files
 from consist.models import Artifact
 from consist.user_warnings import warn
 
@@ -117,14 +118,40 @@ def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact
     """
     path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
     try:
-        value = hasher.hash_path(path)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            value, size = hasher.hash_path(path), content_size(path)
+        else:
+            value, size = hasher.hash_file(path, st), st.st_size
     except FileNotFoundError:
         raise InputNotFoundError(
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
-    uri = _utf8_name(mounts.uri_for(path.resolve(), f"input {name!r}"), f"input {name!r}")
-    return _hashed(path, uri, name, value, artifact_id(None, uri, value))
+    uri = _utf8_name(mounts.uri_for(real_path(path, st), f"input {name!r}"), f"input {name!r}")
+    return Artifact(
+        id=artifact_id(None, uri, value), key=name, uri=uri, hash=value, size=size, driver=driver_for(path)
+    )
+
+
+_REAL_PATHS: dict[tuple[str, int, int], Path] = {}
+
+
+def real_path(path: Path, st: os.stat_result) -> Path:
+    """``path.resolve()``, remembered for the file (device and inode) the same path named before.
+
+    An input is named by its real path on every call; resolving walks every folder of
+    it (an ``lstat`` each). A path whose links now lead to another file finds another
+    inode and is resolved again; one leading to the very same file (a hard link) names
+    the same bytes either way.
+    """
+    key = (os.path.abspath(path), st.st_dev, st.st_ino)
+    real = _REAL_PATHS.get(key)
+    if real is None:
+        if len(_REAL_PATHS) >= 4096:
+            _REAL_PATHS.clear()
+        real = _REAL_PATHS[key] = path.resolve()
+    return real
 
 
 def _utf8_name(path: str, what: str) -> str:
@@ -178,8 +205,16 @@ def _checked_hash(
     return supplied
 
 
-def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None) -> Artifact:
-    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact."""
+def frame_artifact(
+    obj: Any, key: str, folder: Path, *, run_id: str, hasher: Hasher, meta: dict[str, Any] | None = None,
+    real_folder: bool = False,
+) -> Artifact:
+    """Write frame ``obj`` as ``<folder>/<key>.parquet`` and return its artifact.
+
+    ``real_folder``: ``folder`` is a run folder just created under the resolved run
+    directory: the file's path needs no resolving, and nothing reads the folder before
+    the run's record names the file, so it is written in place, without a rename.
+    """
     kind = frame_kind(obj)
     if kind is None:
         raise ConfigError(
@@ -188,10 +223,20 @@ def frame_artifact(obj: Any, key: str, folder: Path, *, run_id: str, hasher: Has
         )
     check_key(key)
     meta = record_mapping(meta, f"metadata of {key!r}")  # before the frame is written
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{key}.parquet"
-    write_parquet(obj, kind, target)
-    return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+    data = write_parquet(obj, kind, target, fresh=real_folder)
+    if data is None:
+        return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
+    # Encoded in memory: hashed from the bytes just written, with one stat for size and mtime.
+    path = target if real_folder else target.resolve()
+    value = hash_bytes(data)
+    st = os.stat(path)
+    hasher.remember(path, value, st)
+    uri = _utf8_name(str(path), f"cannot log {key!r}")
+    return Artifact(
+        id=artifact_id(run_id, key, value if run_id is None else ""), key=key, uri=uri, hash=value, size=st.st_size, driver="parquet",
+        run_id=run_id, frame_kind=kind, meta=meta, stat=f"{st.st_size}:{st.st_mtime_ns}", created_at=time.time(),
+    )
 
 
 def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str | None:
@@ -202,7 +247,9 @@ def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str
     """
     path = artifact.path
     try:
-        token = stat_fingerprint(path)
+        st = os.stat(path)
+        # A file's fingerprint from this one stat; a folder's needs a walk (stat_fingerprint).
+        token = stat_fingerprint(path) if stat.S_ISDIR(st.st_mode) else f"{st.st_size}:{st.st_mtime_ns}"
     except FileNotFoundError:
         return f"output {artifact.key!r} is missing at {path}"
     if mode == "exists" or (mode == "stat" and token == artifact.stat):

@@ -27,9 +27,17 @@ from consist.identity.hashing import hash_bytes
 
 
 class Layout:
-    """Paths of one metadata folder."""
+    """Paths of one metadata folder.
 
-    __slots__ = ("root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links", "db_pointer")
+    The ``*_path`` methods give :class:`~pathlib.Path` objects; the ``*_file`` methods
+    give the same locations as strings, for the per-step writes where building paths
+    shows in a profile.
+    """
+
+    __slots__ = (
+        "root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links",
+        "db_pointer", "_fresh", "_index", "_ids",
+    )  # fmt: skip
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -45,17 +53,25 @@ class Layout:
         self.hot = root / "hot"
         self.links = root / "links"
         self.db_pointer = root / "db_path"  # text: the catalog file this folder was last used with
+        self._fresh, self._index, self._ids = str(self.fresh), str(self.index), str(self.ids)
 
     def record_path(self, run_id: str) -> Path:
-        return self.fresh / f"{run_id}.json"
+        return Path(self.record_file(run_id))
 
     def index_path(self, signature: str) -> Path:
-        return self.index / signature[:2] / signature
+        return Path(self.index_file(signature))
 
     def id_claim_path(self, run_id: str) -> Path:
-        shard = hash_bytes(run_id.encode())[:2]
-        return self.ids / shard / run_id
+        return Path(self.id_claim_file(run_id))
+
+    def record_file(self, run_id: str) -> str:
+        return f"{self._fresh}/{run_id}.json"
+
+    def index_file(self, signature: str) -> str:
+        return f"{self._index}/{signature[:2]}/{signature}"
+
+    def id_claim_file(self, run_id: str) -> str:
+        return f"{self._ids}/{hash_bytes(run_id.encode())[:2]}/{run_id}"
 
     def code_path(self, code_hash: str) -> Path:
         return self.code / f"{code_hash}.txt"
-

@@ -28,7 +28,6 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable
-from pathlib import Path
 
 from consist.errors import ConfigError
 
@@ -42,12 +41,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def fsync_path(path: Path | None) -> None:
+def fsync_path(path: str | os.PathLike[str] | None) -> None:
     """fsync one file, or every file under a folder; a path that vanished (or none) is skipped."""
     if path is None:
         return
     try:
-        if path.is_dir():
+        if os.path.isdir(path):
             for root, _dirs, files in os.walk(path):
                 for name in files:
                     _fsync_file(os.path.join(root, name))
@@ -70,14 +69,14 @@ class Flusher:
 
     def __init__(self, mode: str) -> None:
         self.mode = check_mode(mode)
-        self._pending: list[Path] = []
+        self._pending: list[str | os.PathLike[str]] = []
         self._lock = threading.Lock()
         self._syncing = threading.Lock()  # held while a batch is fsynced: flush() waits for it
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def written(self, paths: Iterable[Path]) -> None:
+    def written(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         """Note files a step wrote: synced now (``"step"``) or soon (``"batch"``)."""
         if self.mode == "none":
             return

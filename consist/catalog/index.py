@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 
 from consist.artifacts.layout import Layout
 from consist.atomic import write_bytes
+from consist.catalog import step_history
+from consist.catalog.step_history import RECENT_RUNS  # noqa: F401  (re-exported: callers import it from here)
 from consist.identity.hashing import hash_bytes
 from consist.identity.reasons import StepComponents
 from consist.models import CacheEntry, enc_hook
@@ -32,10 +35,6 @@ _decoder = msgspec.msgpack.Decoder(CacheEntry)
 _list_decoder = msgspec.msgpack.Decoder(list[CacheEntry])
 # Entries kept per signature for different sets of output keys.
 ALTERNATES = 4
-_last_decoder = msgspec.msgpack.Decoder(StepComponents)
-_recent_decoder = msgspec.msgpack.Decoder(list[StepComponents])
-# Executed runs remembered per step name, newest first, to explain later misses.
-RECENT_RUNS = 16
 
 
 class CacheIndex:
@@ -61,7 +60,7 @@ class CacheIndex:
         restore) is damaged: it is left out, with a warning naming the file, so another
         configuration's outputs are never served.
         """
-        path = self.layout.index_path(signature)
+        path = self.layout.index_file(signature)
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
@@ -94,7 +93,7 @@ class CacheIndex:
         keys = {a.key for a in entry.outputs}
         others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        write_bytes(self.layout.index_path(entry.signature), _encoder.encode(payload), durable=durable)
+        write_bytes(self.layout.index_file(entry.signature), _encoder.encode(payload), durable=durable)
 
 
     def last(self, name: str) -> StepComponents | None:
@@ -104,32 +103,23 @@ class CacheIndex:
 
     def recent(self, name: str) -> list[StepComponents]:
         """Components of the latest executed runs of step ``name``, newest first."""
-        try:
-            data = self._last_path(name).read_bytes()
-        except FileNotFoundError:
-            return []
-        try:
-            return _recent_decoder.decode(data)
-        except msgspec.DecodeError:
-            pass
-        try:  # the one-run format written before recent runs were kept
-            return [_last_decoder.decode(data)]
-        except msgspec.DecodeError:
-            return []
+        return step_history.read(self._last_file(name))
 
     def put_last(
         self, name: str, components: StepComponents, recent: list[StepComponents] | None = None
     ) -> None:
         """Remember ``components`` as the latest executed run of step ``name``.
 
-        ``recent`` is what :meth:`recent` returned (saves a read). Two processes finishing
-        the same step at once may each drop the other's entry: the list only chooses what
-        a later miss is compared with, so no lock is worth taking.
+        ``recent`` is what :meth:`recent` returned (saves a read when the history is
+        rewritten). Two processes finishing the same step at once may drop one of the
+        two: the history only chooses what a later miss is compared with (see
+        :mod:`consist.catalog.step_history`).
         """
-        if recent is None:
-            recent = self.recent(name)
-        kept = [c for c in recent if c.run_id != components.run_id][: RECENT_RUNS - 1]
-        write_bytes(self._last_path(name), _encoder.encode([components, *kept]))
+        path = self._last_file(name)
+        step_history.append(path, components, self.recent(name) if recent is None else recent)
 
-    def _last_path(self, name: str):
-        return self.layout.last / hash_bytes(name.encode())[:32]
+    def _last_path(self, name: str) -> Path:
+        return Path(self._last_file(name))
+
+    def _last_file(self, name: str) -> str:
+        return f"{self.layout.last}/{hash_bytes(name.encode())[:32]}"

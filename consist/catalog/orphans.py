@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from consist.artifacts.layout import Layout
+from consist.atomic import create_exclusive
 
 try:
     import fcntl
@@ -39,9 +40,29 @@ def hold(layout: Layout, run_id: str) -> None:
     if fcntl is None:
         return
     try:
-        fd = os.open(layout.id_claim_path(run_id), os.O_RDONLY)
+        fd = os.open(layout.id_claim_file(run_id), os.O_RDONLY)
     except OSError:
         return  # no claim file to lock: the grace period alone protects this run
+    _lock_claim(run_id, fd)
+
+
+def claim(layout: Layout, run_id: str) -> bool:
+    """Create ``run_id``'s claim file exclusively and :func:`hold` it in the same open; False when taken."""
+    path = layout.id_claim_file(run_id)
+    if fcntl is None:
+        return create_exclusive(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return claim(layout, run_id)
+    _lock_claim(run_id, fd)
+    return True
+
+
+def _lock_claim(run_id: str, fd: int) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -21,6 +21,7 @@ import msgspec
 
 from consist.artifacts.layout import Layout
 from consist.atomic import create_exclusive, unlink_quietly, write_bytes
+from consist.catalog import orphans
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -70,7 +71,7 @@ class RecordStore:
 
     def append(self, run: Run) -> None:
         """Write ``run``'s record atomically (never partially visible)."""
-        write_bytes(self.layout.record_path(run.id), encode_run(run))
+        write_bytes(self.layout.record_file(run.id), encode_run(run))
         if self.auto_compact:
             self._maybe_compact()
 
@@ -80,7 +81,7 @@ class RecordStore:
         Deleting needs no free space, so a full disk cannot leave a "completed" record
         behind for a run that raised.
         """
-        unlink_quietly(self.layout.record_path(run_id))
+        unlink_quietly(self.layout.record_file(run_id))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
@@ -161,20 +162,24 @@ class RecordStore:
             self._segments = SegmentCatalog(self.layout.segments)
         return self._segments
 
-    def claim_id(self, run_id: str, *, check_segments: bool = True) -> bool:
+    def claim_id(self, run_id: str, *, generated: bool = False, hold: bool = False) -> bool:
         """Reserve ``run_id`` with an exclusive create; False when a run already used it.
 
         The claim file alone is not trusted: a catalog copied without its ``ids`` folder
-        still holds the ids in its records, so a fresh record or (``check_segments``) a
-        compacted one with this id also makes it taken. Generated ids skip the segment
-        check: they carry the second they were made in, so only a live writer can
-        collide with them, and the exclusive create settles that.
+        still holds the ids in its records, so a fresh record or a compacted one with
+        this id also makes it taken. A ``generated`` id skips those two checks: it
+        carries the second it was made in and a random tag, so only a live writer can
+        collide with it, and the exclusive create settles that. ``hold`` also marks the
+        run as running (:func:`consist.catalog.orphans.hold`) with the same open.
         """
-        if not create_exclusive(self.layout.id_claim_path(run_id)):
+        claimed = orphans.claim(self.layout, run_id) if hold else create_exclusive(self.layout.id_claim_file(run_id))
+        if not claimed:
             return False
-        if self.layout.record_path(run_id).exists():
-            return False
-        return not (check_segments and self._in_segments(run_id))
+        if generated or not (self.layout.record_path(run_id).exists() or self._in_segments(run_id)):
+            return True
+        if hold:
+            orphans.release(run_id)
+        return False
 
     def _in_segments(self, run_id: str) -> bool:
         if not os.path.isdir(self.layout.segments):

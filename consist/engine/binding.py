@@ -255,14 +255,15 @@ def load_inputs(spec: StepSpec, inputs: Mapping[str, Artifact], shape: FnShape) 
     for name, artifact in inputs.items():
         if name.startswith("depends_on:") or not shape.accepts(name):
             continue
-        if not artifact.path.exists():
+        path = artifact.path
+        if not path.exists():
             raise InputNotFoundError(
-                f"Input {name!r} was produced by run {artifact.run_id} at {artifact.path}, which no longer "
+                f"Input {name!r} was produced by run {artifact.run_id} at {path}, which no longer "
                 "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
             )
         kind = load_kind(shape, name)
         if kind in UNLOADED_KINDS:
             loaded[name] = unloaded(kind, artifact)
             continue
-        loaded[name] = load(artifact.path, artifact.driver, kind, artifact.frame_kind)
+        loaded[name] = load(path, artifact.driver, kind, artifact.frame_kind)
     return loaded

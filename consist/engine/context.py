@@ -61,6 +61,7 @@ class RunContext:
         config: Any,
         inputs: dict[str, Artifact],
         mounts: Mounts | None = None,
+        real_dir: bool = False,
     ) -> None:
         self.run_id = run_id
         self.name = name
@@ -70,6 +71,7 @@ class RunContext:
         self.outputs: dict[str, Artifact] = {}
         self._hasher = hasher
         self._mounts = mounts
+        self._real_dir = real_dir  # run_dir is known to be its own real path (no resolving needed)
 
     def log_artifact(
         self,
@@ -132,7 +134,9 @@ class RunContext:
         driver = logging_options(meta, "log_dataframe()")
         check_key(key)
         if path is None and driver in (None, "parquet"):
-            artifact = frame_artifact(df, key, self.run_dir, run_id=self.run_id, hasher=self._hasher, meta=meta)
+            artifact = frame_artifact(
+                df, key, self.run_dir, run_id=self.run_id, hasher=self._hasher, meta=meta, real_folder=self._real_dir
+            )
         else:
             from consist.artifacts.frame_files import frame_target, write_frame
 

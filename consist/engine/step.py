@@ -13,6 +13,7 @@ never imports the ``Tracker`` or anything above its floor.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
@@ -205,22 +206,32 @@ def default_output_key(name: str) -> str:
     return truncate_name(safe, MAX_KEY_BYTES) or "output"  # bytes: a CJK name must fit a file name
 
 
-def claim_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
-    """A fresh run id: ``wanted`` (suffixed if already used) or one generated from ``name``."""
+def claim_run_id(records: RecordStore, name: str, wanted: str | None, *, hold: bool = False) -> str:
+    """A fresh run id: ``wanted`` (suffixed if already used) or one generated from ``name``.
+
+    ``hold``: the id is for an execution, marked as running as it is claimed (see
+    :func:`consist.catalog.orphans.hold`).
+    """
     if wanted is not None:
         wanted = check_key(str(wanted), "run_id")
-        if records.claim_id(wanted):
+        if records.claim_id(wanted, hold=hold):
             return wanted
         while True:
             candidate = f"{wanted}~{secrets.token_hex(3)}"
-            if records.claim_id(candidate):
+            if records.claim_id(candidate, hold=hold):
                 return candidate
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    safe = truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
+    safe = _id_prefix(name)
     while True:  # claimed exclusively: two runs drawing one id must not share a record
         candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
-        if records.claim_id(candidate, check_segments=False):
+        if records.claim_id(candidate, generated=True, hold=hold):
             return candidate
+
+
+@functools.lru_cache(maxsize=1024)
+def _id_prefix(name: str) -> str:
+    """The part of a generated run id taken from the step name: safe in a file name, at most 60 bytes."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
 
 
 def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -313,13 +324,23 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     Callers restore absent inputs first (:func:`restore_inputs`), once per step.
     ``run_id``: one already taken (see :func:`consist.engine.hydration.own_folder_id`).
     """
-    run_id = run_id or claim_run_id(host.records, spec.name, spec.run_id)
-    orphans.hold(host.layout, run_id)  # a folder of a run still going is never an orphan
+    # A folder of a run still going is never an orphan: its id is held while it runs.
+    if run_id is None:
+        run_id = claim_run_id(host.records, spec.name, spec.run_id, hold=True)
+    else:
+        orphans.hold(host.layout, run_id)
     folder = host.run_dir / run_id
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(folder)
+        created = True  # under the resolved run_dir: its own real path
+    except FileExistsError:  # an id taken before (hydration into the run's own folder)
+        created = False
+    except FileNotFoundError:  # the run folder itself was removed meanwhile
+        folder.mkdir(parents=True, exist_ok=True)
+        created = False
     return RunContext(
         run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs,
-        mounts=host.mounts,
+        mounts=host.mounts, real_dir=created,
     )
 
 
@@ -345,7 +366,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    written = [*(a.path for a in produced), host.layout.record_path(run.id)]
+    written = [*(a.path for a in produced), host.layout.record_file(run.id)]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first
@@ -353,7 +374,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.index.put(_entry(prep, run, produced), durable=True)
     else:
         host.index.put(_entry(prep, run, produced))
-        host.flusher.written([*written, host.layout.index_path(prep.signature)])
+        host.flusher.written([*written, host.layout.index_file(prep.signature)])
     orphans.release(ctx.run_id)
     return RunResult(dict(ctx.outputs), run, False)
 

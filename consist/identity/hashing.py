@@ -42,7 +42,9 @@ _memo_decoder = msgspec.msgpack.Decoder(_Memo)
 
 
 def hash_bytes(data: bytes) -> str:
-    """Blake3 hex digest of ``data``."""
+    """Blake3 hex digest of ``data`` (any bytes-like object)."""
+    if len(data) >= _MMAP_THRESHOLD:
+        return blake3(data, max_threads=blake3.AUTO).hexdigest()
     return blake3(data).hexdigest()
 
 
@@ -165,9 +167,13 @@ class Hasher:
             return hash_bytes(f"symlink:{os.readlink(full)}".encode())
         return self.hash_file(Path(full))
 
-    def hash_file(self, path: Path) -> str:
-        """Content hash of one file, served from the memo when its stat is unchanged."""
-        st = os.stat(path)
+    def hash_file(self, path: Path, st: os.stat_result | None = None) -> str:
+        """Content hash of one file, served from the memo when its stat is unchanged.
+
+        ``st`` is the file's ``os.stat`` when the caller just took it.
+        """
+        if st is None:
+            st = os.stat(path)
         if self.strict:
             return self._read_hash(path, st.st_size)
         key = os.path.abspath(path)
@@ -207,9 +213,10 @@ class Hasher:
                 return memo.hash
         return None
 
-    def remember(self, path: Path, value: str) -> None:
-        """Record a hash computed elsewhere (e.g. while writing the file)."""
-        st = os.stat(path)
+    def remember(self, path: Path, value: str, st: os.stat_result | None = None) -> None:
+        """Record a hash computed elsewhere (e.g. while writing the file); ``st`` is its stat, if taken."""
+        if st is None:
+            st = os.stat(path)
         if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
             memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
             key = os.path.abspath(path)

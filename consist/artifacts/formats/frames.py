@@ -8,17 +8,20 @@ that library is actually seen.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from consist.atomic import name_target, temp_name
+from consist.atomic import name_target, temp_name, write_bytes, write_new
 from consist.errors import ConfigError, DiskWriteError
 
 LOAD_KINDS = ("polars", "lazy", "pandas", "arrow", "duckdb")
 _THREADED_ROWS = 250_000
+# Frames up to this size are encoded in memory and written with one call (see write_parquet).
+_IN_MEMORY_BYTES = 32 << 20
 
 
 def frame_kind(obj: Any) -> str | None:
@@ -40,37 +43,37 @@ def frame_kind(obj: Any) -> str | None:
     return None
 
 
-def write_parquet(obj: Any, kind: str, target: Path) -> None:
-    """Write frame ``obj`` of ``kind`` to ``target`` as Parquet, atomically."""
-    tmp = temp_name(target)
+def write_parquet(obj: Any, kind: str, target: Path, *, fresh: bool = False) -> Any:
+    """Write frame ``obj`` of ``kind`` to ``target`` as Parquet, atomically.
+
+    A small frame (see :func:`_small`) is encoded in memory and written with one call;
+    its bytes (bytes-like) are returned, so the caller can hash them without reading the
+    file back. Larger frames and lazy ones are written by their library straight to a
+    temporary file, and None is returned. ``fresh``: ``target`` lies in a run folder
+    just created, which nothing reads before the run's record names the file, so a small
+    frame is written in place (see :func:`consist.atomic.write_new`).
+    """
+    tmp: Path | None = None
     try:
+        if _small(obj, kind):
+            data = _encoded(obj, kind, target)
+            (write_new if fresh else write_bytes)(target, data)
+            return data
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(target)
         if kind == "polars":
             obj.write_parquet(tmp, statistics=True)
         elif kind == "lazy":
             obj.sink_parquet(tmp)
         else:
-            import pyarrow as pa
             import pyarrow.parquet as pq
 
-            if kind == "pandas":
-                if not obj.columns.is_unique:
-                    dups = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]})
-                    raise ConfigError(
-                        f"frame {target.stem!r} has duplicate column names {dups}; Parquet needs "
-                        "unique names: rename or drop the duplicates before returning or logging it."
-                    )
-                # Arrow converts large frames column by column in a thread pool it
-                # starts per call; for the small frames most steps return, starting the
-                # pool costs more than the conversion (2-6 ms of a 1,000-row step).
-                table = pa.Table.from_pandas(obj, nthreads=1 if len(obj) < _THREADED_ROWS else None)
-            elif isinstance(obj, pa.RecordBatch):
-                table = pa.Table.from_batches([obj])
-            else:
-                table = obj
-            pq.write_table(table, tmp)
+            pq.write_table(_arrow_table(obj, kind, target), tmp)
         tmp.replace(target)
+        return None
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         unstorable = _unstorable(exc, target)
         if unstorable is not None:
             raise unstorable from exc
@@ -79,6 +82,55 @@ def write_parquet(obj: Any, kind: str, target: Path) -> None:
             raise failed from exc
         name_target(exc, target)
         raise
+
+
+def _small(obj: Any, kind: str) -> bool:
+    """Whether ``obj`` is worth encoding in memory: a frame whose columns hold at most ``_IN_MEMORY_BYTES``.
+
+    pandas object columns are counted by their pointers only: a frame of long strings
+    may be a few times larger than estimated, still far from a memory problem.
+    """
+    if kind == "polars":
+        return obj.estimated_size() <= _IN_MEMORY_BYTES
+    if kind == "pandas":
+        return len(obj) * max(1, len(obj.columns)) * 8 <= _IN_MEMORY_BYTES
+    if kind == "arrow":
+        return obj.nbytes <= _IN_MEMORY_BYTES
+    return False
+
+
+def _encoded(obj: Any, kind: str, target: Path) -> Any:
+    """The Parquet bytes of a small frame, encoded in memory."""
+    if kind == "polars":
+        buffer = io.BytesIO()
+        obj.write_parquet(buffer, statistics=True)
+        return buffer.getbuffer()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(_arrow_table(obj, kind, target), sink)
+    return sink.getvalue()  # a pyarrow Buffer: bytes-like, not copied
+
+
+def _arrow_table(obj: Any, kind: str, target: Path) -> Any:
+    """A pandas frame, Arrow table or record batch as an Arrow table."""
+    import pyarrow as pa
+
+    if kind == "pandas":
+        if not obj.columns.is_unique:
+            dups = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]})
+            raise ConfigError(
+                f"frame {target.stem!r} has duplicate column names {dups}; Parquet needs "
+                "unique names: rename or drop the duplicates before returning or logging it."
+            )
+        # Arrow converts large frames column by column in a thread pool it
+        # starts per call; for the small frames most steps return, starting the
+        # pool costs more than the conversion (2-6 ms of a 1,000-row step).
+        return pa.Table.from_pandas(obj, nthreads=1 if len(obj) < _THREADED_ROWS else None)
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    return obj
 
 
 def write_failure(exc: BaseException, target: Path) -> DiskWriteError | None:
