@@ -37,18 +37,7 @@ def write_bytes(target: str | os.PathLike[str], data: bytes, *, durable: bool = 
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
-    except BaseException as exc:
-        os.close(fd)
-        unlink_quietly(tmp)
-        name_target(exc, target)
-        raise
-    os.close(fd)
+    write_all(fd, data, written=tmp, target=target, durable=durable)
     try:
         os.replace(tmp, target)
     except BaseException as exc:
@@ -70,13 +59,22 @@ def write_new(target: str | os.PathLike[str], data: bytes) -> None:
     except (FileExistsError, FileNotFoundError):
         write_bytes(target, data)
         return
+    write_all(fd, data, written=target, target=target)
+
+
+def write_all(
+    fd: int, data: bytes, *, written: str | os.PathLike[str], target: str | os.PathLike[str], durable: bool = False
+) -> None:
+    """Write ``data`` to the open ``fd`` and close it; on failure remove ``written`` and name ``target``."""
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        if durable:
+            os.fsync(fd)
     except BaseException as exc:
         os.close(fd)
-        unlink_quietly(target)
+        unlink_quietly(written)
         name_target(exc, target)
         raise
     os.close(fd)

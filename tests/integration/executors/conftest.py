@@ -61,3 +61,17 @@ def ray_session(worker_path: None) -> Iterator[object]:
             os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
         else:
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = before
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    """The file each execution of a sweep step appends a line to."""
+    return tmp_path / "executions.log"
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> str:
+    """A folder sweep steps leave marks in (a worker killed once, a config tried)."""
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    return str(folder)

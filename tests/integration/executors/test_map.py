@@ -16,11 +16,6 @@ from tests.helpers import sweep_steps
 from tests.helpers.sweep_steps import executions
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> Path:
-    return tmp_path / "executions.log"
-
-
 def grid(n: int) -> list[dict]:
     return [{"i": i} for i in range(n)]
 

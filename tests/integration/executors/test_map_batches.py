@@ -16,29 +16,12 @@ import polars as pl
 import pytest
 
 import consist
-from consist import ConfigError, Tracker
+from consist import ConfigError
 from consist.executors import RayExecutor
 from tests.helpers import sweep_steps
 from tests.helpers.sweep_steps import executions
 
 N = 40
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "provenance.duckdb")
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Path:
-    return tmp_path / "executions.log"
-
-
-@pytest.fixture
-def marks(tmp_path: Path) -> str:
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    return str(folder)
 
 
 def configs(n: int = N, **extra: object) -> list[dict]:

@@ -28,23 +28,6 @@ ENGINES = ["processes", "dask", "ray"]
 
 
 @pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "provenance.duckdb")
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Path:
-    return tmp_path / "executions.log"
-
-
-@pytest.fixture
-def marks(tmp_path: Path) -> str:
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    return str(folder)
-
-
-@pytest.fixture
 def process_pool(worker_path: None) -> Iterator[cf.ProcessPoolExecutor]:
     # Spawned, not forked: forking a process that runs Dask's or Ray's threads can hang the child.
     pool = cf.ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
