@@ -4,8 +4,8 @@ The lifecycle is split so that function steps (:func:`run_step`) and inline bloc
 (``sc.trace``) share it: :func:`prepare` computes identity, :func:`lookup` consults
 the cache index (one small file read, no catalog query), :func:`serve_hit` records a
 reuse, :func:`begin`/:func:`finish`/:func:`fail` bracket an execution. A run record is
-written for every execution (by :func:`write_record`, the one writer of run records,
-also of a scenario's own); a cache entry only after a successful one.
+written for every execution (by :func:`~consist.engine.run_record.write_record`),
+and a cache entry only after a successful one.
 
 Everything here works through a :class:`~consist.engine.host.StepHost`; the engine
 never imports the ``Tracker`` or anything above its floor.
@@ -13,10 +13,7 @@ never imports the ``Tracker`` or anything above its floor.
 
 from __future__ import annotations
 
-import functools
 import os
-import secrets
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,13 +30,13 @@ from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.engine import run_fields
 from consist.engine.context import RunContext, snapshot_files
+from consist.engine.run_ids import claim_run_id
+from consist.engine.run_record import write_record
 from consist.engine.scenario_config import with_scenario_config
-from consist.engine.step_log import step_recorded
 from consist.errors import ConfigError, InputError, error_context
 from consist.identity.code import identify
 from consist.identity.digests import (
     config_identity,
-    flatten,
     inputs_hash,
     step_signature,
 )
@@ -52,8 +49,6 @@ if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
 
 CACHE_MODES = ("reuse", "overwrite", "readonly")
-_HOST = socket.gethostname()
-_FACET_STR_MAX = 256
 
 
 @dataclass(slots=True)
@@ -204,95 +199,6 @@ def default_output_key(name: str) -> str:
     """The key of an undeclared single output: the step name, made safe as a file name."""
     safe = "".join("_" if c in "/\\\x00" else c for c in name).lstrip(".")
     return truncate_name(safe, MAX_KEY_BYTES) or "output"  # bytes: a CJK name must fit a file name
-
-
-def claim_run_id(records: RecordStore, name: str, wanted: str | None, *, hold: bool = False) -> str:
-    """A fresh run id: ``wanted`` (suffixed if already used) or one generated from ``name``.
-
-    ``hold``: the id is for an execution, marked as running as it is claimed (see
-    :func:`consist.catalog.orphans.hold`).
-    """
-    if wanted is not None:
-        wanted = check_key(str(wanted), "run_id")
-        if records.claim_id(wanted, hold=hold):
-            return wanted
-        while True:
-            candidate = f"{wanted}~{secrets.token_hex(3)}"
-            if records.claim_id(candidate, hold=hold):
-                return candidate
-    safe = _id_prefix(name)
-    while True:  # claimed exclusively: two runs drawing one id must not share a record
-        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
-        if records.claim_id(candidate, generated=True, hold=hold):
-            return candidate
-
-
-@functools.lru_cache(maxsize=1024)
-def _id_prefix(name: str) -> str:
-    """The part of a generated run id taken from the step name: safe in a file name, at most 60 bytes."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return truncate_name(safe, 60).lstrip(".") or "step"  # bytes: isalnum() keeps CJK letters
-
-
-def _facets(spec: StepSpec, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    facets = {}
-    for key, value in flatten(snapshot).items():
-        if isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= _FACET_STR_MAX):
-            facets[key] = value
-    for key, value in spec.meta.items():
-        if isinstance(value, (bool, int, float, str)) or value is None:
-            facets[key] = value
-    if spec.year is not None:
-        facets["year"] = spec.year
-    if spec.iteration is not None:
-        facets["iteration"] = spec.iteration
-    facets.update(spec.facets)
-    return facets
-
-
-def write_record(
-    host: StepHost, spec: StepSpec, prep: Prepared | None, run_id: str, *, bare: bool = False, **fields: Any
-) -> Run:
-    """Append the run record of ``spec``; ``fields`` (status, outputs, ...) complete or override it.
-
-    The one writer of run records: steps, traced blocks, container steps and (with
-    ``prep=None``: no identity, no cache settings, no step log line) a scenario's own
-    record. ``bare`` leaves out user metadata and facets (see :func:`fail`).
-    """
-    values: dict[str, Any] = {
-        "id": run_id,
-        "name": spec.name,
-        "model": spec.model or spec.name,
-        "parent_id": spec.parent_id,
-        "year": spec.year,
-        "iteration": spec.iteration,
-        "tags": list(spec.tags),
-        "facets": {} if bare else _facets(spec, prep.snapshot if prep is not None else {}),
-        "meta": {} if bare else dict(spec.meta),
-        "ended_at": time.time(),
-        "host": _HOST,
-        "pid": os.getpid(),
-        "kind": spec.kind,
-    }
-    if prep is not None:
-        values.update(
-            signature=prep.signature,
-            code_hash=prep.code.hash,
-            config_hash=prep.config_hash,
-            inputs_hash=prep.inputs_hash,
-            config=prep.snapshot,
-            inputs=list(prep.inputs.values()),
-            code=prep.code,
-            cache_mode=spec.cache_mode,
-            cache_epoch=host.cache_epoch,
-            started_at=prep.started_at,
-        )
-    values.update(fields)
-    run = Run(**values)
-    host.records.append(run)
-    if prep is not None:
-        step_recorded(run)
-    return run
 
 
 def serve_hit(

@@ -31,7 +31,9 @@ from consist.artifacts.files import check_key
 from consist.engine.run_fields import check_scenario
 from consist.engine.scenario_config import scenario_facets
 from consist.engine.spec import build_spec, step_args, step_name
-from consist.engine.step import claim_run_id, run_step, write_record
+from consist.engine.run_ids import claim_run_id
+from consist.engine.run_record import write_record
+from consist.engine.step import run_step
 from consist.errors import ConfigError
 from consist.identity.digests import config_snapshot
 from consist.keywords import check_extra_keywords

@@ -40,7 +40,8 @@ from consist._active import activate
 from consist.engine import hydration
 from consist.engine.run_fields import whole_number
 from consist.engine.spec import StepSpec, build_spec
-from consist.engine.step import begin, claim_run_id, fail, finish, lookup, prepare, restore_inputs, serve_hit
+from consist.engine.run_ids import claim_run_id
+from consist.engine.step import begin, fail, finish, lookup, prepare, restore_inputs, serve_hit
 from consist.errors import ConfigError, error_context
 from consist.identity.digests import config_snapshot, fields_of
 from consist.identity.hashing import hash_bytes
