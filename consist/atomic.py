@@ -88,15 +88,22 @@ def name_target(exc: BaseException, target: str | os.PathLike[str]) -> None:
         exc.filename = os.fspath(target)
 
 
-def create_exclusive(target: str | os.PathLike[str]) -> bool:
-    """Create an empty ``target`` if it does not exist; False when it already did."""
+def open_exclusive(target: str | os.PathLike[str], flags: int = os.O_WRONLY) -> int | None:
+    """Create ``target`` (and its folder) exclusively and return its open descriptor; None when it existed."""
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        return os.open(target, flags | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
-        return False
+        return None
     except FileNotFoundError:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        return create_exclusive(target)
+        return open_exclusive(target, flags)
+
+
+def create_exclusive(target: str | os.PathLike[str]) -> bool:
+    """Create an empty ``target`` if it does not exist; False when it already did."""
+    fd = open_exclusive(target)
+    if fd is None:
+        return False
     os.close(fd)
     return True
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from consist.artifacts.layout import Layout
-from consist.atomic import create_exclusive
+from consist.atomic import create_exclusive, open_exclusive
 
 try:
     import fcntl
@@ -51,13 +51,9 @@ def claim(layout: Layout, run_id: str) -> bool:
     path = layout.id_claim_file(run_id)
     if fcntl is None:
         return create_exclusive(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
+    fd = open_exclusive(path, os.O_RDONLY)
+    if fd is None:
         return False
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return claim(layout, run_id)
     _lock_claim(run_id, fd)
     return True
 

@@ -267,7 +267,7 @@ def test_an_explicit_id_of_a_compacted_run_is_not_handed_out_again(tracker, log,
 
 def test_generated_ids_that_collide_are_claimed_exclusively(tracker, log, monkeypatch):
     """Two runs drawing the same generated id (forced here) get distinct records and outputs."""
-    import consist.engine.step as engine
+    import consist.engine.run_ids as engine
 
     draws = iter(["deadbeef", "deadbeef", "deadbeef", "cafef00d"])
     monkeypatch.setattr(engine.secrets, "token_hex", lambda n=None: next(draws, None) or os.urandom(4).hex())
