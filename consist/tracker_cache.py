@@ -5,6 +5,7 @@ Each delegates to the module that owns the concept; see :class:`consist.Tracker`
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -103,8 +104,15 @@ class CacheControlMethods:
 
     def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
         # Bound to run()'s own signature: the same defaults; the planner refuses unknown options.
-        bound = inspect.signature(self.run).bind(*args, **kwargs)
+        bound = _run_signature(type(self)).bind(self, *args, **kwargs)
         bound.apply_defaults()
         options = dict(bound.arguments)
+        del options["self"]
         options.update(options.pop("unknown", {}))
         return self._plan(options.pop("step"), options.pop("name"), options)
+
+
+@functools.cache
+def _run_signature(cls: type) -> inspect.Signature:
+    """``cls.run``'s signature, built once (inspect builds it anew each call: 0.15 ms of a map's planning per config)."""
+    return inspect.signature(cls.run)

@@ -6,15 +6,23 @@ client's process on a ``LocalCluster``, plus a message each way), whatever it ru
 long each config took, grows the batches so that one task runs about
 :data:`TARGET_SECONDS` (like joblib's ``batch_size="auto"``): at most doubling from one
 batch to the next, never more than leaves two tasks a worker slot for the rest of the
-queue (so the last configs still spread over every worker), and shrinking at once when
-configs turn out slower. Tasks are then submitted as slots free up, keeping about
-:data:`TASKS_PER_SLOT` out per slot, instead of all at once. Executors whose slots are unknown (this process, threads, other
+queue (rounded up: the last configs still spread over every worker, and only the last
+few tasks carry one config), and shrinking at once when configs turn out slower. Tasks
+are then submitted as slots free up, keeping about :data:`TASKS_PER_SLOT` out per slot,
+instead of all at once. Executors whose slots are unknown (this process, threads, other
 ``concurrent.futures`` executors) get one config a task, all submitted at once. A fixed
 ``batch_size=n`` is submitted all at once too, in tasks of n configs.
+
+What a step's configs took is remembered in this process by the step's code hash: a
+later map of the same step (the next chunk of a sweep, a ``retry()``, the same cell run
+again) starts with batches of the measured size instead of one config a task. Every task
+costs a round trip through the engine, so the ramp from one config a task is what made
+a map of 50 configs of 50 ms send 30 tasks instead of about 15.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -27,6 +35,11 @@ TARGET_SECONDS = 0.2
 TASKS_PER_SLOT = 4
 # How often (seconds) the executor is asked again how many slots it has (a cluster may grow).
 SLOTS_REFRESH = 1.0
+# Steps whose per-config time is remembered (the least recently measured is forgotten first).
+REMEMBERED_STEPS = 256
+
+_learned: dict[str, float] = {}  # code hash -> seconds a config took on a worker
+_learned_lock = threading.Lock()
 
 
 def batch_size_of(value: object) -> int | None:
@@ -48,15 +61,19 @@ class Sizer:
     slots
         How many tasks the executor runs at once, asked again every
         :data:`SLOTS_REFRESH` seconds; None when it cannot tell.
+    step
+        The step's code hash: its per-config time is remembered under it, and an
+        earlier map's measurement is where this one starts.
     """
 
-    def __init__(self, fixed: int | None, slots: Callable[[], int | None]) -> None:
+    def __init__(self, fixed: int | None, slots: Callable[[], int | None], step: str | None = None) -> None:
         self.fixed = fixed
         self._ask = slots
         self._slots: int | None = None
         self._asked = -float("inf")  # asked when first needed: a fully cached map never asks
-        self.per_config: float | None = None  # seconds a config takes on a worker
-        self._last = 1
+        self.step = step
+        self.per_config: float | None = _learned.get(step) if step is not None else None  # seconds a config takes
+        self._last = 1 if self.per_config is None else self._ideal()  # a remembered size needs no ramp
 
     def slots(self) -> int | None:
         if time.monotonic() - self._asked > SLOTS_REFRESH:
@@ -83,6 +100,8 @@ class Sizer:
         known = self.per_config
         # Slower configs count at once (a batch too long idles other workers); faster, by half.
         self.per_config = mean if known is None or mean > known else (known + mean) / 2
+        if self.step is not None:
+            _remember(self.step, self.per_config)
 
     def size(self, queued: int) -> int:
         """Configs for the next task, with ``queued`` configs waiting to be sent."""
@@ -91,6 +110,17 @@ class Sizer:
         slots = self.slots()
         if slots is None or self.per_config is None:
             return 1
-        ideal = int(TARGET_SECONDS / max(self.per_config, 1e-6))
-        self._last = max(1, min(ideal, 2 * self._last, queued // (2 * max(slots, 1))))
+        self._last = max(1, min(self._ideal(), 2 * self._last, -(-queued // (2 * max(slots, 1)))))
         return self._last
+
+    def _ideal(self) -> int:
+        return max(1, int(TARGET_SECONDS / max(self.per_config or 0.0, 1e-6)))
+
+
+def _remember(step: str, seconds: float) -> None:
+    with _learned_lock:
+        _learned.pop(step, None)
+        _learned[step] = seconds
+        if len(_learned) > REMEMBERED_STEPS:
+            del _learned[next(iter(_learned))]
+

@@ -106,7 +106,7 @@ def run_map(
     try:
         items = plan(tracker, fn, configs, options, per_config, resolve_inputs)
         label = f"map {options.get('name') or getattr(fn, '__name__', 'step')}"
-        sizer = Sizer(fixed, adapter.slots)
+        sizer = Sizer(fixed, adapter.slots, items[0].prep.code.hash if items else None)
         run = _Run(tracker, adapter, host_of(tracker, record_in), items, retries, label, progress, sizer)
         try:
             run.ship(fn)

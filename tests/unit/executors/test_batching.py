@@ -1,6 +1,8 @@
-"""Batch sizes of a map: start at one, grow towards ~0.2 s a task, keep the tail spread out."""
+"""Batch sizes of a map: start at one (or where the step's last map left off), grow towards ~0.2 s a task, keep the tail spread out."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -26,7 +28,25 @@ def test_the_last_configs_leave_two_tasks_a_slot():
     sizer = Sizer(None, lambda: 2)
     sizer.observe([0.001])
     sizer.size(1000)
-    assert [sizer.size(queued) for queued in (40, 12, 7, 3)] == [4, 3, 1, 1]
+    assert [sizer.size(queued) for queued in (40, 12, 7, 4, 3)] == [4, 3, 2, 1, 1]
+
+
+def test_a_later_map_of_the_same_step_starts_where_the_last_one_left_off():
+    step, other = uuid.uuid4().hex, uuid.uuid4().hex
+    first = Sizer(None, lambda: 2, step)
+    assert first.size(1000) == 1  # never measured
+    first.observe([0.01])
+    assert Sizer(None, lambda: 2, step).size(1000) == int(TARGET_SECONDS / 0.01)  # no ramp from one
+    assert Sizer(None, lambda: 2, step).size(12) == 3  # still leaving two tasks a slot
+    assert Sizer(None, lambda: 2, other).size(1000) == 1  # another step starts afresh
+    assert Sizer(None, lambda: 2).size(1000) == 1  # and so does a sizer that remembers nothing
+
+
+def test_the_remembered_time_follows_the_latest_measurement():
+    step = uuid.uuid4().hex
+    Sizer(None, lambda: 2, step).observe([0.01])
+    Sizer(None, lambda: 2, step).observe([0.1])  # slower configs count at once
+    assert Sizer(None, lambda: 2, step).size(1000) == 2
 
 
 def test_slower_configs_shrink_the_batches_at_once_faster_ones_by_half():
