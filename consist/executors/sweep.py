@@ -64,7 +64,7 @@ def run_map(
         Resubmit a failed config up to this many times, each with a fresh attempt token.
     batch_size
         Configs per task: ``"auto"`` (default) grows batches on Dask, Ray and process
-        pools until a task runs about 0.2 s (see :mod:`consist.executors.batching`); a
+        pools until a task runs about 0.5 s (see :mod:`consist.executors.batching`); a
         number fixes it (1: one task a config). Each config stays its own step: its own
         outcome, retries, progress and cache entry.
     progress

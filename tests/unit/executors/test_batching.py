@@ -1,4 +1,4 @@
-"""Batch sizes of a map: start at one (or where the step's last map left off), grow towards ~0.2 s a task, keep the tail spread out."""
+"""Batch sizes of a map: start at one (or where the step's last map left off), grow towards ~0.5 s a task, keep the tail spread out."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def test_batches_start_at_one_and_at_most_double_towards_the_target():
     sizer = Sizer(None, lambda: 2)
     assert sizer.size(1000) == 1  # nothing measured yet
     sizer.observe([0.001])
-    assert [sizer.size(1000) for _ in range(9)] == [2, 4, 8, 16, 32, 64, 128, 200, 200]
-    assert 200 == int(TARGET_SECONDS / 0.001) and sizer.window() == 2 * TASKS_PER_SLOT
+    assert [sizer.size(10_000) for _ in range(10)] == [2, 4, 8, 16, 32, 64, 128, 256, 500, 500]
+    assert 500 == int(TARGET_SECONDS / 0.001) and sizer.window() == 2 * TASKS_PER_SLOT
 
 
 def test_the_last_configs_leave_two_tasks_a_slot():
@@ -46,7 +46,7 @@ def test_the_remembered_time_follows_the_latest_measurement():
     step = uuid.uuid4().hex
     Sizer(None, lambda: 2, step).observe([0.01])
     Sizer(None, lambda: 2, step).observe([0.1])  # slower configs count at once
-    assert Sizer(None, lambda: 2, step).size(1000) == 2
+    assert Sizer(None, lambda: 2, step).size(1000) == int(TARGET_SECONDS / 0.1)
 
 
 def test_slower_configs_shrink_the_batches_at_once_faster_ones_by_half():
