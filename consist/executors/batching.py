@@ -15,9 +15,9 @@ instead of all at once. Executors whose slots are unknown (this process, threads
 
 What a step's configs took is remembered in this process by the step's code hash: a
 later map of the same step (the next chunk of a sweep, a ``retry()``, the same cell run
-again) starts with batches of the measured size instead of one config a task. Every task
-costs a round trip through the engine, so the ramp from one config a task is what made
-a map of 50 configs of 50 ms send 30 tasks instead of about 15.
+again) starts with batches of the measured size instead of one config a task (the ramp
+from one config a task made a map of 50 configs of 50 ms on two Dask workers send about
+30 tasks; it now sends 12 to 16, see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from collections.abc import Callable
 
 from consist.errors import ConfigError
 
-# The time one task of an automatic batch should run on its worker. A task costs a Dask
-# cluster about 6 ms of CPU (scheduler and worker event loops) beyond its configs: 1% of
-# 0.5 s. Tasks of 0.2 s sent twice as many tasks, 0.15 s more CPU per 50 configs of 50 ms.
+# The time one task of an automatic batch should run on its worker. A map's task costs a
+# Dask cluster about 6 ms of CPU (scheduler and worker event loops) beyond its configs:
+# about 1% of 0.5 s. With 0.2 s, a loaded machine (where configs take longer) sent twice
+# as many tasks: 0.15 s more CPU per 50 configs of 50 ms.
 TARGET_SECONDS = 0.5
 # Tasks kept out per worker slot: one running and one waiting, so that a worker never
 # waits on the client for its next task (the client has a whole task's time to answer).
