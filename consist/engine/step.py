@@ -119,9 +119,9 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
     """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
     if not inputs:
         return {}
-    if isinstance(inputs, (str, os.PathLike)):
+    if type(inputs) is not dict and isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    if isinstance(inputs, Mapping):
+    if type(inputs) is dict or isinstance(inputs, Mapping):
         items = list(inputs.items())
     else:
         items = []
@@ -148,7 +148,7 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
             value = relocate.rebase(host.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
-            resolved[name] = raw_artifact(Path(value), name, host.hasher, host.mounts)
+            resolved[name] = raw_artifact(value, name, host.hasher, host.mounts)
         else:
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
