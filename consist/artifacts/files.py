@@ -23,7 +23,6 @@ from consist.identity.hashing import Hasher, hash_bytes, stat_fingerprint, walk_
 from consist.models import Artifact
 from consist.user_warnings import warn
 
-_FORBIDDEN = ("/", "\\", "\x00")
 _HASH = re.compile(r"[0-9a-f]{64}")  # a blake3 hex digest, as ``Artifact.hash`` holds
 # The longest key, in UTF-8 bytes (see check_key).
 MAX_KEY_BYTES = 200
@@ -33,7 +32,7 @@ def check_key(key: Any, what: str = "output key") -> str:
     """Return ``key`` if it is safe to use as a file name inside a run folder."""
     if not isinstance(key, str) or not key.strip():
         raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
-    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN):
+    if key.startswith(".") or "/" in key or "\\" in key or "\x00" in key:  # ".", ".." too
         raise UnsafeKeyError(
             f"{what} {key!r} cannot be used: keys become file names inside the run folder, "
             "so they may not contain '/', '\\' or NUL, or start with '.'. "
@@ -128,8 +127,9 @@ def raw_artifact(path: str | os.PathLike[str], name: str, hasher: Hasher, mounts
         st = None  # "", "data.csv/" and the like: as a Path spells them (below)
     if st is None or stat.S_ISDIR(st.st_mode):
         return _raw_artifact(Path(given).expanduser(), name, hasher, mounts)
-    value = hasher.hash_file(local, st)
-    key = (os.path.abspath(local), st.st_dev, st.st_ino, name)
+    absolute = os.path.abspath(local)
+    value = hasher.hash_file(local, st, absolute)
+    key = (absolute, st.st_dev, st.st_ino, name)
     known = _RAW.get(key)
     if known is not None and known[0]() is mounts and known[1].hash == value and known[1].size == st.st_size:
         return known[1]

@@ -90,7 +90,7 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         hydration.check_output_paths(spec)
     for key in spec.outputs:
         check_key(key)
-    if spec.fn is not None:
+    if spec.fn is not None and spec.inject_context:
         binding.check_context_param(binding.shape_of(spec.fn), spec.inject_context)
     resolved = resolve_inputs(host, spec.inputs)
     for i, dep in enumerate(spec.depends_on or ()):

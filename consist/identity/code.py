@@ -246,6 +246,8 @@ def _unwrap(fn: Any, seen: set[int]) -> tuple[Any, Any]:
     bound to (``Model(k=2).run`` and ``Model(k=3).run`` compute different things),
     by the same rule as closure values (see :func:`_bound_values`).
     """
+    if type(fn) is types.FunctionType and not hasattr(fn, "__wrapped__"):
+        return fn, None  # the usual step: a plain function, nothing to unwrap
     extra: dict[str, Any] = {}
     if isinstance(fn, functools.partial):
         extra["args"] = [_soft(a, seen) for a in fn.args]

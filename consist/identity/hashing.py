@@ -167,16 +167,17 @@ class Hasher:
             return hash_bytes(f"symlink:{os.readlink(full)}".encode())
         return self.hash_file(Path(full))
 
-    def hash_file(self, path: str | Path, st: os.stat_result | None = None) -> str:
+    def hash_file(self, path: str | Path, st: os.stat_result | None = None, absolute: str | None = None) -> str:
         """Content hash of one file, served from the memo when its stat is unchanged.
 
-        ``st`` is the file's ``os.stat`` when the caller just took it.
+        ``st`` is the file's ``os.stat`` when the caller just took it, ``absolute`` its
+        ``os.path.abspath`` when the caller has it.
         """
         if st is None:
             st = os.stat(path)
         if self.strict:
             return self._read_hash(path, st.st_size)
-        key = os.path.abspath(path)
+        key = absolute or os.path.abspath(path)
         memo = self._memo.get(key) or self._read_disk(key)
         if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (
             st.st_size,
