@@ -272,7 +272,8 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    written = [*(a.path for a in produced), host.layout.record_file(run.id)]
+    # Plain paths as recorded (a mount URI through its table): no Path object per output.
+    written = [*(a.uri if "://" not in a.uri else a.path for a in produced), host.layout.record_file(run.id)]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first

@@ -51,6 +51,10 @@ def packed_digest(tag: str, *parts: Any) -> str:
     return blake3(_packer.encode([tag, *parts])).hexdigest()
 
 
+# The digest of ``config=None`` (an empty config), the most common one.
+_NO_CONFIG = packed_digest(CONFIG_TAG, {}, [])
+
+
 def canonical(value: Any, where: str = "config") -> Any:
     """``value`` as the JSON builtins it is recorded and shown as.
 
@@ -88,7 +92,7 @@ def config_identity(config: Any) -> tuple[dict[str, Any], str]:
         64 bits, a string with a lone surrogate), named by where it sits.
     """
     if config is None:
-        return {}, packed_digest(CONFIG_TAG, {}, [])
+        return {}, _NO_CONFIG
     notes: list[list[Any]] = []
     try:
         snap = _Walker("config", notes).walk(config)
