@@ -353,7 +353,9 @@ def run_step(host: StepHost, spec: StepSpec, prep: Prepared | None = None) -> Ru
         try:
             with activate(ctx):
                 returned = spec.fn(**kwargs)
-                outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
+                # The default key is needed (and built) only when no output is declared.
+                default_key = spec.outputs[0] if spec.outputs else default_output_key(spec.name)
+                outputs.collect(returned, spec.outputs, default_key, ctx)
                 if capture_before is not None:
                     ctx.capture_changed(capture, spec.capture_pattern, capture_before)
                 hydration.deliver(spec, ctx.outputs)
