@@ -30,6 +30,8 @@ MAX_KEY_BYTES = 200
 
 def check_key(key: Any, what: str = "output key") -> str:
     """Return ``key`` if it is safe to use as a file name inside a run folder."""
+    if type(key) is str and key in _SAFE_KEYS:
+        return key  # checked before: the answer for a given string never changes
     if not isinstance(key, str) or not key.strip():
         raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
     if key.startswith(".") or "/" in key or "\\" in key or "\x00" in key:  # ".", ".." too
@@ -47,7 +49,15 @@ def check_key(key: Any, what: str = "output key") -> str:
             f"file names, so they may be at most {MAX_KEY_BYTES} bytes (about {MAX_KEY_BYTES // 3} "
             "characters of CJK text). Choose a shorter name."
         )
+    if type(key) is str:
+        if len(_SAFE_KEYS) >= 4096:
+            _SAFE_KEYS.clear()
+        _SAFE_KEYS.add(key)
     return key
+
+
+# Keys (plain strs) that passed check_key: a step checks its output keys several times.
+_SAFE_KEYS: set[str] = set()
 
 
 def truncate_name(name: str, limit: int) -> str:
