@@ -119,11 +119,11 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
     """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
     if not inputs:
         return {}
-    if type(inputs) is not dict and isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if type(inputs) is dict or isinstance(inputs, Mapping):
+    if type(inputs) is dict or isinstance(inputs, Mapping):  # a dict skips the ABC check
         items = list(inputs.items())
     else:
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
         items = []
         for value in inputs:
             if isinstance(value, Artifact):

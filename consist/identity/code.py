@@ -74,9 +74,10 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     seen.update((id(fn), id(target)))
     info, source = _memoised(target, recipe)
     bound = _bound_values(target, seen)
-    if extra is not None or bound:
-        info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
-    read = bound and next(({name: _shown(value) for name, value in item[1]} for item in bound if item[0] == "globals"), None)
+    if extra is None and not bound:
+        return info, source  # no values bound to the code: its memoised identity is the whole of it
+    info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
+    read = next(({name: _shown(value) for name, value in item[1]} for item in bound if item[0] == "globals"), None)
     if read:
         # Recorded so a miss can name the constant; kept with the source so an
         # explanation's diff shows the values too.
