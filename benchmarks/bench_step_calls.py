@@ -13,10 +13,11 @@ prints, for the two workloads of issue 15:
   one so that the file system adds little;
 
 each as calls per step (cProfile's count, builtins included; Polars' and pandas' own
-calls shown apart) and as microseconds per step measured without the profiler, with
-the run-id claim and the record write replaced by no-ops for the hit
-("Python only": what is left is the planning, the signature, the index read and the
-two stats). Compaction is off, so its occasional folds do not land in the counts.
+calls shown apart) and as microseconds per step measured without the profiler (wall
+clock and process CPU time); for the hit also with the run-id claim and the record
+write replaced by no-ops ("Python only": what is left is the planning, the signature,
+the index read and the two stats). Compaction is off, so its occasional folds do not
+land in the counts.
 """
 
 from __future__ import annotations
@@ -59,15 +60,20 @@ def counted(action, repeats: int) -> tuple[float, float]:
     return total / repeats, libraries / repeats
 
 
-def timed(action, repeats: int) -> float:
-    """Median microseconds of ``action`` over blocks of 50 calls."""
-    blocks = []
+def timed(action, repeats: int) -> tuple[float, float]:
+    """Median microseconds of ``action`` over blocks of 50 calls: wall clock, and this process's CPU time.
+
+    The CPU time leaves out waiting for the disk and for other processes, so it moves less
+    with the machine's load (a chain step's also counts Polars' threads).
+    """
+    walls, cpus = [], []
     for _ in range(max(5, repeats // 50)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(50):
             action()
-        blocks.append((time.perf_counter() - t0) / 50 * 1e6)
-    return statistics.median(blocks)
+        walls.append((time.perf_counter() - t0) / 50 * 1e6)
+        cpus.append((time.process_time() - c0) / 50 * 1e6)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def hit(work: Path, repeats: int) -> None:
@@ -84,12 +90,12 @@ def hit(work: Path, repeats: int) -> None:
     for _ in range(100):
         run()
     calls, libraries = counted(run, repeats)
-    wall = timed(run, repeats)
+    wall, cpu = timed(run, repeats)
     tracker.records.append = lambda run: None  # type: ignore[method-assign]
     tracker.records.claim_id = lambda *args, **kwargs: True  # type: ignore[method-assign]
-    python = timed(run, repeats)
+    python = timed(run, repeats)[0]
     print(f"cache hit (pandas step, tracker.run): {calls:.0f} calls ({libraries:.0f} in pandas/Polars); "
-          f"{wall:.1f} us, Python only {python:.1f} us")
+          f"{wall:.1f} us ({cpu:.1f} us CPU), Python only {python:.1f} us")
 
 
 def chain(work: Path, repeats: int) -> None:
@@ -107,9 +113,9 @@ def chain(work: Path, repeats: int) -> None:
         for _ in range(30):
             run()
         calls, libraries = counted(run, repeats)
-        wall = timed(run, repeats)
+        wall, cpu = timed(run, repeats)
     print(f"executed chain step (sc.run, Polars, 100 rows): {calls:.0f} calls ({libraries:.0f} in pandas/Polars); "
-          f"{wall:.1f} us")
+          f"{wall:.1f} us ({cpu:.1f} us CPU)")
 
 
 def main() -> int:
