@@ -5,7 +5,6 @@ Each delegates to the module that owns the concept; see :class:`consist.Tracker`
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,17 @@ if TYPE_CHECKING:
     from consist.cache.verify import OutputProblem
     from consist.engine.spec import StepSpec
     from consist.models import Artifact
+
+
+def _signature(function: Any) -> inspect.Signature:
+    """``inspect.signature`` of ``function`` (a class's ``run``), taken once per function object."""
+    known = _SIGNATURES.get(function)
+    if known is None:
+        known = _SIGNATURES[function] = inspect.signature(function)
+    return known
+
+
+_SIGNATURES: dict[Any, inspect.Signature] = {}
 
 
 class CacheControlMethods:
@@ -104,15 +114,9 @@ class CacheControlMethods:
 
     def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
         # Bound to run()'s own signature: the same defaults; the planner refuses unknown options.
-        bound = _run_signature(type(self)).bind(self, *args, **kwargs)
+        bound = _signature(type(self).run).bind(self, *args, **kwargs)  # a map plans every config
         bound.apply_defaults()
         options = dict(bound.arguments)
         del options["self"]
         options.update(options.pop("unknown", {}))
         return self._plan(options.pop("step"), options.pop("name"), options)
-
-
-@functools.cache
-def _run_signature(cls: type) -> inspect.Signature:
-    """``cls.run``'s signature, built once (inspect builds it anew each call: 0.15 ms of a map's planning per config)."""
-    return inspect.signature(cls.run)
