@@ -39,6 +39,7 @@ from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names, read_record
 from consist.catalog.fresh_frame import fresh_table
+from consist.catalog.journal import JournalIndex, is_journal, precedence
 from consist.catalog.query_text import plan_key, reads_records
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -60,6 +61,14 @@ INDEX_COLUMNS = (
     "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
 )  # fmt: skip
 _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
+
+
+def _precedence(name: str) -> tuple[int, int, str, int]:
+    """:func:`consist.catalog.journal.precedence` of a record file's name or a journal line's ``<journal>@<offset>``."""
+    journal_name, _, offset = name.rpartition("@")
+    if journal_name and is_journal(journal_name):
+        return (*precedence(journal_name), int(offset))
+    return (*precedence(name), 0)
 
 
 class CatalogHost(Protocol):
@@ -95,6 +104,7 @@ class LiveCatalog:
         self._pid = -1
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._journals = JournalIndex(layout.fresh)
         self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
         self._folded: set[str] = set()
         self._bad_seen = 0
@@ -187,6 +197,7 @@ class LiveCatalog:
                 return
             self._by_id = self._fresh_by_id(names)
             decoded = all(self._fresh.get(name) is not None for name in names)
+            decoded = decoded and not any(f.damaged for f in self._journals.files.values())
             self._clean = not self.segments.bad and decoded and len(self._by_id) == len(names)
             rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", fresh_table(rows))
@@ -227,7 +238,7 @@ class LiveCatalog:
         """
         by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
         names_of: dict[str, str] = {}
-        for name in sorted(names):
+        for name in sorted(names, key=_precedence):
             entry = self._fresh.get(name)
             if entry is None:
                 continue
@@ -245,7 +256,15 @@ class LiveCatalog:
         return by_id
 
     def _read_fresh(self) -> list[str]:
-        present = set(fresh_names(self.layout))
+        """Names of the fresh records to read: record files by name, journal lines as ``<journal>@<offset>``."""
+        self._journals.refresh()
+        lines = {f"{name}@{offset}": (run_id, data) for name, offset, run_id, data in self._journals.lines()}
+        for name, found in self._journals.files.items():
+            for offset in found.damaged:
+                if (name, str(offset)) not in self._warned:
+                    self._warned.add((name, str(offset)))
+                    log.warning("skipping a corrupt run record in %s (byte %d)", self.layout.fresh / name, offset)
+        present = set(fresh_names(self.layout)) | lines.keys()
         for gone in [n for n in self._fresh if n not in present]:
             del self._fresh[gone]
         if len(self.segments.bad) != self._bad_seen:  # a skipped segment's fresh copies count again
@@ -255,12 +274,14 @@ class LiveCatalog:
         self._folded &= present
         kept = []
         for name in present - self._folded:
-            if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
+            line = lines.get(name)
+            run_id = line[0] if line is not None else name[: -len(".json")]
+            if name not in self._fresh and self.segments.holder(run_id) is not None:
                 self._folded.add(name)
                 continue
             if name not in self._fresh:
                 path = self.layout.fresh / name
-                data = read_record(path)
+                data = line[1] if line is not None else read_record(path)
                 if data is None:
                     continue  # compacted meanwhile: the segment listed next holds it
                 try:

@@ -1,11 +1,12 @@
 """The catalog: append-only run records.
 
-Each finished run is one JSON file written atomically under ``records/fresh``; past a
-threshold, compaction folds them into Parquet segments (:mod:`consist.catalog.compaction`).
-Record files and segments are the source of truth; the DuckDB database is a set of
-views over them and can be rebuilt at any time. Appending takes no lock and never
-fsyncs: a lost record loses history, not a cache entry (the index is durable). This
-module never builds an artifact path.
+Each finished run is one line appended to this process's journal under ``records/fresh``
+(:mod:`consist.catalog.journal`; earlier catalogs hold one JSON file per run there, which
+are read alike); past a threshold, compaction folds them into Parquet segments
+(:mod:`consist.catalog.compaction`). Fresh records and segments are the source of truth;
+the DuckDB database is a set of views over them and can be rebuilt at any time.
+Appending takes no lock between processes and never fsyncs: a lost record loses
+history, not a cache entry. This module never builds an artifact path.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import create_exclusive, unlink_quietly, write_bytes
+from consist.atomic import create_exclusive, unlink_quietly
 from consist.catalog import orphans
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
+from consist.catalog.journal import JournalIndex, JournalWriter
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
 
@@ -68,19 +70,31 @@ class RecordStore:
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
         self._settler: threading.Timer | None = None
+        self._journal = JournalWriter(layout.fresh, compact_threshold)
+        self.journals = JournalIndex(layout.fresh)
+
+    @property
+    def journal_path(self) -> str | None:
+        """The journal this process appends records to (None before its first record)."""
+        return self._journal.path
 
     def append(self, run: Run) -> None:
-        """Write ``run``'s record atomically (never partially visible)."""
-        write_bytes(self.layout.record_file(run.id), encode_run(run))
+        """Append ``run``'s record to this process's journal: one write, never partially read.
+
+        A second record of the same run (recorded completed, then failed) replaces the first.
+        """
+        self._journal.max_records = max(1, self.compact_threshold)
+        self._journal.append(encode_run(run), run.id)
         if self.auto_compact:
             self._maybe_compact()
 
     def discard(self, run_id: str) -> None:
         """Remove ``run_id``'s fresh record, if any: a run whose failure could not be recorded.
 
-        Deleting needs no free space, so a full disk cannot leave a "completed" record
-        behind for a run that raised.
+        Truncating the journal needs no free space, so a full disk cannot leave a
+        "completed" record behind for a run that raised.
         """
+        self._journal.drop(run_id)
         unlink_quietly(self.layout.record_file(run_id))
 
     def _maybe_compact(self) -> None:
@@ -107,18 +121,21 @@ class RecordStore:
         thread.start()
 
     def _unfolded(self) -> int:
-        """Fresh record files no live segment holds yet (folded ones stay a grace period)."""
-        names = fresh_names(self.layout)
-        self._listed = len(names)
-        if len(names) < self.compact_threshold or not os.path.isdir(self.layout.segments):
-            return len(names)
+        """Fresh records no live segment holds yet (folded ones stay a grace period)."""
+        with self._lock:
+            self.journals.refresh()
+            ids = [n[: -len(".json")] for n in fresh_names(self.layout)]
+            ids += [run_id for _, _, run_id, _ in self.journals.lines()]
+        self._listed = len(ids) // 8 + len(self.journals.files)  # what a check costs to list and read
+        if len(ids) < self.compact_threshold or not os.path.isdir(self.layout.segments):
+            return len(ids)
         with self._lock:
             seg = self.segments
             seg.refresh()
-            # A folded name stays folded (merges keep ids): only new names need a look-up.
-            self._folded &= set(names)
-            self._folded.update(n for n in names if n not in self._folded and seg.holder(n[: -len(".json")]) is not None)
-            return len(names) - len(self._folded)
+            # A folded id stays folded (merges keep ids): only new ones need a look-up.
+            self._folded &= set(ids)
+            self._folded.update(i for i in ids if i not in self._folded and seg.holder(i) is not None)
+            return len(ids) - len(self._folded)
 
     def _compact_in_background(self) -> None:
         from consist.catalog import compaction
@@ -175,7 +192,9 @@ class RecordStore:
         claimed = orphans.claim(self.layout, run_id) if hold else create_exclusive(self.layout.id_claim_file(run_id))
         if not claimed:
             return False
-        if generated or not (self.layout.record_path(run_id).exists() or self._in_segments(run_id)):
+        if generated or not (
+            self.layout.record_path(run_id).exists() or self._journal_record(run_id) or self._in_segments(run_id)
+        ):
             return True
         if hold:
             orphans.release(run_id)
@@ -200,6 +219,8 @@ class RecordStore:
         path = self.layout.record_path(run_id)
         data = read_record(path)
         if data is None:
+            data = self._journal_record(run_id)
+        if data is None:
             if not os.path.isdir(self.layout.segments):
                 return None
             data = self._segment_record(run_id)
@@ -210,6 +231,15 @@ class RecordStore:
         except msgspec.DecodeError:
             log.warning("skipping corrupt run record %s", path)
             return None
+
+    def _journal_record(self, run_id: str) -> bytes | None:
+        """``run_id``'s record in a journal of any process, or None (reads only what was appended since the last look)."""
+        with self._lock:
+            found = self.journals.find(run_id)
+            if found is None:
+                self.journals.refresh()
+                found = self.journals.find(run_id)
+            return found
 
     def _segment_record(self, run_id: str) -> bytes | None:
         with self._lock:
@@ -261,7 +291,7 @@ class RecordStore:
         return None
 
     def iter_fresh(self) -> Iterator[Run]:
-        """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""
+        """Every readable fresh record, once per run id; corrupt ones are reported by file and skipped."""
         found: dict[str, Run] = {}
         for name in sorted(fresh_names(self.layout)):
             path = self.layout.fresh / name
@@ -275,4 +305,17 @@ class RecordStore:
                 continue
             if run.id not in found or name == f"{run.id}.json":  # a copy under another name is no second run
                 found[run.id] = run
+        with self._lock:
+            self.journals.refresh()
+            lines = list(self.journals.lines())
+            damaged = [name for name, f in self.journals.files.items() if f.damaged]
+        for name in damaged:
+            log.warning("skipping corrupt run records in %s", self.layout.fresh / name)
+        for name, _, run_id, data in lines:
+            if run_id in found:
+                continue
+            try:
+                found[run_id] = decode_run(data)
+            except msgspec.DecodeError:
+                log.warning("skipping corrupt run record %s in %s", run_id, self.layout.fresh / name)
         yield from found.values()

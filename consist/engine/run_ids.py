@@ -1,4 +1,10 @@
-"""Run ids: a wanted one (suffixed when taken) or one generated from the step name, claimed exclusively."""
+"""Run ids: a wanted one (suffixed when taken) or one generated from the step name.
+
+An execution claims its id exclusively (the claim also marks it running, see
+:mod:`consist.catalog.orphans`). A cache hit's generated id is not claimed: it makes no
+folder, and its id is unique without a file (the second it was drawn in, 32 random bits,
+never drawn twice by one process), which saves two file-system entries a hit.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,24 @@ def claim_run_id(records: RecordStore, name: str, wanted: str | None, *, hold: b
         candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
         if records.claim_id(candidate, generated=True, hold=hold):
             return candidate
+
+
+def hit_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
+    """The id a cache hit is recorded under: ``wanted`` claimed as in :func:`claim_run_id`, or a generated one."""
+    if wanted is not None:
+        return claim_run_id(records, name, wanted)
+    safe = _id_prefix(name)
+    while True:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        candidate = f"{safe}-{stamp}-{secrets.token_hex(4)}"
+        if stamp != _drawn[0]:
+            _drawn[:] = [stamp, set()]
+        if candidate not in _drawn[1]:
+            _drawn[1].add(candidate)
+            return candidate
+
+
+_drawn: list = ["", set()]  # the second of the latest draw, and the unclaimed ids this process drew in it
 
 
 @functools.lru_cache(maxsize=1024)

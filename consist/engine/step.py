@@ -30,7 +30,7 @@ from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.engine import run_fields
 from consist.engine.context import RunContext, snapshot_files
-from consist.engine.run_ids import claim_run_id
+from consist.engine.run_ids import claim_run_id, hit_run_id
 from consist.engine.run_record import write_record
 from consist.engine.scenario_config import with_scenario_config
 from consist.errors import ConfigError, InputError, error_context
@@ -213,7 +213,7 @@ def serve_hit(
         host,
         spec,
         prep,
-        run_id or claim_run_id(host.records, spec.name, spec.run_id),
+        run_id or hit_run_id(host.records, spec.name, spec.run_id),
         status="completed",
         outputs=entry.outputs,
         cache_hit=True,
@@ -272,7 +272,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    written = [*(a.path for a in produced), host.layout.record_file(run.id)]
+    written = [*(a.path for a in produced), host.records.journal_path]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first
