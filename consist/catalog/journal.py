@@ -263,16 +263,20 @@ class JournalFile:
     records: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # run id -> (offset, line)
     damaged: list[int] = field(default_factory=list)  # offsets of complete lines that do not decode
 
-    def add(self, data: bytes, base: int) -> None:
+    def add(self, data: bytes, base: int) -> list[str]:
+        """Take the complete lines of ``data`` (read from offset ``base``); the run ids new to this journal."""
         lines, self.end = split_lines(data, base)
+        new = []
         for offset, line in lines:
             try:
                 run_id = decode_id(line)
             except msgspec.DecodeError:
                 self.damaged.append(offset)
                 continue
-            self.records.pop(run_id, None)  # keep insertion order: the replacing line is the newest
+            if self.records.pop(run_id, None) is None:  # keep insertion order: the replacing line is the newest
+                new.append(run_id)
             self.records[run_id] = (offset, line)
+        return new
 
 
 def read_journal(path: Path) -> JournalFile:
@@ -308,17 +312,20 @@ class JournalIndex:
         self.files: dict[str, JournalFile] = {}
         self._where: dict[str, str] = {}  # run id -> journal name
 
-    def refresh(self) -> None:
-        """Read what was appended to every journal since the last refresh; forget deleted ones."""
+    def refresh(self) -> tuple[list[str], list[str]]:
+        """Read what was appended to every journal since the last refresh; forget deleted ones.
+
+        Returns the run ids first read now and those whose journal went away.
+        """
         try:
             entries = [e for e in os.scandir(self.folder) if is_journal(e.name)]
         except FileNotFoundError:
             entries = []
         present = {e.name for e in entries}
+        added: list[str] = []
+        removed: list[str] = []
         for gone in [n for n in self.files if n not in present]:
-            for run_id in self.files.pop(gone).records:
-                if self._where.get(run_id) == gone:
-                    del self._where[run_id]
+            removed += self._forget(gone)
         for entry in sorted(entries, key=lambda e: precedence(e.name)):
             try:
                 st = entry.stat()
@@ -327,19 +334,29 @@ class JournalIndex:
             known = self.files.get(entry.name)
             if known is not None and known.ino == st.st_ino and st.st_size == known.end:
                 continue
-            self._read(entry.name, known, st)
+            if known is not None and (known.ino != st.st_ino or st.st_size < known.end):
+                removed += self._forget(entry.name)  # replaced under the same name: read it anew
+                known = None
+            added += self._read(entry.name, known, st)
+        return added, removed
 
-    def _read(self, name: str, known: JournalFile | None, st: os.stat_result) -> None:
-        if known is None or known.ino != st.st_ino or st.st_size < known.end:
-            known = JournalFile(ino=st.st_ino)  # new, or replaced under the same name
-            self.files[name] = known
+    def _forget(self, name: str) -> list[str]:
+        ids = list(self.files.pop(name).records)
+        for run_id in ids:
+            if self._where.get(run_id) == name:
+                del self._where[run_id]
+        return ids
+
+    def _read(self, name: str, known: JournalFile | None, st: os.stat_result) -> list[str]:
+        if known is None:
+            known = self.files[name] = JournalFile(ino=st.st_ino)
         data = _read_from(self.folder / name, known.end)
         if data is None:
-            return
-        before = set(known.records)
-        known.add(data, known.end)
-        for run_id in known.records.keys() - before:
+            return []
+        added = known.add(data, known.end)
+        for run_id in added:
             self._where.setdefault(run_id, name)
+        return added
 
     def find(self, run_id: str) -> bytes | None:
         """The record of ``run_id`` among the journals read so far, or None."""

@@ -72,6 +72,7 @@ class RecordStore:
         self._settler: threading.Timer | None = None
         self._journal = JournalWriter(layout.fresh, compact_threshold)
         self.journals = JournalIndex(layout.fresh)
+        self._journal_ids: set[str] = set()  # ids read from journals, not yet found folded
 
     @property
     def journal_path(self) -> str | None:
@@ -121,21 +122,30 @@ class RecordStore:
         thread.start()
 
     def _unfolded(self) -> int:
-        """Fresh records no live segment holds yet (folded ones stay a grace period)."""
+        """Fresh records no live segment holds yet (folded ones stay a grace period).
+
+        Journals are read incrementally, and an id found folded is never looked up again.
+        """
+        names = fresh_names(self.layout)
         with self._lock:
-            self.journals.refresh()
-            ids = [n[: -len(".json")] for n in fresh_names(self.layout)]
-            ids += [run_id for _, _, run_id, _ in self.journals.lines()]
-        self._listed = len(ids) // 8 + len(self.journals.files)  # what a check costs to list and read
-        if len(ids) < self.compact_threshold or not os.path.isdir(self.layout.segments):
-            return len(ids)
-        with self._lock:
+            self._refresh_journals()
+            self._listed = len(names) + 8 * len(self.journals.files)  # what a check costs to list and read
+            count = len(names) + len(self._journal_ids)
+            if count < self.compact_threshold or not os.path.isdir(self.layout.segments):
+                return count
             seg = self.segments
             seg.refresh()
-            # A folded id stays folded (merges keep ids): only new ones need a look-up.
-            self._folded &= set(ids)
-            self._folded.update(i for i in ids if i not in self._folded and seg.holder(i) is not None)
-            return len(ids) - len(self._folded)
+            # A folded name stays folded (merges keep ids): only new names need a look-up.
+            self._folded &= set(names)
+            self._folded.update(n for n in names if n not in self._folded and seg.holder(n[: -len(".json")]) is not None)
+            self._journal_ids = {i for i in self._journal_ids if seg.holder(i) is None}
+            return len(names) - len(self._folded) + len(self._journal_ids)
+
+    def _refresh_journals(self) -> None:
+        """Read what the journals gained since the last look (hold ``_lock``)."""
+        added, removed = self.journals.refresh()
+        self._journal_ids.difference_update(removed)
+        self._journal_ids.update(added)
 
     def _compact_in_background(self) -> None:
         from consist.catalog import compaction
@@ -237,7 +247,7 @@ class RecordStore:
         with self._lock:
             found = self.journals.find(run_id)
             if found is None:
-                self.journals.refresh()
+                self._refresh_journals()
                 found = self.journals.find(run_id)
             return found
 
@@ -306,7 +316,7 @@ class RecordStore:
             if run.id not in found or name == f"{run.id}.json":  # a copy under another name is no second run
                 found[run.id] = run
         with self._lock:
-            self.journals.refresh()
+            self._refresh_journals()
             lines = list(self.journals.lines())
             damaged = [name for name, f in self.journals.files.items() if f.damaged]
         for name in damaged:
