@@ -131,12 +131,14 @@ class JournalWriter:
             if self._generation == _generation:
                 self._close()
 
-    def append(self, data: bytes, run_id: str) -> str:
-        """Append one record (``data``, JSON without a newline); returns the journal's path.
+    def append(self, data: bytes, run_id: str) -> bool:
+        """Append one record (``data``, JSON without a newline); whether it replaced a line.
 
-        A record of the same run as the newest line replaces that line. A failed write
-        leaves the journal as it was before (or, when even that fails, it is left behind
-        with its torn tail and the next record starts a new journal).
+        A record of the same run as the newest line replaces that line (the journal is
+        cut back to before it), and is never of the same length: readers that read the
+        old line notice the change by size. A failed write leaves the journal as it was
+        before (or, when even that fails, it is left behind with its torn tail and the
+        next record starts a new journal).
         """
         line = data + b"\n"
         with self._lock:
@@ -146,10 +148,15 @@ class JournalWriter:
                 or now - self._last_at > IDLE_S
             ):  # fmt: skip
                 self._open()
-            if self._last is not None and self._last[0] == run_id:
-                self._truncate(self._last[1])
+            replaced = self._last is not None and self._last[0] == run_id
+            if replaced:
+                start, old = self._last[1], self._size - self._last[1]  # type: ignore[index]
+                if len(line) == old:
+                    line = data + b" \n"  # JSON allows the space; the length tells readers it changed
+                self._truncate(start)
                 if self._fd < 0:
                     self._open()
+                    replaced = False
             start = self._size
             try:
                 view = memoryview(line)
@@ -161,7 +168,7 @@ class JournalWriter:
                 raise
             self._size, self._count, self._last_at = start + len(line), self._count + 1, now
             self._last = (run_id, start)
-            return self.path  # type: ignore[return-value]
+            return replaced
 
     def drop(self, run_id: str) -> bool:
         """Remove ``run_id``'s record if it is the newest line of this journal; whether it was."""
@@ -179,10 +186,7 @@ class JournalWriter:
             self._close()  # a torn tail stays behind: readers ignore it, the next record opens a new journal
 
     def _open(self) -> None:
-        if self._generation == _generation:
-            self._close()  # sealed: the lock goes with the descriptor
-        else:
-            self._fd = -1  # a forked child: the descriptor (and its lock) stay the parent's
+        self._close()  # sealed: the lock goes with the last descriptor (a forked child's copy included)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"{PREFIX}{stamp}-{os.getpid()}-{secrets.token_hex(4)}{next(_COUNTER):x}{SUFFIX}"
         final = os.path.join(self.folder, name)
@@ -262,11 +266,15 @@ class JournalFile:
     end: int = 0
     records: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # run id -> (offset, line)
     damaged: list[int] = field(default_factory=list)  # offsets of complete lines that do not decode
+    tail: bytes = b""  # the last complete line read, with its newline: a replaced one is noticed
+    mtime_ns: int = 0
 
     def add(self, data: bytes, base: int) -> list[str]:
         """Take the complete lines of ``data`` (read from offset ``base``); the run ids new to this journal."""
         lines, self.end = split_lines(data, base)
         new = []
+        if lines:
+            self.tail = data[lines[-1][0] - base : self.end - base]
         for offset, line in lines:
             try:
                 run_id = decode_id(line)
@@ -325,22 +333,25 @@ class JournalIndex:
         added: list[str] = []
         removed: list[str] = []
         for gone in [n for n in self.files if n not in present]:
-            removed += self._forget(gone)
+            removed += self.forget(gone)
         for entry in sorted(entries, key=lambda e: precedence(e.name)):
             try:
                 st = entry.stat()
             except FileNotFoundError:
                 continue
             known = self.files.get(entry.name)
-            if known is not None and known.ino == st.st_ino and st.st_size == known.end:
+            if known is not None and (known.ino, known.end, known.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns):
                 continue
             if known is not None and (known.ino != st.st_ino or st.st_size < known.end):
-                removed += self._forget(entry.name)  # replaced under the same name: read it anew
+                removed += self.forget(entry.name)  # replaced under the same name: read it anew
                 known = None
             added += self._read(entry.name, known, st)
+            if entry.name in self.files:
+                self.files[entry.name].mtime_ns = st.st_mtime_ns
         return added, removed
 
-    def _forget(self, name: str) -> list[str]:
+    def forget(self, name: str) -> list[str]:
+        """Drop what was read of journal ``name`` (read anew by the next refresh); its run ids."""
         ids = list(self.files.pop(name).records)
         for run_id in ids:
             if self._where.get(run_id) == name:
@@ -350,10 +361,14 @@ class JournalIndex:
     def _read(self, name: str, known: JournalFile | None, st: os.stat_result) -> list[str]:
         if known is None:
             known = self.files[name] = JournalFile(ino=st.st_ino)
-        data = _read_from(self.folder / name, known.end)
+        start = known.end - len(known.tail)  # the last line again: its writer may have replaced it
+        data = _read_from(self.folder / name, start)
         if data is None:
             return []
-        added = known.add(data, known.end)
+        if not data.startswith(known.tail):
+            self.forget(name)
+            return self._read(name, None, st)  # cut back and rewritten: read it all again
+        added = known.add(data[len(known.tail) :], known.end)
         for run_id in added:
             self._where.setdefault(run_id, name)
         return added

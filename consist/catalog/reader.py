@@ -64,10 +64,10 @@ _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
 
 
 def _precedence(name: str) -> tuple[int, int, str, int]:
-    """:func:`consist.catalog.journal.precedence` of a record file's name or a journal line's ``<journal>@<offset>``."""
-    journal_name, _, offset = name.rpartition("@")
+    """:func:`consist.catalog.journal.precedence` of a record file's name or a journal line's ``<journal>@<offset>+<length>``."""
+    journal_name, _, where = name.rpartition("@")
     if journal_name and is_journal(journal_name):
-        return (*precedence(journal_name), int(offset))
+        return (*precedence(journal_name), int(where.partition("+")[0]))
     return (*precedence(name), 0)
 
 
@@ -258,7 +258,8 @@ class LiveCatalog:
     def _read_fresh(self) -> list[str]:
         """Names of the fresh records to read: record files by name, journal lines as ``<journal>@<offset>``."""
         self._journals.refresh()
-        lines = {f"{name}@{offset}": (run_id, data) for name, offset, run_id, data in self._journals.lines()}
+        # A line's key holds its length: a replaced line (same offset, never the same length) is read anew.
+        lines = {f"{name}@{offset}+{len(data)}": (run_id, data) for name, offset, run_id, data in self._journals.lines()}
         for name, found in self._journals.files.items():
             for offset in found.damaged:
                 if (name, str(offset)) not in self._warned:

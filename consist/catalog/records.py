@@ -85,7 +85,8 @@ class RecordStore:
         A second record of the same run (recorded completed, then failed) replaces the first.
         """
         self._journal.max_records = max(1, self.compact_threshold)
-        self._journal.append(encode_run(run), run.id)
+        if self._journal.append(encode_run(run), run.id):
+            self._reread_own()
         if self.auto_compact:
             self._maybe_compact()
 
@@ -95,8 +96,16 @@ class RecordStore:
         Truncating the journal needs no free space, so a full disk cannot leave a
         "completed" record behind for a run that raised.
         """
-        self._journal.drop(run_id)
+        if self._journal.drop(run_id):
+            self._reread_own()
         unlink_quietly(self.layout.record_file(run_id))
+
+    def _reread_own(self) -> None:
+        """This process's journal was cut back: what :attr:`journals` read of it is read again on the next look."""
+        with self._lock:
+            name = os.path.basename(self._journal.path or "")
+            if name in self.journals.files:
+                self._journal_ids.difference_update(self.journals.forget(name))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.

@@ -75,3 +75,22 @@ def test_a_forked_child_appends_to_a_journal_of_its_own(tmp_path):
     by_file = sorted(list(read_journal(p).records) for p in journals(tmp_path))
     assert by_file == [["run-0", "run-2"], ["run-1"]]
     assert sys.platform == "win32" or sealed(tmp_path / os.path.basename(writer.path)) is False
+
+
+def test_a_reader_that_read_a_line_later_replaced_reads_the_replacement(tmp_path):
+    """Another reader's incremental position never lands inside a replaced line, even one of the same length."""
+    writer = JournalWriter(tmp_path, max_records=100)
+    index = JournalIndex(tmp_path)
+    writer.append(encode_run(make_run(0)), "run-0")
+    completed = encode_run(make_run(1, status="completed"))
+    writer.append(completed, "run-1")
+    index.refresh()
+    same_length = completed.replace(b'"completed"', b'"failed"   ')  # a JSON string of the same length
+    assert len(same_length) == len(completed) and writer.append(same_length, "run-1")
+    index.refresh()
+    assert index.find("run-1").rstrip() == same_length and index.files[os.path.basename(writer.path)].damaged == []
+    writer.append(encode_run(make_run(1, status="failed")), "run-1")  # shorter than the line before
+    writer.append(encode_run(make_run(2)), "run-2")
+    index.refresh()
+    assert b'"failed"' in index.find("run-1") and index.find("run-2") == encode_run(make_run(2))
+    assert index.files[os.path.basename(writer.path)].damaged == []
