@@ -21,7 +21,7 @@ from pathlib import Path
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import write_bytes
+from consist.atomic import read_small, write_bytes
 from consist.catalog import step_history
 from consist.catalog.step_history import RECENT_RUNS  # noqa: F401  (re-exported: callers import it from here)
 from consist.identity.hashing import hash_bytes
@@ -61,10 +61,8 @@ class CacheIndex:
         configuration's outputs are never served.
         """
         path = self.layout.index_file(signature)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
+        data = read_small(path)
+        if data is None:
             return []
         try:
             entries = [_decoder.decode(data)]  # the usual case: one entry
