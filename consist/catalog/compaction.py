@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
-from consist.catalog import journal, segment_ids, segment_records, segment_sums
+from consist.catalog import journal, journal_index, segment_ids, segment_records, segment_sums
 from consist.catalog import segments
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, fresh_names
 from consist.errors import DiskWriteError
@@ -181,10 +181,10 @@ def _journal_records(layout: Layout, by_id: dict[str, list[tuple[Path, bytes, Ru
     grows, so nothing appended after the read can be deleted with it.
     """
     journals = {}
-    for name in journal.journal_names(layout.fresh):
+    for name in journal_index.journal_names(layout.fresh):
         path = layout.fresh / name
-        is_sealed = journal.sealed(path)
-        found = journal.read_journal(path)
+        is_sealed = journal_index.sealed(path)
+        found = journal_index.read_journal(path)
         damaged = list(found.damaged)
         for run_id, (offset, data) in found.records.items():
             try:
@@ -381,7 +381,7 @@ def _records_held(layout: Layout, catalog: segments.SegmentCatalog, stem: str) -
         by_id = None
     if by_id is not None:
         in_segments = catalog.read_records(by_id)
-        journals = journal.JournalIndex(layout.fresh)
+        journals = journal_index.JournalIndex(layout.fresh)
         journals.refresh()
         if all(in_segments.get(i) == d or d in (_fresh_bytes(layout, i), journals.find(i)) for i, d in by_id.items()):
             return True

@@ -21,7 +21,7 @@ import blake3
 
 from consist.artifacts.layout import Layout
 from consist.catalog.codec import fresh_names
-from consist.catalog.journal import journal_names
+from consist.catalog.journal_index import journal_names
 from consist.catalog.segments import list_segment_names
 
 

@@ -39,7 +39,7 @@ from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names, read_record
 from consist.catalog.fresh_frame import fresh_table
-from consist.catalog.journal import JournalIndex, is_journal, precedence
+from consist.catalog.journal_index import JournalIndex, is_journal, precedence
 from consist.catalog.query_text import plan_key, reads_records
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -64,7 +64,7 @@ _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
 
 
 def _precedence(name: str) -> tuple[int, int, str, int]:
-    """:func:`consist.catalog.journal.precedence` of a record file's name or a journal line's ``<journal>@<offset>+<length>``."""
+    """:func:`consist.catalog.journal_index.precedence` of a record file's name or a journal line's ``<journal>@<offset>+<length>``."""
     journal_name, _, where = name.rpartition("@")
     if journal_name and is_journal(journal_name):
         return (*precedence(journal_name), int(where.partition("+")[0]))

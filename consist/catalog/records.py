@@ -24,7 +24,8 @@ from consist.artifacts.layout import Layout
 from consist.atomic import create_exclusive, unlink_quietly
 from consist.catalog import orphans
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
-from consist.catalog.journal import JournalIndex, JournalWriter
+from consist.catalog.journal import JournalWriter
+from consist.catalog.journal_index import JournalIndex
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
 

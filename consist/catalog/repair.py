@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
 from consist.catalog import compaction, segment_ids, segment_records, segment_sums, segments
-from consist.catalog.journal import JournalIndex
+from consist.catalog.journal_index import JournalIndex
 from consist.catalog.records import decode_run, encode_run, fresh_names
 from consist.models import Artifact, CodeInfo, Run
 

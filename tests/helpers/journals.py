@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from consist.catalog.journal import is_journal, read_journal
+from consist.catalog.journal_index import is_journal, read_journal
 
 
 def fresh_ids(fresh: Path) -> list[str]:

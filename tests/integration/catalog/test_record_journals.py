@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 
 from consist import Tracker
 from consist.catalog import compaction
-from consist.catalog.journal import is_journal, read_journal
+from consist.catalog.journal_index import is_journal, read_journal
 from tests.helpers.journal_steps import step
 from tests.helpers.journals import fresh_ids, record_line
 

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import func, select
 
 import consist
-from consist.catalog import journal, reader
+from consist.catalog import journal_index, reader
 from tests.helpers.journals import record_line
 from tests.helpers.views import Person, make_tracker, query, run_sim
 
@@ -31,7 +31,7 @@ def record_reads(monkeypatch):
     """How many run record files the catalog reader opens (in every tracker of this process)."""
     reads = []
     real = reader.read_record
-    real_journal = journal.JournalIndex._read
+    real_journal = journal_index.JournalIndex._read
 
     def counting(path):
         reads.append(path)
@@ -42,7 +42,7 @@ def record_reads(monkeypatch):
         return real_journal(index, name, known, st)
 
     monkeypatch.setattr(reader, "read_record", counting)
-    monkeypatch.setattr(journal.JournalIndex, "_read", counting_journal)  # records in journals
+    monkeypatch.setattr(journal_index.JournalIndex, "_read", counting_journal)  # records in journals
     return reads
 
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from consist.catalog.codec import encode_run
-from consist.catalog.journal import JournalIndex, JournalWriter, is_journal, read_journal, sealed, split_lines
+from consist.catalog.journal import JournalWriter
+from consist.catalog.journal_index import JournalIndex, is_journal, read_journal, sealed, split_lines
 from tests.helpers.records import make_run
 
 
