@@ -174,36 +174,25 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
             _settle_journal(layout, path, found, path in waiting, report)
 
 
-def _journal_records(layout: Layout, by_id: dict[str, list[tuple[Path, bytes, Run]]]) -> dict[Path, _Journal]:
-    """Add every journal's records to ``by_id`` (after the record files); the journals read.
-
-    Whether a journal is sealed is asked before it is read: a sealed journal never
-    grows, so nothing appended after the read can be deleted with it.
-    """
+def _journal_records(
+    layout: Layout, by_id: dict[str, list[tuple[Path, bytes, Run]]]
+) -> dict[Path, journal_index.JournalFile]:
+    """Add every journal's records to ``by_id`` (after the record files); the journals read (sealed or not)."""
     journals = {}
     for name in journal_index.journal_names(layout.fresh):
         path = layout.fresh / name
-        is_sealed = journal_index.sealed(path)
-        found = journal_index.read_journal(path)
-        damaged = list(found.damaged)
+        journals[path] = found = journal_index.read_journal(path, sealed_first=True)
         for run_id, (offset, data) in found.records.items():
             try:
-                run = _decoder.decode(data)
+                by_id.setdefault(run_id, []).append((path, data, _decoder.decode(data)))
             except msgspec.DecodeError:
-                damaged.append(offset)
-                continue
-            by_id.setdefault(run_id, []).append((path, data, run))
-        journals[path] = _Journal(is_sealed, damaged)
+                found.damaged.append(offset)
     return journals
 
 
-@dataclass
-class _Journal:
-    sealed: bool
-    damaged: list[int]
-
-
-def _settle_journal(layout: Layout, path: Path, found: _Journal, waiting: bool, report: CompactionReport) -> None:
+def _settle_journal(
+    layout: Layout, path: Path, found: journal_index.JournalFile, waiting: bool, report: CompactionReport
+) -> None:
     """Delete a sealed journal whose every record a segment has held for the grace period (or move a damaged one aside)."""
     if waiting:
         report.pending += 1

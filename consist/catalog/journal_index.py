@@ -59,6 +59,22 @@ def precedence(name: str) -> tuple[int, int, str]:
     return (1, len(name), name) if is_journal(name) else (0, 0, name)
 
 
+def line_key(name: str, offset: int, line: bytes) -> str:
+    """A name for one journal line beside record file names: ``<journal>@<offset>+<length>``.
+
+    It holds the length: a replaced line (same offset, never the same length) is a new key.
+    """
+    return f"{name}@{offset}+{len(line)}"
+
+
+def key_precedence(key: str) -> tuple[int, int, str, int]:
+    """:func:`precedence` of a record file's name or of a :func:`line_key`, lines of a journal in order."""
+    name, _, where = key.rpartition("@")
+    if name and is_journal(name):
+        return (*precedence(name), int(where.partition("+")[0]))
+    return (*precedence(key), 0)
+
+
 def sealed(path: Path) -> bool:
     """Whether no writer may append to the journal at ``path`` any more (see the module docstring)."""
     try:
@@ -103,6 +119,7 @@ class JournalFile:
     damaged: list[int] = field(default_factory=list)  # offsets of complete lines that do not decode
     tail: bytes = b""  # the last complete line read, with its newline: a replaced one is noticed
     mtime_ns: int = 0
+    sealed: bool = False  # known to have no writer (see :func:`read_journal`)
 
     def add(self, data: bytes, base: int) -> list[str]:
         """Take the complete lines of ``data`` (read from offset ``base``); the run ids new to this journal."""
@@ -122,9 +139,13 @@ class JournalFile:
         return new
 
 
-def read_journal(path: Path) -> JournalFile:
-    """Every complete line of the journal at ``path`` (empty when it is gone)."""
-    found = JournalFile()
+def read_journal(path: Path, *, sealed_first: bool = False) -> JournalFile:
+    """Every complete line of the journal at ``path`` (empty when it is gone).
+
+    ``sealed_first``: set :attr:`JournalFile.sealed`, asked before reading: a sealed
+    journal never grows, so nothing appended after the read can be deleted with it.
+    """
+    found = JournalFile(sealed=sealed_first and sealed(path))
     data = _read_from(path, 0)
     if data is not None:
         found.add(data, 0)
@@ -223,6 +244,8 @@ class JournalIndex:
             for run_id, (offset, line) in self.files[name].records.items():
                 yield name, offset, run_id, line
 
-    def count(self) -> int:
-        """Records read so far (one per run id and journal)."""
-        return sum(len(f.records) for f in self.files.values())
+    def damage(self) -> Iterator[tuple[str, int]]:
+        """(journal name, offset) of every complete line read that does not decode."""
+        for name, found in self.files.items():
+            for offset in found.damaged:
+                yield name, offset

@@ -11,7 +11,7 @@ names a catalog object (:func:`consist.catalog.query_text.reads_records`), or it
 for want of one. A query of the schema views alone (``tracker.views``, whose sources the
 views layer may take from a saved listing) never decodes a record. Once loaded, every
 query first refreshes: one ``listdir`` of the fresh folder (only new files are read;
-records are immutable) and one of the segments folder. Fresh files are read
+records are immutable; of a journal, only what was appended) and one of the segments folder. Fresh files are read
 before segments are listed, and a fresh record whose id a live segment holds is
 skipped, so a compaction running meanwhile can never hide or double a run: each query
 sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
@@ -39,7 +39,7 @@ from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names, read_record
 from consist.catalog.fresh_frame import fresh_table
-from consist.catalog.journal_index import JournalIndex, is_journal, precedence
+from consist.catalog.journal_index import JournalIndex, key_precedence, line_key
 from consist.catalog.query_text import plan_key, reads_records
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -61,14 +61,6 @@ INDEX_COLUMNS = (
     "reused_run_id", "cache_mode", "host", "started_at", "ended_at",
 )  # fmt: skip
 _INDEX_SELECT = ", ".join(INDEX_COLUMNS)
-
-
-def _precedence(name: str) -> tuple[int, int, str, int]:
-    """:func:`consist.catalog.journal_index.precedence` of a record file's name or a journal line's ``<journal>@<offset>+<length>``."""
-    journal_name, _, where = name.rpartition("@")
-    if journal_name and is_journal(journal_name):
-        return (*precedence(journal_name), int(where.partition("+")[0]))
-    return (*precedence(name), 0)
 
 
 class CatalogHost(Protocol):
@@ -197,7 +189,7 @@ class LiveCatalog:
                 return
             self._by_id = self._fresh_by_id(names)
             decoded = all(self._fresh.get(name) is not None for name in names)
-            decoded = decoded and not any(f.damaged for f in self._journals.files.values())
+            decoded = decoded and not any(self._journals.damage())
             self._clean = not self.segments.bad and decoded and len(self._by_id) == len(names)
             rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", fresh_table(rows))
@@ -238,7 +230,7 @@ class LiveCatalog:
         """
         by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
         names_of: dict[str, str] = {}
-        for name in sorted(names, key=_precedence):
+        for name in sorted(names, key=key_precedence):
             entry = self._fresh.get(name)
             if entry is None:
                 continue
@@ -258,13 +250,11 @@ class LiveCatalog:
     def _read_fresh(self) -> list[str]:
         """Names of the fresh records to read: record files by name, journal lines as ``<journal>@<offset>``."""
         self._journals.refresh()
-        # A line's key holds its length: a replaced line (same offset, never the same length) is read anew.
-        lines = {f"{name}@{offset}+{len(data)}": (run_id, data) for name, offset, run_id, data in self._journals.lines()}
-        for name, found in self._journals.files.items():
-            for offset in found.damaged:
-                if (name, str(offset)) not in self._warned:
-                    self._warned.add((name, str(offset)))
-                    log.warning("skipping a corrupt run record in %s (byte %d)", self.layout.fresh / name, offset)
+        lines = {line_key(name, offset, data): (run_id, data) for name, offset, run_id, data in self._journals.lines()}
+        for name, offset in self._journals.damage():
+            if (name, str(offset)) not in self._warned:
+                self._warned.add((name, str(offset)))
+                log.warning("skipping a corrupt run record in %s (byte %d)", self.layout.fresh / name, offset)
         present = set(fresh_names(self.layout)) | lines.keys()
         for gone in [n for n in self._fresh if n not in present]:
             del self._fresh[gone]
