@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,21 +121,34 @@ class JournalFile:
     mtime_ns: int = 0
     sealed: bool = False  # known to have no writer (see :func:`read_journal`)
 
-    def add(self, data: bytes, base: int) -> list[str]:
-        """Take the complete lines of ``data`` (read from offset ``base``); the run ids new to this journal."""
-        lines, self.end = split_lines(data, base)
+    def add(self, data: bytes, base: int, is_sealed: Callable[[], bool]) -> list[str]:
+        """Take the complete lines of ``data`` (read from offset ``base``); the run ids new to this journal.
+
+        A line that does not decode is noted in :attr:`damaged`, and reading stops before
+        it while the journal may still be written: on a network file system another
+        machine's appends can reach the file out of order, leaving a hole that fills in
+        later. Once ``is_sealed()`` (asked only then), the damage is final and the lines
+        after it are read.
+        """
         new = []
-        if lines:
-            self.tail = data[lines[-1][0] - base : self.end - base]
+        lines, _ = split_lines(data, base)
         for offset, line in lines:
             try:
                 run_id = decode_id(line)
             except msgspec.DecodeError:
-                self.damaged.append(offset)
-                continue
-            if self.records.pop(run_id, None) is None:  # keep insertion order: the replacing line is the newest
-                new.append(run_id)
-            self.records[run_id] = (offset, line)
+                if offset not in self.damaged:
+                    self.damaged.append(offset)
+                if not (self.sealed or is_sealed()):
+                    return new  # read again from here next time
+                self.sealed = True
+            else:
+                if offset in self.damaged:
+                    self.damaged.remove(offset)  # the hole filled in
+                if self.records.pop(run_id, None) is None:  # keep insertion order: the replacing line is the newest
+                    new.append(run_id)
+                self.records[run_id] = (offset, line)
+            self.end = offset + len(line) + 1
+            self.tail = line + b"\n"
         return new
 
 
@@ -148,7 +161,7 @@ def read_journal(path: Path, *, sealed_first: bool = False) -> JournalFile:
     found = JournalFile(sealed=sealed_first and sealed(path))
     data = _read_from(path, 0)
     if data is not None:
-        found.add(data, 0)
+        found.add(data, 0, lambda: sealed(path))
     return found
 
 
@@ -224,7 +237,7 @@ class JournalIndex:
         if not data.startswith(known.tail):
             self.forget(name)
             return self._read(name, None, st)  # cut back and rewritten: read it all again
-        added = known.add(data[len(known.tail) :], known.end)
+        added = known.add(data[len(known.tail) :], known.end, lambda: sealed(self.folder / name))
         for run_id in added:
             self._where.setdefault(run_id, name)
         return added

@@ -95,3 +95,27 @@ def test_a_reader_that_read_a_line_later_replaced_reads_the_replacement(tmp_path
     index.refresh()
     assert b'"failed"' in index.find("run-1") and index.find("run-2") == encode_run(make_run(2))
     assert index.files[os.path.basename(writer.path)].damaged == []
+
+
+def test_a_hole_in_a_live_journal_is_read_again_and_damage_is_final_only_once_sealed(tmp_path):
+    """Appends from another machine may land out of order: a live journal's bad line is waited on, a sealed one's skipped."""
+    writer = JournalWriter(tmp_path, max_records=100)
+    writer.append(encode_run(make_run(0)), "run-0")
+    line1, line2 = encode_run(make_run(1)), encode_run(make_run(2))
+    with open(writer.path, "ab") as fh:  # run-1's bytes not there yet, run-2's already
+        fh.write(b"\0" * len(line1) + b"\n" + line2 + b"\n")
+    index = JournalIndex(tmp_path)
+    index.refresh()
+    assert index.find("run-2") is None and len(list(index.damage())) == 1  # stopped before the hole
+    with open(writer.path, "r+b") as fh:
+        fh.seek(len(encode_run(make_run(0))) + 1)
+        fh.write(line1)  # the hole fills in
+    index.refresh()
+    assert index.find("run-1") == line1 and index.find("run-2") == line2 and list(index.damage()) == []
+    with open(writer.path, "ab") as fh:
+        fh.write(b"\0" * 40 + b"\n" + encode_run(make_run(3)) + b"\n")
+    index.refresh()
+    assert index.find("run-3") is None
+    writer.seal()  # the writer is gone: the damage is final
+    index.refresh()
+    assert index.find("run-3") == encode_run(make_run(3)) and len(list(index.damage())) == 1
