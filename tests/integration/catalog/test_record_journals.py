@@ -213,7 +213,8 @@ def test_a_failed_bookkeeping_replaces_the_completed_record_of_its_run(tmp_path,
 
     tracker = Tracker(run_dir=tmp_path / "runs", db_path=tmp_path / "catalog.duckdb")
     with monkeypatch.context() as m, pytest.raises(OSError, match="No space left"):
-        m.setattr(index, "write_bytes", full)
+        m.setattr(index, "write_bytes", full)  # replacing an entry
+        m.setattr(index, "write_all", full)  # a new signature's entry
         tracker.run(step, name="step", config={"i": 1}, outputs=["o"])
     (record,) = [r for r in Tracker(run_dir=tmp_path / "runs").find_runs(status=None)]
     assert record.status == "failed"
