@@ -221,6 +221,7 @@ def serve_hit(
     )
     if run_id is not None:
         orphans.release(run_id)  # a traced block that executed under begin()
+    host.flusher.later([host.records.journal_path])
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
