@@ -39,8 +39,7 @@ Errors from the user's own step functions are never wrapped: they propagate unch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 
 class ConsistError(Exception):
@@ -187,14 +186,25 @@ class UpstreamNameError(ConsistError, ImportError):
     """A name upstream Consist exports that this library does not have (the message says what to use)."""
 
 
-@contextmanager
-def error_context(*, run_id: str | None = None, step: str | None = None) -> Iterator[None]:
-    """Attach ``run_id`` and ``step`` to any ConsistError raised inside the block."""
-    try:
-        yield
-    except ConsistError as exc:
-        if exc.run_id is None:
-            exc.run_id = run_id
-        if exc.step is None:
-            exc.step = step
-        raise
+class error_context:  # noqa: N801  (used as a function: ``with error_context(step=...)``)
+    """Attach ``run_id`` and ``step`` to any ConsistError raised inside the block.
+
+    A class rather than a generator context manager: every step enters one.
+    """
+
+    __slots__ = ("run_id", "step")
+
+    def __init__(self, *, run_id: str | None = None, step: str | None = None) -> None:
+        self.run_id = run_id
+        self.step = step
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, ConsistError):
+            if exc.run_id is None:
+                exc.run_id = self.run_id
+            if exc.step is None:
+                exc.step = self.step
+        return False

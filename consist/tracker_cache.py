@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from consist.models import Artifact
 
 
+def _signature(function: Any) -> inspect.Signature:
+    """``inspect.signature`` of ``function`` (a class's ``run``), taken once per function object."""
+    known = _SIGNATURES.get(function)
+    if known is None:
+        known = _SIGNATURES[function] = inspect.signature(function)
+    return known
+
+
+_SIGNATURES: dict[Any, inspect.Signature] = {}
+
+
 class CacheControlMethods:
     """Mixed into :class:`consist.Tracker`."""
 
@@ -103,8 +114,9 @@ class CacheControlMethods:
 
     def _planned(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepSpec:
         # Bound to run()'s own signature: the same defaults; the planner refuses unknown options.
-        bound = inspect.signature(self.run).bind(*args, **kwargs)
+        bound = _signature(type(self).run).bind(self, *args, **kwargs)  # a map plans every config
         bound.apply_defaults()
         options = dict(bound.arguments)
+        del options["self"]
         options.update(options.pop("unknown", {}))
         return self._plan(options.pop("step"), options.pop("name"), options)

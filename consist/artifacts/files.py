@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from consist.identity.hashing import Hasher, hash_bytes, stat_fingerprint, walk_
 from consist.models import Artifact
 from consist.user_warnings import warn
 
-_FORBIDDEN = ("/", "\\", "\x00")
 _HASH = re.compile(r"[0-9a-f]{64}")  # a blake3 hex digest, as ``Artifact.hash`` holds
 # The longest key, in UTF-8 bytes (see check_key).
 MAX_KEY_BYTES = 200
@@ -30,9 +30,11 @@ MAX_KEY_BYTES = 200
 
 def check_key(key: Any, what: str = "output key") -> str:
     """Return ``key`` if it is safe to use as a file name inside a run folder."""
+    if type(key) is str and key in _SAFE_KEYS:
+        return key  # checked before: the answer for a given string never changes
     if not isinstance(key, str) or not key.strip():
         raise UnsafeKeyError(f"{what} {key!r} must be a non-empty string.")
-    if key in (".", "..") or key.startswith(".") or any(c in key for c in _FORBIDDEN):
+    if key.startswith(".") or "/" in key or "\\" in key or "\x00" in key:  # ".", ".." too
         raise UnsafeKeyError(
             f"{what} {key!r} cannot be used: keys become file names inside the run folder, "
             "so they may not contain '/', '\\' or NUL, or start with '.'. "
@@ -47,7 +49,15 @@ def check_key(key: Any, what: str = "output key") -> str:
             f"file names, so they may be at most {MAX_KEY_BYTES} bytes (about {MAX_KEY_BYTES // 3} "
             "characters of CJK text). Choose a shorter name."
         )
+    if type(key) is str:
+        if len(_SAFE_KEYS) >= 4096:
+            _SAFE_KEYS.clear()
+        _SAFE_KEYS.add(key)
     return key
+
+
+# Keys (plain strs) that passed check_key: a step checks its output keys several times.
+_SAFE_KEYS: set[str] = set()
 
 
 def truncate_name(name: str, limit: int) -> str:
@@ -111,12 +121,45 @@ def file_artifact(
     )
 
 
-def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact:
+def raw_artifact(path: str | os.PathLike[str], name: str, hasher: Hasher, mounts: Any) -> Artifact:
     """An input artifact for a file nobody logged: hashed by content (stat-memoised).
 
     ``mounts`` (:class:`~consist.mounts.Mounts`) names the file portably when it lies under one.
+    A file seen before under the same name, path and inode, whose content hash (from the
+    hasher's stat memo) and size are unchanged, gets the artifact made then: everything
+    in it follows from those (see :data:`_RAW`).
     """
-    path = path.expanduser()  # "~/data/raw.csv", as Tracker(run_dir="~/runs") accepts
+    given = os.fspath(path)
+    local = os.path.expanduser(given) if given[:1] == "~" else given  # "~/data/raw.csv", as run_dir= takes
+    try:
+        st = os.stat(local)  # a plain string: building a Path costs more than this stat
+    except OSError:
+        st = None  # "", "data.csv/" and the like: as a Path spells them (below)
+    if st is None or stat.S_ISDIR(st.st_mode):
+        return _raw_artifact(Path(given).expanduser(), name, hasher, mounts)
+    absolute = os.path.abspath(local)
+    value = hasher.hash_file(local, st, absolute)
+    key = (absolute, st.st_dev, st.st_ino, name)
+    known = _RAW.get(key)
+    if known is not None and known[0]() is mounts and known[1].hash == value and known[1].size == st.st_size:
+        return known[1]
+    artifact = _input_artifact(Path(local), name, value, st.st_size, mounts, st)
+    if len(_RAW) >= 4096:
+        _RAW.clear()
+    _RAW[key] = (weakref.ref(mounts), artifact)
+    return artifact
+
+
+# (absolute path as given, device, inode, input name) -> (mount table, artifact): a raw
+# input artifact is its name, its real path (see real_path) as the tracker's mounts name
+# it, its content hash and size, and a driver read from the file name. An entry is served
+# only through the mount table it was named with (weakly held: a live table decides
+# where mount URIs resolve) and while the hash and size are unchanged.
+_RAW: dict[tuple[str, int, int, str], tuple[weakref.ref[Any], Artifact]] = {}
+
+
+def _raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact:
+    # Folders (hashed by walking them), and paths a plain string does not stat.
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
@@ -128,6 +171,10 @@ def raw_artifact(path: Path, name: str, hasher: Hasher, mounts: Any) -> Artifact
             f"Input {name!r} points to {path}, which does not exist "
             f"(resolved from {Path.cwd()}). Check the path, or produce it in an earlier step."
         ) from None
+    return _input_artifact(path, name, value, size, mounts, st)
+
+
+def _input_artifact(path: Path, name: str, value: str, size: int, mounts: Any, st: os.stat_result) -> Artifact:
     uri = _utf8_name(mounts.uri_for(real_path(path, st), f"input {name!r}"), f"input {name!r}")
     return Artifact(
         id=artifact_id(None, uri, value), key=name, uri=uri, hash=value, size=size, driver=driver_for(path)
@@ -245,15 +292,17 @@ def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str
     ``mode`` is a ``verify_outputs`` value: ``"stat"`` re-hashes only when size or mtime
     changed since it was recorded, ``"hash"`` always, ``"exists"`` never.
     """
-    path = artifact.path
+    uri = artifact.uri
+    where = uri if "://" not in uri else os.fspath(artifact.path)  # a plain path needs no Path object
     try:
-        st = os.stat(path)
+        st = os.stat(where)
         # A file's fingerprint from this one stat; a folder's needs a walk (stat_fingerprint).
-        token = stat_fingerprint(path) if stat.S_ISDIR(st.st_mode) else f"{st.st_size}:{st.st_mtime_ns}"
+        token = stat_fingerprint(Path(where)) if stat.S_ISDIR(st.st_mode) else f"{st.st_size}:{st.st_mtime_ns}"
     except FileNotFoundError:
-        return f"output {artifact.key!r} is missing at {path}"
+        return f"output {artifact.key!r} is missing at {where}"
     if mode == "exists" or (mode == "stat" and token == artifact.stat):
         return None
+    path = Path(where)
     try:
         found = hasher.hash_path(path)
     except OSError as exc:  # unreadable (permissions, a bad sector): damaged, so the step runs again

@@ -61,6 +61,6 @@ def rebase_all(run_dir: Path, artifacts: Iterable[Artifact]) -> list[Artifact]:
 def rebase_entry(run_dir: Path, entry: CacheEntry) -> CacheEntry:
     """A cache entry whose outputs point into ``run_dir`` where the run folder moved there."""
     outputs = rebase_all(run_dir, entry.outputs)
-    if all(a is b for a, b in zip(outputs, entry.outputs)):
+    if outputs == entry.outputs:  # the usual case: nothing moved, the very same artifacts
         return entry
     return msgspec.structs.replace(entry, outputs=outputs)

@@ -256,14 +256,29 @@ def load_inputs(spec: StepSpec, inputs: Mapping[str, Artifact], shape: FnShape) 
         if name.startswith("depends_on:") or not shape.accepts(name):
             continue
         path = artifact.path
-        if not path.exists():
-            raise InputNotFoundError(
-                f"Input {name!r} was produced by run {artifact.run_id} at {path}, which no longer "
-                "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
-            )
         kind = load_kind(shape, name)
+        # A Parquet file read into a frame is opened at once, so a missing one is found by
+        # that open (one stat less); what is loaded lazily, or not at all, is checked first.
+        eager = artifact.driver == "parquet" and (kind or artifact.frame_kind or "polars") in _EAGER_KINDS
+        if not eager and not path.exists():
+            raise _gone(name, artifact, path)
         if kind in UNLOADED_KINDS:
             loaded[name] = unloaded(kind, artifact)
             continue
-        loaded[name] = load(path, artifact.driver, kind, artifact.frame_kind)
+        try:
+            loaded[name] = load(path, artifact.driver, kind, artifact.frame_kind)
+        except FileNotFoundError:
+            if not eager or path.exists():
+                raise
+            raise _gone(name, artifact, path) from None
     return loaded
+
+
+_EAGER_KINDS = frozenset({"polars", "pandas", "arrow"})
+
+
+def _gone(name: str, artifact: Artifact, path: PurePath) -> InputNotFoundError:
+    return InputNotFoundError(
+        f"Input {name!r} was produced by run {artifact.run_id} at {path}, which no longer "
+        "exists. Re-run the producing step, or use cache_hydration='inputs-missing'."
+    )

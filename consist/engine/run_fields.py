@@ -54,18 +54,23 @@ def _whole(value: Any, name: str) -> int | None:
 
 def check_fields(spec: StepSpec) -> None:
     """Coerce or refuse ``spec``'s typed fields in place (see the module docs)."""
-    for field in ("name", "model", "parent_id"):
-        value = getattr(spec, field)
-        if value is not None and not isinstance(value, str):
+    for field, value in (("name", spec.name), ("model", spec.model), ("parent_id", spec.parent_id)):
+        if value is None or (type(value) is str and value.isascii()):
+            continue  # nothing to check (see record_value), without a call per field
+        if not isinstance(value, str):
             raise ConfigError(f"{field}={value!r} is of type {type(value).__name__}; give a string, e.g. {field}='baseline'.")
         record_value(value, field)  # a lone surrogate would make the record unwritable
     for i, key in enumerate(spec.outputs):
-        record_value(key, f"outputs[{i}]")
-    if isinstance(spec.inputs, Mapping):
+        if type(key) is not str or not key.isascii():
+            record_value(key, f"outputs[{i}]")
+    if type(spec.inputs) is dict or isinstance(spec.inputs, Mapping):
         for key in spec.inputs:
-            record_value(key, "inputs key")
-    spec.year = whole_number(spec.year, "year")
-    spec.iteration = whole_number(spec.iteration, "iteration")
+            if type(key) is not str or not key.isascii():
+                record_value(key, "inputs key")
+    if spec.year is not None:
+        spec.year = whole_number(spec.year, "year")
+    if spec.iteration is not None:
+        spec.iteration = whole_number(spec.iteration, "iteration")
     if spec.tags:
         spec.tags = [_tag(tag, i) for i, tag in enumerate(spec.tags)]
     if spec.run_id is not None:

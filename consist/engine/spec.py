@@ -25,6 +25,8 @@ def listed(value: Any) -> list[Any]:
     """
     if value is None:
         return []
+    if type(value) is list or type(value) is tuple:
+        return list(value)
     if isinstance(value, (str, os.PathLike)):
         return [value]
     return list(value)

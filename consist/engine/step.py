@@ -90,7 +90,7 @@ def prepare(host: StepHost, spec: StepSpec) -> Prepared:
         hydration.check_output_paths(spec)
     for key in spec.outputs:
         check_key(key)
-    if spec.fn is not None:
+    if spec.fn is not None and spec.inject_context:
         binding.check_context_param(binding.shape_of(spec.fn), spec.inject_context)
     resolved = resolve_inputs(host, spec.inputs)
     for i, dep in enumerate(spec.depends_on or ()):
@@ -119,11 +119,11 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
     """Input artifacts by name: tracked artifacts keep their recorded hash; paths are hashed."""
     if not inputs:
         return {}
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    if isinstance(inputs, Mapping):
+    if type(inputs) is dict or isinstance(inputs, Mapping):  # a dict skips the ABC check
         items = list(inputs.items())
     else:
+        if isinstance(inputs, (str, os.PathLike)):
+            inputs = [inputs]
         items = []
         for value in inputs:
             if isinstance(value, Artifact):
@@ -148,7 +148,7 @@ def resolve_inputs(host: StepHost, inputs: Mapping[str, Any] | Sequence[Any] | N
             value = relocate.rebase(host.run_dir, value)  # from a record made before a move
             resolved[name] = value if value.key == name else msgspec.structs.replace(value, key=name)
         elif isinstance(value, (str, os.PathLike)):
-            resolved[name] = raw_artifact(Path(value), name, host.hasher, host.mounts)
+            resolved[name] = raw_artifact(value, name, host.hasher, host.mounts)
         else:
             kind = type(value).__name__
             if isinstance(value, (list, tuple)) and value:
@@ -273,7 +273,8 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
         host.remember_source(prep.code.hash, prep.source)
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
-    written = [*(a.path for a in produced), host.records.journal_path]
+    # Plain paths as recorded (a mount URI through its table): no Path object per output.
+    written = [*(a.uri if "://" not in a.uri else a.path for a in produced), host.records.journal_path]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first
@@ -353,7 +354,9 @@ def run_step(host: StepHost, spec: StepSpec, prep: Prepared | None = None) -> Ru
         try:
             with activate(ctx):
                 returned = spec.fn(**kwargs)
-                outputs.collect(returned, spec.outputs, default_output_key(spec.name), ctx)
+                # The default key is needed (and built) only when no output is declared.
+                default_key = spec.outputs[0] if spec.outputs else default_output_key(spec.name)
+                outputs.collect(returned, spec.outputs, default_key, ctx)
                 if capture_before is not None:
                     ctx.capture_changed(capture, spec.capture_pattern, capture_before)
                 hydration.deliver(spec, ctx.outputs)

@@ -74,8 +74,9 @@ def identify(fn: Any, recipe: str = "callable_source", version: str | None = Non
     seen.update((id(fn), id(target)))
     info, source = _memoised(target, recipe)
     bound = _bound_values(target, seen)
-    if extra is not None or bound:
-        info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
+    if extra is None and not bound:
+        return info, source  # no values bound to the code: its memoised identity is the whole of it
+    info = msgspec.structs.replace(info, hash=code_hash("bound", [info.hash, extra, bound]))
     read = next(({name: _shown(value) for name, value in item[1]} for item in bound if item[0] == "globals"), None)
     if read:
         # Recorded so a miss can name the constant; kept with the source so an
@@ -246,6 +247,8 @@ def _unwrap(fn: Any, seen: set[int]) -> tuple[Any, Any]:
     bound to (``Model(k=2).run`` and ``Model(k=3).run`` compute different things),
     by the same rule as closure values (see :func:`_bound_values`).
     """
+    if type(fn) is types.FunctionType and not hasattr(fn, "__wrapped__"):
+        return fn, None  # the usual step: a plain function, nothing to unwrap
     extra: dict[str, Any] = {}
     if isinstance(fn, functools.partial):
         extra["args"] = [_soft(a, seen) for a in fn.args]

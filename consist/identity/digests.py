@@ -51,6 +51,10 @@ def packed_digest(tag: str, *parts: Any) -> str:
     return blake3(_packer.encode([tag, *parts])).hexdigest()
 
 
+# The digest of ``config=None`` (an empty config), the most common one.
+_NO_CONFIG = packed_digest(CONFIG_TAG, {}, [])
+
+
 def canonical(value: Any, where: str = "config") -> Any:
     """``value`` as the JSON builtins it is recorded and shown as.
 
@@ -88,7 +92,7 @@ def config_identity(config: Any) -> tuple[dict[str, Any], str]:
         64 bits, a string with a lone surrogate), named by where it sits.
     """
     if config is None:
-        return {}, packed_digest(CONFIG_TAG, {}, [])
+        return {}, _NO_CONFIG
     notes: list[list[Any]] = []
     try:
         snap = _Walker("config", notes).walk(config)
@@ -208,6 +212,8 @@ class _Walker:
         kind = type(value)
         if kind in _PLAIN:
             return value
+        if kind is dict:
+            return self._mapping(value)
         if kind is float:
             return value if math.isfinite(value) else self._nonfinite(value)
         if isinstance(value, enum.Enum):
@@ -240,20 +246,25 @@ class _Walker:
     def _mapping(self, value: Mapping[Any, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, item in value.items():
-            if not isinstance(key, (str, int, float)) and key is not None:
+            plain_key = type(key) is str
+            if not plain_key and not isinstance(key, (str, int, float)) and key is not None:
                 raise UnhashableInputError(
                     f"{self.where()} has a key of type {type(key).__name__} ({key!r}); "
                     "config keys must be strings or numbers."
                 )
-            skey = key if type(key) is str else _shown_key(key)
+            skey = key if plain_key else _shown_key(key)
             if skey in out:
                 raise UnhashableInputError(
                     f"{self.where()} has keys that are equal once canonical (one of them is {key!r}); "
                     "keep one, or make them distinct strings."
                 )
+            leaf = type(item)
+            if plain_key and (leaf in _PLAIN or (leaf is float and math.isfinite(item))):
+                out[skey] = item  # a plain leaf under a str key: canonical already, nothing to note
+                continue
             self.path.append(skey)
             self.keys.append(key)
-            if type(key) is not str and (kind := _key_kind(key)) is not None:
+            if not plain_key and (kind := _key_kind(key)) is not None:
                 self.note(kind)
             out[skey] = self.walk(item)
             self.path.pop()

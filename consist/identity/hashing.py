@@ -48,10 +48,10 @@ def hash_bytes(data: bytes) -> str:
     return blake3(data).hexdigest()
 
 
-def hash_file_uncached(path: Path, size: int | None = None) -> str:
+def hash_file_uncached(path: str | Path, size: int | None = None) -> str:
     """Blake3 hex digest of a file's content, read now."""
     if size is None:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
     if size >= _MMAP_THRESHOLD:
         hasher = blake3(max_threads=blake3.AUTO)
         hasher.update_mmap(path)
@@ -60,7 +60,7 @@ def hash_file_uncached(path: Path, size: int | None = None) -> str:
         return blake3(fh.read()).hexdigest()
 
 
-def hash_file_with_progress(path: Path, size: int) -> str:
+def hash_file_with_progress(path: str | Path, size: int) -> str:
     """Like :func:`hash_file_uncached`, hashing in large slices to report progress."""
     import mmap
 
@@ -70,7 +70,7 @@ def hash_file_with_progress(path: Path, size: int) -> str:
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         view = memoryview(mapped)
         try:
-            with Progress(f"hashing {path.name}", size) as bar:
+            with Progress(f"hashing {os.path.basename(path)}", size) as bar:
                 for start in range(0, size, _PROGRESS_CHUNK):
                     with view[start : start + _PROGRESS_CHUNK] as chunk:
                         hasher.update(chunk)
@@ -167,16 +167,17 @@ class Hasher:
             return hash_bytes(f"symlink:{os.readlink(full)}".encode())
         return self.hash_file(Path(full))
 
-    def hash_file(self, path: Path, st: os.stat_result | None = None) -> str:
+    def hash_file(self, path: str | Path, st: os.stat_result | None = None, absolute: str | None = None) -> str:
         """Content hash of one file, served from the memo when its stat is unchanged.
 
-        ``st`` is the file's ``os.stat`` when the caller just took it.
+        ``st`` is the file's ``os.stat`` when the caller just took it, ``absolute`` its
+        ``os.path.abspath`` when the caller has it.
         """
         if st is None:
             st = os.stat(path)
         if self.strict:
             return self._read_hash(path, st.st_size)
-        key = os.path.abspath(path)
+        key = absolute or os.path.abspath(path)
         memo = self._memo.get(key) or self._read_disk(key)
         if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (
             st.st_size,
@@ -194,7 +195,7 @@ class Hasher:
             self._note_recent(key, _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value))
         return value
 
-    def _read_hash(self, path: Path, size: int) -> str:
+    def _read_hash(self, path: str | Path, size: int) -> str:
         if size >= _PROGRESS_THRESHOLD and self.progress is not False:
             from consist.display.progress import wanted
 

@@ -35,9 +35,8 @@ _FUNCTION_ONLY = ("load_inputs", "runtime_kwargs", "capture_dir", "inject_contex
 
 def plan_step(host: StepHost, step: Any, name: Any, options: dict[str, Any], who: str = "run()") -> StepSpec:
     """The spec ``run(step, name, **options)`` would run on ``host`` (nothing executes)."""
-    unknown = {key: value for key, value in options.items() if key not in RUN_OPTIONS}
-    if unknown:
-        refuse_unknown(who, unknown, RUN_OPTIONS)
+    if not RUN_OPTIONS.issuperset(options):
+        refuse_unknown(who, {key: value for key, value in options.items() if key not in RUN_OPTIONS}, RUN_OPTIONS)
     options = dict(options)
     name, fn = step_args(step, name, options.pop("fn", None), who)
     executor = options.pop("executor", "python")
