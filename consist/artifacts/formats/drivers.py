@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars
+from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars, to_pandas
 from consist.artifacts.formats.literal import glob_escape
 from consist.errors import ConfigError
 
@@ -93,7 +93,7 @@ def _load_parquet(path: Path, as_: str) -> Any:
     if as_ == "pandas":
         # Through Arrow so that a pandas index logged with the frame comes back.
         table, small = _read_arrow(path)
-        return table.to_pandas(use_threads=not small)
+        return to_pandas(table, use_threads=not small)
     if as_ == "arrow":
         return _read_arrow(path)[0]
     if as_ == "duckdb":
