@@ -9,6 +9,8 @@ never drawn twice by one process), which saves two file-system entries a hit.
 from __future__ import annotations
 
 import functools
+import os
+import random
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -47,7 +49,7 @@ def hit_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
     safe = _id_prefix(name)
     while True:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        candidate = f"{safe}-{stamp}-{secrets.token_hex(4)}"
+        candidate = f"{safe}-{stamp}-{_hit_random.getrandbits(32):08x}"
         if stamp != _drawn[0]:
             _drawn[:] = [stamp, set()]
         if candidate not in _drawn[1]:
@@ -56,6 +58,12 @@ def hit_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
 
 
 _drawn: list = ["", set()]  # the second of the latest draw, and the unclaimed ids this process drew in it
+
+# Hit ids draw from a private generator seeded from the OS (a system call per draw costs a
+# tenth of a hit), reseeded in a forked child so that parent and child never draw alike;
+# private, so a step calling random.seed() cannot make two processes draw the same ids.
+_hit_random = random.Random()
+os.register_at_fork(after_in_child=_hit_random.seed)
 
 
 @functools.lru_cache(maxsize=1024)
