@@ -3,10 +3,11 @@
 ::
 
     .consist/
-      records/fresh/<run_id>.json   one immutable record per run (the catalog's source of truth)
+      records/fresh/~journal-*.json run records, a line each, one journal per writing process
+      records/fresh/<run_id>.json   one record per run (catalogs of earlier versions)
       records/segments/*.parquet    compacted records (see consist.catalog)
       index/<sig[:2]>/<sig>         cache index: signature -> producing run and outputs
-      ids/<id[:2]>/<id>             claims on user-chosen run ids
+      ids/<id[:2]>/<id>             claims on run ids of executions and user-chosen ones
       records/corrupt/              unreadable record files, moved aside and reported
       hashmemo/                     stat memo of content hashes
       code/<code_hash>.txt          source text behind code identities

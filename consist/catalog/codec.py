@@ -18,6 +18,7 @@ from consist.errors import CatalogError
 from consist.models import Run, enc_hook
 
 DEFAULT_COMPACT_THRESHOLD = 256
+JOURNAL_PREFIX = "~journal-"  # see consist.catalog.journal
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)  # numpy scalars in user metadata are plain numbers
 _decoder = msgspec.json.Decoder(Run)
 
@@ -30,12 +31,12 @@ _id_decoder = msgspec.json.Decoder(_RunId)  # a record's id alone, the other fie
 
 
 def fresh_names(layout: Layout) -> list[str]:
-    """Names of the fresh record files (temporary and hidden files excluded)."""
+    """Names of the one-record fresh files (temporary and hidden files and journals excluded)."""
     try:
         names = os.listdir(layout.fresh)
     except FileNotFoundError:
         return []
-    return [n for n in names if n.endswith(".json") and not n.startswith(".")]
+    return [n for n in names if n.endswith(".json") and not n.startswith((".", JOURNAL_PREFIX))]
 
 
 def encode_run(run: Run) -> bytes:

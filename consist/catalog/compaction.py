@@ -9,7 +9,10 @@ duplicates a record, whenever it is killed:
    its record byte for byte and that segment is older than :data:`GRACE_S` (an outside
    reader of the catalog file may have listed it). Until then a run is in both places;
    readers skip fresh records whose id a live segment holds. A fresh file holding a
-   different record under an id already taken is moved to ``records/corrupt/``;
+   different record under an id already taken is moved to ``records/corrupt/``. A
+   journal (:mod:`consist.catalog.journal`) goes the same way once all its records are
+   held and its writer is gone; a live writer's journal is folded as far as it goes
+   and keeps growing (its folded lines are skipped by readers and by later compactions);
 3. a merge writes one segment that names the segments it replaces; readers ignore
    replaced segments at once, and their files are deleted by a later compaction once
    the replacement is older than :data:`GRACE_S` (so a query that listed them just
@@ -34,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
-from consist.catalog import segment_ids, segment_records, segment_sums
+from consist.catalog import journal, journal_index, segment_ids, segment_records, segment_sums
 from consist.catalog import segments
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, fresh_names
 from consist.errors import DiskWriteError
@@ -102,6 +105,7 @@ def compact(
         if not held:
             report.skipped = True
             return report
+        journal.seal_own(layout.fresh)
         catalog = segments.SegmentCatalog(layout.segments)
         catalog.refresh()
         report.deleted_segments = _collect_garbage(layout, catalog)
@@ -126,11 +130,13 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
 
     A fresh file is deleted only when a live segment holds its run byte for byte, and
     only once that segment is older than :data:`GRACE_S` (an outside reader of the
-    catalog file may have listed it). A file holding a different record under an id
+    catalog file may have listed it); a journal, only when that holds for each of its
+    records and its writer is gone. A record holding different bytes under an id
     already taken (a sync tool's conflicted copy, a reused id) is moved aside, never
     deleted or folded.
     """
     by_id = _fresh_by_id(layout, catalog, report)
+    journals = _journal_records(layout, by_id)
     held = catalog.read_records(run_id for run_id in by_id if catalog.holder(run_id) is not None)
     pairs, leftovers = [], []
     for run_id, copies in by_id.items():
@@ -143,6 +149,8 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
         for path, data, _ in copies:
             if data == kept:
                 leftovers.append((run_id, path))
+            elif path in journals:
+                _set_line_aside(layout, path, run_id, data, report)
             else:
                 _set_aside(layout, path, run_id, report)
     if pairs:
@@ -150,18 +158,68 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
         report.folded = len(pairs)
         catalog.refresh()
     now = time.time()
+    waiting = set()
     for run_id, path in leftovers:
         holder = catalog.holder(run_id)
-        if holder is not None and now - catalog.infos[holder].mtime >= GRACE_S:
+        settled = holder is not None and now - catalog.infos[holder].mtime >= GRACE_S
+        if path in journals:
+            if not settled:
+                waiting.add(path)
+        elif settled:
             _unlink(path)
         else:
             report.pending += 1
+    for path, found in journals.items():
+        if found.sealed:
+            _settle_journal(layout, path, found, path in waiting, report)
+
+
+def _journal_records(
+    layout: Layout, by_id: dict[str, list[tuple[Path, bytes, Run]]]
+) -> dict[Path, journal_index.JournalFile]:
+    """Add every journal's records to ``by_id`` (after the record files); the journals read (sealed or not)."""
+    journals = {}
+    for name in journal_index.journal_names(layout.fresh):
+        path = layout.fresh / name
+        journals[path] = found = journal_index.read_journal(path, sealed_first=True)
+        for run_id, (offset, data) in found.records.items():
+            try:
+                by_id.setdefault(run_id, []).append((path, data, _decoder.decode(data)))
+            except msgspec.DecodeError:
+                found.damaged.append(offset)
+    return journals
+
+
+def _settle_journal(
+    layout: Layout, path: Path, found: journal_index.JournalFile, waiting: bool, report: CompactionReport
+) -> None:
+    """Delete a sealed journal whose every record a segment has held for the grace period (or move a damaged one aside)."""
+    if waiting:
+        report.pending += 1
+    elif found.damaged:
+        offsets = ", ".join(str(o) for o in found.damaged[:5])
+        report.quarantined.append(str(_quarantine(layout, path, f"lines at bytes {offsets} cannot be decoded")))
+    else:
+        _unlink(path)
+
+
+def _set_line_aside(layout: Layout, path: Path, run_id: str, data: bytes, report: CompactionReport) -> None:
+    """Copy a journal's record that conflicts with another record of its id into ``records/corrupt/`` (once)."""
+    target = layout.corrupt / f"{path.stem}.{run_id}.json"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        log.warning(
+            "run record %s in %s holds a different record under run id %r, which another record has; copied it to %s",
+            run_id, path, run_id, target,
+        )  # fmt: skip
+        report.conflicts.append(str(target))
 
 
 def _fresh_by_id(
     layout: Layout, catalog: segments.SegmentCatalog, report: CompactionReport
 ) -> dict[str, list[tuple[Path, bytes, Run]]]:
-    """Readable fresh records by run id; the file named after its id first. Corrupt ones are quarantined.
+    """Readable fresh record files by run id; the file named after its id first. Corrupt ones are quarantined.
 
     Files folded less than :data:`GRACE_S` ago are not even read (a later compaction settles them).
     """
@@ -312,7 +370,9 @@ def _records_held(layout: Layout, catalog: segments.SegmentCatalog, stem: str) -
         by_id = None
     if by_id is not None:
         in_segments = catalog.read_records(by_id)
-        if all(in_segments.get(i) == d or _fresh_bytes(layout, i) == d for i, d in by_id.items()):
+        journals = journal_index.JournalIndex(layout.fresh)
+        journals.refresh()
+        if all(in_segments.get(i) == d or d in (_fresh_bytes(layout, i), journals.find(i)) for i, d in by_id.items()):
             return True
     log.warning(
         "catalog records file %s has no Parquet twin and holds runs no segment holds; kept it. Run `consist rebuild` "

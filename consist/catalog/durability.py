@@ -84,6 +84,17 @@ class Flusher:
             for path in paths:
                 fsync_path(path)
             return
+        self.later(paths)
+
+    def later(self, paths: Iterable[str | os.PathLike[str] | None]) -> None:
+        """Note files to fsync in the background soon, in ``"batch"`` and ``"step"`` modes alike.
+
+        For files no cache entry depends on: a hit's record, in its process's journal
+        (the flush also hands its lines to the server of a network file system, where
+        other machines read them).
+        """
+        if self.mode == "none":
+            return
         with self._lock:
             self._pending.extend(paths)
             if self._thread is None or self._pid != os.getpid():  # none yet, or forked: threads do not follow
@@ -99,7 +110,7 @@ class Flusher:
         with self._syncing:
             with self._lock:
                 batch, self._pending = self._pending, []
-            for path in batch:
+            for path in dict.fromkeys(batch):  # a journal noted by every hit is synced once
                 fsync_path(path)
 
     def _start(self) -> None:

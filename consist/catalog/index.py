@@ -2,7 +2,11 @@
 
 A lookup is one file read, whatever the number of runs in the catalog: no DuckDB, no
 scan. An entry is written only after a run has completed and its record is on disk, so
-a failed or killed run never leaves one.
+a failed or killed run never leaves one. The file of a new signature is created and
+written in place with one call (no temporary file, no rename); a reader that meets it
+half written cannot decode it (msgpack says how long it is) and takes it as no entry,
+silently for a file made moments ago. A file that already holds entries, or one that
+must be fsynced before it appears (``durability="step"``), is replaced atomically.
 
 Output keys are not part of a signature, so two steps running the same function on the
 same config and inputs share one. When they declare different outputs (``outputs=["a"]``
@@ -15,13 +19,15 @@ that has every output the step declares.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import write_bytes
+from consist.atomic import open_exclusive, read_small, write_all, write_bytes
 from consist.catalog import step_history
 from consist.catalog.step_history import RECENT_RUNS  # noqa: F401  (re-exported: callers import it from here)
 from consist.identity.hashing import hash_bytes
@@ -61,10 +67,8 @@ class CacheIndex:
         configuration's outputs are never served.
         """
         path = self.layout.index_file(signature)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
+        data = read_small(path)
+        if data is None:
             return []
         try:
             entries = [_decoder.decode(data)]  # the usual case: one entry
@@ -72,7 +76,8 @@ class CacheIndex:
             try:
                 entries = _list_decoder.decode(data)
             except msgspec.DecodeError:
-                log.warning("ignoring damaged cache index file %s (it does not decode); the step will run", path)
+                if not _being_written(path):
+                    log.warning("ignoring damaged cache index file %s (it does not decode); the step will run", path)
                 return []
         kept = [e for e in entries if e.signature == signature]
         if len(kept) < len(entries):
@@ -91,10 +96,15 @@ class CacheIndex:
         the tracker's durability policy (:mod:`consist.catalog.durability`).
         """
         keys = {a.key for a in entry.outputs}
-        others = [e for e in self.entries(entry.signature) if {a.key for a in e.outputs} != keys]
+        kept = self.entries(entry.signature)
+        others = [e for e in kept if {a.key for a in e.outputs} != keys]
         payload = [entry, *others[: ALTERNATES - 1]] if others else entry
-        write_bytes(self.layout.index_file(entry.signature), _encoder.encode(payload), durable=durable)
-
+        path, data = self.layout.index_file(entry.signature), _encoder.encode(payload)
+        fd = None if kept or durable else open_exclusive(path)
+        if fd is None:  # replacing an entry, or fsynced before it appears: a temporary file, renamed
+            write_bytes(path, data, durable=durable)
+        else:  # a new signature: written in place (a reader meeting it half written skips it, see entries)
+            write_all(fd, data, written=path, target=path)
 
     def last(self, name: str) -> StepComponents | None:
         """The components of the latest executed run of step ``name``, if any."""
@@ -123,3 +133,14 @@ class CacheIndex:
 
     def _last_file(self, name: str) -> str:
         return f"{self.layout.last}/{hash_bytes(name.encode())[:32]}"
+
+
+def _being_written(path: str) -> bool:
+    """Whether the entry file at ``path`` that did not decode was made moments ago (a writer may be writing it)."""
+    try:
+        return time.time() - os.stat(path).st_mtime < _WRITING_S
+    except OSError:
+        return True  # gone meanwhile: replaced, nothing to report
+
+
+_WRITING_S = 2.0  # a new entry is written in place in one call: it is whole well within this

@@ -1,9 +1,10 @@
 """What the record folders hold, as cheap version tokens of the catalog.
 
-Run records and segments never change once written (new content gets a new name), so
-within one process the names of the files in ``records/fresh`` and ``records/segments``
-are a version of the catalog: :func:`names` changes whenever a run lands, a compaction
-publishes a segment or a merge replaces some.
+Record files and segments never change once written (new content gets a new name), and
+journals only grow, so within one process the names of the files in ``records/fresh``
+and ``records/segments``, with each journal's size, are a version of the catalog:
+:func:`names` changes whenever a run lands, a compaction publishes a segment or a merge
+replaces some.
 
 Across processes names are not enough: a folder may be copied or restored from a
 backup, or a file damaged in place. :func:`identity` adds each file's inode, size,
@@ -20,12 +21,19 @@ import blake3
 
 from consist.artifacts.layout import Layout
 from consist.catalog.codec import fresh_names
+from consist.catalog.journal_index import journal_names
 from consist.catalog.segments import list_segment_names
 
 
-def names(layout: Layout) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The fresh record names and segment file names (two ``listdir``)."""
-    return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments))
+def names(layout: Layout) -> tuple[frozenset[str], tuple[str, ...], frozenset[tuple[str, int]]]:
+    """The fresh record names, the segment file names and each journal's size (two ``listdir``, a ``stat`` a journal)."""
+    sizes = []
+    for name in journal_names(layout.fresh):
+        try:
+            sizes.append((name, os.stat(layout.fresh / name).st_size))
+        except FileNotFoundError:
+            continue  # folded and deleted meanwhile: the segments listed next hold its runs
+    return frozenset(fresh_names(layout)), tuple(list_segment_names(layout.segments)), frozenset(sizes)
 
 
 def identity(layout: Layout) -> str:

@@ -11,7 +11,7 @@ names a catalog object (:func:`consist.catalog.query_text.reads_records`), or it
 for want of one. A query of the schema views alone (``tracker.views``, whose sources the
 views layer may take from a saved listing) never decodes a record. Once loaded, every
 query first refreshes: one ``listdir`` of the fresh folder (only new files are read;
-records are immutable) and one of the segments folder. Fresh files are read
+records are immutable; of a journal, only what was appended) and one of the segments folder. Fresh files are read
 before segments are listed, and a fresh record whose id a live segment holds is
 skipped, so a compaction running meanwhile can never hide or double a run: each query
 sees a consistent snapshot. Corrupt fresh files are reported once, by name, and skipped.
@@ -39,6 +39,7 @@ from consist.artifacts.layout import Layout
 from consist.catalog import database, segments
 from consist.catalog.codec import decode_run, fresh_names, read_record
 from consist.catalog.fresh_frame import fresh_table
+from consist.catalog.journal_index import JournalIndex, key_precedence, line_key
 from consist.catalog.query_text import plan_key, reads_records
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
@@ -95,6 +96,7 @@ class LiveCatalog:
         self._pid = -1
         # name -> (run, segment row), or None for a file that would not decode.
         self._fresh: dict[str, tuple[Run, dict[str, Any]] | None] = {}
+        self._journals = JournalIndex(layout.fresh)
         self._by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
         self._folded: set[str] = set()
         self._bad_seen = 0
@@ -187,6 +189,7 @@ class LiveCatalog:
                 return
             self._by_id = self._fresh_by_id(names)
             decoded = all(self._fresh.get(name) is not None for name in names)
+            decoded = decoded and not any(self._journals.damage())
             self._clean = not self.segments.bad and decoded and len(self._by_id) == len(names)
             rows = [row for run_id, (run, row) in self._by_id.items() if self.segments.holder(run_id) is None]
             self._con.register("_consist_fresh", fresh_table(rows))
@@ -227,7 +230,7 @@ class LiveCatalog:
         """
         by_id: dict[str, tuple[Run, dict[str, Any]]] = {}
         names_of: dict[str, str] = {}
-        for name in sorted(names):
+        for name in sorted(names, key=key_precedence):
             entry = self._fresh.get(name)
             if entry is None:
                 continue
@@ -245,7 +248,14 @@ class LiveCatalog:
         return by_id
 
     def _read_fresh(self) -> list[str]:
-        present = set(fresh_names(self.layout))
+        """Names of the fresh records to read: record files by name, journal lines as ``<journal>@<offset>``."""
+        self._journals.refresh()
+        lines = {line_key(name, offset, data): (run_id, data) for name, offset, run_id, data in self._journals.lines()}
+        for name, offset in self._journals.damage():
+            if (name, str(offset)) not in self._warned:
+                self._warned.add((name, str(offset)))
+                log.warning("skipping a corrupt run record in %s (byte %d)", self.layout.fresh / name, offset)
+        present = set(fresh_names(self.layout)) | lines.keys()
         for gone in [n for n in self._fresh if n not in present]:
             del self._fresh[gone]
         if len(self.segments.bad) != self._bad_seen:  # a skipped segment's fresh copies count again
@@ -255,12 +265,14 @@ class LiveCatalog:
         self._folded &= present
         kept = []
         for name in present - self._folded:
-            if name not in self._fresh and self.segments.holder(name[: -len(".json")]) is not None:
+            line = lines.get(name)
+            run_id = line[0] if line is not None else name[: -len(".json")]
+            if name not in self._fresh and self.segments.holder(run_id) is not None:
                 self._folded.add(name)
                 continue
             if name not in self._fresh:
                 path = self.layout.fresh / name
-                data = read_record(path)
+                data = line[1] if line is not None else read_record(path)
                 if data is None:
                     continue  # compacted meanwhile: the segment listed next holds it
                 try:

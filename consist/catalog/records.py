@@ -1,11 +1,12 @@
 """The catalog: append-only run records.
 
-Each finished run is one JSON file written atomically under ``records/fresh``; past a
-threshold, compaction folds them into Parquet segments (:mod:`consist.catalog.compaction`).
-Record files and segments are the source of truth; the DuckDB database is a set of
-views over them and can be rebuilt at any time. Appending takes no lock and never
-fsyncs: a lost record loses history, not a cache entry (the index is durable). This
-module never builds an artifact path.
+Each finished run is one line appended to this process's journal under ``records/fresh``
+(:mod:`consist.catalog.journal`; earlier catalogs hold one JSON file per run there, which
+are read alike); past a threshold, compaction folds them into Parquet segments
+(:mod:`consist.catalog.compaction`). Fresh records and segments are the source of truth;
+the DuckDB database is a set of views over them and can be rebuilt at any time.
+Appending takes no lock between processes and never fsyncs: a lost record loses
+history, not a cache entry. This module never builds an artifact path.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from consist.artifacts.layout import Layout
-from consist.atomic import create_exclusive, unlink_quietly, write_bytes
+from consist.atomic import create_exclusive, unlink_quietly
 from consist.catalog import orphans
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, decode_run, encode_run, fresh_names, read_record
+from consist.catalog.journal import JournalWriter
+from consist.catalog.journal_index import JournalIndex
 from consist.catalog.segment_sums import vanished
 from consist.models import Run
 
@@ -68,20 +71,42 @@ class RecordStore:
         self._lock = threading.Lock()
         self._compactor: threading.Thread | None = None
         self._settler: threading.Timer | None = None
+        self._journal = JournalWriter(layout.fresh, compact_threshold)
+        self.journals = JournalIndex(layout.fresh)
+        self._journal_ids: set[str] = set()  # ids read from journals, not yet found folded
+
+    @property
+    def journal_path(self) -> str | None:
+        """The journal this process appends records to (None before its first record)."""
+        return self._journal.path
 
     def append(self, run: Run) -> None:
-        """Write ``run``'s record atomically (never partially visible)."""
-        write_bytes(self.layout.record_file(run.id), encode_run(run))
+        """Append ``run``'s record to this process's journal: one write, never partially read.
+
+        A second record of the same run (recorded completed, then failed) replaces the first.
+        """
+        self._journal.max_records = max(1, self.compact_threshold)
+        if self._journal.append(encode_run(run), run.id):
+            self._reread_own()
         if self.auto_compact:
             self._maybe_compact()
 
     def discard(self, run_id: str) -> None:
         """Remove ``run_id``'s fresh record, if any: a run whose failure could not be recorded.
 
-        Deleting needs no free space, so a full disk cannot leave a "completed" record
-        behind for a run that raised.
+        Truncating the journal needs no free space, so a full disk cannot leave a
+        "completed" record behind for a run that raised.
         """
+        if self._journal.drop(run_id):
+            self._reread_own()
         unlink_quietly(self.layout.record_file(run_id))
+
+    def _reread_own(self) -> None:
+        """This process's journal was cut back: what :attr:`journals` read of it is read again on the next look."""
+        with self._lock:
+            name = os.path.basename(self._journal.path or "")
+            if name in self.journals.files:
+                self._journal_ids.difference_update(self.journals.forget(name))
 
     def _maybe_compact(self) -> None:
         # Counting fresh files costs a listdir, so look only every few appends.
@@ -107,18 +132,30 @@ class RecordStore:
         thread.start()
 
     def _unfolded(self) -> int:
-        """Fresh record files no live segment holds yet (folded ones stay a grace period)."""
+        """Fresh records no live segment holds yet (folded ones stay a grace period).
+
+        Journals are read incrementally, and an id found folded is never looked up again.
+        """
         names = fresh_names(self.layout)
-        self._listed = len(names)
-        if len(names) < self.compact_threshold or not os.path.isdir(self.layout.segments):
-            return len(names)
         with self._lock:
+            self._refresh_journals()
+            self._listed = len(names) + 8 * len(self.journals.files)  # what a check costs to list and read
+            count = len(names) + len(self._journal_ids)
+            if count < self.compact_threshold or not os.path.isdir(self.layout.segments):
+                return count
             seg = self.segments
             seg.refresh()
             # A folded name stays folded (merges keep ids): only new names need a look-up.
             self._folded &= set(names)
             self._folded.update(n for n in names if n not in self._folded and seg.holder(n[: -len(".json")]) is not None)
-            return len(names) - len(self._folded)
+            self._journal_ids = {i for i in self._journal_ids if seg.holder(i) is None}
+            return len(names) - len(self._folded) + len(self._journal_ids)
+
+    def _refresh_journals(self) -> None:
+        """Read what the journals gained since the last look (hold ``_lock``)."""
+        added, removed = self.journals.refresh()
+        self._journal_ids.difference_update(removed)
+        self._journal_ids.update(added)
 
     def _compact_in_background(self) -> None:
         from consist.catalog import compaction
@@ -175,7 +212,9 @@ class RecordStore:
         claimed = orphans.claim(self.layout, run_id) if hold else create_exclusive(self.layout.id_claim_file(run_id))
         if not claimed:
             return False
-        if generated or not (self.layout.record_path(run_id).exists() or self._in_segments(run_id)):
+        if generated or not (
+            self.layout.record_path(run_id).exists() or self._journal_record(run_id) or self._in_segments(run_id)
+        ):
             return True
         if hold:
             orphans.release(run_id)
@@ -200,6 +239,8 @@ class RecordStore:
         path = self.layout.record_path(run_id)
         data = read_record(path)
         if data is None:
+            data = self._journal_record(run_id)
+        if data is None:
             if not os.path.isdir(self.layout.segments):
                 return None
             data = self._segment_record(run_id)
@@ -210,6 +251,15 @@ class RecordStore:
         except msgspec.DecodeError:
             log.warning("skipping corrupt run record %s", path)
             return None
+
+    def _journal_record(self, run_id: str) -> bytes | None:
+        """``run_id``'s record in a journal of any process, or None (reads only what was appended since the last look)."""
+        with self._lock:
+            found = self.journals.find(run_id)
+            if found is None:
+                self._refresh_journals()
+                found = self.journals.find(run_id)
+            return found
 
     def _segment_record(self, run_id: str) -> bytes | None:
         with self._lock:
@@ -261,7 +311,7 @@ class RecordStore:
         return None
 
     def iter_fresh(self) -> Iterator[Run]:
-        """Every readable fresh record, once per run id; corrupt files are reported by name and skipped."""
+        """Every readable fresh record, once per run id; corrupt ones are reported by file and skipped."""
         found: dict[str, Run] = {}
         for name in sorted(fresh_names(self.layout)):
             path = self.layout.fresh / name
@@ -275,4 +325,17 @@ class RecordStore:
                 continue
             if run.id not in found or name == f"{run.id}.json":  # a copy under another name is no second run
                 found[run.id] = run
+        with self._lock:
+            self._refresh_journals()
+            lines = list(self.journals.lines())
+            damaged = [name for name, f in self.journals.files.items() if f.damaged]
+        for name in damaged:
+            log.warning("skipping corrupt run records in %s", self.layout.fresh / name)
+        for name, _, run_id, data in lines:
+            if run_id in found:
+                continue
+            try:
+                found[run_id] = decode_run(data)
+            except msgspec.DecodeError:
+                log.warning("skipping corrupt run record %s in %s", run_id, self.layout.fresh / name)
         yield from found.values()

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
 from consist.catalog import compaction, segment_ids, segment_records, segment_sums, segments
+from consist.catalog.journal_index import JournalIndex
 from consist.catalog.records import decode_run, encode_run, fresh_names
 from consist.models import Artifact, CodeInfo, Run
 
@@ -221,6 +222,13 @@ def _from_fresh_and_rows(layout: Layout, parquet: Path | None) -> tuple[list[Run
         except (OSError, msgspec.DecodeError):
             continue
         fresh.setdefault(run.id, run)
+    journals = JournalIndex(layout.fresh)
+    journals.refresh()
+    for _, _, run_id, data in journals.lines():
+        try:
+            fresh.setdefault(run_id, decode_run(data))
+        except msgspec.DecodeError:
+            continue
     runs, lost = [], []
     for row in rows:
         try:

@@ -27,7 +27,7 @@ import zlib
 
 import msgspec
 
-from consist.atomic import name_target, write_bytes
+from consist.atomic import name_target, read_small, write_bytes
 from consist.identity.reasons import StepComponents
 from consist.models import enc_hook
 
@@ -39,21 +39,20 @@ _MARK = 0xC1
 _HEAD = struct.Struct("<BII")
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=enc_hook)
+# Histories this process has seen in the frame format: an append need not read their first byte.
+_framed: set[str] = set()
 _decoder = msgspec.msgpack.Decoder(StepComponents)
 _old_list = msgspec.msgpack.Decoder(list[StepComponents])
 
 
 def read(path: str) -> list[StepComponents]:
     """The runs kept in the history file at ``path``, newest first, each run once."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return []
+    data = read_small(path)
     if not data:
         return []
     if data[0] != _MARK:
         return _read_old(data)
+    _framed.add(path)
     newest_first: list[StepComponents] = []
     seen: set[str] = set()
     for components in reversed(_frames(data)):
@@ -73,7 +72,7 @@ def append(path: str, components: StepComponents, recent: list[StepComponents]) 
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
-        if size + len(frame) > MAX_BYTES or (size and _first_byte(fd) != _MARK):
+        if size + len(frame) > MAX_BYTES or (size and path not in _framed and _first_byte(fd) != _MARK):
             rewrite = True  # grown too long, or still in the earlier format
         else:
             rewrite = False

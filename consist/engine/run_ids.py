@@ -1,8 +1,16 @@
-"""Run ids: a wanted one (suffixed when taken) or one generated from the step name, claimed exclusively."""
+"""Run ids: a wanted one (suffixed when taken) or one generated from the step name.
+
+An execution claims its id exclusively (the claim also marks it running, see
+:mod:`consist.catalog.orphans`). A cache hit's generated id is not claimed: it makes no
+folder, and its id is unique without a file (the second it was drawn in, 32 random bits,
+never drawn twice by one process), which saves two file-system entries a hit.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import random
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -32,6 +40,30 @@ def claim_run_id(records: RecordStore, name: str, wanted: str | None, *, hold: b
         candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
         if records.claim_id(candidate, generated=True, hold=hold):
             return candidate
+
+
+def hit_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
+    """The id a cache hit is recorded under: ``wanted`` claimed as in :func:`claim_run_id`, or a generated one."""
+    if wanted is not None:
+        return claim_run_id(records, name, wanted)
+    safe = _id_prefix(name)
+    while True:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        candidate = f"{safe}-{stamp}-{_hit_random.getrandbits(32):08x}"
+        if stamp != _drawn[0]:
+            _drawn[:] = [stamp, set()]
+        if candidate not in _drawn[1]:
+            _drawn[1].add(candidate)
+            return candidate
+
+
+_drawn: list = ["", set()]  # the second of the latest draw, and the unclaimed ids this process drew in it
+
+# Hit ids draw from a private generator seeded from the OS (a system call per draw costs a
+# tenth of a hit), reseeded in a forked child so that parent and child never draw alike;
+# private, so a step calling random.seed() cannot make two processes draw the same ids.
+_hit_random = random.Random()
+os.register_at_fork(after_in_child=_hit_random.seed)
 
 
 @functools.lru_cache(maxsize=1024)

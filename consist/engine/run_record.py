@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from consist.engine.spec import StepSpec
 
 _HOST = socket.gethostname()
+_PID = [os.getpid()]  # os.getpid() is a system call: asked once, and again in a forked child
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 _FACET_STR_MAX = 256  # characters: a longer config string is not a facet
 
 
@@ -58,7 +61,7 @@ def write_record(
         "meta": {} if bare else dict(spec.meta),
         "ended_at": time.time(),
         "host": _HOST,
-        "pid": os.getpid(),
+        "pid": _PID[0],
         "kind": spec.kind,
     }
     if prep is not None:

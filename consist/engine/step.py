@@ -30,7 +30,7 @@ from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.engine import run_fields
 from consist.engine.context import RunContext, snapshot_files
-from consist.engine.run_ids import claim_run_id
+from consist.engine.run_ids import claim_run_id, hit_run_id
 from consist.engine.run_record import write_record
 from consist.engine.scenario_config import with_scenario_config
 from consist.errors import ConfigError, InputError, error_context
@@ -213,7 +213,7 @@ def serve_hit(
         host,
         spec,
         prep,
-        run_id or claim_run_id(host.records, spec.name, spec.run_id),
+        run_id or hit_run_id(host.records, spec.name, spec.run_id),
         status="completed",
         outputs=entry.outputs,
         cache_hit=True,
@@ -221,6 +221,7 @@ def serve_hit(
     )
     if run_id is not None:
         orphans.release(run_id)  # a traced block that executed under begin()
+    host.flusher.later([host.records.journal_path])
     return RunResult({a.key: a for a in entry.outputs}, run, True)
 
 
@@ -273,7 +274,7 @@ def finish(host: StepHost, spec: StepSpec, prep: Prepared, ctx: RunContext, reas
     # Last: once the entry exists nothing may fail, or a run recorded failed (a full disk
     # while writing the bookkeeping above) would still be served as a cache hit.
     # Plain paths as recorded (a mount URI through its table): no Path object per output.
-    written = [*(a.uri if "://" not in a.uri else a.path for a in produced), host.layout.record_file(run.id)]
+    written = [*(a.uri if "://" not in a.uri else a.path for a in produced), host.records.journal_path]
     if spec.cache_mode == "readonly":
         host.flusher.written(written)
     elif host.flusher.mode == "step":  # every byte the entry names is on disk first

@@ -20,7 +20,7 @@ How it stays fast and fresh
     through a dynamic filter. Declared columns are cast to the
     declared types (integers to BIGINT); columns a file lacks are NULL. Before every
     query (``tracker.run_query``) a version token (the names of the fresh records and
-    segments, and the ingestion manifest) is compared with the one the views were built
+    segments, each record journal's size, and the ingestion manifest) is compared with the one the views were built
     at; they are rebuilt only if it changed. A query of the views alone never loads the
     run records into the connection when the sources' listing saved by an earlier
     process still holds (:mod:`consist.views.saved_sources`).

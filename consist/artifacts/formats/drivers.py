@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars
+from consist.artifacts.formats import table_memo
+from consist.artifacts.formats.frames import LOAD_KINDS, from_arrow, from_polars, to_pandas
 from consist.artifacts.formats.literal import glob_escape
 from consist.errors import ConfigError
 
@@ -75,25 +76,22 @@ def _small_bytes(path: Path) -> bytes | None:
 def _read_arrow(path: Path) -> tuple[Any, bool]:
     """The Parquet file (or dataset folder) at ``path`` as an Arrow table, and whether it is small.
 
-    A small file is read whole into memory and decoded on this thread: ``read_table``'s
-    dataset machinery and thread pool cost 0.3-0.6 ms a call, several times the work for
-    the few-thousand-row files most steps write.
+    A small file is decoded on this thread, once per process while it is unchanged
+    (:mod:`consist.artifacts.formats.table_memo`).
     """
+    table = table_memo.read_small(path)
+    if table is not None:
+        return table, True
     import pyarrow.parquet as pq
 
-    data = _small_bytes(path)
-    if data is None:
-        return pq.read_table(path), False
-    import pyarrow as pa
-
-    return pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False), True
+    return pq.read_table(path), False
 
 
 def _load_parquet(path: Path, as_: str) -> Any:
     if as_ == "pandas":
         # Through Arrow so that a pandas index logged with the frame comes back.
         table, small = _read_arrow(path)
-        return table.to_pandas(use_threads=not small)
+        return to_pandas(table, use_threads=not small)
     if as_ == "arrow":
         return _read_arrow(path)[0]
     if as_ == "duckdb":

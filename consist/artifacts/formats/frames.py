@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from consist.atomic import name_target, temp_name, write_bytes, write_new
 from consist.errors import ConfigError, DiskWriteError
 
@@ -188,12 +190,54 @@ def from_polars(df: Any, as_: str) -> Any:
     raise ValueError(as_)
 
 
+# Columns Arrow converts to pandas the same way with or without the pandas metadata.
+_PLAIN_NUMPY = frozenset(
+    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
+)
+
+
+def to_pandas(table: Any, use_threads: bool = True) -> Any:
+    """A pyarrow Table as a pandas DataFrame, as ``table.to_pandas`` makes it.
+
+    A frame pandas wrote with its default index and only plain numeric or bool columns
+    converts without its pandas metadata: rebuilding the index and column labels from it
+    is a third of loading a 1,000-row file, and gives the same frame.
+    """
+    meta = table.schema.metadata
+    raw = meta.get(b"pandas") if meta else None
+    if raw is not None and _plain_pandas(raw, table):
+        return table.replace_schema_metadata(None).to_pandas(use_threads=use_threads)
+    return table.to_pandas(use_threads=use_threads)
+
+
+def _plain_pandas(raw: bytes, table: Any) -> bool:
+    """Whether the pandas metadata ``raw`` asks for nothing a metadata-free conversion misses."""
+    try:
+        meta = msgspec.json.decode(raw)
+        range_index = {"kind": "range", "name": None, "start": 0, "stop": table.num_rows, "step": 1}
+        labels = meta.get("column_indexes", [])
+        if meta.get("index_columns") != [range_index] or meta.get("attributes") or len(labels) != 1:
+            return False
+        if labels[0].get("name") is not None or labels[0].get("pandas_type") != "unicode":
+            return False
+        columns = meta["columns"]
+        if len(columns) != table.num_columns:
+            return False
+        for column, name, chunked in zip(columns, table.column_names, table.columns):
+            plain = column.get("numpy_type") in _PLAIN_NUMPY and column.get("pandas_type") == column.get("numpy_type")
+            if not plain or column.get("metadata") is not None or column.get("name") != name or chunked.null_count:
+                return False
+        return True
+    except (msgspec.DecodeError, AttributeError, KeyError, TypeError):
+        return False
+
+
 def from_arrow(table: Any, as_: str) -> Any:
     """Convert a pyarrow Table to the requested kind."""
     if as_ == "arrow":
         return table
     if as_ == "pandas":
-        return table.to_pandas()
+        return to_pandas(table)
     import polars as pl
 
     return from_polars(pl.from_arrow(table), as_)

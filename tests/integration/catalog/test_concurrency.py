@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from consist import Tracker
+from tests.helpers.journals import fresh_ids
 
 WRITERS = 8
 RUNS_EACH = 250
@@ -77,7 +78,7 @@ def test_eight_processes_lose_no_records(tmp_path: Path):
     assert sorted(r.id for r in tracker.find_runs(status=None)) == expected
     # Folded fresh files stay a grace period for outside readers: count the runs no segment holds yet.
     tracker.records.segments.refresh()
-    unfolded = [n for n in os.listdir(tracker.layout.fresh) if tracker.records.segments.holder(n[: -len(".json")]) is None]
+    unfolded = [i for i in fresh_ids(tracker.layout.fresh) if tracker.records.segments.holder(i) is None]
     assert tracker.layout.segments.exists() and len(unfolded) < WRITERS * RUNS_EACH
     con = duckdb.connect(db_path, read_only=True)
     assert con.execute("SELECT count(*), count(DISTINCT id) FROM runs").fetchone() == (len(expected), len(expected))

@@ -14,6 +14,7 @@ from sqlmodel import select
 import consist
 from consist import ConfigError, RunNotFoundError, Tracker, use_tracker
 from consist.catalog import segments
+from tests.helpers.journals import fresh_ids
 
 STEPS = '''
 import sys
@@ -225,11 +226,11 @@ def test_queries_agree_across_processes_and_compaction(project: Path):
     assert [row[1:] for row in before["pivot"]] == [[0.5, "car"]] * 3 + [[0.7, "bus"]] * 3
     assert before["adbc"] == 2 and before["plain"] == 6 and before["sql"] == 10
     assert ask("compact") == before
-    fresh = (project / "runs" / ".consist" / "records" / "fresh").glob("*.json")
-    # Folded fresh files stay a grace period for outside readers: every record is in a segment now.
+    fresh = fresh_ids(project / "runs" / ".consist" / "records" / "fresh")
+    # Folded fresh records stay a grace period for outside readers: every record is in a segment now.
     held = segments.SegmentCatalog(project / "runs" / ".consist" / "records" / "segments")
     held.refresh()
-    assert [f for f in fresh if not f.name.startswith(".") and held.holder(f.stem) is None] == []
+    assert fresh and [run_id for run_id in fresh if held.holder(run_id) is None] == []
     (project / "provenance.duckdb").unlink()  # rebuilt from the records by the next tracker
     assert ask() == before
     assert int(subprocess.run([sys.executable, "pipeline.py", "baseline", "0.5", "car"], cwd=project,

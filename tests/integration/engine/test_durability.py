@@ -19,7 +19,7 @@ import pytest
 from consist import Tracker
 from consist.errors import ConfigError
 
-STEPS = 40
+STEPS = 160  # enough that the kill lands mid-burst however fast steps are
 
 BURST = textwrap.dedent(
     """

@@ -14,7 +14,8 @@ import pytest
 from sqlmodel import func, select
 
 import consist
-from consist.catalog import reader
+from consist.catalog import journal_index, reader
+from tests.helpers.journals import record_line
 from tests.helpers.views import Person, make_tracker, query, run_sim
 
 
@@ -30,12 +31,18 @@ def record_reads(monkeypatch):
     """How many run record files the catalog reader opens (in every tracker of this process)."""
     reads = []
     real = reader.read_record
+    real_journal = journal_index.JournalIndex._read
 
     def counting(path):
         reads.append(path)
         return real(path)
 
+    def counting_journal(index, name, known, st):
+        reads.append(index.folder / name)
+        return real_journal(index, name, known, st)
+
     monkeypatch.setattr(reader, "read_record", counting)
+    monkeypatch.setattr(journal_index.JournalIndex, "_read", counting_journal)  # records in journals
     return reads
 
 
@@ -90,9 +97,11 @@ def test_a_record_damaged_in_place_is_reported_not_served_from_the_listing(tmp_p
     run_sim(tracker, "baseline", 2030, 1)
     second = run_sim(tracker, "baseline", 2040, 2)
     assert count_rows(tracker) == 6
-    record = tracker.layout.record_path(second.run.id)
+    record, at, line = record_line(tracker.layout.fresh, second.run.id)  # its line in the journal
     st = record.stat()
-    record.write_bytes(b"{not json" + b" " * max(0, st.st_size - 9))
+    with open(record, "r+b") as fh:
+        fh.seek(at)
+        fh.write(b"{not json" + b" " * max(0, len(line) - 9))
     os.utime(record, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert record.stat().st_size == st.st_size
     with caplog.at_level(logging.WARNING, logger="consist.catalog"):

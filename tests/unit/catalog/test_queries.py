@@ -9,6 +9,7 @@ from sqlmodel import select
 
 import consist
 from consist import Tracker, use_tracker
+from tests.helpers.journals import record_line
 
 
 def simulate(year: int, alpha: float, mode: str) -> pd.DataFrame:
@@ -185,7 +186,7 @@ def test_run_ids_never_reach_outside_the_records_folder(tracker):
     """A run id with path separators or a leading dot finds nothing, even if a file sits there."""
     with use_tracker(tracker):
         real = consist.run(fn=lambda: None, name="step").run
-    (tracker.layout.root / "records" / "evil.json").write_bytes((tracker.layout.fresh / f"{real.id}.json").read_bytes())
+    (tracker.layout.root / "records" / "evil.json").write_bytes(record_line(tracker.layout.fresh, real.id)[2])
     for bad in ("../evil", ".hidden", "a/b"):
         with pytest.raises(consist.RunNotFoundError):
             tracker.get_run(bad)
