@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consist.artifacts.layout import Layout
-from consist.catalog import journal, journal_index, segment_ids, segment_records, segment_sums
+from consist.catalog import held_journals, journal, journal_index, segment_ids, segment_records, segment_sums
 from consist.catalog import segments
 from consist.catalog.codec import DEFAULT_COMPACT_THRESHOLD, decode_id, fresh_names
 from consist.errors import DiskWriteError
@@ -136,7 +136,7 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
     deleted or folded.
     """
     by_id = _fresh_by_id(layout, catalog, report)
-    journals = _journal_records(layout, by_id)
+    journals, idents, known = _journal_records(layout, by_id)
     held = catalog.read_records(run_id for run_id in by_id if catalog.holder(run_id) is not None)
     pairs, leftovers = [], []
     for run_id, copies in by_id.items():
@@ -151,6 +151,7 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
                 leftovers.append((run_id, path))
             elif path in journals:
                 _set_line_aside(layout, path, run_id, data, report)
+                idents.pop(path, None)  # not wholly held: read it again next time
             else:
                 _set_aside(layout, path, run_id, report)
     if pairs:
@@ -172,22 +173,54 @@ def _fold_fresh(layout: Layout, catalog: segments.SegmentCatalog, report: Compac
     for path, found in journals.items():
         if found.sealed:
             _settle_journal(layout, path, found, path in waiting, report)
+        if not found.damaged and path in idents and (path in waiting or not found.sealed):
+            held_journals.remember(path, idents[path], tuple(found.records))  # waits: no need to read it again
+    _settle_known(catalog, known, report)
+
+
+def _settle_known(catalog: segments.SegmentCatalog, known: dict[Path, tuple[str, ...]], report: CompactionReport) -> None:
+    """Delete remembered journals (see :mod:`consist.catalog.held_journals`) once sealed and settled."""
+    now = time.time()
+    for path, ids in known.items():
+        holders = [catalog.holder(run_id) for run_id in ids]
+        if None in holders:  # a segment lost meanwhile: read the journal again and fold it anew
+            held_journals.forget(path)
+            report.pending += 1
+            continue
+        # Sealed first, then unchanged: a line appended before the writer let go shows in the identity.
+        settled = all(now - catalog.infos[h].mtime >= GRACE_S for h in holders) and journal_index.sealed(path)
+        if settled and held_journals.known_ids(path, held_journals.identity(path)) is not None:
+            _unlink(path)
+            held_journals.forget(path)
+        else:
+            report.pending += 1
 
 
 def _journal_records(
     layout: Layout, by_id: dict[str, list[tuple[Path, bytes, Run]]]
-) -> dict[Path, journal_index.JournalFile]:
-    """Add every journal's records to ``by_id`` (after the record files); the journals read (sealed or not)."""
-    journals = {}
-    for name in journal_index.journal_names(layout.fresh):
+) -> tuple[dict[Path, journal_index.JournalFile], dict[Path, held_journals.Identity | None], dict[Path, tuple[str, ...]]]:
+    """Add the journals' records to ``by_id`` (after the record files).
+
+    Returns the journals read (sealed or not) with their identities taken before reading,
+    and the run ids of those skipped as remembered wholly held (:mod:`consist.catalog.held_journals`).
+    """
+    journals, idents, known = {}, {}, {}
+    names = journal_index.journal_names(layout.fresh)
+    held_journals.prune(layout.fresh, names)
+    for name in names:
         path = layout.fresh / name
+        idents[path] = ident = held_journals.identity(path)
+        ids = held_journals.known_ids(path, ident)
+        if ids is not None:
+            known[path] = ids
+            continue
         journals[path] = found = journal_index.read_journal(path, sealed_first=True)
         for run_id, (offset, data) in found.records.items():
             try:
                 by_id.setdefault(run_id, []).append((path, data, _decoder.decode(data)))
             except msgspec.DecodeError:
                 found.damaged.append(offset)
-    return journals
+    return journals, idents, known
 
 
 def _settle_journal(
