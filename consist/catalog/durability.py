@@ -100,7 +100,8 @@ class Flusher:
             if self._thread is None or self._pid != os.getpid():  # none yet, or forked: threads do not follow
                 self._pid = os.getpid()
                 self._start()
-        self._wake.set()
+        if not self._wake.is_set():  # already woken: the coming flush takes these too
+            self._wake.set()
 
     def flush(self) -> None:
         """fsync everything noted so far, in the order it was noted.
