@@ -7,8 +7,6 @@ paths. Drivers are plain functions in a registry, each testable alone.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,14 +60,10 @@ def _small_bytes(path: Path) -> bytes | None:
 
     One open and one read: a missing file raises ``FileNotFoundError`` here.
     """
-    try:
-        fh = open(path, "rb")
-    except IsADirectoryError:  # a dataset folder
+    opened = table_memo.open_small(path, _SMALL_PARQUET)
+    if opened is None:
         return None
-    with fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_size > _SMALL_PARQUET:
-            return None
+    with opened[0] as fh:
         return fh.read()
 
 

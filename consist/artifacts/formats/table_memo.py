@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, BinaryIO
 
 BUDGET = 64 << 20  # bytes of Arrow tables remembered per process
 SMALL = 8 << 20  # bytes: larger files are read as a dataset, not remembered
@@ -41,14 +41,11 @@ def read_small(path: os.PathLike[str] | str) -> Any | None:
     A missing file raises ``FileNotFoundError``.
     """
     where = os.fspath(path)
-    try:
-        fh = open(where, "rb")
-    except IsADirectoryError:  # a dataset folder
+    opened = open_small(where, SMALL)
+    if opened is None:
         return None
+    fh, before = opened
     with fh:
-        before = os.fstat(fh.fileno())
-        if not stat.S_ISREG(before.st_mode) or before.st_size > SMALL:
-            return None
         key = _key(where, before)
         with _lock:
             table = _tables.get(key)
@@ -61,6 +58,22 @@ def read_small(path: os.PathLike[str] | str) -> Any | None:
     if _key(where, after) == key:
         _remember(key, table)
     return table
+
+
+def open_small(path: os.PathLike[str] | str, limit: int) -> tuple[BinaryIO, os.stat_result] | None:
+    """``path`` opened for reading with its ``fstat``, if a regular file of at most ``limit`` bytes; else None.
+
+    A missing file raises ``FileNotFoundError``; a folder (a dataset) gives None.
+    """
+    try:
+        fh = open(path, "rb")
+    except IsADirectoryError:
+        return None
+    st = os.fstat(fh.fileno())
+    if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+        fh.close()
+        return None
+    return fh, st
 
 
 def _decode(data: bytes) -> Any:

@@ -13,18 +13,7 @@ from pathlib import Path
 import pytest
 
 from consist import Tracker
-from tests.helpers.journal_steps import step
-
-
-@pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "executions.txt"
-    monkeypatch.setenv("JOURNAL_LOG", str(path))
-    return path
-
-
-def executions(log: Path) -> list[int]:
-    return [int(line) for line in log.read_text().split()] if log.exists() else []
+from tests.helpers.journal_steps import executions, log, step  # noqa: F401 - log is a fixture
 
 
 def entry_files(tracker: Tracker) -> list[Path]:

@@ -16,15 +16,8 @@ import pytest
 
 from consist import Tracker
 from consist.catalog import compaction, journal_index
-from tests.helpers.journal_steps import step
+from tests.helpers.journal_steps import log, step  # noqa: F401 - log is a fixture
 from tests.helpers.journals import fresh_ids
-
-
-@pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "executions.txt"
-    monkeypatch.setenv("JOURNAL_LOG", str(path))
-    return path
 
 
 @pytest.fixture

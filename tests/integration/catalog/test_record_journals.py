@@ -23,7 +23,7 @@ import pytest
 from consist import Tracker
 from consist.catalog import compaction
 from consist.catalog.journal_index import is_journal, read_journal
-from tests.helpers.journal_steps import step
+from tests.helpers.journal_steps import executions, log, step  # noqa: F401 - log is a fixture
 from tests.helpers.journals import fresh_ids, record_line
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,7 +33,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, ROOT)
     from consist import Tracker
-    from tests.helpers.journal_steps import step
+    from tests.helpers.journal_steps import executions, log, step  # noqa: F401 - log is a fixture
 
     run_dir, first, count, threshold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     tracker = Tracker(run_dir=run_dir, db_path=Path(run_dir).parent / "catalog.duckdb")
@@ -46,17 +46,6 @@ WRITER = textwrap.dedent(
         time.sleep(0.02)
     """
 ).replace("ROOT", repr(str(ROOT)))
-
-
-@pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "executions.txt"
-    monkeypatch.setenv("JOURNAL_LOG", str(path))
-    return path
-
-
-def executions(log: Path) -> list[int]:
-    return [int(line) for line in log.read_text().split()] if log.exists() else []
 
 
 def writer(run_dir: Path, first: int, count: int, threshold: int = 256) -> subprocess.Popen:
