@@ -105,6 +105,7 @@ def compact(
             report.skipped = True
             return report
         journal.seal_own(layout.fresh)
+        journal.remove_abandoned_temps(layout.fresh)
         catalog = segments.SegmentCatalog(layout.segments)
         catalog.refresh()
         report.deleted_segments = _collect_garbage(layout, catalog)

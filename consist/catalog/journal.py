@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 
 from consist.atomic import name_target
-from consist.catalog.journal_index import IDLE_S, PREFIX, SUFFIX
+from consist.catalog.journal_index import IDLE_S, PREFIX, STALE_S, SUFFIX
 
 try:
     import fcntl
@@ -181,3 +181,27 @@ class JournalWriter:
             except OSError:
                 pass
         self._fd, self._last = -1, None
+
+
+def remove_abandoned_temps(folder: Path) -> int:
+    """Delete journal temp files a killed writer left; how many.
+
+    A journal is created empty under a temporary name and renamed at once (records are
+    appended only after), so a temp file older than :data:`STALE_S` holds nothing and
+    has no writer.
+    """
+    removed = 0
+    cutoff = time.time() - STALE_S
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith("." + PREFIX) and entry.name.endswith(SUFFIX + ".tmp"):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

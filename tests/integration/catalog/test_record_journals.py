@@ -22,7 +22,7 @@ import pytest
 
 from consist import Tracker
 from consist.catalog import compaction
-from consist.catalog.journal_index import is_journal, read_journal
+from consist.catalog.journal_index import STALE_S, is_journal, read_journal
 from tests.helpers.journal_steps import executions, log, step  # noqa: F401 - log is a fixture
 from tests.helpers.journals import fresh_ids, record_line
 
@@ -228,3 +228,18 @@ def test_a_hit_writes_one_record_and_claims_no_id(tmp_path, log, monkeypatch):
     assert journal.stat().st_size > size and executions(log) == [1]
     assert all(Tracker(run_dir=tmp_path / "runs").get_run(h.run.id).reused_run_id == hits[0].run.reused_run_id
                for h in hits)  # fmt: skip
+
+
+def test_compaction_removes_a_journal_temp_file_a_killed_writer_left(tmp_path, log):
+    tracker = Tracker(run_dir=tmp_path / "runs")
+    tracker.run(step, name="step", config={"i": 1}, outputs=["o"])
+    fresh = tracker.layout.fresh
+    abandoned = fresh / ".~journal-20260101-000000-123-abcdef1.json.tmp"  # killed between create and rename
+    starting = fresh / ".~journal-20260101-000001-124-abcdef2.json.tmp"  # another writer, just now
+    abandoned.touch()
+    starting.touch()
+    old = os.stat(abandoned).st_mtime - 2 * STALE_S
+    os.utime(abandoned, (old, old))
+    tracker.compact()
+    assert not abandoned.exists() and starting.exists()
+    assert [r.id for r in Tracker(run_dir=tmp_path / "runs").find_runs(status=None)] != []
