@@ -41,20 +41,24 @@ def read_small(path: os.PathLike[str] | str) -> Any | None:
     A missing file raises ``FileNotFoundError``.
     """
     where = os.fspath(path)
+    st = os.stat(where)  # a remembered table costs this one call
+    if not stat.S_ISREG(st.st_mode) or st.st_size > SMALL:
+        return None
+    seen = _key(where, st)
+    with _lock:
+        table = _tables.get(seen)
+        if table is not None:
+            _tables.move_to_end(seen)
+            return table
     opened = open_small(where, SMALL)
     if opened is None:
         return None
     fh, before = opened
     with fh:
-        key = _key(where, before)
-        with _lock:
-            table = _tables.get(key)
-            if table is not None:
-                _tables.move_to_end(key)
-                return table
         data = fh.read()
         after = os.fstat(fh.fileno())  # written to meanwhile: decode, but remember nothing
     table = _decode(data)
+    key = _key(where, before)
     if _key(where, after) == key:
         _remember(key, table)
     return table
