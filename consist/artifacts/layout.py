@@ -7,7 +7,8 @@
       records/fresh/<run_id>.json   one record per run (catalogs of earlier versions)
       records/segments/*.parquet    compacted records (see consist.catalog)
       index/<sig[:2]>/<sig>         cache index: signature -> producing run and outputs
-      ids/<id[:2]>/<id>             claims on run ids of executions and user-chosen ones
+      ids/<id[:2]>/<id>             claims on chosen run ids (and on generated ones where folders take no mark)
+      ids/key                       this catalog's key for marking the run folders it creates (see orphans)
       records/corrupt/              unreadable record files, moved aside and reported
       hashmemo/                     stat memo of content hashes
       code/<code_hash>.txt          source text behind code identities
@@ -37,7 +38,7 @@ class Layout:
 
     __slots__ = (
         "root", "fresh", "segments", "corrupt", "index", "ids", "hashmemo", "code", "last", "schemas", "hot", "links",
-        "db_pointer", "_fresh", "_index", "_ids",
+        "db_pointer", "claim_key", "_fresh", "_index", "_ids",
     )  # fmt: skip
 
     def __init__(self, root: Path) -> None:
@@ -54,6 +55,7 @@ class Layout:
         self.hot = root / "hot"
         self.links = root / "links"
         self.db_pointer = root / "db_path"  # text: the catalog file this folder was last used with
+        self.claim_key = f"{self.ids}/key"  # text: the key run folders are marked with (catalog.orphans)
         self._fresh, self._index, self._ids = str(self.fresh), str(self.index), str(self.ids)
 
     def record_path(self, run_id: str) -> Path:

@@ -1,9 +1,11 @@
 """Run ids: a wanted one (suffixed when taken) or one generated from the step name.
 
 An execution claims its id exclusively (the claim also marks it running, see
-:mod:`consist.catalog.orphans`). A cache hit's generated id is not claimed: it makes no
-folder, and its id is unique without a file (the second it was drawn in, 32 random bits,
-never drawn twice by one process), which saves two file-system entries a hit.
+:mod:`consist.catalog.orphans`): a wanted id with a claim file, a generated one by
+creating its run folder (:func:`claim_run_folder`). A cache hit's generated id is not
+claimed: it makes no folder, and its id is unique without a file (the second it was
+drawn in, 32 random bits, never drawn twice by one process), which saves two
+file-system entries a hit.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import time
 from typing import TYPE_CHECKING
 
 from consist.artifacts.files import check_key, truncate_name
+from consist.catalog import orphans
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from consist.artifacts.layout import Layout
     from consist.catalog.records import RecordStore
 
 
@@ -39,6 +45,15 @@ def claim_run_id(records: RecordStore, name: str, wanted: str | None, *, hold: b
     while True:  # claimed exclusively: two runs drawing one id must not share a record
         candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
         if records.claim_id(candidate, generated=True, hold=hold):
+            return candidate
+
+
+def claim_run_folder(layout: Layout, run_dir: Path, name: str) -> str:
+    """A generated id for an execution, claimed by creating ``<run_dir>/<id>/`` (held as running)."""
+    safe, folder = _id_prefix(name), str(run_dir)
+    while True:  # a name taken (another process's run, a user's folder) draws again
+        candidate = f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        if orphans.claim_folder(layout, f"{folder}/{candidate}", candidate):
             return candidate
 
 

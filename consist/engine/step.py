@@ -30,7 +30,7 @@ from consist.engine import live_steps
 from consist.engine import binding, hydration, outputs, replay
 from consist.engine import run_fields
 from consist.engine.context import RunContext, snapshot_files
-from consist.engine.run_ids import claim_run_id, hit_run_id
+from consist.engine.run_ids import claim_run_folder, claim_run_id, hit_run_id
 from consist.engine.run_record import write_record
 from consist.engine.scenario_config import with_scenario_config
 from consist.errors import ConfigError, InputError, error_context
@@ -232,6 +232,12 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     ``run_id``: one already taken (see :func:`consist.engine.hydration.own_folder_id`).
     """
     # A folder of a run still going is never an orphan: its id is held while it runs.
+    if run_id is None and spec.run_id is None:  # the folder is the claim
+        run_id = claim_run_folder(host.layout, host.run_dir, spec.name)
+        return RunContext(
+            run_id=run_id, name=spec.name, run_dir=host.run_dir / run_id, hasher=host.hasher, config=spec.config,
+            inputs=prep.inputs, mounts=host.mounts, real_dir=True,
+        )
     if run_id is None:
         run_id = claim_run_id(host.records, spec.name, spec.run_id, hold=True)
     else:
