@@ -7,7 +7,9 @@ ever name.
 
 **Claims.** An id the user chose (``run_id=``, a scenario's name) is claimed with an
 exclusive create of ``ids/<shard>/<id>`` and then checked against the records. A
-generated id (``<step>-<YYYYmmdd>-<HHMMSS>-<8 hex>``) needs no such check: it is
+generated id (``<step>-<YYYYmmdd>-<HHMMSS>-<8 hex>``) needs no such check: it carries
+the second it was drawn in and 32 random bits, so only a run drawing in the same second
+can collide with it (a cache hit's id, unclaimed, at odds of 1 in 4 billion). It is
 claimed by creating its run folder with an exclusive ``mkdir`` (:func:`claim_folder`),
 which is atomic on every local and network file system; a name already taken (by
 another process, or by a user's folder) draws a new id. That saves the claim file, a
