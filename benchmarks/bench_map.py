@@ -7,7 +7,8 @@ Three figures, each against a baseline measured in the same run:
 - speed-up: ``--configs`` configs of about ``--ms`` ms of CPU each, mapped inline
   (``executor=None``, one after the other in this process) and on ``--workers`` workers
   of Dask (a ``LocalCluster`` of single-threaded processes), Ray and a spawned process
-  pool, in ``--chunks`` chunks run in rotating order (see :func:`speedups`). Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
+  pool, in ``--chunks`` chunks run in rotating order (see :func:`speedups`). One engine
+  runs at a time (see :func:`start`), and the inline loop is measured beside each. Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
 - engine overhead per shipped task: a map of no-op steps against the executor's own
   no-op round trip (the same number of ``submit`` calls of a function that does
   nothing, then waiting for all). Target: <= 2 ms a task. A map sends several configs
@@ -71,50 +72,54 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def engines(workers: int) -> dict[str, tuple[Any, Callable[[Any], None]]]:
-    """Each engine's executor (as map's executor= takes it) and its no-op round trip."""
-    import distributed
-    import ray
+def start(name: str, workers: int) -> tuple[Any, Callable[[int], Any], Callable[[], None]]:
+    """Start one engine: its executor (as map's executor= takes it), its no-op round trip, and its stop.
 
-    from consist.executors import RayExecutor
-
-    cluster = distributed.LocalCluster(
-        n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-    )
-    client = distributed.Client(cluster)
-    ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    remote_noop = ray.remote(num_cpus=1)(noop)
-    return {  # Dask's round trip: client.submit as a map submits, without get_executor()'s conversion
-        "dask": (client, lambda n: client.gather([client.submit(noop, i, pure=False) for i in range(n)])),
-        "ray": (RayExecutor(), lambda n: ray.get([remote_noop.remote(i) for i in range(n)])),
-        "processes": (pool, lambda n: [f.result() for f in [pool.submit(noop, i) for i in range(n)]]),
-        "_stop": (None, lambda _: (client.close(), cluster.close(), ray.shutdown(), pool.shutdown())),
-    }
-
-
-def speedups(work: Path, running: dict[str, Any], grid: list[dict], loops: int, chunks: int) -> dict[str, float]:
-    """Seconds each executor takes over ``grid``, in chunks run in rotating order.
-
-    Chunk k of every executor maps the same configs (on its own run folder), and the
-    order rotates per chunk, so a burst of load elsewhere on the machine hits all alike.
+    Only one engine runs at a time: an idle Ray node alone uses about 4% of a core
+    (its raylet and GCS server), which a Dask figure measured beside it would pay.
     """
-    names = ["inline", "dask", "ray", "processes", "dask without consist"]
-    trackers = {name: Tracker(run_dir=work / f"speed-{name.split()[0]}", progress=False) for name in names[:4]}
-    client = running["dask"][0]
+    if name == "dask":
+        import distributed
+
+        cluster = distributed.LocalCluster(
+            n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        )
+        client = distributed.Client(cluster)
+        # Dask's round trip: client.submit as a map submits, without get_executor()'s conversion
+        return (client, lambda n: client.gather([client.submit(noop, i, pure=False) for i in range(n)]),
+                lambda: (client.close(), cluster.close()))
+    if name == "ray":
+        import ray
+
+        from consist.executors import RayExecutor
+
+        ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False, configure_logging=False)
+        remote_noop = ray.remote(num_cpus=1)(noop)
+        return RayExecutor(), lambda n: ray.get([remote_noop.remote(i) for i in range(n)]), ray.shutdown
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return pool, lambda n: [f.result() for f in [pool.submit(noop, i) for i in range(n)]], pool.shutdown
+
+
+def speedups(work: Path, engine: str, executor: Any, grid: list[dict], loops: int, chunks: int) -> dict[str, float]:
+    """Seconds the inline loop and ``engine`` take over ``grid``, in chunks run in rotating order.
+
+    Chunk k of each maps the same configs (on its own run folder), and the order rotates
+    per chunk, so a burst of load elsewhere on the machine hits all alike. On Dask the same
+    work straight through Dask's executor, without consist, runs beside them: the peer.
+    """
+    names = ["inline", engine] + (["dask without consist"] if engine == "dask" else [])
+    trackers = {name: Tracker(run_dir=work / f"speed-{engine}-{name.split()[0]}", progress=False) for name in names[:2]}
     seconds = dict.fromkeys(names, 0.0)
     size = -(-len(grid) // chunks)
     for k in range(chunks):
         part = grid[k * size : (k + 1) * size]
         for name in names[k % len(names) :] + names[: k % len(names)]:
-            if name not in trackers:  # the same work straight through Dask's executor: the peer
-                spent, _ = timed(lambda: client.gather([client.submit(busy, c, loops, pure=False) for c in part]))
+            if name not in trackers:
+                spent, _ = timed(lambda: executor.gather([executor.submit(busy, c, loops, pure=False) for c in part]))
             else:
-                executor = None if name == "inline" else running[name][0]
-                spent, batch = timed(
-                    lambda: trackers[name].map(busy, part, executor=executor, runtime_kwargs={"loops": loops})
-                )
+                spent, batch = timed(lambda: trackers[name].map(
+                    busy, part, executor=None if name == "inline" else executor, runtime_kwargs={"loops": loops}))
                 trackers[name].records.wait_for_compaction()
                 assert batch.executed == len(part), batch
             seconds[name] += spent
@@ -134,45 +139,52 @@ def main() -> None:
     print(f"{args.configs} configs of ~{args.ms:.0f} ms CPU ({loops} loops), {args.workers} workers, in {work}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
-    def sweep(label: str, executor: Any, fn: Any = busy, **options: Any) -> tuple[float, Any]:
-        tracker = Tracker(run_dir=work / label, progress=False)
-        out = timed(lambda: tracker.map(fn, grid, executor=executor, **options))
+    looped = Tracker(run_dir=work / "noop-loop", progress=False)
+    loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
+    print(f"a no-op step recorded in this process (loop of tracker.run): {loop_s / args.configs * 1000:.2f} ms")
+    for engine in ("dask", "ray", "processes"):
+        executor, round_trip, stop = start(engine, args.workers)
+        try:
+            round_trip(4)  # warm: workers started, function shipped once
+            print(f"\n{engine} (the only engine running):")
+            seconds = speedups(work, engine, executor, grid, loops, args.chunks)
+            print(f"  inline loop (executor=None): {seconds['inline']:6.2f} s")
+            for name in [n for n in seconds if n != "inline"]:
+                print(f"  {name}: {seconds[name]:6.2f} s = {seconds['inline'] / seconds[name]:4.2f}x the inline loop"
+                      + ("  (target >= 1.7x)" if name == "dask" else ""))
+            overhead(work, engine, executor, round_trip, grid, loop_s, args.workers)
+            if engine == "dask":
+                cached_remap(work, executor, grid, loops)
+        finally:
+            stop()
+
+
+def overhead(work: Path, engine: str, executor: Any, round_trip: Callable[[int], Any], grid: list[dict],
+             loop_s: float, workers: int) -> None:
+    """Engine overhead per shipped task: no-op steps against the executor's own no-op round trip."""
+    for options in [{}, {"batch_size": 1}] if engine == "dask" else [{}]:
+        bare_s, _ = timed(lambda: round_trip(len(grid)))
+        tracker = Tracker(run_dir=work / f"noop-{engine}-{len(options)}", progress=False)
+        mapped_s, batch = timed(lambda: tracker.map(noop_step, grid, executor=executor, **options))
         tracker.records.wait_for_compaction()  # its CPU must not land in the next figure
-        return out
+        assert batch.shipped == len(grid), batch
+        extra = (mapped_s - bare_s) / len(grid) * 1000
+        # The step's own recording (a loop pays it too) is spread over the workers.
+        beyond = extra - loop_s / len(grid) * 1000 / workers
+        label = "".join(f", {k}={v}" for k, v in options.items())
+        print(f"  overhead{label}: map {mapped_s / len(grid) * 1000:6.2f} ms/task, executor alone "
+              f"{bare_s / len(grid) * 1000:6.2f} ms/task: +{extra:5.2f} ms per task (target <= 2 ms); "
+              f"{beyond:+5.2f} ms beyond recording the step")
 
-    running = engines(args.workers)
-    try:
-        for name in ("dask", "ray", "processes"):
-            running[name][1](4)  # warm: workers started, function shipped once
-        seconds = speedups(work, running, grid, loops, args.chunks)
-        print(f"\ninline loop (executor=None): {seconds['inline']:7.2f} s")
-        for name in ("dask", "ray", "processes", "dask without consist"):
-            print(f"{name:>9}: {seconds[name]:7.2f} s = {seconds['inline'] / seconds[name]:4.2f}x the inline loop")
-        looped = Tracker(run_dir=work / "noop-loop", progress=False)
-        loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
-        print(f"\na no-op step recorded in this process (loop of tracker.run): {loop_s / args.configs * 1000:.2f} ms")
-        print("engine overhead per shipped task (no-op steps vs the executor's own no-op round trip):")
-        for name, options in [("dask", {}), ("ray", {}), ("processes", {}), ("dask", {"batch_size": 1})]:
-            executor, round_trip = running[name]
-            bare_s, _ = timed(lambda: round_trip(args.configs))
-            mapped_s, batch = sweep(f"noop-{name}-{len(options)}", executor, fn=noop_step, **options)
-            assert batch.shipped == args.configs, batch
-            extra = (mapped_s - bare_s) / args.configs * 1000
-            # The step's own recording (a loop pays it too) is spread over the workers.
-            beyond = extra - loop_s / args.configs * 1000 / args.workers
-            label = name + "".join(f", {k}={v}" for k, v in options.items())
-            print(f"{label:>9}: map {mapped_s / args.configs * 1000:6.2f} ms/task, executor alone "
-                  f"{bare_s / args.configs * 1000:6.2f} ms/task: +{extra:5.2f} ms per task (target <= 2 ms); "
-                  f"{beyond:+5.2f} ms beyond recording the step")
-        tracker = Tracker(run_dir=work / "speed-dask", progress=False)  # every config ran there
-        seconds, batch = timed(lambda: tracker.map(busy, grid, executor=running["dask"][0], runtime_kwargs={"loops": loops}))
-        compact_s, _ = timed(tracker.records.wait_for_compaction)
-        print(f"\nfully cached re-map on dask: {batch.shipped} tasks shipped, {batch.hits} hits, "
-              f"{seconds / args.configs * 1000:.3f} ms per config in the client (target <= 1 ms); "
-              f"the background compaction of their records took {compact_s * 1000:.0f} ms more")
-    finally:
-        running["_stop"][1](0)
 
+def cached_remap(work: Path, client: Any, grid: list[dict], loops: int) -> None:
+    """A fully cached re-map on Dask: nothing shipped, time per config in the client."""
+    tracker = Tracker(run_dir=work / "speed-dask-dask", progress=False)  # every config ran there
+    seconds, batch = timed(lambda: tracker.map(busy, grid, executor=client, runtime_kwargs={"loops": loops}))
+    compact_s, _ = timed(tracker.records.wait_for_compaction)
+    print(f"  fully cached re-map: {batch.shipped} tasks shipped, {batch.hits} hits, "
+          f"{seconds / len(grid) * 1000:.3f} ms per config in the client (target <= 1 ms); "
+          f"the background compaction of their records took {compact_s * 1000:.0f} ms more")
 
 if __name__ == "__main__":
     main()
