@@ -107,7 +107,7 @@ def claim_folder(layout: Layout, folder: str, run_id: str) -> bool:
 
 
 def _mark(layout: Layout, folder: str, run_id: str) -> bool:
-    key = _key(layout, create=True) if _can_mark else None
+    key = _key(layout) if _can_mark else None
     if key is None:
         return False
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -131,16 +131,21 @@ def _marked(key: bytes, folder: str, name: str) -> bool:
         return False
 
 
-def _key(layout: Layout, *, create: bool) -> bytes | None:
-    """This catalog's key (made on first use when ``create``), or None when there is none and cannot be."""
+def _key(layout: Layout) -> bytes | None:
+    """This catalog's key for marking (made on first use, then remembered), or None when it cannot be had."""
     path = layout.claim_key
-    key = _keys.get(path) or read_small(path)
-    if key is None and create:
-        key = _new_key(path)
-    if key is None or len(key) != _KEY_BYTES:
-        return None  # a key file someone cut short: claim files, as before
-    _keys[path] = key
+    key = _keys.get(path)
+    if key is None:
+        key = _read_key(path) or _new_key(path)
+        if key is None:
+            return None  # a key file cut short, or no hard links: claim files, as before
+        _keys[path] = key
     return key
+
+
+def _read_key(path: str) -> bytes | None:
+    key = read_small(path)
+    return key if key is not None and len(key) == _KEY_BYTES else None
 
 
 def _new_key(path: str) -> bytes | None:
@@ -156,7 +161,7 @@ def _new_key(path: str) -> bytes | None:
         return None  # no hard links here: claim files, as before
     finally:
         unlink_quietly(temp)
-    return read_small(path)
+    return _read_key(path)
 
 
 def _lock_claim(run_id: str, fd: int) -> None:
@@ -222,7 +227,9 @@ def find(
         entries = list(os.scandir(run_dir))
     except FileNotFoundError:
         return
-    key = _key(layout, create=False) if _can_mark else None
+    # Read afresh, never remembered: a catalog whose .consist was deleted meanwhile has
+    # forgotten the folders it marked, even in a process that knew its old key.
+    key = _read_key(layout.claim_key) if _can_mark else None
     for entry in entries:
         name = entry.name
         if name.startswith(".") or not entry.is_dir(follow_symlinks=False):

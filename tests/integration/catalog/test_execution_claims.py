@@ -164,8 +164,12 @@ def test_folders_consist_did_not_make_for_this_catalog_are_never_found(tmp_path)
     assert all((f / "partial.bin").exists() for f in (renamed, copied))
     assert all((f / "data.csv").exists() for f in users)
     # Without its .consist folder a catalog forgets what it made: a new one finds nothing.
+    forgotten_proc, forgotten = start_sleeper(run_dir, "forgotten")
+    kill(forgotten_proc)
+    backdate(forgotten)
+    assert found(tracker) == [forgotten.name]
     shutil.rmtree(run_dir / ".consist")
-    assert found(Tracker(run_dir=run_dir)) == []
+    assert found(Tracker(run_dir=run_dir)) == [] and (forgotten / "partial.bin").exists()
 
 
 def test_where_folders_take_no_mark_the_claim_file_does_the_same(tmp_path):
