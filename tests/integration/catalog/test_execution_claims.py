@@ -42,6 +42,7 @@ CROWDED = textwrap.dedent(
         with open(log, "a") as f:
             f.write(f"{tag} {i} {_consist_ctx.run_dir.name}\\n")
         return i
+    Path(f"{go}.{tag}").touch()  # ready
     while not os.path.exists(go):
         time.sleep(0.001)
     for i in range(int(steps)):
@@ -107,8 +108,10 @@ def test_two_processes_never_share_an_id_or_a_folder(tmp_path):
         subprocess.Popen([sys.executable, "-c", CROWDED, str(run_dir), str(log), tag, str(go), str(steps)], env=ENV)
         for tag in ("a", "b")
     ]
-    time.sleep(1.0)  # both imported consist: they start together
-    go.touch()
+    deadline = time.time() + 60
+    while not all(Path(f"{go}.{tag}").exists() for tag in ("a", "b")) and time.time() < deadline:
+        time.sleep(0.01)
+    go.touch()  # both imported consist: they start together
     assert [w.wait(timeout=120) for w in workers] == [0, 0]
     lines = [line.split() for line in log.read_text().splitlines()]
     assert len(lines) == 2 * steps  # every step executed once
