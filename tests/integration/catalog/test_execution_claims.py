@@ -25,7 +25,7 @@ from consist.cache.cleanup import collect
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(consist.__file__).parent.parent)}
 
-# Draws the random part of generated ids from 16 values, so that ids drawn in the same
+# Draws the random part of generated ids from 64 values, so that ids drawn in the same
 # second by the two processes (and by one) collide often.
 CROWDED = textwrap.dedent(
     """
@@ -35,7 +35,7 @@ CROWDED = textwrap.dedent(
     from consist import Tracker
     run_dir, log, tag, go, steps = sys.argv[1:6]
     rng = random.Random(os.getpid())
-    run_ids.secrets = types.SimpleNamespace(token_hex=lambda n=None: f"{rng.randrange(16):08x}")
+    run_ids.secrets = types.SimpleNamespace(token_hex=lambda n=None: f"{rng.randrange(64):08x}")
     tracker = Tracker(run_dir=run_dir)
     def work(tag: str, i: int, _consist_ctx=None):
         (_consist_ctx.run_dir / "mine.txt").write_text(f"{tag}-{i}")
