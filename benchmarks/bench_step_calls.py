@@ -81,6 +81,7 @@ def hit(work: Path, repeats: int) -> None:
     pd.DataFrame({"id": range(1000), "value": [i / 1000 for i in range(1000)]}).to_csv(raw, index=False)
     stamp = time.time() - 10  # old enough for the stat memo
     os.utime(raw, (stamp, stamp))
+    time.sleep(2.1)  # the hash memo takes a file 2 s after its last change (its ctime)
     tracker = Tracker(run_dir=work / "hits")
     tracker.records.auto_compact = False
 

@@ -41,6 +41,7 @@ _decoder = msgspec.msgpack.Decoder(CacheEntry)
 _list_decoder = msgspec.msgpack.Decoder(list[CacheEntry])
 # Entries kept per signature for different sets of output keys.
 ALTERNATES = 4
+_READ_MEMO = 4096  # entry files whose decoded entries a CacheIndex keeps
 
 
 class CacheIndex:
@@ -48,6 +49,8 @@ class CacheIndex:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        # Entry file path -> (its inode, size, mtime and ctime when read, the entries it held).
+        self._read: dict[str, tuple[tuple[int, int, int, int], list[CacheEntry]]] = {}
 
     def get(self, signature: str, keys: Iterable[str] = ()) -> CacheEntry | None:
         """The newest entry for ``signature`` with every output in ``keys``; failing that the
@@ -55,8 +58,10 @@ class CacheIndex:
 
         A damaged entry counts as absent.
         """
-        wanted = set(keys)
         entries = self.entries(signature)
+        if len(entries) == 1:  # the usual case: the caller checks that it holds every output asked for
+            return entries[0]
+        wanted = set(keys)
         return next((e for e in entries if wanted <= {a.key for a in e.outputs}), entries[0] if entries else None)
 
     def entries(self, signature: str) -> list[CacheEntry]:
@@ -67,6 +72,14 @@ class CacheIndex:
         configuration's outputs are never served.
         """
         path = self.layout.index_file(signature)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return []
+        state = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        known = self._read.get(path)
+        if known is not None and known[0] == state:
+            return list(known[1])
         data = read_small(path)
         if data is None:
             return []
@@ -86,7 +99,13 @@ class CacheIndex:
                 "(copied or restored over?); the step will run and rewrite it",
                 path, next(e.signature for e in entries if e.signature != signature), signature,
             )  # fmt: skip
-        return kept
+            return kept
+        # Read again only when the file changes (a new inode, size or time; a file that
+        # changed after the stat above is read again next time, as its state is newer).
+        if len(self._read) >= _READ_MEMO:
+            self._read.clear()
+        self._read[path] = (state, kept)
+        return list(kept)
 
     def put(self, entry: CacheEntry, *, durable: bool = False) -> None:
         """Store ``entry`` atomically (at ``layout.index_path``); ``durable`` fsyncs it first.

@@ -63,16 +63,17 @@ def hit_run_id(records: RecordStore, name: str, wanted: str | None) -> str:
         return claim_run_id(records, name, wanted)
     safe = _id_prefix(name)
     while True:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        candidate = f"{safe}-{stamp}-{_hit_random.getrandbits(32):08x}"
-        if stamp != _drawn[0]:
-            _drawn[:] = [stamp, set()]
-        if candidate not in _drawn[1]:
-            _drawn[1].add(candidate)
+        second = int(time.time())
+        if second != _drawn[0]:  # formatted once a second, not once a hit
+            _drawn[:] = [second, time.strftime("%Y%m%d-%H%M%S", time.localtime(second)), set()]
+        candidate = f"{safe}-{_drawn[1]}-{_hit_random.getrandbits(32):08x}"
+        if candidate not in _drawn[2]:
+            _drawn[2].add(candidate)
             return candidate
 
 
-_drawn: list = ["", set()]  # the second of the latest draw, and the unclaimed ids this process drew in it
+# The second of the latest draw, its stamp, and the unclaimed ids this process drew in it.
+_drawn: list = [-1, "", set()]
 
 # Hit ids draw from a private generator seeded from the OS (a system call per draw costs a
 # tenth of a hit), reseeded in a forked child so that parent and child never draw alike;

@@ -93,6 +93,9 @@ def config_identity(config: Any) -> tuple[dict[str, Any], str]:
     """
     if config is None:
         return {}, _NO_CONFIG
+    flat = _flat_key(config) if type(config) is dict else None
+    if flat is not None and (known := _flat_digests.get(flat)) is not None:
+        return dict(config), known  # its snapshot is itself: plain leaves under str keys
     notes: list[list[Any]] = []
     try:
         snap = _Walker("config", notes).walk(config)
@@ -103,11 +106,46 @@ def config_identity(config: Any) -> tuple[dict[str, Any], str]:
             )
         if len(notes) > 1:
             notes.sort(key=_packer.encode)  # walked in the caller's key order; the digest must not be
-        return snap, packed_digest(CONFIG_TAG, snap, notes)
+        chash = packed_digest(CONFIG_TAG, snap, notes)
+        if flat is not None:
+            _remember(_flat_digests, flat, chash)
+        return snap, chash
     except UnhashableInputError:
         raise
     except (OverflowError, UnicodeEncodeError, TypeError, ValueError) as exc:
         raise unencodable(config, "config", exc) from None
+
+
+# Digests this process computed, by what they were computed from: a repeated step (a
+# cache hit) recomputes none of them. Exact keys only: a flat config is keyed by each
+# leaf's exact type and value (a float by its hex form, which keeps -0.0 apart from 0.0).
+_MEMO_SIZE = 4096
+_flat_digests: dict[tuple[Any, ...], str] = {}
+_signatures: dict[tuple[Any, ...], str] = {}
+_input_sets: dict[tuple[Any, ...], str] = {}
+
+
+def _remember(memo: dict[tuple[Any, ...], str], key: tuple[Any, ...], value: str) -> str:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def _flat_key(config: dict[Any, Any]) -> tuple[Any, ...] | None:
+    """A dict of str keys and plain leaves (str, int, bool, None, finite float) as an exact key; None otherwise."""
+    key: list[Any] = []
+    for name, leaf in config.items():
+        kind = type(leaf)
+        if type(name) is not str:
+            return None
+        if kind is float and math.isfinite(leaf):
+            key.append((name, leaf.hex()))
+        elif kind in _PLAIN:
+            key.append((name, kind, leaf))  # the type keeps True, 1 (and 1.0 above) apart
+        else:
+            return None
+    return tuple(key)
 
 
 def config_snapshot(config: Any) -> dict[str, Any]:
@@ -330,8 +368,12 @@ class _Walker:
 
 def inputs_hash(named_hashes: Mapping[str, str]) -> str:
     """Digest of the step's inputs: names and content hashes, order-free."""
+    key = tuple(named_hashes.items())
+    known = _input_sets.get(key)
+    if known is not None:
+        return known
     # Sorted: the order inputs were given in must not change the digest.
-    return digest(INPUTS_TAG, sorted(named_hashes.items()))
+    return _remember(_input_sets, key, digest(INPUTS_TAG, sorted(key)))
 
 
 def code_hash(kind: str, payload: Any) -> str:
@@ -346,7 +388,8 @@ def directory_hash(entries: list[tuple[str, str]]) -> str:
 
 def step_signature(code: str, config: str, inputs: str, epoch: int = 0) -> str:
     """The cache key of a step: code, config and inputs digests (and the cache epoch)."""
-    return digest(STEP_TAG, code, config, inputs, epoch)
+    key = (code, config, inputs, epoch)
+    return _signatures.get(key) or _remember(_signatures, key, digest(STEP_TAG, code, config, inputs, epoch))
 
 
 def diff_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -2,8 +2,10 @@
 
 Owns reading bytes for hashing. A file's hash is ``blake3(content)``; a directory's is
 :func:`consist.identity.digests.directory_hash` over its files. Re-hashing an unchanged large
-file is avoided by a memo keyed on (path, size, mtime_ns, inode), kept in memory and,
-when a memo folder is given, on disk so that a new process benefits too.
+file is avoided by a memo keyed on (path, size, mtime_ns, inode, ctime_ns), kept in memory
+and, when a memo folder is given, on disk so that a new process benefits too. The ctime
+tells a file rewritten in place with its size and mtime put back (``cp -p`` of another
+version over it): no user call can set it back.
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ class _Memo(msgspec.Struct, array_like=True):
     mtime_ns: int
     ino: int
     hash: str
+    ctime_ns: int = -1  # -1: a memo written before ctimes were kept, which never matches
+
+    def holds(self, st: os.stat_result) -> bool:
+        """Whether this memo was taken of the file whose stat is ``st``, unchanged since."""
+        return (self.size, self.mtime_ns, self.ino, self.ctime_ns) == (
+            st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
+        )  # fmt: skip
+
+
+def _memo_of(st: os.stat_result, value: str) -> _Memo:
+    return _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value, st.st_ctime_ns)
+
+
+def _settled(st: os.stat_result) -> bool:
+    """Whether the file last changed long enough ago that a change within the same tick is past."""
+    return time.time() - max(st.st_mtime_ns, st.st_ctime_ns) / 1e9 > _RACY_SECONDS
 
 
 _memo_encoder = msgspec.msgpack.Encoder()
@@ -179,21 +197,19 @@ class Hasher:
             return self._read_hash(path, st.st_size)
         key = absolute or os.path.abspath(path)
         memo = self._memo.get(key) or self._read_disk(key)
-        if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-        ):
+        if memo is not None and memo.holds(st):
             self._memo[key] = memo
             return memo.hash
         value = self._read_hash(path, st.st_size)
-        if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
-            memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
+        self._keep(key, _memo_of(st, value), st)
+        return value
+
+    def _keep(self, key: str, memo: _Memo, st: os.stat_result) -> None:
+        if _settled(st):
             self._memo[key] = memo
             self._write_disk(key, memo)
         else:
-            self._note_recent(key, _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value))
-        return value
+            self._note_recent(key, memo)
 
     def _read_hash(self, path: str | Path, size: int) -> str:
         if size >= _PROGRESS_THRESHOLD and self.progress is not False:
@@ -210,7 +226,7 @@ class Hasher:
         st = os.stat(path)
         key = os.path.abspath(path)
         for memo in (self._memo.get(key) or self._read_disk(key), self._recent.get(key)):
-            if memo is not None and (memo.size, memo.mtime_ns, memo.ino) == (st.st_size, st.st_mtime_ns, st.st_ino):
+            if memo is not None and memo.holds(st):
                 return memo.hash
         return None
 
@@ -218,13 +234,7 @@ class Hasher:
         """Record a hash computed elsewhere (e.g. while writing the file); ``st`` is its stat, if taken."""
         if st is None:
             st = os.stat(path)
-        if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
-            memo = _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value)
-            key = os.path.abspath(path)
-            self._memo[key] = memo
-            self._write_disk(key, memo)
-        else:
-            self._note_recent(os.path.abspath(path), _Memo(st.st_size, st.st_mtime_ns, st.st_ino, value))
+        self._keep(os.path.abspath(path), _memo_of(st, value), st)
 
     def _note_recent(self, key: str, memo: _Memo) -> None:
         if len(self._recent) >= 4096:

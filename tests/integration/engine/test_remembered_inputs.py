@@ -2,8 +2,8 @@
 
 A raw input's artifact is remembered per path, inode and input name while the hasher's
 stat memo says its bytes are unchanged (see ``consist.artifacts.files.raw_artifact``);
-configs are digested afresh on every call; code identity follows the function that
-runs. Each test counts executions with a file the step appends to.
+configs are digested by exact value (see test_remembered_digests.py); code
+identity follows the function that runs. Each test counts executions with a file the step appends to.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from consist import Tracker
-from tests.helpers.files import age
+from tests.helpers.files import age, settled
 
 
 def _counting(log: Path):
@@ -196,3 +196,25 @@ def test_a_redefined_function_under_the_same_name_is_a_miss(tracker, tmp_path):
     exec(source.format(n=2), namespace)
     result = _run(tracker, namespace["step"], raw)
     assert not result.cache_hit and _executions(log) == 2
+
+
+def test_an_input_rewritten_in_place_with_its_size_and_mtime_put_back_is_a_miss(tracker, tmp_path, monkeypatch):
+    """``cp -p`` of another version over the input: same inode, size and mtime; only the ctime moves."""
+    raw, log = tmp_path / "raw.csv", tmp_path / "calls.txt"
+    raw.write_text("a\n1\n")
+    settled(raw, monkeypatch)  # its hash is memoised, in memory and on disk
+    step = _counting(log)
+    first = _run(tracker, step, raw)
+    assert _run(tracker, step, raw).cache_hit and _executions(log) == 1
+    before = raw.stat()
+    with raw.open("r+") as fh:
+        fh.write("a\n2\n")
+    os.utime(raw, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (raw.stat().st_ino, raw.stat().st_size, raw.stat().st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns
+    )
+    second = _run(tracker, step, raw)
+    assert not second.cache_hit and _executions(log) == 2
+    assert second.inputs["raw"].hash == blake3(b"a\n2\n").hexdigest() != first.inputs["raw"].hash
+    fresh = Tracker(run_dir=tracker.run_dir)  # the on-disk memo: a new process reads it
+    assert _run(fresh, step, raw).inputs["raw"].hash == second.inputs["raw"].hash

@@ -9,7 +9,7 @@ import blake3
 
 from consist.identity import hashing
 from consist.identity.hashing import Hasher
-from tests.helpers.files import age
+from tests.helpers.files import age, settled
 
 
 def test_file_hash_is_blake3_of_content(tmp_path: Path):
@@ -46,7 +46,7 @@ def test_unchanged_file_is_not_reread(tmp_path: Path, monkeypatch):
     """A repeat hash of an unchanged (settled) file is served from the memo without reading it."""
     path = tmp_path / "data.csv"
     path.write_text("a,b\n1,2\n")
-    age(path)
+    settled(path, monkeypatch)
     reads = []
     real = hashing.hash_file_uncached
     monkeypatch.setattr(hashing, "hash_file_uncached", lambda p, s=None: reads.append(p) or real(p, s))
