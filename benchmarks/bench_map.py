@@ -8,7 +8,10 @@ Three figures, each against a baseline measured in the same run:
   (``executor=None``, one after the other in this process) and on ``--workers`` workers
   of Dask (a ``LocalCluster`` of single-threaded processes), Ray and a spawned process
   pool, in ``--chunks`` chunks run in rotating order (see :func:`speedups`). One engine
-  runs at a time (see :func:`start`), and the inline loop is measured beside each. Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
+  runs at a time (see :func:`start`), and the inline loop is measured beside each. Dask
+  runs twice: as ``LocalCluster`` starts it, and with its workers' statistical profiler
+  off (``distributed.worker.profile.enabled: false``), a setting worth a few percent to
+  CPU-bound Python steps (docs/how-to/sweeps-on-a-cluster.md); Target: Dask >= 1.7x the inline loop with 2 workers on an idle 2-core machine;
 - engine overhead per shipped task: a map of no-op steps against the executor's own
   no-op round trip (the same number of ``submit`` calls of a function that does
   nothing, then waiting for all). Target: <= 2 ms a task. A map sends several configs
@@ -78,13 +81,20 @@ def start(name: str, workers: int) -> tuple[Any, Callable[[int], Any], Callable[
     Only one engine runs at a time: an idle Ray node alone uses about 4% of a core
     (its raylet and GCS server), which a Dask figure measured beside it would pay.
     """
-    if name == "dask":
+    if name.startswith("dask"):
+        import dask
         import distributed
 
-        cluster = distributed.LocalCluster(
-            n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
-        )
+        # "dask, profiler off": the workers' statistical profiler (a stack sample of the
+        # running task every 10 ms, on by default) turned off, as the how-to suggests
+        # for sweeps of CPU-bound Python steps.
+        with dask.config.set({"distributed.worker.profile.enabled": name == "dask"}):
+            cluster = distributed.LocalCluster(
+                n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            )
         client = distributed.Client(cluster)
+        profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert set(profiling.values()) == {name == "dask"}, profiling
         # Dask's round trip: client.submit as a map submits, without get_executor()'s conversion
         return (client, lambda n: client.gather([client.submit(noop, i, pure=False) for i in range(n)]),
                 lambda: (client.close(), cluster.close()))
@@ -108,8 +118,9 @@ def speedups(work: Path, engine: str, executor: Any, grid: list[dict], loops: in
     per chunk, so a burst of load elsewhere on the machine hits all alike. On Dask the same
     work straight through Dask's executor, without consist, runs beside them: the peer.
     """
-    names = ["inline", engine] + (["dask without consist"] if engine == "dask" else [])
-    trackers = {name: Tracker(run_dir=work / f"speed-{engine}-{name.split()[0]}", progress=False) for name in names[:2]}
+    names = ["inline", engine] + ([f"{engine} without consist"] if engine.startswith("dask") else [])
+    trackers = {name: Tracker(run_dir=work / f"speed-{engine}-{name}".replace(" ", "-").replace(",", ""), progress=False)
+                for name in names[:2]}
     seconds = dict.fromkeys(names, 0.0)
     size = -(-len(grid) // chunks)
     for k in range(chunks):
@@ -142,7 +153,7 @@ def main() -> None:
     looped = Tracker(run_dir=work / "noop-loop", progress=False)
     loop_s, _ = timed(lambda: [looped.run(noop_step, config=c) for c in grid])
     print(f"a no-op step recorded in this process (loop of tracker.run): {loop_s / args.configs * 1000:.2f} ms")
-    for engine in ("dask", "ray", "processes"):
+    for engine in ("dask", "dask, profiler off", "ray", "processes"):
         executor, round_trip, stop = start(engine, args.workers)
         try:
             round_trip(4)  # warm: workers started, function shipped once
@@ -151,8 +162,9 @@ def main() -> None:
             print(f"  inline loop (executor=None): {seconds['inline']:6.2f} s")
             for name in [n for n in seconds if n != "inline"]:
                 print(f"  {name}: {seconds[name]:6.2f} s = {seconds['inline'] / seconds[name]:4.2f}x the inline loop"
-                      + ("  (target >= 1.7x)" if name == "dask" else ""))
-            overhead(work, engine, executor, round_trip, grid, loop_s, args.workers)
+                      + ("  (target >= 1.7x)" if name in ("dask", "dask, profiler off") else ""))
+            if engine != "dask, profiler off":
+                overhead(work, engine, executor, round_trip, grid, loop_s, args.workers)
             if engine == "dask":
                 cached_remap(work, executor, grid, loops)
         finally:
@@ -179,7 +191,7 @@ def overhead(work: Path, engine: str, executor: Any, round_trip: Callable[[int],
 
 def cached_remap(work: Path, client: Any, grid: list[dict], loops: int) -> None:
     """A fully cached re-map on Dask: nothing shipped, time per config in the client."""
-    tracker = Tracker(run_dir=work / "speed-dask-dask", progress=False)  # every config ran there
+    tracker = Tracker(run_dir=work / "speed-dask-dask", progress=False)  # every config ran there (see speedups)
     seconds, batch = timed(lambda: tracker.map(busy, grid, executor=client, runtime_kwargs={"loops": loops}))
     compact_s, _ = timed(tracker.records.wait_for_compaction)
     print(f"  fully cached re-map: {batch.shipped} tasks shipped, {batch.hits} hits, "
