@@ -38,6 +38,8 @@ PATTERNS = {
     "over_last_ms": r"cold sc.run over the work:\s+[\d.]+ / ([\d.]+) ms",
     "cached_first_ms": r"cached sc.run per step:\s+([\d.]+) /",
     "cached_last_ms": r"cached sc.run per step:\s+[\d.]+ / ([\d.]+) ms",
+    "chain_wall_x": r"cold sc.run chain wall / by hand: ([\d.]+)x",
+    "chain_wall_ms": r"chain wall a step: by hand [\d.]+ ms, sc.run ([\d.]+) ms",
 }
 
 
