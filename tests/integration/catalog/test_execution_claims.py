@@ -12,18 +12,15 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import consist
 from consist import Tracker
 from consist.cache.cleanup import collect
-
-ENV = {**os.environ, "PYTHONPATH": str(Path(consist.__file__).parent.parent)}
+from tests.helpers.sleeping_steps import ENV, backdate, kill, start_sleeper
 
 # Draws the random part of generated ids from 64 values, so that ids drawn in the same
 # second by the two processes (and by one) collide often.
@@ -49,46 +46,6 @@ CROWDED = textwrap.dedent(
         tracker.run(work, name="work", config={"tag": tag, "i": i}, inject_context=True, outputs=["v"])
     """
 )
-
-SLEEPER = textwrap.dedent(
-    """
-    import sys, time
-    import consist.catalog.orphans as orphans
-    from consist import Tracker
-    if sys.argv[3] == "unmarkable":
-        orphans._can_mark = False  # as on a file system without extended attributes
-    t = Tracker(run_dir=sys.argv[1])
-    def slow(ctx_tag: str, _consist_ctx=None):
-        (_consist_ctx.run_dir / "partial.bin").write_bytes(b"x" * 1000)
-        print(_consist_ctx.run_dir.name, flush=True)
-        time.sleep(600)
-    t.run(slow, config={"ctx_tag": sys.argv[2]}, inject_context=True)
-    """
-)
-
-
-def start_sleeper(run_dir: Path, tag: str, mode: str = "") -> tuple[subprocess.Popen[str], Path]:
-    """A worker whose step wrote a partial output and now sleeps; and its run folder."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLEEPER, str(run_dir), tag, mode], stdout=subprocess.PIPE, text=True, env=ENV
-    )
-    name = proc.stdout.readline().strip()
-    assert name, "the worker never started its step"
-    return proc, run_dir / name
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
-def backdate(folder: Path, days: float = 2) -> None:
-    stamp = time.time() - days * 86400
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            os.utime(os.path.join(root, name), (stamp, stamp))
-    os.utime(folder, (stamp, stamp))
-
 
 def found(tracker: Tracker) -> list[str]:
     """The folders `collect` would delete as orphans (a dry run; one hour old is old enough)."""
