@@ -56,3 +56,19 @@ def backdate(folder: Path, days: float = 2) -> None:
         for name in dirs + files:
             os.utime(os.path.join(root, name), (stamp, stamp))
     os.utime(folder, (stamp, stamp))
+
+
+def killed_and_running(run_dir: Path):
+    """A tracker with one recorded run, and two sleeping workers in ``run_dir``, the first killed.
+
+    Returns ``(tracker, kept, orphan, running, alive)``: the recorded run's result, the
+    killed worker's folder, the live worker's process and its folder.
+    """
+    from consist import Tracker
+
+    tracker = Tracker(run_dir=run_dir)
+    kept = tracker.run(lambda n: n * 2, name="double", config={"n": 1}, outputs=["v"])
+    killed, orphan = start_sleeper(run_dir, "killed")
+    running, alive = start_sleeper(run_dir, "running")
+    kill(killed)
+    return tracker, kept, orphan, running, alive

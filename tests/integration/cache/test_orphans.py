@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from consist import Tracker
 from consist.cli import main
-from tests.helpers.sleeping_steps import backdate, kill, start_sleeper
+from tests.helpers.sleeping_steps import backdate, kill, killed_and_running, start_sleeper
+
 
 def test_gc_removes_a_killed_workers_folder_but_not_a_running_one(tmp_path, capsys):
     run_dir = tmp_path / "runs"
-    tracker = Tracker(run_dir=run_dir)
-    kept = tracker.run(lambda n: n * 2, name="double", config={"n": 1}, outputs=["v"])
-    killed, orphan = start_sleeper(run_dir, "killed")
-    running, alive = start_sleeper(run_dir, "running")
+    _, kept, orphan, running, alive = killed_and_running(run_dir)
     try:
-        kill(killed)
         backdate(orphan)
         backdate(alive)  # a long step that has not written for days is still not an orphan
         assert main(["--run-dir", str(run_dir), "gc", "--older-than", "1h", "--dry-run"]) == 0

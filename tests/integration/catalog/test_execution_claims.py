@@ -20,7 +20,7 @@ from pathlib import Path
 
 from consist import Tracker
 from consist.cache.cleanup import collect
-from tests.helpers.sleeping_steps import ENV, backdate, kill, start_sleeper
+from tests.helpers.sleeping_steps import ENV, backdate, kill, killed_and_running, start_sleeper
 
 # Draws the random part of generated ids from 64 values, so that ids drawn in the same
 # second by the two processes (and by one) collide often.
@@ -82,12 +82,8 @@ def test_two_processes_never_share_an_id_or_a_folder(tmp_path):
 
 def test_a_killed_workers_folder_is_found_a_running_ones_is_not(tmp_path):
     run_dir = tmp_path / "runs"
-    tracker = Tracker(run_dir=run_dir)
-    kept = tracker.run(lambda n: n * 2, name="double", config={"n": 1}, outputs=["v"])
-    killed, orphan = start_sleeper(run_dir, "killed")
-    running, alive = start_sleeper(run_dir, "running")
+    tracker, kept, orphan, running, alive = killed_and_running(run_dir)
     try:
-        kill(killed)
         assert found(tracker) == []  # changed a moment ago: a step elsewhere may still write it
         backdate(orphan)
         backdate(alive)  # a long step that has not written for days is still running
