@@ -23,6 +23,7 @@ import pyarrow.ipc
 from blake3 import blake3
 
 from consist.catalog import segment_sums
+from consist.catalog.arrow_rows import binary_array
 
 RECORDS_SUFFIX = ".records.arrow"
 DIGEST_BYTES = 16
@@ -41,10 +42,8 @@ def digest(record: bytes) -> bytes:
 
 def records_table(records: Sequence[bytes]) -> pa.Table:
     """``records`` with their digests, in the records file's schema."""
-    return pa.table(
-        {"record": pa.array(records, pa.binary()), "digest": pa.array([digest(r) for r in records], pa.binary(DIGEST_BYTES))},
-        schema=RECORDS_SCHEMA,
-    )
+    arrays = [binary_array(records), binary_array([digest(r) for r in records], DIGEST_BYTES)]
+    return pa.Table.from_arrays(arrays, schema=RECORDS_SCHEMA)
 
 
 def with_digests(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -52,7 +51,7 @@ def with_digests(batch: pa.RecordBatch) -> pa.RecordBatch:
     if batch.schema.names == RECORDS_SCHEMA.names:
         return batch
     records = batch.column(0)
-    digests = pa.array([digest(r) for r in records.to_pylist()], pa.binary(DIGEST_BYTES))
+    digests = binary_array([digest(r) for r in records.to_pylist()], DIGEST_BYTES)
     return pa.RecordBatch.from_arrays([records, digests], schema=RECORDS_SCHEMA)
 
 

@@ -38,6 +38,7 @@ import pyarrow.ipc
 
 from consist.atomic import temp_name
 from consist.catalog import segment_sums
+from consist.catalog.arrow_rows import rows_table
 from consist.catalog.segment_publish import REPLACES_KEY, publishing
 from consist.catalog.segment_records import RECORDS_SCHEMA, RECORDS_SUFFIX, RecordsFile, records_path, records_table
 from consist.catalog.segment_sums import DamagedSegmentError
@@ -178,8 +179,8 @@ def run_row(run: Run) -> dict[str, Any]:
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """A table in the segment schema."""
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    """A table in the segment schema (built without importing pandas, see :mod:`consist.catalog.arrow_rows`)."""
+    return rows_table(rows, SCHEMA)
 
 
 def segment_name() -> str:
