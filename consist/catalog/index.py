@@ -1,7 +1,8 @@
 """The cache index: one small msgpack file per step signature.
 
 A lookup is one file read, whatever the number of runs in the catalog: no DuckDB, no
-scan. An entry is written only after a run has completed and its record is on disk, so
+scan; and a file this index read before is only stat'ed, and read again when its inode,
+size, mtime or ctime changed. An entry is written only after a run has completed and its record is on disk, so
 a failed or killed run never leaves one. The file of a new signature is created and
 written in place with one call (no temporary file, no rename); a reader that meets it
 half written cannot decode it (msgpack says how long it is) and takes it as no entry,
