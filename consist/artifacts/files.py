@@ -19,7 +19,7 @@ from consist.artifacts.formats.frames import frame_kind, write_parquet
 from consist.catalog.record_values import record_mapping
 from consist.errors import ConfigError, InputNotFoundError, UnsafeKeyError
 from consist.identity.digests import digest
-from consist.identity.hashing import Hasher, hash_bytes, stat_fingerprint, walk_files
+from consist.identity.hashing import Hasher, file_fingerprint, has_ctime, hash_bytes, stat_fingerprint, walk_files
 from consist.models import Artifact
 from consist.user_warnings import warn
 
@@ -274,7 +274,7 @@ def frame_artifact(
     data = write_parquet(obj, kind, target, fresh=real_folder)
     if data is None:
         return file_artifact(target, key, run_id=run_id, hasher=hasher, meta=meta, kind=kind)
-    # Encoded in memory: hashed from the bytes just written, with one stat for size and mtime.
+    # Encoded in memory: hashed from the bytes just written, with one stat for its fingerprint.
     path = target if real_folder else target.resolve()
     value = hash_bytes(data)
     st = os.stat(path)
@@ -282,26 +282,34 @@ def frame_artifact(
     uri = _utf8_name(str(path), f"cannot log {key!r}")
     return Artifact(
         id=artifact_id(run_id, key, value if run_id is None else ""), key=key, uri=uri, hash=value, size=st.st_size, driver="parquet",
-        run_id=run_id, frame_kind=kind, meta=meta, stat=f"{st.st_size}:{st.st_mtime_ns}", created_at=time.time(),
+        run_id=run_id, frame_kind=kind, meta=meta, stat=file_fingerprint(st), created_at=time.time(),
     )
 
 
 def bytes_problem(hasher: Hasher, artifact: Artifact, mode: str = "stat") -> str | None:
     """Why an artifact's file no longer holds its recorded bytes (missing or modified), or None.
 
-    ``mode`` is a ``verify_outputs`` value: ``"stat"`` re-hashes only when size or mtime
-    changed since it was recorded, ``"hash"`` always, ``"exists"`` never.
+    ``mode`` is a ``verify_outputs`` value: ``"stat"`` re-hashes only when size, mtime or
+    ctime changed since it was recorded, ``"hash"`` always, ``"exists"`` never.
     """
     uri = artifact.uri
     where = uri if "://" not in uri else os.fspath(artifact.path)  # a plain path needs no Path object
     try:
         st = os.stat(where)
-        # A file's fingerprint from this one stat; a folder's needs a walk (stat_fingerprint).
-        token = stat_fingerprint(Path(where)) if stat.S_ISDIR(st.st_mode) else f"{st.st_size}:{st.st_mtime_ns}"
     except FileNotFoundError:
         return f"output {artifact.key!r} is missing at {where}"
-    if mode == "exists" or (mode == "stat" and token == artifact.stat):
+    if mode == "exists":
         return None
+    if mode == "stat":
+        # In the recorded token's own form (records made before ctimes were keep theirs).
+        # A file's fingerprint from this one stat; a folder's needs a walk (stat_fingerprint).
+        ctime = has_ctime(artifact.stat)
+        if stat.S_ISDIR(st.st_mode):
+            token = stat_fingerprint(Path(where), ctime=ctime)
+        else:
+            token = file_fingerprint(st, ctime=ctime)
+        if token == artifact.stat:
+            return None
     path = Path(where)
     try:
         found = hasher.hash_path(path)

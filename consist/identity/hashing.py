@@ -122,11 +122,17 @@ def walk_files(folder: Path) -> Iterator[tuple[str, str]]:
             yield rel, os.path.join(root, name)
 
 
-def stat_fingerprint(path: Path) -> str:
-    """A cheap token that changes when a file or any file under a directory changes."""
+def stat_fingerprint(path: Path, *, ctime: bool = True) -> str:
+    """A cheap token that changes when a file or any file under a directory changes.
+
+    A file's is ``size:mtime_ns:ctime_ns``; a folder's is ``c:`` and a digest of the same
+    for every file under it. The ctime catches bytes written over a file with its size and
+    mtime put back. ``ctime=False`` makes the tokens recorded before ctimes were
+    (``size:mtime_ns``, or the bare digest), for comparing with those.
+    """
     st = path.stat()
     if not path.is_dir():
-        return f"{st.st_size}:{st.st_mtime_ns}"
+        return file_fingerprint(st, ctime=ctime)
     parts = []
     for rel, full in walk_files(path):
         try:
@@ -134,8 +140,19 @@ def stat_fingerprint(path: Path) -> str:
         except FileNotFoundError:  # a dangling link: its target text is what it holds
             parts.append(f"{rel}:->{os.readlink(full)}")
             continue
-        parts.append(f"{rel}:{fst.st_size}:{fst.st_mtime_ns}")
-    return hash_bytes("\n".join(parts).encode())
+        parts.append(f"{rel}:{file_fingerprint(fst, ctime=ctime)}")
+    digest = hash_bytes("\n".join(parts).encode())
+    return f"c:{digest}" if ctime else digest
+
+
+def file_fingerprint(st: os.stat_result, *, ctime: bool = True) -> str:
+    """The :func:`stat_fingerprint` of the file whose stat is ``st``."""
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}" if ctime else f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def has_ctime(token: str | None) -> bool:
+    """Whether a recorded :func:`stat_fingerprint` token includes ctimes (one made since they are)."""
+    return token is not None and (token.startswith("c:") or token.count(":") == 2)
 
 
 def _size(path: str) -> int:
