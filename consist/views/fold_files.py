@@ -1,7 +1,7 @@
 """Fold files: how a fold is written, published, merged and read back (see :mod:`consist.views.folds`).
 
 A fold is two files: ``fold-<time>-<token>.sources.json`` lists every folded source
-(artifact id, run id, file path, and its size and mtime when folded) and the fold's column
+(artifact id, run id, file path, and its size, mtime and ctime when folded) and the fold's column
 types, the Parquet file's size and BLAKE3 digest, and the folds it replaces; it is written
 first, and renaming ``fold-<time>-<token>.parquet`` into place publishes the fold. A fold
 whose Parquet bytes do not match its digest, or whose list is unreadable, is moved to
@@ -62,11 +62,11 @@ class Fold:
         return len(self.listed.artifact_ids)
 
     @functools.cached_property
-    def sources(self) -> dict[tuple[str, str], tuple[str, int, int]]:
-        """(artifact id, run id) -> (file path, size, mtime in ns) when folded."""
+    def sources(self) -> dict[tuple[str, str], tuple[str, int, int, int]]:
+        """(artifact id, run id) -> (file path, size, mtime in ns, ctime in ns or -1) when folded."""
         m = self.listed
         with no_gc():
-            return dict(zip(zip(m.artifact_ids, m.run_ids), zip(m.uris, m.sizes, m.mtimes)))
+            return dict(zip(zip(m.artifact_ids, m.run_ids), zip(m.uris, m.sizes, m.mtimes, m.ctimes_or_unknown())))
 
 
 def sources_path(parquet: str) -> str:
@@ -91,6 +91,10 @@ class _Manifest(msgspec.Struct):
     uris: list[str]
     sizes: list[int]
     mtimes: list[int]
+    ctimes: list[int] = []  # empty in folds written before ctimes were kept; -1 for a source of one
+
+    def ctimes_or_unknown(self) -> list[int]:
+        return self.ctimes or [-1] * len(self.mtimes)
 
 
 _encoder = msgspec.json.Encoder()
@@ -154,7 +158,7 @@ def write_fold(con: Any, folder: Path, key: str, sources: list[Source], columns:
             manifest = _Manifest(
                 FoldInfo(VERSION, key, columns, size, digest),
                 [s.artifact_id for s in sources], [s.run_id for s in sources], [s.uri for s in sources],
-                [st.st_size for st in stats], [st.st_mtime_ns for st in stats],
+                [st.st_size for st in stats], [st.st_mtime_ns for st in stats], [st.st_ctime_ns for st in stats],
             )  # fmt: skip
             return _publish(folder, tmp, manifest)
         finally:
@@ -187,7 +191,7 @@ def merge_folds(con: Any, folder: Path, key: str, folds: list[Fold]) -> Path | N
             manifest = _Manifest(
                 FoldInfo(VERSION, key, columns, size, digest, replaces),
                 [p[0] for p, _ in kept], [p[1] for p, _ in kept], [v[0] for _, v in kept],
-                [v[1] for _, v in kept], [v[2] for _, v in kept],
+                [v[1] for _, v in kept], [v[2] for _, v in kept], [v[3] for _, v in kept],
             )  # fmt: skip
             target = _publish(folder, tmp, manifest)
         finally:
@@ -215,7 +219,8 @@ def _read(path: str, size: int) -> Fold | None:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
     info = manifest.info
-    columns = (manifest.artifact_ids, manifest.run_ids, manifest.uris, manifest.sizes, manifest.mtimes)
+    columns = (manifest.artifact_ids, manifest.run_ids, manifest.uris, manifest.sizes, manifest.mtimes,
+               manifest.ctimes_or_unknown())
     if info.version != VERSION or info.parquet_size != size or len({len(c) for c in columns}) != 1:
         return None
     hasher = blake3.blake3()

@@ -10,7 +10,7 @@ year, iteration, run and artifact (so a filter on those columns skips row groups
 statistics). The artifact files stay the artifacts; a fold is a read cache of them.
 
 How a fold is written, published, checked and merged is :mod:`consist.views.fold_files`. A
-reader uses a folded source's rows only while its file still has the size and mtime it
+reader uses a folded source's rows only while its file still has the size, mtime and ctime it
 had when folded; otherwise the file is read as itself. A damaged fold is set aside and
 its sources are read from their files again. A source listed by two live folds (two
 processes folded it at once) is served by the older one only.
@@ -270,7 +270,10 @@ def _split_sources(folds: list[Fold], sources: list[Source], owner: Owners) -> t
             except OSError:
                 st = None
             m = listed[number]
-            if st is not None and st.st_size == m.sizes[row] and st.st_mtime_ns == m.mtimes[row]:
+            if (
+                st is not None and st.st_size == m.sizes[row] and st.st_mtime_ns == m.mtimes[row]
+                and (not m.ctimes or m.ctimes[row] in (-1, st.st_ctime_ns))
+            ):  # fmt: skip
                 shown[number].append(row)
                 continue
         rest.append(s)

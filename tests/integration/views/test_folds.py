@@ -240,3 +240,42 @@ def test_folds_under_a_run_folder_named_like_a_pattern(tmp_path):
     fresh = Tracker(run_dir=tmp_path / "runs[1]", db_path=tmp_path / "p.duckdb", schemas=[Person])
     assert totals(fresh).equals(expected(range(RUNS)))
     assert totals_of(fresh.scan("persons").collect()).equals(expected(range(RUNS)))
+
+
+def test_an_artifact_rewritten_with_its_size_and_mtime_put_back_is_read_from_its_file(folded):
+    """Bytes of another run copied over an artifact in place (``cp -p``): only the ctime moved."""
+    tmp_path, tracker = folded
+    outputs = sorted(tracker.run_dir.glob("simulate-*/persons.parquet"))
+    by_size: dict[int, list[Path]] = {}
+    for path in outputs:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    pair = next(paths for paths in by_size.values()
+                if len(paths) > 1 and paths[0].read_bytes() != paths[1].read_bytes())  # fmt: skip
+    changed, source = pair[0], pair[1]
+    changed_seed, source_seed = pl.read_parquet(changed)["age"][0], pl.read_parquet(source)["age"][0]
+    before = changed.stat()
+    with changed.open("r+b") as fh:
+        fh.write(source.read_bytes())
+    os.utime(changed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (changed.stat().st_ino, changed.stat().st_size, changed.stat().st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns)  # fmt: skip
+    rows = [(f"s{s % 3}", 2020 + s % 4, t) for s in range(RUNS)
+            for t in ([source_seed % 7, 1] if s == changed_seed else [s % 7, 1])]  # fmt: skip
+    want = totals_of(pl.DataFrame(rows, schema=["consist_scenario_id", "consist_year", "number_of_trips"], orient="row"))
+    fresh = make_tracker(tmp_path, Person)
+    assert totals(fresh).equals(want)
+    assert totals_of(fresh.scan("persons").collect()).equals(want)
+
+
+def test_a_fold_listed_before_ctimes_were_kept_still_serves(folded):
+    import json
+
+    tmp_path, tracker = folded
+    (fold,) = folds(tracker)
+    listing = Path(fold_files.sources_path(str(fold)))
+    manifest = json.loads(listing.read_bytes())
+    assert len(manifest.pop("ctimes")) == RUNS
+    listing.write_text(json.dumps(manifest))
+    fresh = make_tracker(tmp_path, Person)
+    assert totals(fresh).equals(expected(range(RUNS)))
+    assert files_read(fresh, "true") == 1
