@@ -44,7 +44,6 @@ from consist.identity.reasons import StepComponents, closest, full_reason
 from consist.models import Artifact, CacheEntry, CodeInfo, Run, RunResult
 
 if TYPE_CHECKING:
-    from consist.catalog.records import RecordStore
     from consist.engine.host import StepHost
     from consist.engine.spec import StepSpec
 
@@ -233,28 +232,29 @@ def begin(host: StepHost, spec: StepSpec, prep: Prepared, run_id: str | None = N
     """
     # A folder of a run still going is never an orphan: its id is held while it runs.
     if run_id is None and spec.run_id is None:  # the folder is the claim
-        run_id = claim_run_folder(host.layout, host.run_dir, spec.name)
-        return RunContext(
-            run_id=run_id, name=spec.name, run_dir=host.run_dir / run_id, hasher=host.hasher, config=spec.config,
-            inputs=prep.inputs, mounts=host.mounts, real_dir=True,
-        )
-    if run_id is None:
-        run_id = claim_run_id(host.records, spec.name, spec.run_id, hold=True)
+        run_id, created = claim_run_folder(host.layout, host.run_dir, spec.name), True
     else:
-        orphans.hold(host.layout, run_id)
-    folder = host.run_dir / run_id
+        if run_id is None:
+            run_id = claim_run_id(host.records, spec.name, spec.run_id, hold=True)
+        else:
+            orphans.hold(host.layout, run_id)
+        created = _make_folder(host.run_dir / run_id)
+    return RunContext(
+        run_id=run_id, name=spec.name, run_dir=host.run_dir / run_id, hasher=host.hasher, config=spec.config,
+        inputs=prep.inputs, mounts=host.mounts, real_dir=created,
+    )
+
+
+def _make_folder(folder: Path) -> bool:
+    """Create a claimed run's folder; whether this call made it (so it is under the resolved run_dir)."""
     try:
         os.mkdir(folder)
-        created = True  # under the resolved run_dir: its own real path
+        return True
     except FileExistsError:  # an id taken before (hydration into the run's own folder)
-        created = False
+        return False
     except FileNotFoundError:  # the run folder itself was removed meanwhile
         folder.mkdir(parents=True, exist_ok=True)
-        created = False
-    return RunContext(
-        run_id=run_id, name=spec.name, run_dir=folder, hasher=host.hasher, config=spec.config, inputs=prep.inputs,
-        mounts=host.mounts, real_dir=created,
-    )
+        return False
 
 
 def restore_inputs(host: StepHost, spec: StepSpec, prep: Prepared) -> None:
